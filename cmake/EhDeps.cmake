@@ -1,0 +1,23 @@
+# SPDX-License-Identifier: Apache-2.0
+# Imported targets for the four libraries, found the same way natively and in
+# the aarch64 sysroot (Debian multiarch). Paho and mbedTLS ship no pkg-config
+# files in Debian 12, so they are found by header and library name.
+pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
+if(EH_WITH_COAP)
+  pkg_check_modules(COAP REQUIRED IMPORTED_TARGET libcoap-3-notls)
+endif()
+
+find_path(PAHO_INCLUDE_DIR MQTTAsync.h REQUIRED)
+find_library(PAHO_MQTT3AS_LIB paho-mqtt3as REQUIRED)
+find_library(PAHO_MQTT3A_LIB paho-mqtt3a REQUIRED)
+add_library(eh_lib_paho INTERFACE)
+target_include_directories(eh_lib_paho INTERFACE ${PAHO_INCLUDE_DIR})
+target_link_libraries(eh_lib_paho INTERFACE ${PAHO_MQTT3A_LIB})
+
+find_path(MBEDTLS_INCLUDE_DIR mbedtls/ssl.h REQUIRED)
+find_library(MBEDTLS_LIB mbedtls REQUIRED)
+find_library(MBEDX509_LIB mbedx509 REQUIRED)
+find_library(MBEDCRYPTO_LIB mbedcrypto REQUIRED)
+add_library(eh_lib_mbedtls INTERFACE)
+target_include_directories(eh_lib_mbedtls INTERFACE ${MBEDTLS_INCLUDE_DIR})
+target_link_libraries(eh_lib_mbedtls INTERFACE ${MBEDTLS_LIB} ${MBEDX509_LIB} ${MBEDCRYPTO_LIB})
