@@ -1,0 +1,449 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* eh_bootstrap.c - strict loader of the bootstrap file. cJSON parses the
+ * file once at start (its heap use ends with this function); every key is
+ * checked against a table, so an unknown or mistyped key never passes. */
+#include "eh_bootstrap.h"
+#include "eh_file.h"
+#include "eh_log.h"
+
+#include <cJSON.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ==== Small validators ==== */
+
+static bool id_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_' || c == '.';
+}
+
+/* A string value into dst; errors name path. allow_null keeps dst as is. */
+static bool get_string(const cJSON *v, const char *path, char *dst, size_t cap, bool allow_null,
+		       bool allow_empty, struct eh_errs *errs)
+{
+	if (cJSON_IsNull(v) && allow_null) {
+		dst[0] = '\0';
+		return true;
+	}
+	if (!cJSON_IsString(v)) {
+		eh_errs_add(errs, path, allow_null ? "expected string or null" : "expected string");
+		return false;
+	}
+	size_t n = strlen(v->valuestring);
+	if (n >= cap) {
+		eh_errs_add(errs, path, "longer than %zu characters", cap - 1);
+		return false;
+	}
+	if (n == 0 && !allow_empty) {
+		eh_errs_add(errs, path, "must not be empty");
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)v->valuestring[i] < 0x20) {
+			eh_errs_add(errs, path, "control character not allowed");
+			return false;
+		}
+	}
+	memcpy(dst, v->valuestring, n + 1);
+	return true;
+}
+
+static bool get_uint(const cJSON *v, const char *path, uint64_t lo, uint64_t hi, uint64_t *out,
+		     struct eh_errs *errs)
+{
+	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble) {
+		eh_errs_add(errs, path, "expected integer");
+		return false;
+	}
+	if (v->valuedouble < (double)lo || v->valuedouble > (double)hi) {
+		eh_errs_add(errs, path, "out of range %llu..%llu", (unsigned long long)lo,
+			    (unsigned long long)hi);
+		return false;
+	}
+	*out = (uint64_t)v->valuedouble;
+	return true;
+}
+
+/* A topic (filter=false) or topic filter (filter=true, wildcards allowed). */
+static bool valid_topic(const char *t, bool filter)
+{
+	size_t n = strlen(t);
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = t[i];
+		if (c == '+' || c == '#') {
+			if (!filter)
+				return false;
+			bool starts = i == 0 || t[i - 1] == '/';
+			bool ends = i + 1 == n || t[i + 1] == '/';
+			if (!starts || !ends || (c == '#' && i + 1 != n))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* tcp://host:port or mqtt://host:port (port defaults to 1883). */
+static bool parse_mqtt_uri(struct eh_bootstrap *b)
+{
+	const char *u = b->mqtt.uri;
+	const char *rest;
+	if (strncmp(u, "tcp://", 6) == 0)
+		rest = u + 6;
+	else if (strncmp(u, "mqtt://", 7) == 0)
+		rest = u + 7;
+	else
+		return false;
+	const char *host = rest, *hend;
+	if (*host == '[') {
+		hend = strchr(host, ']');
+		if (hend == NULL)
+			return false;
+		host++;
+	} else {
+		hend = strrchr(rest, ':');
+		if (hend == NULL)
+			hend = rest + strlen(rest);
+	}
+	size_t hl = (size_t)(hend - host);
+	if (hl == 0 || hl >= sizeof(b->mqtt.host))
+		return false;
+	memcpy(b->mqtt.host, host, hl);
+	b->mqtt.host[hl] = '\0';
+	const char *p = hend;
+	if (*p == ']')
+		p++;
+	b->mqtt.port = 1883;
+	if (*p == ':') {
+		char *end;
+		long port = strtol(p + 1, &end, 10);
+		if (*end != '\0' || port < 1 || port > 65535 || end == p + 1)
+			return false;
+		b->mqtt.port = (uint16_t)port;
+	} else if (*p != '\0') {
+		return false;
+	}
+	return true;
+}
+
+/* ==== Sections ==== */
+
+
+static bool known(const char *key, const char *const *keys)
+{
+	for (; *keys; keys++)
+		if (strcmp(key, *keys) == 0)
+			return true;
+	return false;
+}
+
+static void unknown_keys(const cJSON *obj, const char *base, const char *const *keys,
+			 struct eh_errs *errs)
+{
+	char p[128];
+	for (const cJSON *c = obj->child; c; c = c->next)
+		if (!known(c->string, keys))
+			eh_errs_add(errs, eh_path_key(p, sizeof(p), base, c->string),
+				    "unknown key");
+}
+
+static void parse_mqtt(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *errs)
+{
+	static const char *const keys[] = {"uri", "client_id", "username", "password_file",
+					   "keepalive_s", NULL};
+	const cJSON *v;
+	uint64_t n;
+
+	if (!cJSON_IsObject(o)) {
+		eh_errs_add(errs, "mqtt", "expected object");
+		return;
+	}
+	unknown_keys(o, "mqtt", keys, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "uri")) != NULL &&
+	    get_string(v, "mqtt.uri", b->mqtt.uri, sizeof(b->mqtt.uri), false, false, errs))
+		if (!parse_mqtt_uri(b))
+			eh_errs_add(errs, "mqtt.uri",
+				    "expected tcp://host:port or mqtt://host:port");
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "client_id")) != NULL &&
+	    get_string(v, "mqtt.client_id", b->mqtt.client_id, sizeof(b->mqtt.client_id), false,
+		       false, errs) &&
+	    strlen(b->mqtt.client_id) > 128)
+		eh_errs_add(errs, "mqtt.client_id", "longer than 128 characters");
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "username")) != NULL)
+		get_string(v, "mqtt.username", b->mqtt.username, sizeof(b->mqtt.username), true,
+			   false, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "password_file")) != NULL)
+		get_string(v, "mqtt.password_file", b->mqtt.password_file,
+			   sizeof(b->mqtt.password_file), true, false, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "keepalive_s")) != NULL &&
+	    get_uint(v, "mqtt.keepalive_s", 5, 3600, &n, errs))
+		b->mqtt.keepalive_s = (uint32_t)n;
+}
+
+static void parse_inputs(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *errs)
+{
+	static const char *const keys[] = {"events", "episodes", "counters", NULL};
+	char p[64];
+	if (!cJSON_IsObject(o)) {
+		eh_errs_add(errs, "inputs", "expected object");
+		return;
+	}
+	unknown_keys(o, "inputs", keys, errs);
+	for (int t = 0; t < 3; t++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, keys[t]);
+		eh_path_key(p, sizeof(p), "inputs", keys[t]);
+		if (v != NULL &&
+		    get_string(v, p, b->inputs[t], sizeof(b->inputs[t]), false, false, errs) &&
+		    !valid_topic(b->inputs[t], true))
+			eh_errs_add(errs, p, "not a valid MQTT topic filter");
+	}
+}
+
+static void parse_queue(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *errs)
+{
+	static const char *const keys[] = {"path", "size_bytes", "full_policy",
+					   "commit_interval_ms", NULL};
+	const cJSON *v;
+	uint64_t n;
+	char pol[16];
+
+	if (!cJSON_IsObject(o)) {
+		eh_errs_add(errs, "queue", "expected object");
+		return;
+	}
+	unknown_keys(o, "queue", keys, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "path")) != NULL)
+		get_string(v, "queue.path", b->queue.path, sizeof(b->queue.path), false, false,
+			   errs);
+	/* 64 KiB .. 4 GiB: smaller cannot hold a batch of large notifications. */
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "size_bytes")) != NULL &&
+	    get_uint(v, "queue.size_bytes", 65536, 4294967296ull, &n, errs))
+		b->queue.size_bytes = n;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "full_policy")) != NULL &&
+	    get_string(v, "queue.full_policy", pol, sizeof(pol), false, false, errs)) {
+		if (strcmp(pol, "drop_oldest") == 0)
+			b->queue.full_policy = EH_BOOT_DROP_OLDEST;
+		else if (strcmp(pol, "block") == 0)
+			b->queue.full_policy = EH_BOOT_BLOCK;
+		else
+			eh_errs_add(errs, "queue.full_policy", "expected \"drop_oldest\" or \"block\"");
+	} else if (v != NULL && cJSON_IsString(v)) {
+		/* too long: already reported */
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "commit_interval_ms")) != NULL &&
+	    get_uint(v, "queue.commit_interval_ms", 1, 1000, &n, errs))
+		b->queue.commit_interval_ms = (uint32_t)n;
+}
+
+static void parse_tls(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *errs)
+{
+	static const char *const keys[] = {"ca_file", NULL};
+	const cJSON *v;
+	if (!cJSON_IsObject(o)) {
+		eh_errs_add(errs, "tls", "expected object");
+		return;
+	}
+	unknown_keys(o, "tls", keys, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "ca_file")) != NULL)
+		get_string(v, "tls.ca_file", b->ca_file, sizeof(b->ca_file), false, false, errs);
+}
+
+static void parse_coap(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *errs)
+{
+	static const char *const keys[] = {"bind", "port", NULL};
+	const cJSON *v;
+	uint64_t n;
+	if (!cJSON_IsObject(o)) {
+		eh_errs_add(errs, "coap", "expected object");
+		return;
+	}
+	unknown_keys(o, "coap", keys, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "bind")) != NULL)
+		get_string(v, "coap.bind", b->coap.bind, sizeof(b->coap.bind), false, false, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "port")) != NULL &&
+	    get_uint(v, "coap.port", 0, 65535, &n, errs))
+		b->coap.port = (uint16_t)n;
+}
+
+/* ==== Entry points ==== */
+
+void eh_bootstrap_defaults(struct eh_bootstrap *b)
+{
+	memset(b, 0, sizeof(*b));
+	snprintf(b->device_id, sizeof(b->device_id), "edgehook");
+	snprintf(b->mqtt.uri, sizeof(b->mqtt.uri), "tcp://127.0.0.1:1883");
+	snprintf(b->mqtt.host, sizeof(b->mqtt.host), "127.0.0.1");
+	b->mqtt.port = 1883;
+	b->mqtt.keepalive_s = 30;
+	snprintf(b->queue.path, sizeof(b->queue.path), "/var/lib/edgehook/queue.ring");
+	b->queue.size_bytes = 16u * 1024 * 1024;
+	b->queue.full_policy = EH_BOOT_DROP_OLDEST;
+	b->queue.commit_interval_ms = 20;
+	snprintf(b->ca_file, sizeof(b->ca_file), "/etc/ssl/certs/ca-certificates.crt");
+	snprintf(b->coap.bind, sizeof(b->coap.bind), "127.0.0.1");
+	b->coap.port = 5683;
+	b->log_level = EH_LOG_LEVEL_INF;
+}
+
+eh_err eh_bootstrap_parse(const char *json, size_t len, struct eh_bootstrap *b,
+			  struct eh_errs *errs)
+{
+	static const char *const keys[] = {"device_id", "topic_prefix", "mqtt", "inputs",
+					   "queue", "tls", "allow_plain_http",
+					   "config_hmac_key_file", "coap", "log_level", NULL};
+	unsigned before = eh_errs_count(errs);
+	const cJSON *v;
+	char lvl[16];
+	bool have_prefix = false, have_client = false;
+	bool have_input[3] = {false, false, false};
+
+	eh_bootstrap_defaults(b);
+	cJSON *root = cJSON_ParseWithLength(json, len);
+	if (root == NULL) {
+		const char *at = cJSON_GetErrorPtr();
+		long off = at ? (long)(at - json) : -1;
+		eh_errs_add(errs, "", "not valid JSON (near byte %ld)", off);
+		return EH_ERR_INVAL;
+	}
+	if (!cJSON_IsObject(root)) {
+		eh_errs_add(errs, "", "expected a JSON object");
+		cJSON_Delete(root);
+		return EH_ERR_INVAL;
+	}
+	unknown_keys(root, "", keys, errs);
+
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "device_id")) != NULL &&
+	    get_string(v, "device_id", b->device_id, sizeof(b->device_id), false, false, errs)) {
+		for (const char *c = b->device_id; *c; c++)
+			if (!id_char(*c)) {
+				eh_errs_add(errs, "device_id",
+					    "only letters, digits, '.', '_' and '-' allowed");
+				break;
+			}
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "topic_prefix")) != NULL &&
+	    get_string(v, "topic_prefix", b->topic_prefix, sizeof(b->topic_prefix), false,
+		       false, errs)) {
+		size_t n = strlen(b->topic_prefix);
+		if (!valid_topic(b->topic_prefix, false) || b->topic_prefix[n - 1] == '/')
+			eh_errs_add(errs, "topic_prefix",
+				    "a topic without wildcards and without a trailing '/'");
+		have_prefix = true;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "mqtt")) != NULL) {
+		parse_mqtt(v, b, errs);
+		have_client = cJSON_GetObjectItemCaseSensitive(v, "client_id") != NULL;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "inputs")) != NULL) {
+		parse_inputs(v, b, errs);
+		for (int t = 0; t < 3; t++)
+			have_input[t] = b->inputs[t][0] != '\0';
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "queue")) != NULL)
+		parse_queue(v, b, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "tls")) != NULL)
+		parse_tls(v, b, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "allow_plain_http")) != NULL) {
+		if (cJSON_IsBool(v))
+			b->allow_plain_http = cJSON_IsTrue(v);
+		else
+			eh_errs_add(errs, "allow_plain_http", "expected boolean");
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "config_hmac_key_file")) != NULL)
+		get_string(v, "config_hmac_key_file", b->config_hmac_key_file,
+			   sizeof(b->config_hmac_key_file), true, false, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "coap")) != NULL)
+		parse_coap(v, b, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "log_level")) != NULL &&
+	    get_string(v, "log_level", lvl, sizeof(lvl), false, false, errs)) {
+		int l = eh_log_level_parse(lvl);
+		if (l < 0)
+			eh_errs_add(errs, "log_level",
+				    "expected \"error\", \"warning\", \"info\" or \"debug\"");
+		else
+			b->log_level = l;
+	} else if (v != NULL && cJSON_IsString(v)) {
+		/* already reported: too long */
+	}
+	cJSON_Delete(root);
+
+	/* Derived defaults: everything hangs off device_id and topic_prefix. */
+	if (!have_prefix)
+		snprintf(b->topic_prefix, sizeof(b->topic_prefix), "edgehook/%s", b->device_id);
+	if (!have_client)
+		snprintf(b->mqtt.client_id, sizeof(b->mqtt.client_id), "edgehookd-%s",
+			 b->device_id);
+	static const char *const in_names[3] = {"events", "episodes", "counters"};
+	for (int t = 0; t < 3; t++)
+		if (!have_input[t])
+			snprintf(b->inputs[t], sizeof(b->inputs[t]), "%s/in/%s", b->topic_prefix,
+				 in_names[t]);
+	return eh_errs_count(errs) > before ? EH_ERR_INVAL : EH_OK;
+}
+
+eh_err eh_bootstrap_load(const char *path, struct eh_bootstrap *b, struct eh_errs *errs)
+{
+	static char text[EH_BOOT_BOOTFILE_MAX + 1];
+	size_t len = 0;
+	eh_err rc = eh_file_read_all(path, text, sizeof(text), &len);
+	if (rc == EH_ERR_TOOBIG) {
+		eh_errs_add(errs, path, "larger than %d bytes", EH_BOOT_BOOTFILE_MAX);
+		return EH_ERR_INVAL;
+	}
+	if (rc != EH_OK) {
+		eh_errs_add(errs, path, "cannot read: %s", eh_err_str(rc));
+		return rc;
+	}
+	return eh_bootstrap_parse(text, len, b, errs);
+}
+
+eh_err eh_bootstrap_read_secret(const char *path, uint8_t *buf, size_t cap, size_t *len)
+{
+	char text[EH_BOOT_SECRET_MAX + 2];
+	size_t n = 0;
+	eh_err rc = eh_file_read_all(path, text, sizeof(text), &n);
+	if (rc != EH_OK)
+		return rc;
+	if (n > 0 && text[n - 1] == '\n')
+		n--; /* one trailing newline, as editors add */
+	if (n > cap)
+		return EH_ERR_TOOBIG;
+	memcpy(buf, text, n);
+	*len = n;
+	return EH_OK;
+}
+
+eh_err eh_bootstrap_load_secrets(struct eh_bootstrap *b, struct eh_errs *errs)
+{
+	unsigned before = eh_errs_count(errs);
+	size_t n = 0;
+	eh_err rc;
+
+	if (b->mqtt.password_file[0] != '\0') {
+		rc = eh_bootstrap_read_secret(b->mqtt.password_file, (uint8_t *)b->password,
+					      sizeof(b->password) - 1, &n);
+		if (rc != EH_OK) {
+			eh_errs_add(errs, "mqtt.password_file", "cannot read %s: %s",
+				    b->mqtt.password_file, eh_err_str(rc));
+		} else {
+			b->password[n] = '\0';
+			b->has_password = true;
+		}
+	}
+	if (b->config_hmac_key_file[0] != '\0') {
+		rc = eh_bootstrap_read_secret(b->config_hmac_key_file, b->hmac_key,
+					      sizeof(b->hmac_key), &b->hmac_key_len);
+		if (rc != EH_OK)
+			eh_errs_add(errs, "config_hmac_key_file", "cannot read %s: %s",
+				    b->config_hmac_key_file, eh_err_str(rc));
+		else if (b->hmac_key_len < EH_BOOT_HMAC_MIN)
+			eh_errs_add(errs, "config_hmac_key_file",
+				    "key is %zu bytes; at least %d required", b->hmac_key_len,
+				    EH_BOOT_HMAC_MIN);
+	}
+	return eh_errs_count(errs) > before ? EH_ERR_INVAL : EH_OK;
+}

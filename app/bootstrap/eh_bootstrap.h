@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* eh_bootstrap.h - the local bootstrap file (CONTRACT section 2): what the
+ * daemon needs before MQTT is up. Loaded once at start and validated
+ * strictly: an unknown key, a wrong type or an out-of-range value is an
+ * error naming the key, and the daemon exits 2. */
+#ifndef EH_BOOTSTRAP_H
+#define EH_BOOTSTRAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "eh_err.h"
+#include "eh_errs.h"
+
+#define EH_BOOT_ID_MAX 64      /* device_id, 1..63 chars of [A-Za-z0-9._-] */
+#define EH_BOOT_TOPIC_MAX 192  /* a topic or topic filter */
+#define EH_BOOT_PATH_MAX 256   /* a file path */
+#define EH_BOOT_URI_MAX 256
+#define EH_BOOT_SECRET_MAX 256 /* password or HMAC key bytes */
+#define EH_BOOT_HMAC_MIN 16    /* shortest HMAC key accepted */
+#define EH_BOOT_BOOTFILE_MAX 65536
+
+enum eh_boot_full_policy { EH_BOOT_DROP_OLDEST = 0, EH_BOOT_BLOCK = 1 };
+
+struct eh_bootstrap {
+	char device_id[EH_BOOT_ID_MAX];
+	char topic_prefix[EH_BOOT_TOPIC_MAX];
+	struct {
+		char uri[EH_BOOT_URI_MAX];
+		char host[EH_BOOT_URI_MAX]; /* parsed from uri */
+		uint16_t port;
+		char client_id[EH_BOOT_TOPIC_MAX + 16];
+		char username[EH_BOOT_TOPIC_MAX]; /* "" = none */
+		char password_file[EH_BOOT_PATH_MAX];
+		uint32_t keepalive_s;
+	} mqtt;
+	char inputs[3][EH_BOOT_TOPIC_MAX + 16]; /* indexed by enum eh_note_type */
+	struct {
+		char path[EH_BOOT_PATH_MAX];
+		uint64_t size_bytes;
+		enum eh_boot_full_policy full_policy;
+		uint32_t commit_interval_ms;
+	} queue;
+	char ca_file[EH_BOOT_PATH_MAX];
+	bool allow_plain_http;
+	char config_hmac_key_file[EH_BOOT_PATH_MAX]; /* "" = unsigned config */
+	struct {
+		char bind[64];
+		uint16_t port; /* 0 = off */
+	} coap;
+	int log_level; /* enum eh_log_level */
+
+	/* Loaded by eh_bootstrap_load_secrets(); never logged. */
+	char password[EH_BOOT_SECRET_MAX];
+	bool has_password;
+	uint8_t hmac_key[EH_BOOT_SECRET_MAX];
+	size_t hmac_key_len;
+};
+
+/* Fill b with the defaults of CONTRACT section 2 (device_id "edgehook"). */
+void eh_bootstrap_defaults(struct eh_bootstrap *b);
+
+/* Parse and validate JSON text into b (defaults first). Every problem is
+ * added to errs with its key path; EH_ERR_INVAL when there was any. */
+eh_err eh_bootstrap_parse(const char *json, size_t len, struct eh_bootstrap *b,
+			  struct eh_errs *errs);
+
+/* Read path (at most EH_BOOT_BOOTFILE_MAX bytes), then eh_bootstrap_parse. */
+eh_err eh_bootstrap_load(const char *path, struct eh_bootstrap *b, struct eh_errs *errs);
+
+/* Read the password and HMAC key files named in b (the file's bytes
+ * without one trailing newline). An HMAC key shorter than EH_BOOT_HMAC_MIN
+ * bytes, or an unreadable file, is an error naming the key. */
+eh_err eh_bootstrap_load_secrets(struct eh_bootstrap *b, struct eh_errs *errs);
+
+/* Read a key or password file as CONTRACT section 4 says. */
+eh_err eh_bootstrap_read_secret(const char *path, uint8_t *buf, size_t cap, size_t *len);
+
+#endif /* EH_BOOTSTRAP_H */

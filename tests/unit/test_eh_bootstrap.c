@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_eh_bootstrap.c - the bootstrap loader: defaults, derived topics and
+ * every error path, each of which must name its key. */
+#define EH_TEST_MAIN
+#include "eh_test.h"
+#include "eh_bootstrap.h"
+#include "eh_log.h"
+
+#include <unistd.h>
+
+static struct eh_bootstrap b;
+static struct eh_errs errs;
+
+static eh_err parse(const char *json)
+{
+	eh_errs_init(&errs);
+	return eh_bootstrap_parse(json, strlen(json), &b, &errs);
+}
+
+/* The single error the input must produce, compared whole. */
+static void expect_error(const char *json, const char *msg)
+{
+	eh_err rc = parse(json);
+	CHECK(rc == EH_ERR_INVAL);
+	CHECK_EQ(errs.n, 1);
+	if (errs.n >= 1)
+		CHECK_STR(errs.msg[0], msg);
+}
+
+EH_TEST(empty_object_gives_contract_defaults)
+{
+	REQUIRE(parse("{}") == EH_OK);
+	CHECK_STR(b.device_id, "edgehook");
+	CHECK_STR(b.topic_prefix, "edgehook/edgehook");
+	CHECK_STR(b.mqtt.uri, "tcp://127.0.0.1:1883");
+	CHECK_STR(b.mqtt.client_id, "edgehookd-edgehook");
+	CHECK_EQ(b.mqtt.keepalive_s, 30);
+	CHECK_STR(b.inputs[0], "edgehook/edgehook/in/events");
+	CHECK_STR(b.inputs[1], "edgehook/edgehook/in/episodes");
+	CHECK_STR(b.inputs[2], "edgehook/edgehook/in/counters");
+	CHECK_STR(b.queue.path, "/var/lib/edgehook/queue.ring");
+	CHECK_EQ(b.queue.size_bytes, 16777216);
+	CHECK_EQ(b.queue.full_policy, EH_BOOT_DROP_OLDEST);
+	CHECK_EQ(b.queue.commit_interval_ms, 20);
+	CHECK_STR(b.ca_file, "/etc/ssl/certs/ca-certificates.crt");
+	CHECK(!b.allow_plain_http);
+	CHECK_STR(b.config_hmac_key_file, "");
+	CHECK_STR(b.coap.bind, "127.0.0.1");
+	CHECK_EQ(b.coap.port, 5683);
+	CHECK_EQ(b.log_level, EH_LOG_LEVEL_INF);
+}
+
+EH_TEST(contract_example_parses)
+{
+	const char *j =
+		"{\"device_id\":\"gw-01\",\"topic_prefix\":\"edgehook/gw-01\","
+		"\"mqtt\":{\"uri\":\"tcp://127.0.0.1:1884\",\"client_id\":\"edgehookd-gw-01\","
+		"\"username\":null,\"password_file\":null,\"keepalive_s\":30},"
+		"\"inputs\":{\"events\":\"cams/+/events\",\"episodes\":\"edgehook/gw-01/in/episodes\","
+		"\"counters\":\"edgehook/gw-01/in/#\"},"
+		"\"queue\":{\"path\":\"/tmp/q.ring\",\"size_bytes\":1048576,\"full_policy\":\"block\"},"
+		"\"tls\":{\"ca_file\":\"/tmp/ca.pem\"},\"allow_plain_http\":true,"
+		"\"config_hmac_key_file\":null,\"coap\":{\"bind\":\"::1\",\"port\":0},"
+		"\"log_level\":\"debug\"}";
+	REQUIRE(parse(j) == EH_OK);
+	CHECK_STR(b.mqtt.host, "127.0.0.1");
+	CHECK_EQ(b.mqtt.port, 1884);
+	CHECK_STR(b.inputs[0], "cams/+/events");
+	CHECK_STR(b.inputs[2], "edgehook/gw-01/in/#");
+	CHECK_EQ(b.queue.full_policy, EH_BOOT_BLOCK);
+	CHECK_EQ(b.queue.size_bytes, 1048576);
+	CHECK(b.allow_plain_http);
+	CHECK_EQ(b.coap.port, 0);
+	CHECK_EQ(b.log_level, EH_LOG_LEVEL_DBG);
+}
+
+EH_TEST(device_id_drives_derived_names)
+{
+	REQUIRE(parse("{\"device_id\":\"cam-7\"}") == EH_OK);
+	CHECK_STR(b.topic_prefix, "edgehook/cam-7");
+	CHECK_STR(b.mqtt.client_id, "edgehookd-cam-7");
+	CHECK_STR(b.inputs[1], "edgehook/cam-7/in/episodes");
+	REQUIRE(parse("{\"topic_prefix\":\"site/a\"}") == EH_OK);
+	CHECK_STR(b.inputs[0], "site/a/in/events");
+}
+
+EH_TEST(every_error_names_its_key)
+{
+	expect_error("[]", "expected a JSON object");
+	expect_error("{\"devise_id\":\"x\"}", "devise_id: unknown key");
+	expect_error("{\"device_id\":5}", "device_id: expected string");
+	expect_error("{\"device_id\":\"\"}", "device_id: must not be empty");
+	expect_error("{\"device_id\":\"a b\"}",
+		     "device_id: only letters, digits, '.', '_' and '-' allowed");
+	expect_error("{\"topic_prefix\":\"a/#\"}",
+		     "topic_prefix: a topic without wildcards and without a trailing '/'");
+	expect_error("{\"topic_prefix\":\"a/\"}",
+		     "topic_prefix: a topic without wildcards and without a trailing '/'");
+	expect_error("{\"mqtt\":1}", "mqtt: expected object");
+	expect_error("{\"mqtt\":{\"url\":\"x\"}}", "mqtt.url: unknown key");
+	expect_error("{\"mqtt\":{\"uri\":\"ssl://h:1\"}}",
+		     "mqtt.uri: expected tcp://host:port or mqtt://host:port");
+	expect_error("{\"mqtt\":{\"uri\":\"tcp://h:70000\"}}",
+		     "mqtt.uri: expected tcp://host:port or mqtt://host:port");
+	expect_error("{\"mqtt\":{\"keepalive_s\":1}}", "mqtt.keepalive_s: out of range 5..3600");
+	expect_error("{\"mqtt\":{\"keepalive_s\":2.5}}", "mqtt.keepalive_s: expected integer");
+	expect_error("{\"mqtt\":{\"keepalive_s\":\"30\"}}", "mqtt.keepalive_s: expected integer");
+	expect_error("{\"mqtt\":{\"username\":7}}", "mqtt.username: expected string or null");
+	expect_error("{\"mqtt\":{\"client_id\":\"\"}}", "mqtt.client_id: must not be empty");
+	expect_error("{\"inputs\":[]}", "inputs: expected object");
+	expect_error("{\"inputs\":{\"faces\":\"x\"}}", "inputs.faces: unknown key");
+	expect_error("{\"inputs\":{\"events\":\"a/#/b\"}}",
+		     "inputs.events: not a valid MQTT topic filter");
+	expect_error("{\"inputs\":{\"counters\":\"a+\"}}",
+		     "inputs.counters: not a valid MQTT topic filter");
+	expect_error("{\"queue\":{\"size_bytes\":1024}}",
+		     "queue.size_bytes: out of range 65536..4294967296");
+	expect_error("{\"queue\":{\"size_bytes\":-5}}",
+		     "queue.size_bytes: out of range 65536..4294967296");
+	expect_error("{\"queue\":{\"full_policy\":\"newest\"}}",
+		     "queue.full_policy: expected \"drop_oldest\" or \"block\"");
+	expect_error("{\"queue\":{\"path\":null}}", "queue.path: expected string");
+	expect_error("{\"queue\":{\"commit_interval_ms\":0}}",
+		     "queue.commit_interval_ms: out of range 1..1000");
+	expect_error("{\"queue\":{\"x\":0}}", "queue.x: unknown key");
+	expect_error("{\"queue\":true}", "queue: expected object");
+	expect_error("{\"tls\":{\"ca_file\":3}}", "tls.ca_file: expected string");
+	expect_error("{\"tls\":{\"cert\":\"x\"}}", "tls.cert: unknown key");
+	expect_error("{\"tls\":\"x\"}", "tls: expected object");
+	expect_error("{\"allow_plain_http\":\"yes\"}", "allow_plain_http: expected boolean");
+	expect_error("{\"config_hmac_key_file\":1}",
+		     "config_hmac_key_file: expected string or null");
+	expect_error("{\"coap\":{\"port\":70000}}", "coap.port: out of range 0..65535");
+	expect_error("{\"coap\":{\"host\":\"x\"}}", "coap.host: unknown key");
+	expect_error("{\"coap\":0}", "coap: expected object");
+	expect_error("{\"log_level\":\"loud\"}",
+		     "log_level: expected \"error\", \"warning\", \"info\" or \"debug\"");
+	expect_error("{\"device_id\":\"a\\u0001\"}", "device_id: control character not allowed");
+}
+
+EH_TEST(several_problems_are_all_reported)
+{
+	CHECK(parse("{\"x\":1,\"mqtt\":{\"keepalive_s\":0},\"coap\":{\"port\":-1}}") ==
+	      EH_ERR_INVAL);
+	CHECK_EQ(errs.n, 3);
+}
+
+EH_TEST(not_json_reports_position)
+{
+	CHECK(parse("{\"device_id\": }") == EH_ERR_INVAL);
+	CHECK_EQ(errs.n, 1);
+	CHECK(strstr(errs.msg[0], "not valid JSON") != NULL);
+}
+
+EH_TEST(too_long_string_is_an_error)
+{
+	char j[600];
+	char big[300];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	snprintf(j, sizeof(j), "{\"queue\":{\"path\":\"%s\"}}", big);
+	expect_error(j, "queue.path: longer than 255 characters");
+}
+
+EH_TEST(file_loading_and_secrets)
+{
+	char dir[] = "/tmp/eh_boot_XXXXXX";
+	char conf[128], key[128], pw[128], j[512];
+	REQUIRE(mkdtemp(dir) != NULL);
+	snprintf(conf, sizeof(conf), "%s/boot.json", dir);
+	snprintf(key, sizeof(key), "%s/key", dir);
+	snprintf(pw, sizeof(pw), "%s/pw", dir);
+	FILE *f = fopen(key, "w");
+	fputs("0123456789abcdef\n", f);
+	fclose(f);
+	f = fopen(pw, "w");
+	fputs("s3cret\n", f);
+	fclose(f);
+	snprintf(j, sizeof(j),
+		 "{\"config_hmac_key_file\":\"%s\",\"mqtt\":{\"password_file\":\"%s\","
+		 "\"username\":\"u\"}}",
+		 key, pw);
+	f = fopen(conf, "w");
+	fputs(j, f);
+	fclose(f);
+	eh_errs_init(&errs);
+	REQUIRE(eh_bootstrap_load(conf, &b, &errs) == EH_OK);
+	REQUIRE(eh_bootstrap_load_secrets(&b, &errs) == EH_OK);
+	CHECK_EQ(b.hmac_key_len, 16); /* the trailing newline is not part of the key */
+	CHECK_STR(b.password, "s3cret");
+	CHECK(b.has_password);
+
+	f = fopen(key, "w");
+	fputs("short\n", f);
+	fclose(f);
+	eh_errs_init(&errs);
+	CHECK(eh_bootstrap_load_secrets(&b, &errs) == EH_ERR_INVAL);
+	CHECK_STR(errs.msg[0], "config_hmac_key_file: key is 5 bytes; at least 16 required");
+
+	unlink(pw);
+	eh_errs_init(&errs);
+	CHECK(eh_bootstrap_load_secrets(&b, &errs) == EH_ERR_INVAL);
+	CHECK(strncmp(errs.msg[0], "mqtt.password_file: cannot read", 31) == 0);
+
+	eh_errs_init(&errs);
+	CHECK(eh_bootstrap_load("/nonexistent/boot.json", &b, &errs) == EH_ERR_NOENT);
+	CHECK(strstr(errs.msg[0], "cannot read") != NULL);
+	unlink(key);
+	unlink(conf);
+	rmdir(dir);
+}
