@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* eh_status.h - the figures an operator reads: counters from every stage,
+ * rendered as the JSON of P/status and P/webhooks/<id>/state (CONTRACT
+ * section 3), which CoAP's GET /status serves too. Rendering writes into a
+ * caller buffer; nothing is allocated. Secrets never reach these structs. */
+#ifndef EH_STATUS_H
+#define EH_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "eh_limits.h"
+
+/* Input-side counters, kept by the daemon's ingest path. */
+struct eh_status_ingest {
+	uint64_t messages;     /* MQTT/CoAP messages on the input topics */
+	uint64_t notifications; /* notifications parsed from them */
+	uint64_t queued;       /* notifications appended (wanted by >= 1 webhook) */
+	uint64_t unmatched;    /* notifications no active webhook wanted */
+	uint64_t rejected;     /* messages refused whole: bad JSON, bad element */
+	uint64_t oversize;     /* messages over EH_MAX_MSG_BYTES (also in rejected) */
+	uint64_t duplicates;   /* broker redeliveries not queued again */
+	uint64_t blocked;      /* times input was paused by a full queue (block) */
+};
+
+struct eh_status_config {
+	uint64_t accepted;     /* config/catalog messages applied */
+	uint64_t refused;      /* config/catalog messages refused */
+	uint64_t bad_ids;      /* topics whose webhook id is not a positive integer */
+	unsigned webhooks;     /* configured webhooks */
+	unsigned active;       /* of which active */
+	bool signed_mode;
+};
+
+struct eh_status_queue {
+	uint64_t capacity_bytes;
+	uint64_t used_bytes;
+	uint64_t records;
+	uint64_t dropped;      /* records discarded by drop_oldest, all webhooks */
+	uint64_t corrupt;      /* damaged records found and skipped */
+	uint64_t bytes_written; /* to the device since start */
+	uint64_t syncs;        /* fdatasync calls since start */
+	const char *full_policy;
+};
+
+struct eh_status_figures {
+	const char *state;     /* "online" | "offline" | "stopping" */
+	const char *version;
+	const char *device_id;
+	uint64_t uptime_s;
+	bool mqtt_connected;
+	uint64_t mqtt_reconnects;
+	struct eh_status_ingest in;
+	struct eh_status_config config;
+	struct eh_status_queue queue;
+	uint64_t sent;          /* notifications delivered, all webhooks */
+	uint64_t failed_attempts;
+	uint64_t dead_lettered;
+};
+
+/* One webhook's state (P/webhooks/<id>/state). */
+struct eh_status_webhook {
+	uint32_t id;
+	bool active;
+	uint64_t queue[3];        /* undelivered per type: events, episodes, counters */
+	uint64_t sent;
+	uint64_t failed_attempts;
+	uint64_t dropped;
+	uint64_t dead_lettered;
+	char last_error[160];     /* "" = none; never holds header values or secrets */
+	int64_t next_attempt_in_ms; /* < 0: none scheduled */
+};
+
+/* Render into buf (NUL-terminated). Returns the length, or 0 when cap was
+ * too small (nothing usable was written). */
+size_t eh_status_render(const struct eh_status_figures *f, char *buf, size_t cap);
+size_t eh_status_render_webhook(const struct eh_status_webhook *w, char *buf, size_t cap);
+
+/* A small JSON writer over a caller buffer: overflow is sticky and
+ * reported by eh_jw_end (0). Strings are escaped per RFC 8259. */
+struct eh_jw {
+	char *buf;
+	size_t cap;
+	size_t len;
+	bool overflow;
+	bool need_comma;
+};
+void eh_jw_init(struct eh_jw *w, char *buf, size_t cap);
+void eh_jw_raw(struct eh_jw *w, const char *s);
+void eh_jw_key(struct eh_jw *w, const char *key); /* emits the comma as needed */
+void eh_jw_str(struct eh_jw *w, const char *s);   /* a string value */
+void eh_jw_u64(struct eh_jw *w, uint64_t v);
+void eh_jw_bool(struct eh_jw *w, bool v);
+void eh_jw_null(struct eh_jw *w);
+void eh_jw_open(struct eh_jw *w, char c);  /* '{' or '[' */
+void eh_jw_close(struct eh_jw *w, char c); /* '}' or ']' */
+size_t eh_jw_end(struct eh_jw *w);
+
+#endif /* EH_STATUS_H */
