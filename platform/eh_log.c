@@ -12,6 +12,7 @@
 
 int eh_log_level_now = EH_LOG_LEVEL_INF;
 static int log_timestamps;
+static int log_prio_prefix; /* "<N>" sd-daemon prefix: under journald */
 static eh_log_sink log_sink;
 static void *log_sink_arg;
 
@@ -51,6 +52,11 @@ void eh_log_set_timestamps(int on)
 	log_timestamps = on;
 }
 
+void eh_log_set_prio_prefix(int on)
+{
+	log_prio_prefix = on;
+}
+
 void eh_log_set_sink(eh_log_sink sink, void *arg)
 {
 	log_sink = sink;
@@ -67,7 +73,7 @@ void eh_log_vemit(int level, const char *module, const char *fmt, va_list ap)
 		level = 0;
 	if (level > 3)
 		level = 3;
-	if (log_sink == NULL) {
+	if (log_sink == NULL && log_prio_prefix) {
 		line[n++] = '<';
 		line[n++] = level_prio[level];
 		line[n++] = '>';

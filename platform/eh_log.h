@@ -32,6 +32,9 @@ void eh_log_set_level(int level);
  * its own; on when stderr is a terminal). */
 void eh_log_set_timestamps(int on);
 
+/* Prefix lines with sd-daemon "<N>" priorities (on under journald). */
+void eh_log_set_prio_prefix(int on);
+
 /* Redirect output (tests). NULL sink restores stderr. The sink receives
  * one complete line without the trailing newline. */
 typedef void (*eh_log_sink)(int level, const char *line, void *arg);
