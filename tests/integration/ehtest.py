@@ -109,18 +109,18 @@ def make_ca(workdir, hosts=("127.0.0.1", "localhost")):
 
 def daemon_cmd():
     """The daemon's command line: EH_DAEMON (set by ctest; under the
-    aarch64 build it is prefixed by the qemu emulator), split on ';'."""
+    aarch64 build it is prefixed by the qemu emulator), split on "|"."""
     cmd = os.environ.get("EH_DAEMON")
     if not cmd:
         cmd = os.path.join(ROOT, "build", "app", "edgehookd")
-    return [c for c in cmd.split(";") if c]
+    return [c for c in cmd.split("|") if c]
 
 
 def ctl_cmd():
     cmd = os.environ.get("EH_CTL")
     if not cmd:
         cmd = os.path.join(ROOT, "build", "app", "edgehookctl")
-    return [c for c in cmd.split(";") if c]
+    return [c for c in cmd.split("|") if c]
 
 
 class Daemon:
@@ -234,3 +234,86 @@ class Checks:
 
 def tempdir(prefix):
     return tempfile.mkdtemp(prefix=prefix)
+
+
+class Receiver:
+    """A real HTTPS webhook receiver running in a thread of the test: records
+    every request (path, headers, parsed body) and answers with a status the
+    test can change at any time (and a Retry-After). Counts TLS handshakes."""
+
+    def __init__(self, certs, status=200, host="127.0.0.1"):
+        import http.server
+        import ssl
+        import threading
+
+        self.requests = []
+        self.status = status
+        self.retry_after = None
+        self.handshakes = 0
+        self.lock = threading.Lock()
+        rec = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(n)
+                try:
+                    doc = json.loads(body)
+                except ValueError:
+                    doc = None
+                with rec.lock:
+                    status = rec.status
+                    rec.requests.append({"path": self.path, "headers": dict(self.headers),
+                                         "body": doc, "raw": body, "status": status,
+                                         "t": time.time()})
+                self.send_response(status)
+                if rec.retry_after is not None:
+                    self.send_header("Retry-After", str(rec.retry_after))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def get_request(self):
+                sock, addr = self.socket.accept()
+                conn = self.ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+                conn.settimeout(10)
+                try:
+                    conn.do_handshake()
+                except (ssl.SSLError, OSError):
+                    conn.close()
+                    raise OSError("handshake failed")
+                with rec.lock:
+                    rec.handshakes += 1
+                return conn, addr
+
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(certs["cert"], certs["key"])
+        self.server = Server((host, 0), Handler)
+        self.server.ctx = ctx
+        self.port = self.server.server_address[1]
+        self.url = "https://%s:%d/hook" % (host, self.port)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def delivered(self, status_ok=True):
+        """Requests answered 2xx (or all when status_ok is False)."""
+        with self.lock:
+            return [r for r in self.requests if not status_ok or 200 <= r["status"] < 300]
+
+    def notes(self):
+        """Every notification of every 2xx batch, in arrival order."""
+        out = []
+        for r in self.delivered():
+            out.extend(r["body"] or [])
+        return out
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: Apache-2.0
+# Integration tests: real mosquitto, a real TLS receiver, the daemon as a
+# process. In the aarch64 build the daemon runs under qemu-aarch64 while the
+# broker and the receiver stay native.
+if(TARGET edgehookd AND EH_PYTHON)
+  set(eh_daemon "$<TARGET_FILE:edgehookd>")
+  set(eh_ctl "$<TARGET_FILE:edgehookctl>")
+  set(eh_slow 1)
+  if(CMAKE_CROSSCOMPILING)
+    list(JOIN CMAKE_CROSSCOMPILING_EMULATOR "|" emu)
+    set(eh_daemon "${emu}|$<TARGET_FILE:edgehookd>")
+    set(eh_ctl "${emu}|$<TARGET_FILE:edgehookctl>")
+    set(eh_slow 3)
+  endif()
+  set(eh_env "EH_DAEMON=${eh_daemon}" "EH_CTL=${eh_ctl}" "EH_SLOW=${eh_slow}"
+      "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0")
+  # eh_integration(NAME script args... [TIMEOUT s] [LABELS l])
+  function(eh_integration name)
+    cmake_parse_arguments(I "" "TIMEOUT" "COMMAND;LABELS;ENV" ${ARGN})
+    if(NOT I_TIMEOUT)
+      set(I_TIMEOUT 300)
+    endif()
+    if(NOT I_LABELS)
+      set(I_LABELS integration)
+    endif()
+    add_test(NAME ${name} COMMAND ${EH_PYTHON} ${I_COMMAND})
+    set_tests_properties(${name} PROPERTIES LABELS "${I_LABELS}" TIMEOUT ${I_TIMEOUT}
+      ENVIRONMENT "${eh_env};${I_ENV}" RUN_SERIAL TRUE)
+  endfunction()
+  set(e2e ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_e2e.py)
+  eh_integration(e2e_filters COMMAND ${e2e} filters)
+  eh_integration(e2e_retry COMMAND ${e2e} retry)
+  eh_integration(e2e_full COMMAND ${e2e} full)
+  eh_integration(e2e_robust COMMAND ${e2e} robust)
+  eh_integration(e2e_lifecycle COMMAND ${e2e} lifecycle)
+  if(CMAKE_CROSSCOMPILING)
+    # Under QEMU the daemon is ~10x slower: a shorter soak keeps CI quick.
+    eh_integration(e2e_soak COMMAND ${e2e} soak TIMEOUT 900 ENV "EH_SOAK_N=3000")
+  else()
+    eh_integration(e2e_soak COMMAND ${e2e} soak TIMEOUT 900)
+  endif()
+endif()

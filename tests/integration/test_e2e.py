@@ -1,0 +1,468 @@
+# SPDX-License-Identifier: Apache-2.0
+"""End to end, with real parts: a mosquitto broker, a TLS webhook receiver
+with a CA made for the test, and edgehookd as a process (under qemu-aarch64
+in the cross build). Usage: test_e2e.py SCENARIO [...]; scenarios:
+filters, retry, soak, full, robust, lifecycle."""
+import copy
+import json
+import os
+import random
+import re
+import shutil
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ehtest  # noqa: E402
+from ehtest import Checks, Daemon, Mosquitto, Receiver, wait_for  # noqa: E402
+
+P = "edgehook/t"
+SLOW = float(os.environ.get("EH_SLOW", "1"))  # > 1 under QEMU
+
+
+def sample(name, verbose=False):
+    d = os.path.join(ehtest.FIXTURES, "json", "verbose" if verbose else "")
+    with open(os.path.join(d, name + ".json")) as f:
+        return json.load(f)[0]
+
+
+class Env:
+    """Broker + receiver + daemon in a temp dir; torn down by close()."""
+
+    def __init__(self, name, queue_size=4 << 20, policy="drop_oldest", status=200, extra=None):
+        self.dir = ehtest.tempdir("eh-e2e-%s-" % name)
+        self.certs = ehtest.make_ca(self.dir)
+        self.broker = Mosquitto(self.dir).start()
+        self.rx = Receiver(self.certs, status=status)
+        boot = {"device_id": "t", "topic_prefix": P,
+                "mqtt": {"uri": "tcp://127.0.0.1:%d" % self.broker.port, "keepalive_s": 5},
+                "queue": {"path": os.path.join(self.dir, "q.ring"), "size_bytes": queue_size,
+                          "full_policy": policy},
+                "tls": {"ca_file": self.certs["ca"]}, "coap": {"port": 0},
+                "log_level": "info"}
+        if extra:
+            boot.update(extra)
+        self.daemon = Daemon(self.dir, boot)
+        self.mq = ehtest.mqtt_client(self.broker.port, "test-%s-%d" % (name, os.getpid()))
+        self.retained = {}
+        self.mq.on_message = self._on_msg
+        self.mq.subscribe(P + "/#", qos=1)
+
+    def _on_msg(self, client, userdata, msg):
+        self.retained[msg.topic] = msg.payload
+
+    def topic_json(self, topic):
+        raw = self.retained.get(topic)
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return None
+
+    def webhook(self, wid, body, wait=True):
+        t = "%s/config/webhooks/%d" % (P, wid)
+        st = "%s/config-status/webhooks/%d" % (P, wid)
+        self.retained.pop(st, None)
+        ehtest.publish_wait(self.mq, t, json.dumps(body), qos=1, retain=True)
+        if wait:
+            wait_for(lambda: self.topic_json(st), 15 * SLOW, what="config-status of %d" % wid)
+        return self.topic_json(st)
+
+    def publish(self, kind, payload):
+        if not isinstance(payload, (str, bytes)):
+            payload = json.dumps(payload)
+        return ehtest.publish_wait(self.mq, "%s/in/%s" % (P, kind), payload, qos=1)
+
+    def close(self):
+        try:
+            self.daemon.stop()
+        except Exception:
+            self.daemon.kill9()
+        self.mq.loop_stop()
+        self.mq.disconnect()
+        self.rx.stop()
+        self.broker.stop()
+        if os.environ.get("EH_KEEP") is None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def by_path(rx, path):
+    return [r for r in rx.delivered() if r["path"] == path]
+
+
+def ids_of(reqs):
+    out = []
+    for r in reqs:
+        out.extend(str(n["id"]) for n in r["body"])
+    return out
+
+
+# ==== filters: the seed's three examples, batching, order, verbose ====
+
+def scenario_filters(c):
+    e = Env("filters")
+    try:
+        e.daemon.start()
+        base = e.rx.url
+        st = e.webhook(1, {"title": "All events", "url": base + "/1", "batch_size": 10,
+                           "filters": {"events": {}}})
+        c.check(st == {"accepted": True}, "webhook 1 accepted: %s" % st)
+        e.webhook(2, {"title": "Matched openings", "url": base + "/2", "batch_size": 1,
+                      "filters": {"episodes": {"allowed_types": ["episode_open"],
+                                               "matched": True}}})
+        e.webhook(3, {"title": "Doors", "url": base + "/3", "batch_size": 50,
+                      "filters": {"events": {"camera_group_in": [1, 3],
+                                             "matched_dossier_in": [12, 25]}}})
+        e.webhook(4, {"title": "Everything, verbose", "url": base + "/4", "batch_size": 3,
+                      "verbose": True, "filters": {}})
+        cg = {"id": 3, "name": "Door group", "active": True}
+        ehtest.publish_wait(e.mq, P + "/catalog/camera_groups/3", json.dumps(cg), retain=True)
+        time.sleep(0.5 * SLOW)
+
+        ev = sample("event")
+        evs = []
+        for i, (group, dossier) in enumerate([(1, None), (3, 25), (2, 25), (1, 12), (3, 99)]):
+            n = copy.deepcopy(ev)
+            n["id"] = str(4267625862518432100 + i)
+            n["camera_group"] = group
+            n["matched_dossier"] = dossier
+            n["matched"] = dossier is not None
+            n.pop("webhook_type", None)
+            evs.append(n)
+        e.publish("events", evs[0])
+        e.publish("events", [evs[1], evs[2]])  # an array: two notifications, one message
+        e.publish("events", evs[3])
+        e.publish("events", evs[4])
+        v = sample("event", verbose=True)  # verbose input: ids read from objects
+        e.publish("events", v)
+        op = sample("episode_open")
+        e.publish("episodes", op)  # matched_event null: not for webhook 2
+        op2 = copy.deepcopy(op)
+        op2["id"] = 9001
+        op2["matched_event"] = copy.deepcopy(op["last_event"])
+        e.publish("episodes", op2)
+        e.publish("episodes", sample("episode_close"))
+        e.publish("counters", sample("counter_record"))
+
+        want1 = [n["id"] for n in evs] + [v["id"]]
+        want3 = [evs[1]["id"], evs[3]["id"]]
+        wait_for(lambda: len(ids_of(by_path(e.rx, "/4"))) >= 9 and
+                 len(ids_of(by_path(e.rx, "/1"))) >= 6, 30 * SLOW, what="deliveries")
+        time.sleep(1.0 * SLOW)  # anything extra would show up now
+        got1, got2 = ids_of(by_path(e.rx, "/1")), ids_of(by_path(e.rx, "/2"))
+        got3, got4 = ids_of(by_path(e.rx, "/3")), by_path(e.rx, "/4")
+        c.check(got1 == want1, "example 1 (all events): %s" % got1)
+        c.check(got2 == ["9001"], "example 2 (openings of matched episodes): %s" % got2)
+        c.check(got3 == want3, "example 3 (group 1|3 and dossier 12|25): %s" % got3)
+        c.check(len(ids_of(got4)) == 9, "{} gets every notification of every type")
+        c.check(all(len(r["body"]) <= 10 for r in by_path(e.rx, "/1")), "batch_size 10 kept")
+        c.check(all(len(r["body"]) <= 3 for r in got4), "batch_size 3 kept")
+        c.check(all(len({n["webhook_type"] for n in r["body"]}) == 1 for r in got4),
+                "a batch holds one type")
+        kinds = {}
+        for r in got4:
+            for n in r["body"]:
+                kinds.setdefault(n["webhook_type"], []).append(str(n["id"]))
+        c.check(kinds.get("events") == want1, "order kept per (webhook, type)")
+        c.check(kinds.get("episodes") == [str(op["id"]), "9001", str(sample("episode_close")["id"])],
+                "episodes in order for webhook 4")
+        every = [n for r in e.rx.delivered() for n in r["body"]]
+        c.check(all("webhook_type" in n for n in every), "webhook_type always present")
+        ev4 = [n for r in got4 for n in r["body"] if n["webhook_type"] == "events"]
+        exp = [n for n in ev4 if n["id"] == evs[1]["id"]]
+        c.check(exp and exp[0]["camera_group"] == cg,
+                "verbose webhook: camera_group expanded from the catalog")
+        c1 = [n for r in by_path(e.rx, "/1") for n in r["body"] if n["id"] == v["id"]]
+        c.check(c1 and c1[0]["camera"] == v["camera"]["id"],
+                "compact webhook: verbose input compacted to ids")
+        h = by_path(e.rx, "/1")[0]["headers"]
+        c.check(h.get("Content-Type") == "application/json" and
+                h.get("X-Edgehook-Webhook") == "1" and h.get("X-Edgehook-Batch") and
+                h.get("User-Agent", "").startswith("edgehookd/"), "request headers")
+        log = e.daemon.log()
+        c.check('[WebhooksManager] Updating "events" workers for webhooks: {1, 3, 4}' in log,
+                "seed log line: Updating workers")
+        c.check(re.search(r"\[WebhooksManager:1\] <queue: +\d+> Webhook worker\(id-1, "
+                          r"type-\"events\"\) sent batch\(len-\d+, type-\"events\"\): \['", log)
+                is not None, "seed log line: sent batch")
+        # Deleting a webhook stops its deliveries and clears its retained topics.
+        ehtest.publish_wait(e.mq, P + "/config/webhooks/3", "", retain=True)
+        wait_for(lambda: not e.retained.get(P + "/config-status/webhooks/3"), 10 * SLOW,
+                 what="config-status of 3 cleared")
+        before = len(by_path(e.rx, "/3"))
+        n = copy.deepcopy(evs[1])
+        n["id"] = "777"
+        e.publish("events", n)
+        wait_for(lambda: "777" in ids_of(by_path(e.rx, "/1")), 15 * SLOW, what="777 to 1")
+        time.sleep(0.5 * SLOW)
+        c.check(len(by_path(e.rx, "/3")) == before, "deleted webhook receives nothing")
+    finally:
+        e.close()
+
+
+# ==== retry: the seed's schedule, then recovery ====
+
+def scenario_retry(c):
+    e = Env("retry", status=405)
+    try:
+        e.daemon.start()
+        e.webhook(2, {"title": "t", "url": e.rx.url, "max_attempts": 10, "filters": {"events": {}}})
+        n = sample("event")
+        n["id"] = "4267685965791894192"
+        e.publish("events", n)
+        wait_for(lambda: "Next attempt in 5.314 seconds." in e.daemon.log(), 30 * SLOW,
+                 what="third failure")
+        e.rx.status = 200
+        wait_for(lambda: e.rx.delivered(), 30 * SLOW, what="delivery after recovery")
+        log = e.daemon.log()
+        pre = ('WARNING  [WebhooksManager:2] <queue:  1> Webhook worker(id-2, type-"events") '
+               "Error sending webhook: 405, message='Method Not Allowed'. ")
+        alt = pre.replace("Method Not Allowed", "Not Allowed")
+        for k, wait in ((2, "0.729"), (3, "1.968"), (4, "5.314")):
+            tail = "Attempt %d out of 10. Next attempt in %s seconds." % (k, wait)
+            c.check(pre + tail in log or alt + tail in log, "seed line: " + tail)
+        c.check(ids_of(e.rx.delivered()) == ["4267685965791894192"], "delivered exactly once")
+        keys = {r["headers"].get("X-Edgehook-Batch") for r in e.rx.requests}
+        c.check(len(keys) == 1 and len(e.rx.requests) == 4,
+                "the same batch key on all %d attempts" % len(e.rx.requests))
+        times = [r["t"] for r in e.rx.requests]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        c.check(all(abs(g - w) < 0.5 * SLOW for g, w in zip(gaps, (0.729, 1.968, 5.314))),
+                "real waits between attempts: %s" % ["%.3f" % g for g in gaps])
+    finally:
+        e.close()
+
+
+# ==== soak: kill -9 while notifications stream in ====
+
+def scenario_soak(c):
+    total = int(os.environ.get("EH_SOAK_N", "20000"))
+    kills_wanted = int(os.environ.get("EH_SOAK_KILLS", "20"))
+    e = Env("soak", queue_size=16 << 20)
+    try:
+        e.daemon.start()
+        e.webhook(1, {"title": "soak", "url": e.rx.url, "batch_size": 50,
+                      "filters": {"events": {}}})
+        base = sample("event")
+        base.pop("webhook_type", None)
+        acked = set()
+        lock = threading.Lock()
+        pub = ehtest.mqtt_client(e.broker.port, "soak-pub-%d" % os.getpid())
+        pub.max_inflight_messages_set(100)
+
+        def on_publish(client, userdata, mid):
+            with lock:
+                acked.add(mid)
+
+        pub.on_publish = on_publish
+        mids = {}
+
+        def producer():
+            for i in range(total):
+                n = dict(base)
+                n["id"] = "s%06d" % i
+                info = pub.publish(P + "/in/events", json.dumps(n), qos=1)
+                mids[info.mid] = n["id"]
+                if i % 500 == 499:
+                    time.sleep(0.05)  # a camera site's burst pattern, not a flood
+
+        th = threading.Thread(target=producer)
+        th.start()
+        rnd = random.Random(int(os.environ.get("EH_SEED", "7")))
+        kills = 0
+        while th.is_alive() or kills < kills_wanted:
+            time.sleep(rnd.uniform(0.05, 0.6) * SLOW)
+            e.daemon.kill9()
+            kills += 1
+            time.sleep(rnd.uniform(0.0, 0.2))
+            e.daemon.start(wait_ready=True)
+            if kills >= kills_wanted * 3:
+                break
+        th.join()
+        wait_for(lambda: len(acked) >= total, 60, what="broker acks")
+        published = {mids[m] for m in acked if m in mids}
+        wait_for(lambda: published <= set(ids_of(e.rx.delivered())), 180 * SLOW, step=0.5,
+                 what="all notifications delivered")
+        got = ids_of(e.rx.delivered())
+        uniq = set(got)
+        lost = published - uniq
+        keys = {}
+        for r in e.rx.delivered():
+            for n in r["body"]:
+                keys.setdefault(str(n["id"]), set()).add(r["headers"].get("X-Edgehook-Batch"))
+        dups = len(got) - len(uniq)
+        bad_dups = [i for i, k in keys.items() if got.count(i) > 1 and len(k) > 1] if dups else []
+        print("published %d, delivered-unique %d, lost %d, duplicates %d, kills %d"
+              % (len(published), len(uniq & published), len(lost), dups, kills))
+        c.check(len(published) == total, "the broker acknowledged every publish")
+        c.check(not lost, "lost 0 (first lost: %s)" % sorted(lost)[:5])
+        c.check(kills >= kills_wanted, "killed %d times" % kills)
+        c.check(len(bad_dups) <= dups, "duplicates only re-sent batches: %d ids under >1 key"
+                % len(bad_dups))
+        pub.loop_stop()
+        pub.disconnect()
+    finally:
+        e.close()
+
+
+# ==== full: drop_oldest keeps the newest and reports drops; block loses nothing ====
+
+def scenario_full(c):
+    for policy in ("drop_oldest", "block"):
+        e = Env("full-" + policy, queue_size=65536, policy=policy, status=503)
+        try:
+            e.daemon.start()
+            e.webhook(1, {"title": "full", "url": e.rx.url, "batch_size": 10, "max_attempts": 0,
+                          "filters": {"events": {}}})
+            n = sample("event")
+            count = 150  # ~1.4 KiB each: about three times the ring
+            ids = []
+            pub_done = threading.Event()
+
+            def producer():
+                for i in range(count):
+                    m = dict(n)
+                    m["id"] = "f%04d" % i
+                    ids.append(m["id"])
+                    e.publish("events", m)
+                pub_done.set()
+
+            th = threading.Thread(target=producer, daemon=True)
+            th.start()
+            if policy == "drop_oldest":
+                th.join(60)
+                st = wait_for(lambda: (e.topic_json(P + "/webhooks/1/state") or {}).get("dropped"),
+                              20 * SLOW, what="drops on the state topic")
+                c.check(st > 0, "drop_oldest: %d drops reported on P/webhooks/1/state" % st)
+                e.rx.status = 200
+                wait_for(lambda: ids[-1] in ids_of(e.rx.delivered()), 60 * SLOW,
+                         what="newest delivered")
+                time.sleep(1 * SLOW)
+                got = ids_of(e.rx.delivered())
+                c.check(got == sorted(got), "drop_oldest: what is delivered is in order")
+                c.check(ids[-1] in got and ids[0] not in got,
+                        "drop_oldest keeps the newest (%d of %d delivered)" % (len(got), count))
+                final = e.topic_json(P + "/webhooks/1/state") or {}
+                wait_for(lambda: (e.topic_json(P + "/webhooks/1/state") or {}).get("dropped", 0)
+                         + len(set(got)) >= count, 10 * SLOW, what="drops + delivered = published")
+                final = e.topic_json(P + "/webhooks/1/state") or {}
+                c.check(final.get("dropped", 0) + len(set(got)) == count,
+                        "drops %d + delivered %d = published %d"
+                        % (final.get("dropped", 0), len(set(got)), count))
+            else:
+                time.sleep(3 * SLOW)
+                c.check(not pub_done.is_set(), "block: input paused while full (publisher waits)")
+                stat = e.topic_json(P + "/status") or {}
+                c.check(stat.get("input", {}).get("blocked", 0) >= 1,
+                        "block: the pause is counted in P/status")
+                e.rx.status = 200
+                th.join(120)
+                wait_for(lambda: set(ids) <= set(ids_of(e.rx.delivered())), 120 * SLOW,
+                         what="block: everything delivered")
+                got = ids_of(e.rx.delivered())
+                c.check(set(got) == set(ids) and len(ids) == count,
+                        "block: nothing lost (%d of %d)" % (len(set(got)), count))
+        finally:
+            e.close()
+
+
+# ==== robust: hostile payloads on every topic; the daemon keeps working ====
+
+def scenario_robust(c):
+    e = Env("robust")
+    try:
+        e.daemon.start()
+        e.webhook(1, {"title": "r", "url": e.rx.url, "filters": {}})
+        bad = [b"not json", b"{\"id\": 1, \"event_type\": \"event_created\"",
+               b"[" * 5000 + b"]" * 5000, b"x" * (1 << 20), b"{\"id\": [1]}",
+               json.dumps({"id": 1, "event_type": "episode_open"}).encode(),
+               json.dumps({"id": 1, "event_type": "event_created", "webhook_type": "counters"}).encode(),
+               json.dumps([{"id": 1, "event_type": "event_created"}, 5]).encode(), b"", b"\xff\xfe"]
+        for kind in ("events", "episodes", "counters"):
+            for b in bad:
+                e.publish(kind, b)
+        st = e.webhook(5, {"title": 5, "url": "ftp://x", "batch_size": 0,
+                           "filters": {"events": {"camera_in": [1, "2"]}}})
+        errs = (st or {}).get("errors", [])
+        c.check(st and st.get("accepted") is False, "bad webhook refused")
+        c.check(any(x.startswith("filters.events.camera_in[1]") for x in errs) and
+                any(x.startswith("title") for x in errs) and any(x.startswith("url") for x in errs)
+                and any(x.startswith("batch_size") for x in errs),
+                "every error named by its path: %s" % errs)
+        for raw in (b"nope", b"[]", b"{\"title\": 1}"):
+            ehtest.publish_wait(e.mq, P + "/config/gateway", raw, retain=False)
+            ehtest.publish_wait(e.mq, P + "/catalog/cameras/1", raw, retain=False)
+        ehtest.publish_wait(e.mq, P + "/config/webhooks/abc", b"{}", retain=False)
+        ehtest.publish_wait(e.mq, P + "/config/webhooks/-3", b"{}", retain=False)
+        ehtest.publish_wait(e.mq, P + "/config/webhooks/1/x", b"{}", retain=False)
+        good = sample("counter_record")
+        good["id"] = 424242
+        e.publish("counters", good)
+        wait_for(lambda: "424242" in ids_of(e.rx.delivered()), 20 * SLOW, what="good after bad")
+        c.check(e.daemon.proc.poll() is None, "the daemon is still running")
+        c.check(ids_of(e.rx.delivered()) == ["424242"], "nothing bad was delivered")
+        wait_for(lambda: (e.topic_json(P + "/status") or {}).get("input", {}).get("rejected", 0)
+                 >= 3 * len(bad) - 3, 10 * SLOW, what="rejections counted")
+        stat = e.topic_json(P + "/status")
+        c.check(stat["input"]["rejected"] >= 3 * len(bad) - 3,
+                "rejections counted in P/status: %s" % stat["input"])
+        c.check(stat["config"]["bad_ids"] >= 2, "bad webhook ids counted: %s" % stat["config"])
+        log = e.daemon.log()
+        c.check("refused" in log, "refusals are logged")
+        c.check("Bearer" not in log, "no header values in the log")
+    finally:
+        e.close()
+
+
+# ==== lifecycle: exit codes, clean stop, offline status, lock ====
+
+def scenario_lifecycle(c):
+    e = Env("lifecycle")
+    try:
+        d = e.daemon
+        import subprocess
+        bad = os.path.join(e.dir, "bad.json")
+        with open(bad, "w") as f:
+            json.dump({"device_id": "x", "mqtt": {"keepalive_s": 1}, "colour": 1}, f)
+        r = subprocess.run(ehtest.daemon_cmd() + ["-c", bad], capture_output=True, text=True)
+        c.check(r.returncode == 2, "bad bootstrap: exit 2 (%d)" % r.returncode)
+        c.check("mqtt.keepalive_s: out of range 5..3600" in r.stderr and
+                "colour: unknown key" in r.stderr, "one line per problem naming the key")
+        r = subprocess.run(ehtest.daemon_cmd() + ["--version"], capture_output=True, text=True)
+        c.check(r.returncode == 0 and "limits: webhooks=" in r.stdout, "--version prints limits")
+        d.start()
+        e.webhook(1, {"title": "x", "url": e.rx.url, "headers": {"Authorization": "Bearer XYZ"},
+                      "filters": {}})
+        wait_for(lambda: (e.topic_json(P + "/status") or {}).get("state") == "online", 10 * SLOW,
+                 what="online status")
+        r = subprocess.run(ehtest.daemon_cmd() + ["-c", d.conf], capture_output=True, text=True,
+                           timeout=30)
+        c.check(r.returncode == 3, "a second daemon on the same queue: exit 3 (%d)" % r.returncode)
+        t0 = time.time()
+        code = d.stop()
+        c.check(code == 0, "SIGTERM: exit 0 (%s)" % code)
+        c.check(time.time() - t0 < 5 * SLOW, "stopped within 5 s")
+        wait_for(lambda: (e.topic_json(P + "/status") or {}).get("state") == "offline", 10,
+                 what="offline status")
+        c.check(True, "retained status says offline after the stop")
+        c.check("Bearer XYZ" not in d.log(), "header values never logged")
+    finally:
+        e.close()
+
+
+SCENARIOS = {"filters": scenario_filters, "retry": scenario_retry, "soak": scenario_soak,
+             "full": scenario_full, "robust": scenario_robust, "lifecycle": scenario_lifecycle}
+
+if __name__ == "__main__":
+    checks = Checks()
+    for name in sys.argv[1:] or list(SCENARIOS):
+        print("== " + name)
+        try:
+            SCENARIOS[name](checks)
+        except Exception as ex:  # a scenario that breaks is a failed check
+            import traceback
+            traceback.print_exc()
+            checks.check(False, "%s raised %r" % (name, ex))
+    checks.done()
