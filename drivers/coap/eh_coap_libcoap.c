@@ -420,8 +420,7 @@ eh_err eh_coap_open(struct eh_coap *c, const struct eh_coap_config *cfg, struct 
 	c->status = add_resource(c->ctx, "status", COAP_REQUEST_GET, hnd_status, "edgehook.status");
 	if (c->status == NULL)
 		goto out;
-	coap_resource_set_get_observable(c->status, 1);
-	coap_add_attr(c->status, coap_make_str_const("obs"), NULL, 0);
+	coap_resource_set_get_observable(c->status, 1); /* libcoap adds "obs" to the link */
 	if (add_resource(c->ctx, "in/events", COAP_REQUEST_POST, hnd_in_events,
 			 "edgehook.in") == NULL ||
 	    add_resource(c->ctx, "in/episodes", COAP_REQUEST_POST, hnd_in_episodes,

@@ -269,17 +269,25 @@ static int roundtrip(struct client *cl, struct eh_loop *l, uint8_t code, const s
 	return client_recv(cl, l, m, 20);
 }
 
+/* A free port below the kernel's ephemeral range (32768 by default), so no client socket
+ * of this or another test is ever handed the server's port as its source port. */
 static uint16_t free_udp_port(void)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t al = sizeof(a);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	static unsigned seed;
 	uint16_t port = 0;
 
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &al) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
+	if (seed == 0)
+		seed = (unsigned)getpid() * 2654435761u ^ (unsigned)eh_time_mono_us();
+	for (int i = 0; i < 200 && port == 0; i++) {
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		int fd = socket(AF_INET, SOCK_DGRAM, 0);
+		seed = seed * 1103515245u + 12345u;
+		a.sin_port = htons((uint16_t)(20000 + (seed >> 8) % 12000));
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+			port = ntohs(a.sin_port);
+		close(fd);
+	}
 	return port;
 }
 
