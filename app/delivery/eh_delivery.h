@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* eh_delivery.h - the webhook workers (CONTRACT section 5 and 7): one per
+ * (webhook slot, type), each sending what is queued now as batches of one
+ * type, in order, over drivers/https; retrying the same batch with the
+ * seed's back-off; giving it up to a dead-letter callback after
+ * max_attempts. The queue, the renderer and the dead-letter publisher are
+ * reached through callbacks, so this module depends on none of them. */
+#ifndef EH_DELIVERY_H
+#define EH_DELIVERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/eh_webhook.h"
+#include "eh_err.h"
+#include "eh_https.h"
+#include "eh_limits.h"
+#include "eh_loop.h"
+#include "eh_time.h"
+#include "eh_tls_pool.h"
+#include "eh_types.h"
+
+/* ==== Bounds ==== */
+
+#ifndef EH_DELIVERY_BODY_MAX
+/* One POST body: batch_max_bytes (1 MiB default) plus room for a single
+ * notification that is larger than batch_max_bytes and goes alone. */
+#define EH_DELIVERY_BODY_MAX (1024u * 1024u + 256u * 1024u)
+#endif
+/* Bytes a source needs to return one batch of raw records. */
+#define EH_DELIVERY_PEEK_BYTES EH_DELIVERY_BODY_MAX
+/* POSTs in flight at once; each holds one body buffer and one connection. */
+#define EH_DELIVERY_SENDERS EH_HTTPS_MAX_CONNS
+#define EH_DELIVERY_KEY_MAX 80   /* "<16 hex>-<id>-<type>-<seq>" */
+#define EH_DELIVERY_IDS_MAX 320  /* notification ids quoted in a log line */
+#define EH_DELIVERY_ERR_MAX 128  /* last error text */
+#define EH_DELIVERY_WAIT_CAP_MS 100000u /* the back-off ceiling, 100 s */
+
+_Static_assert(EH_TLS_POOL_CONNS >= EH_HTTPS_MAX_CONNS, "one transport per connection");
+
+/* ==== Seams ==== */
+
+/* One queued record: raw is valid until the next peek or ack. */
+struct eh_delivery_item {
+	uint64_t seq;
+	const uint8_t *raw;
+	size_t len;
+};
+
+/* The queue, as the worker (slot, type) sees it. peek returns the oldest
+ * unacknowledged records (the same ones again until acked), at most
+ * max_items; ack drops everything up to and including upto_seq; lag is the
+ * number of unacknowledged records. */
+struct eh_delivery_source_ops {
+	eh_err (*peek)(void *ctx, unsigned slot, unsigned type, struct eh_delivery_item *items,
+		       size_t max_items, size_t *n);
+	eh_err (*ack)(void *ctx, unsigned slot, unsigned type, uint64_t upto_seq);
+	uint64_t (*lag)(void *ctx, unsigned slot, unsigned type);
+};
+
+/* Render one notification as it goes into the JSON array (with its
+ * webhook_type) into out[0..cap): EH_OK and *out_len, EH_ERR_NOSPC when it
+ * does not fit, another error when the record cannot be rendered. */
+typedef eh_err (*eh_delivery_render_fn)(void *ctx, unsigned type, const uint8_t *raw, size_t len,
+					const struct eh_webhook *wh, char *out, size_t cap,
+					size_t *out_len);
+/* The notification's id as log text (digits, no quotes); returns its length. */
+typedef size_t (*eh_delivery_note_id_fn)(void *ctx, const uint8_t *raw, size_t len, char *buf,
+					 size_t cap);
+/* A batch given up after max_attempts: body exactly as it was POSTed. */
+typedef void (*eh_delivery_deadletter_fn)(void *ctx, const struct eh_webhook *wh, unsigned type,
+					  const char *body, size_t len);
+
+struct eh_delivery_config {
+	struct eh_loop *loop;          /* schedules attempts (its clock is the schedule's) */
+	const struct eh_clock *clock;  /* wall time: webhook-timestamp, Retry-After dates */
+	const char *ca_file;           /* trusted CAs; may be NULL when transport is set */
+	bool allow_plain_http;         /* http:// webhook URLs */
+	uint64_t queue_uid;            /* first part of every batch key */
+	const struct eh_delivery_source_ops *source;
+	void *source_ctx;
+	eh_delivery_render_fn render;
+	eh_delivery_note_id_fn note_id;    /* optional: ids in log lines */
+	eh_delivery_deadletter_fn deadletter; /* optional */
+	void *ctx;                     /* for render, note_id and deadletter */
+	/* Optional: transports for the connection pool (tests, benchmarks);
+	 * NULL = TLS over mbedTLS with ca_file, TCP for http://. */
+	struct eh_transport *(*transport)(void *ctx, unsigned idx, bool tls);
+	void *transport_ctx;
+	bool no_keepalive;             /* a new connection per POST (benchmark baseline) */
+	uint32_t idle_ms;              /* idle connection close; 0 = EH_HTTPS_IDLE_MS */
+};
+
+/* Per webhook figures for P/webhooks/<id>/state. */
+struct eh_delivery_wstats {
+	uint64_t queue[EH_TYPE_COUNT];  /* undelivered notifications per type */
+	uint64_t sent;                  /* notifications delivered (2xx) */
+	uint64_t failed_attempts;       /* attempts that failed */
+	uint64_t dead_lettered;         /* notifications given up */
+	uint64_t batches;               /* batches delivered */
+	char last_error[EH_DELIVERY_ERR_MAX]; /* "" when none; never a secret */
+	uint64_t next_attempt_in_ms;    /* soonest pending retry, 0 when none */
+	bool in_flight;                 /* a POST of this webhook is under way */
+};
+
+/* ==== Internal state (caller allocates the whole struct) ==== */
+
+enum eh_delivery_wstate {
+	EH_DW_IDLE = 0,  /* nothing to send, waiting for a kick */
+	EH_DW_WAITING,   /* has records, waiting for a free sender */
+	EH_DW_SENDING,   /* a POST is in flight */
+	EH_DW_BACKOFF,   /* waiting before the next attempt */
+};
+
+struct eh_delivery;
+struct eh_delivery_sender;
+
+struct eh_delivery_worker {
+	struct eh_delivery *d;
+	unsigned slot, type;
+	enum eh_delivery_wstate state;
+	uint32_t attempts;          /* failed attempts of the current batch */
+	bool have_batch;            /* the current batch is fixed (count, first seq) */
+	uint64_t first_seq, last_seq;
+	size_t count;
+	uint32_t timer;             /* back-off timer */
+	uint64_t due_ms;            /* loop time of the next attempt */
+	uint64_t ticket;            /* order of arrival while EH_DW_WAITING */
+	struct eh_delivery_sender *sender;
+};
+
+struct eh_delivery_sender {
+	struct eh_delivery *d;
+	struct eh_delivery_worker *w;   /* NULL: free */
+	struct eh_https_req req;
+	struct eh_https_hdr hdrs[8 + EH_MAX_HEADERS];
+	char host[EH_WEBHOOK_HOST_MAX];
+	char path[EH_WEBHOOK_PATH_MAX];
+	char key[EH_DELIVERY_KEY_MAX];
+	char wh_id[12];
+	char ts[24];
+	char sig[64];
+	char ids[EH_DELIVERY_IDS_MAX];  /* "'1', '2'" for the log */
+	size_t body_len;
+	char body[EH_DELIVERY_BODY_MAX];
+};
+
+struct eh_delivery_slot {
+	const struct eh_webhook *wh; /* NULL: no webhook */
+	uint32_t id;                 /* id and gen seen last, to spot a new webhook */
+	uint16_t gen;
+	uint64_t sent, failed_attempts, dead_lettered, batches;
+	char last_error[EH_DELIVERY_ERR_MAX];
+	struct eh_delivery_worker w[EH_TYPE_COUNT];
+};
+
+struct eh_delivery {
+	/* internal */
+	struct eh_delivery_config cfg;
+	bool stopped;
+	uint64_t next_ticket;
+	struct eh_https https;
+	struct eh_tls_pool pool;
+	bool pool_open;
+	struct eh_delivery_slot slots[EH_MAX_WEBHOOKS];
+	struct eh_delivery_item items[EH_MAX_BATCH];
+	struct eh_delivery_sender senders[EH_DELIVERY_SENDERS];
+};
+
+/* ==== API ==== */
+
+/* Set up; cfg is copied, its loop, clock, source and contexts must outlive
+ * d. EH_ERR_INVAL for a missing loop, clock, source or render; the TLS
+ * pool's errors (EH_ERR_NOENT, EH_ERR_TLS) for an unusable ca_file. */
+eh_err eh_delivery_init(struct eh_delivery *d, const struct eh_delivery_config *cfg);
+
+/* The webhook in slot changed: wh (kept; it must stay valid and change only
+ * ahead of another call for this slot), or NULL when deleted. A new webhook
+ * in the slot starts fresh; a changed one keeps its batch and applies the
+ * change from the next attempt; a deleted one stops at once (a POST in
+ * flight is abandoned). */
+void eh_delivery_set_webhook(struct eh_delivery *d, unsigned slot, const struct eh_webhook *wh);
+
+/* New records were appended for (slot, type). */
+void eh_delivery_kick(struct eh_delivery *d, unsigned slot, unsigned type);
+
+void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_delivery_wstats *out);
+
+/* Abandon POSTs in flight, cancel timers, close connections. Idempotent;
+ * afterwards kicks are ignored. */
+void eh_delivery_stop(struct eh_delivery *d);
+
+/* Wait before attempt k (k >= 2): min(100 s, 0.1 s * 2.7^k), in ms. */
+uint64_t eh_delivery_backoff_ms(uint32_t k);
+
+/* The connection pool's figures (connections opened, resumed, reused). */
+const struct eh_https_stats *eh_delivery_https_stats(const struct eh_delivery *d);
+
+#endif /* EH_DELIVERY_H */

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* eh_transport_mbedtls.h - the TLS transport: mbedTLS 2.28 over a
+ * non-blocking socket, TLS 1.2+, certificate and host-name verification with
+ * SNI, IP-literal hosts matched against iPAddress SANs (which mbedTLS 2.28
+ * does not check), and session resumption on reconnect. Included only by the
+ * composition root and the transport's own tests. */
+#ifndef EH_TRANSPORT_MBEDTLS_H
+#define EH_TRANSPORT_MBEDTLS_H
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
+#include "eh_transport.h"
+
+struct eh_tls_config {
+	const char *ca_file; /* PEM bundle of trusted CAs; read once at eh_tls_open */
+};
+
+/* What every TLS connection shares: the trust store, the RNG and one
+ * read-only mbedtls_ssl_config. One per daemon. */
+struct eh_tls {
+	/* internal */
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	mbedtls_x509_crt ca;
+	mbedtls_ssl_config conf;
+	int ready; /* eh_tls_open succeeded */
+};
+
+/* eh_tls_init cannot fail and makes eh_tls_free safe. eh_tls_open loads the
+ * CA file: EH_ERR_NOENT when unreadable, EH_ERR_TLS when it holds no usable
+ * certificate or the RNG cannot be seeded. mbedTLS allocates here (the CA
+ * chain) and per connection (record buffers, ~33 KiB while connected). */
+void eh_tls_init(struct eh_tls *tls);
+eh_err eh_tls_open(struct eh_tls *tls, const struct eh_tls_config *cfg);
+void eh_tls_free(struct eh_tls *tls);
+
+struct eh_transport_mbedtls {
+	/* internal */
+	struct eh_tls *tls;             /* shared context, outlives this */
+	int fd;                         /* -1 when closed */
+	int phase;                      /* 0 idle, 1 TCP connecting, 2 handshaking, 3 open */
+	unsigned want;                  /* EH_TRANSPORT_WANT_* after AGAIN */
+	int ssl_live;                   /* ssl holds allocated state */
+	int resumed;                    /* the last handshake resumed a session */
+	mbedtls_ssl_context ssl;
+	mbedtls_ssl_session saved;      /* last session, offered on reconnect */
+	int have_saved;
+	char saved_host[256];           /* the session is only offered to this host:port */
+	uint16_t saved_port;
+	uint8_t ip[16];                 /* the host as an IP literal, when it is one */
+	size_t ip_len;                  /* 0: host is a name */
+	char err[EH_TRANSPORT_ERR_MAX]; /* last failure text */
+};
+
+/* Fill t with the TLS backend over st. Cannot fail; tls must be open and
+ * outlive t. eh_transport_mbedtls_free releases the saved session. */
+void eh_transport_mbedtls_init(struct eh_transport *t, struct eh_transport_mbedtls *st,
+			       struct eh_tls *tls);
+void eh_transport_mbedtls_free(struct eh_transport *t);
+
+/* Exposed for tests: 1 when the DER certificate's subjectAltName holds an
+ * iPAddress entry equal to ip[0..ip_len). */
+int eh_tls_cert_has_ip(const mbedtls_x509_crt *crt, const uint8_t *ip, size_t ip_len);
+
+#endif /* EH_TRANSPORT_MBEDTLS_H */
