@@ -1,0 +1,7 @@
+# SPDX-License-Identifier: Apache-2.0
+# HTTPS delivery: transport seam, HTTP client and parser, webhook workers.
+add_library(eh_fake_transport STATIC ${CMAKE_CURRENT_SOURCE_DIR}/fakes/eh_transport_fake.c)
+target_include_directories(eh_fake_transport PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/fakes)
+target_link_libraries(eh_fake_transport PUBLIC eh_drv_transport eh_platform)
+
+eh_unit_test(test_eh_https SOURCES unit/test_eh_https.c LIBS eh_drv_https eh_fake_transport)
