@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* eh_ctl.h - the subcommands of edgehookctl. Each takes the subcommand's
+ * argv (argv[0] is the subcommand name) and returns the process exit code.
+ * Every command adds its prototype here. */
+#ifndef EH_CTL_H
+#define EH_CTL_H
+
+/* explain WEBHOOK.json NOTIFICATION.json [--type events|episodes|counters]:
+ * print, for each notification of the message, whether the webhook's
+ * filters match it and which field decided, with the values compared.
+ * Exit 0 when at least one notification matched, 1 when none did, 2 on bad
+ * usage or bad input (errors with their paths on stderr). */
+int eh_ctl_explain(int argc, char **argv);
+
+#endif /* EH_CTL_H */
