@@ -5,3 +5,6 @@ target_include_directories(eh_fake_transport PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/
 target_link_libraries(eh_fake_transport PUBLIC eh_drv_transport eh_platform)
 
 eh_unit_test(test_eh_https SOURCES unit/test_eh_https.c LIBS eh_drv_https eh_fake_transport)
+eh_unit_test(test_eh_delivery SOURCES unit/test_eh_delivery.c
+  LIBS eh_delivery eh_fake_transport eh_drv_crypto)
+target_compile_definitions(test_eh_delivery PRIVATE _GNU_SOURCE)
