@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* eh_flash.h - the block-device seam under the queue, shaped like littlefs'
+ * config: read / prog / erase / sync over a fixed geometry. Backends: a
+ * preallocated file or partition (eh_flash_file.c) and an emulated device
+ * with power-cut injection for tests (eh_flash_emu.c). Callers use the inline
+ * wrappers, which also keep the I/O counters, never the ops table. */
+#ifndef EH_FLASH_H
+#define EH_FLASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "eh_assert.h"
+#include "eh_err.h"
+
+struct eh_flash;
+
+/* Every op returns EH_OK or an eh_err (EH_ERR_IO for a device failure).
+ * Offsets are absolute bytes. prog offsets and lengths are multiples of
+ * prog_unit; prog and erase may be lost until the next successful sync. */
+struct eh_flash_ops {
+	eh_err (*read)(struct eh_flash *f, uint64_t off, void *buf, size_t len);
+	eh_err (*prog)(struct eh_flash *f, uint64_t off, const void *buf, size_t len);
+	eh_err (*erase)(struct eh_flash *f, uint64_t off, size_t len); /* no-op on files */
+	eh_err (*sync)(struct eh_flash *f);                            /* durability barrier */
+	void (*close)(struct eh_flash *f);                             /* idempotent */
+};
+
+/* Caller allocates; a backend's open/init fills it. Geometry and ops are
+ * read-only afterwards; the counters are kept by the wrappers below. */
+struct eh_flash {
+	const struct eh_flash_ops *ops;
+	void *state;            /* backend state, caller-provided, outlives the flash */
+	const char *name;       /* "file", "emu": for logs */
+	uint32_t block_size;    /* erase unit; the queue's segment size */
+	uint32_t block_count;   /* blocks on the device */
+	uint32_t prog_unit;     /* write unit: offsets and lengths of prog are multiples */
+	uint64_t bytes_read;    /* counters since open (figures: wear, mount cost) */
+	uint64_t bytes_prog;
+	uint64_t syncs;
+};
+
+static inline uint64_t eh_flash_size(const struct eh_flash *f)
+{
+	return (uint64_t)f->block_size * f->block_count;
+}
+
+static inline eh_err eh_flash_read(struct eh_flash *f, uint64_t off, void *buf, size_t len)
+{
+	EH_ASSERT(f != NULL && f->ops != NULL && off + len <= eh_flash_size(f));
+	f->bytes_read += len;
+	return f->ops->read(f, off, buf, len);
+}
+
+static inline eh_err eh_flash_prog(struct eh_flash *f, uint64_t off, const void *buf, size_t len)
+{
+	EH_ASSERT(f != NULL && f->ops != NULL && off + len <= eh_flash_size(f));
+	EH_ASSERT(off % f->prog_unit == 0 && len % f->prog_unit == 0);
+	f->bytes_prog += len;
+	return f->ops->prog(f, off, buf, len);
+}
+
+static inline eh_err eh_flash_erase(struct eh_flash *f, uint64_t off, size_t len)
+{
+	EH_ASSERT(f != NULL && f->ops != NULL && off + len <= eh_flash_size(f));
+	return f->ops->erase(f, off, len);
+}
+
+static inline eh_err eh_flash_sync(struct eh_flash *f)
+{
+	EH_ASSERT(f != NULL && f->ops != NULL);
+	f->syncs++;
+	return f->ops->sync(f);
+}
+
+static inline void eh_flash_close(struct eh_flash *f)
+{
+	if (f != NULL && f->ops != NULL && f->ops->close != NULL)
+		f->ops->close(f);
+}
+
+/* ==== File or partition backend (eh_flash_file.c) ==== */
+
+struct eh_flash_file {
+	int fd;                 /* -1 when closed */
+};
+
+/* Open the preallocated queue file at path. When it does not exist and size
+ * is non-zero, it is created at exactly size bytes by writing zeros once
+ * (never fallocate, never truncated afterwards) and synced. An existing file
+ * keeps its size; size 0 means "whatever it is". block_size 0 picks a
+ * default from the size (size/64 rounded to a power of two, clamped to
+ * 64 KiB .. 4 MiB); prog_unit 0 means 512. The size must be a multiple of
+ * the block size (EH_ERR_CORRUPT otherwise: a truncated or grown file).
+ * Unless read_only, an exclusive flock is taken: EH_ERR_BUSY when another
+ * process has the queue open. EH_ERR_NOENT, EH_ERR_IO, EH_ERR_INVAL too. */
+eh_err eh_flash_file_open(struct eh_flash *f, struct eh_flash_file *st, const char *path,
+			  uint64_t size, uint32_t block_size, uint32_t prog_unit, int read_only);
+
+/* The default block size for a device of size bytes (see above). */
+uint32_t eh_flash_file_default_block(uint64_t size);
+
+#endif /* EH_FLASH_H */

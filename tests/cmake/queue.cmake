@@ -1,0 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# The persistent queue and its block devices: unit tests, the power-cut
+# driver, corruption and kill tests, the fuzz target and the benchmark.
+eh_unit_test(test_eh_flash SOURCES unit/test_eh_flash.c LIBS eh_drv_storage eh_drv_flash_emu)
+eh_unit_test(test_eh_queue SOURCES unit/test_eh_queue.c LIBS eh_queue eh_drv_flash_emu)
