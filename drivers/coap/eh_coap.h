@@ -26,8 +26,16 @@
 #ifndef EH_COAP_DIAG_MAX
 #define EH_COAP_DIAG_MAX 256
 #endif
-/* Default and ceiling of max_body: the MQTT message bound. */
+/* Default and ceiling of max_body: the MQTT message bound. Block-wise (Block1) bodies are
+ * put together in a buffer of this size inside struct eh_coap. */
+#ifndef EH_COAP_BODY_CEILING
 #define EH_COAP_BODY_CEILING 262144u
+#endif
+/* A half-received block-wise body from one client may be taken over by another client
+ * after this long without a block (loop time); the same client may always restart. */
+#ifndef EH_COAP_ASM_IDLE_MS
+#define EH_COAP_ASM_IDLE_MS 10000u
+#endif
 /* Observe notifications of /status are sent at most this often. */
 #define EH_COAP_NOTIFY_MIN_MS 1000u
 
@@ -64,14 +72,16 @@ struct eh_coap_stats {
 	uint64_t ingested;      /* 2.04 answers to POST /in/... */
 	uint64_t rejected;      /* 4.xx/5.xx answers to POST /in/... */
 	uint64_t notifies;      /* Observe notification rounds started for /status */
+	uint64_t blocks;        /* Block1 pieces taken into the body buffer */
 	uint64_t wakeups;       /* loop callbacks that serviced libcoap (fd or timer) */
 };
 
 struct coap_context_t;
 struct coap_resource_t;
 
-/* Caller-allocated (static in main.c), about EH_COAP_RESP_SLOTS * EH_COAP_RESP_MAX bytes.
- * All fields are internal. */
+/* Caller-allocated (static in main.c): EH_COAP_RESP_SLOTS * EH_COAP_RESP_MAX +
+ * EH_COAP_BODY_CEILING bytes and change (320 KiB by default). All fields are internal;
+ * the buffers at the end are not touched by eh_coap_init. */
 struct eh_coap {
 	/* internal */
 	struct coap_context_t *ctx;     /* NULL: closed or off */
@@ -88,8 +98,15 @@ struct eh_coap {
 	bool in_service;                /* inside coap_io_process: do not re-enter */
 	struct eh_coap_stats stats;
 	char diag[EH_COAP_DIAG_MAX];
+	/* The one block-wise body being received (Block1), in order, bounded by max_body. */
+	bool asm_busy;
+	unsigned asm_type;              /* 0 events, 1 episodes, 2 counters */
+	size_t asm_len;                 /* bytes received so far, contiguous from 0 */
+	uint64_t asm_last_ms;           /* loop time of the last block */
+	unsigned char asm_peer[64];     /* the sender's libcoap address, compared whole */
 	bool slot_busy[EH_COAP_RESP_SLOTS];
 	char slot[EH_COAP_RESP_SLOTS][EH_COAP_RESP_MAX];
+	uint8_t asm_buf[EH_COAP_BODY_CEILING];
 };
 
 /* Cannot fail; makes eh_coap_close() safe. */

@@ -27,7 +27,9 @@
 
 /* ==== libcoap glue ==== */
 
-/* libcoap's own log lines go through ours, once per message, newline cut. */
+/* libcoap's own log lines go through ours at DEBUG: most are about what a peer sent (a
+ * reset, a bad option), which a peer must not be able to flood the journal with; what the
+ * daemon must know (bind failure, refused setup) this driver logs itself. */
 static void coap_log_to_eh(coap_log_t level, const char *message)
 {
 	char line[200];
@@ -39,12 +41,7 @@ static void coap_log_to_eh(coap_log_t level, const char *message)
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		n--;
 	line[n] = '\0';
-	if (level <= LOG_ERR)
-		EH_LOG_ERR("coap", "libcoap: %s", line);
-	else if (level <= LOG_WARNING)
-		EH_LOG_WRN("coap", "libcoap: %s", line);
-	else
-		EH_LOG_DBG("coap", "libcoap: %s", line);
+	EH_LOG_DBG("coap", "libcoap(%d): %s", (int)level, line);
 }
 
 static struct eh_coap *coap_of(coap_session_t *session)
@@ -241,8 +238,94 @@ static void hnd_unknown_other(coap_resource_t *r, coap_session_t *s, const coap_
 	coap_pdu_set_code(resp, COAP_RESPONSE_CODE_NOT_FOUND);
 }
 
-/* POST /in/<type>: the body (reassembled from Block1 pieces by libcoap) goes to the
- * ingest handler, whose answer maps to the code. 2.04 means the daemon has it queued. */
+/* ==== Ingest ==== */
+
+static void answer_too_large(struct eh_coap *c, coap_pdu_t *resp)
+{
+	uint8_t buf[8];
+
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE_REQUEST_TOO_LARGE);
+	coap_add_option(resp, COAP_OPTION_SIZE1,
+			coap_encode_var_safe(buf, sizeof(buf), (unsigned)c->max_body), buf);
+}
+
+_Static_assert(sizeof(coap_address_t) <= sizeof(((struct eh_coap *)0)->asm_peer),
+	       "asm_peer holds a coap_address_t");
+
+static bool asm_is_peer(const struct eh_coap *c, coap_session_t *s)
+{
+	coap_address_t a;
+
+	memcpy(&a, c->asm_peer, sizeof(a));
+	return coap_address_equals(&a, coap_session_get_addr_remote(s));
+}
+
+/* One Block1 piece of a body. libcoap (COAP_BLOCK_USE_LIBCOAP without SINGLE_BODY) hands
+ * each piece over as it arrives and turns our 2.xx into 2.31 Continue while more follow;
+ * we keep the pieces in asm_buf, so a body's size is checked before it is stored, and a
+ * client's Size1 claim costs nothing. Returns true when data and len hold a whole body. */
+static bool take_block(struct eh_coap *c, unsigned type, coap_session_t *s,
+		       const coap_pdu_t *req, const coap_block_t *b, const uint8_t **data,
+		       size_t *len, coap_pdu_t *resp)
+{
+	uint64_t bsize = (uint64_t)1 << (b->szx + 4), off = (uint64_t)b->num * bsize;
+	uint64_t now = eh_loop_now(c->loop);
+	coap_opt_iterator_t oi;
+	coap_opt_t *size1 = coap_check_option(req, COAP_OPTION_SIZE1, &oi);
+	bool ours = c->asm_busy && c->asm_type == type && asm_is_peer(c, s);
+
+	if ((size1 != NULL && coap_decode_var_bytes(coap_opt_value(size1),
+						    coap_opt_length(size1)) > c->max_body) ||
+	    off + *len > c->max_body || (b->m && *len != bsize)) {
+		if (ours)
+			c->asm_busy = false;
+		if (b->m && *len != bsize) {
+			answer_text(resp, COAP_RESPONSE_CODE_BAD_REQUEST,
+				    "block1: a non-final block must fill its size");
+			return false;
+		}
+		answer_too_large(c, resp);
+		return false;
+	}
+	if (b->num == 0) {
+		if (c->asm_busy && !ours && now - c->asm_last_ms < EH_COAP_ASM_IDLE_MS) {
+			answer_text(resp, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE,
+				    "block1: another transfer is in progress");
+			return false;
+		}
+		c->asm_busy = true;
+		c->asm_type = type;
+		c->asm_len = 0;
+		memset(c->asm_peer, 0, sizeof(c->asm_peer));
+		memcpy(c->asm_peer, coap_session_get_addr_remote(s), sizeof(coap_address_t));
+		ours = true;
+	}
+	if (!ours || off > c->asm_len) {
+		if (ours)
+			c->asm_busy = false;
+		answer_text(resp, COAP_RESPONSE_CODE_INCOMPLETE,
+			    "block1: blocks must arrive in order from block 0");
+		return false;
+	}
+	/* off < asm_len: a repeated block (lost ACK); its bytes are already here. */
+	if (off + *len > c->asm_len) {
+		memcpy(c->asm_buf + off, *data, *len);
+		c->asm_len = (size_t)off + *len;
+	}
+	c->asm_last_ms = now;
+	c->stats.blocks++;
+	if (b->m) {
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CONTINUE);
+		return false;
+	}
+	c->asm_busy = false;
+	*data = c->asm_buf;
+	*len = c->asm_len;
+	return true;
+}
+
+/* POST /in/<type>: the body goes to the ingest handler, whose answer maps to the code.
+ * 2.04 means the daemon has it queued. */
 static void ingest(unsigned type, coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp)
 {
 	struct eh_coap *c = coap_of(s);
@@ -250,13 +333,12 @@ static void ingest(unsigned type, coap_session_t *s, const coap_pdu_t *req, coap
 	size_t len = 0, offset = 0, total = 0;
 	coap_opt_iterator_t oi;
 	coap_opt_t *cf;
-	uint8_t buf[8];
+	coap_block_t b;
 	eh_err rc;
 
 	c->stats.requests++;
 	if (!coap_get_data_large(req, &len, &data, &offset, &total)) {
 		len = 0;
-		total = 0;
 		data = (const uint8_t *)"";
 	}
 	cf = coap_check_option(req, COAP_OPTION_CONTENT_FORMAT, &oi);
@@ -267,11 +349,15 @@ static void ingest(unsigned type, coap_session_t *s, const coap_pdu_t *req, coap
 			    "content-format: must be 50 (application/json)");
 		return;
 	}
-	if (total > c->max_body || len > c->max_body || offset != 0) {
+	if (coap_get_block(req, COAP_OPTION_BLOCK1, &b)) {
+		if (!take_block(c, type, s, req, &b, &data, &len, resp)) {
+			if (coap_pdu_get_code(resp) != COAP_RESPONSE_CODE_CONTINUE)
+				c->stats.rejected++;
+			return;
+		}
+	} else if (len > c->max_body) {
 		c->stats.rejected++;
-		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_REQUEST_TOO_LARGE);
-		coap_add_option(resp, COAP_OPTION_SIZE1,
-				coap_encode_var_safe(buf, sizeof(buf), (unsigned)c->max_body), buf);
+		answer_too_large(c, resp);
 		return;
 	}
 	c->diag[0] = '\0';
@@ -287,9 +373,7 @@ static void ingest(unsigned type, coap_session_t *s, const coap_pdu_t *req, coap
 			    c->diag[0] ? c->diag : "payload: not a valid notification");
 		break;
 	case EH_ERR_TOOBIG:
-		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_REQUEST_TOO_LARGE);
-		coap_add_option(resp, COAP_OPTION_SIZE1,
-				coap_encode_var_safe(buf, sizeof(buf), (unsigned)c->max_body), buf);
+		answer_too_large(c, resp);
 		break;
 	case EH_ERR_NOSPC:
 		answer_text(resp, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE, "queue full");
@@ -407,7 +491,9 @@ eh_err eh_coap_open(struct eh_coap *c, const struct eh_coap_config *cfg, struct 
 	if ((c->ctx = coap_new_context(NULL)) == NULL)
 		goto out;
 	coap_set_app_data(c->ctx, c);
-	coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+	/* Not COAP_BLOCK_SINGLE_BODY: libcoap would then build Block1 bodies itself, in a
+	 * buffer sized by the client's Size1 claim. take_block() keeps them in ours. */
+	coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP);
 	coap_context_set_max_idle_sessions(c->ctx, MAX_IDLE_SESSIONS);
 	coap_context_set_session_timeout(c->ctx, SESSION_TIMEOUT_S);
 	if (!port_is_free(&addr) || coap_new_endpoint(c->ctx, &addr, COAP_PROTO_UDP) == NULL) {

@@ -113,6 +113,7 @@ struct msg {
 	int observe;          /* -1: absent */
 	int content_format;   /* -1: absent */
 	long size1;           /* -1: absent */
+	long block1;          /* -1: absent */
 	uint8_t payload[20000];
 	size_t plen;
 };
@@ -185,7 +186,7 @@ static int decode(const uint8_t *in, size_t len, struct msg *m)
 	memcpy(m->token, in + n, m->tkl);
 	n += m->tkl;
 	m->observe = m->content_format = -1;
-	m->size1 = -1;
+	m->size1 = m->block1 = -1;
 	m->plen = 0;
 	while (n < len && in[n] != 0xff) {
 		unsigned d = in[n] >> 4, l = in[n] & 15;
@@ -207,6 +208,8 @@ static int decode(const uint8_t *in, size_t len, struct msg *m)
 			m->content_format = (int)uint_of(in + n, l);
 		else if (num == 60)
 			m->size1 = (long)uint_of(in + n, l);
+		else if (num == 27)
+			m->block1 = (long)uint_of(in + n, l);
 		n += l;
 	}
 	if (n < len && in[n] == 0xff) {
@@ -513,6 +516,106 @@ EH_TEST(body_over_max_body_is_413_without_ingest)
 	REQUIRE(roundtrip(&fx.cl, &fx.loop, CODE(0, 2), ev, 2, body, 100, &m) == 0);
 	CHECK_EQ(m.code, CODE(2, 4));
 	CHECK_EQ(fk.ingests, 1);
+	fix_close();
+}
+
+/* Block1 option value: num, more, size exponent (16 << szx bytes). */
+static size_t block1(uint8_t out[3], unsigned num, unsigned more, unsigned szx)
+{
+	unsigned v = num << 4 | more << 3 | szx;
+	if (v < 256) {
+		out[0] = (uint8_t)v;
+		return 1;
+	}
+	if (v < 65536) {
+		out[0] = (uint8_t)(v >> 8), out[1] = (uint8_t)v;
+		return 2;
+	}
+	out[0] = (uint8_t)(v >> 16), out[1] = (uint8_t)(v >> 8), out[2] = (uint8_t)v;
+	return 3;
+}
+
+/* POST one Block1 piece of body (64-byte blocks, szx 2) and return the answer's code. */
+static int post_block(struct client *cl, unsigned num, unsigned more, const char *body,
+		      size_t blen, long size1)
+{
+	uint8_t b1[3], s1[4] = {(uint8_t)(size1 >> 24), (uint8_t)(size1 >> 16),
+				(uint8_t)(size1 >> 8), (uint8_t)size1};
+	size_t off = (size_t)num * 64, n = more ? 64 : blen - off;
+	struct opt o[4] = {PATH("in"), PATH("events"), {27, b1, block1(b1, num, more, 2)},
+			   {60, s1, 4}};
+
+	client_send(cl, T_CON, CODE(0, 2), o, size1 >= 0 ? 4 : 3, body + off, n);
+	if (client_recv(cl, &fx.loop, &m, 20) != 0)
+		return -1;
+	return m.code;
+}
+
+EH_TEST(block1_body_is_put_together_in_order)
+{
+	static char body[200];
+
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = (char)('A' + i % 23);
+	body[0] = '{';
+	REQUIRE(fix_open(0) == 0);
+	CHECK_EQ(post_block(&fx.cl, 0, 1, body, 200, 200), CODE(2, 31));
+	CHECK_EQ(m.block1 >> 4, 0);
+	CHECK_EQ(post_block(&fx.cl, 1, 1, body, 200, -1), CODE(2, 31));
+	CHECK_EQ(post_block(&fx.cl, 1, 1, body, 200, -1), CODE(2, 31)); /* a repeat */
+	CHECK_EQ(post_block(&fx.cl, 2, 1, body, 200, -1), CODE(2, 31));
+	CHECK_EQ(fk.ingests, 0);
+	CHECK_EQ(post_block(&fx.cl, 3, 0, body, 200, -1), CODE(2, 4));
+	CHECK_EQ(fk.ingests, 1);
+	CHECK_EQ(fk.last_len, 200);
+	CHECK(memcmp(fk.last, body, 200) == 0);
+	fix_close();
+}
+
+EH_TEST(block1_bounds_and_order_are_enforced)
+{
+	static char body[400];
+
+	memset(body, 'x', sizeof(body));
+	REQUIRE(fix_open(150) == 0);
+	/* A Size1 claim over max_body: refused before anything is kept. */
+	CHECK_EQ(post_block(&fx.cl, 0, 1, body, 400, 400), CODE(4, 13));
+	CHECK_EQ(m.size1, 150);
+	/* No claim, but the blocks run past max_body. */
+	CHECK_EQ(post_block(&fx.cl, 0, 1, body, 400, -1), CODE(2, 31));
+	CHECK_EQ(post_block(&fx.cl, 1, 1, body, 400, -1), CODE(2, 31));
+	CHECK_EQ(post_block(&fx.cl, 2, 1, body, 400, -1), CODE(4, 13));
+	/* A gap. */
+	CHECK_EQ(post_block(&fx.cl, 0, 1, body, 400, -1), CODE(2, 31));
+	CHECK_EQ(post_block(&fx.cl, 2, 0, body, 150, -1), CODE(4, 8));
+	/* A later block with no block 0 before it. */
+	CHECK_EQ(post_block(&fx.cl, 1, 0, body, 100, -1), CODE(4, 8));
+	CHECK_EQ(fk.ingests, 0);
+	fix_close();
+}
+
+EH_TEST(block1_one_transfer_at_a_time)
+{
+	static char body[200];
+	struct client other;
+
+	memset(body, 'y', sizeof(body));
+	REQUIRE(fix_open(0) == 0);
+	REQUIRE(client_open(&other, fx.port) >= 0);
+	CHECK_EQ(post_block(&fx.cl, 0, 1, body, 200, -1), CODE(2, 31));
+	CHECK_EQ(post_block(&other, 0, 1, body, 200, -1), CODE(5, 3));
+	/* The first client's transfer goes on. */
+	CHECK_EQ(post_block(&fx.cl, 1, 1, body, 200, -1), CODE(2, 31));
+	/* Abandoned for longer than EH_COAP_ASM_IDLE_MS: another client may take over. */
+	fx.fc.mono_ms += EH_COAP_ASM_IDLE_MS;
+	CHECK_EQ(post_block(&other, 0, 1, body, 200, -1), CODE(2, 31));
+	CHECK_EQ(post_block(&fx.cl, 2, 1, body, 200, -1), CODE(4, 8));
+	CHECK_EQ(post_block(&other, 1, 1, body, 200, -1), CODE(2, 31));
+	CHECK_EQ(post_block(&other, 2, 1, body, 200, -1), CODE(2, 31));
+	CHECK_EQ(post_block(&other, 3, 0, body, 200, -1), CODE(2, 4));
+	CHECK_EQ(fk.ingests, 1);
+	CHECK_EQ(fk.last_len, 200);
+	close(other.fd);
 	fix_close();
 }
 

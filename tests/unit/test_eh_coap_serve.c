@@ -107,9 +107,11 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	eh_loop_run(&sv.loop);
 	const struct eh_coap_stats *st = eh_coap_stats(&sv.coap);
-	printf("STATS requests=%llu ingested=%llu rejected=%llu notifies=%llu wakeups=%llu\n",
+	printf("STATS requests=%llu ingested=%llu rejected=%llu notifies=%llu blocks=%llu "
+	       "wakeups=%llu\n",
 	       (unsigned long long)st->requests, (unsigned long long)st->ingested,
 	       (unsigned long long)st->rejected, (unsigned long long)st->notifies,
+	       (unsigned long long)st->blocks,
 	       (unsigned long long)st->wakeups);
 	fflush(stdout);
 	eh_coap_close(&sv.coap);
