@@ -219,6 +219,8 @@ static eh_err tls_setup(struct eh_transport_mbedtls *st, const char *host, uint1
 
 	mbedtls_ssl_init(&st->ssl);
 	st->ssl_live = 1;
+	st->offered = 0;
+	st->full_handshake = 0;
 	rc = mbedtls_ssl_setup(&st->ssl, &st->tls->conf);
 	if (rc != 0)
 		goto fail;
@@ -233,6 +235,7 @@ static eh_err tls_setup(struct eh_transport_mbedtls *st, const char *host, uint1
 		rc = mbedtls_ssl_set_session(&st->ssl, &st->saved);
 		if (rc != 0)
 			EH_LOG_DBG("tls", "ssl_set_session: -0x%04x", (unsigned)-rc);
+		st->offered = rc == 0;
 	}
 	return EH_OK;
 fail:
@@ -250,10 +253,7 @@ static void save_session(struct eh_transport_mbedtls *st, const char *host, uint
 		mbedtls_ssl_session_free(&s);
 		return;
 	}
-	/* Resumed when the server echoed the session id we offered. */
-	st->resumed = st->have_saved && st->saved_port == port &&
-		      strcmp(st->saved_host, host) == 0 && s.id_len != 0 &&
-		      s.id_len == st->saved.id_len && memcmp(s.id, st->saved.id, s.id_len) == 0;
+	st->resumed = st->offered && !st->full_handshake;
 	if (st->have_saved)
 		mbedtls_ssl_session_free(&st->saved);
 	st->saved = s; /* ownership moves: s is not freed here */
@@ -297,7 +297,16 @@ static eh_err tls_connect(struct eh_transport *t, const char *host, uint16_t por
 		st->phase = 2;
 	}
 	if (st->phase == 2) {
-		r = mbedtls_ssl_handshake(&st->ssl);
+		/* Step by step to see the path taken: only a full handshake
+		 * passes ServerHelloDone; an abbreviated (resumed) one does not.
+		 * mbedTLS 2.28 has no accessor for this. */
+		r = 0;
+		while (st->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
+			if (st->ssl.state == MBEDTLS_SSL_SERVER_HELLO_DONE)
+				st->full_handshake = 1;
+			if ((r = mbedtls_ssl_handshake_step(&st->ssl)) != 0)
+				break;
+		}
 		if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
 			return EH_ERR_AGAIN;
 		if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED)

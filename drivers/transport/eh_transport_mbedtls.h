@@ -45,6 +45,8 @@ struct eh_transport_mbedtls {
 	unsigned want;                  /* EH_TRANSPORT_WANT_* after AGAIN */
 	int ssl_live;                   /* ssl holds allocated state */
 	int resumed;                    /* the last handshake resumed a session */
+	int offered;                    /* a saved session was offered in this handshake */
+	int full_handshake;             /* this handshake passed ServerHelloDone */
 	mbedtls_ssl_context ssl;
 	mbedtls_ssl_session saved;      /* last session, offered on reconnect */
 	int have_saved;

@@ -8,3 +8,11 @@ eh_unit_test(test_eh_https SOURCES unit/test_eh_https.c LIBS eh_drv_https eh_fak
 eh_unit_test(test_eh_delivery SOURCES unit/test_eh_delivery.c
   LIBS eh_delivery eh_fake_transport eh_drv_crypto)
 target_compile_definitions(test_eh_delivery PRIVATE _GNU_SOURCE)
+
+# Against a real TLS receiver (python3 + openssl): native builds only.
+if(NOT CMAKE_CROSSCOMPILING AND EH_PYTHON)
+  eh_unit_test(test_delivery_tls SOURCES integration/test_delivery_tls.c
+    LIBS eh_delivery LABELS integration TIMEOUT 300)
+  target_compile_definitions(test_delivery_tls PRIVATE
+    EH_RECEIVER="${CMAKE_CURRENT_SOURCE_DIR}/integration/tls_receiver.py")
+endif()
