@@ -31,12 +31,21 @@ bool eh_json_fail(struct eh_json_cur *c, const char *why)
 	return false;
 }
 
-static void skip_ws(struct eh_json_cur *c)
+/* ws[b]: b is JSON whitespace. */
+static const bool ws[256] = {['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [' '] = 1};
+
+static inline void skip_ws(struct eh_json_cur *c)
 {
 	const char *p = c->p, *e = c->end;
 
-	while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+	if (p < e && !ws[(unsigned char)*p])
+		return; /* the common case between tokens of compact input */
+	while (p < e && ws[(unsigned char)*p]) {
 		p++;
+		/* Indentation comes in runs of spaces: eight at a time. */
+		while (e - p >= 8 && memcmp(p, "        ", 8) == 0)
+			p += 8;
+	}
 	c->p = p;
 }
 
@@ -60,6 +69,44 @@ enum eh_json_kind eh_json_peek(struct eh_json_cur *c)
 }
 
 /* ==== Strings ==== */
+
+/* plain[b]: byte b needs no attention inside a string (printable ASCII
+ * other than '"' and '\\'). */
+static const bool plain[256] = {
+#define R8(x) x, x, x, x, x, x, x, x
+	R8(0), R8(0), R8(0), R8(0),                         /* 0x00-0x1f: control */
+	1, 1, 0, 1, 1, 1, 1, 1, R8(1), R8(1), R8(1),       /* 0x20-0x3f: '"' */
+	R8(1), R8(1), R8(1), 1, 1, 1, 1, 0, 1, 1, 1,       /* 0x40-0x5f: '\\' */
+	R8(1), R8(1), R8(1), R8(1),                         /* 0x60-0x7f */
+#undef R8
+};
+
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Which of the 8 bytes at p need attention: '"', '\\', a control character
+ * or a non-ASCII byte? (SWAR: a matching byte becomes zero after XOR.) The
+ * result has the high bit of such bytes set; bytes above the first one may
+ * be flagged falsely (borrows), the lowest flag is always exact. */
+static inline uint64_t special8(const unsigned char *p)
+{
+	uint64_t x;
+	memcpy(&x, p, 8);
+	uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
+	uint64_t zq = (q - ONES) & ~q, zb = (b - ONES) & ~b;
+	uint64_t lo = (x - ONES * 0x20) & ~x;
+	return (zq | zb | lo | x) & HIGHS;
+}
+
+/* Index of the first flagged byte of a special8() mask. */
+static inline unsigned first_flag(uint64_t m)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (unsigned)__builtin_ctzll(m) >> 3;
+#else
+	return (unsigned)__builtin_clzll(m) >> 3;
+#endif
+}
 
 static int hexval(unsigned char ch)
 {
@@ -106,7 +153,7 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *e)
 	return n;
 }
 
-bool eh_json_string(struct eh_json_cur *c, struct eh_json_view *raw)
+static inline bool scan_string(struct eh_json_cur *c, struct eh_json_view *raw)
 {
 	const unsigned char *p, *e = (const unsigned char *)c->end;
 
@@ -116,9 +163,19 @@ bool eh_json_string(struct eh_json_cur *c, struct eh_json_view *raw)
 	p = (const unsigned char *)c->p + 1;
 	const unsigned char *start = p;
 	for (;;) {
-		/* The common run: printable ASCII other than '"' and '\\'. */
-		while (p < e && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+		/* The common run: printable ASCII other than '"' and '\\', eight
+		 * bytes at a time, then byte by byte up to the special one. */
+		while (e - p >= 8) {
+			uint64_t m = special8(p);
+			if (m != 0) {
+				p += first_flag(m);
+				goto attention;
+			}
+			p += 8;
+		}
+		while (p < e && plain[*p])
 			p++;
+attention:
 		if (p >= e) {
 			c->p = (const char *)p;
 			return eh_json_fail(c, "unterminated string");
@@ -168,6 +225,11 @@ bool eh_json_string(struct eh_json_cur *c, struct eh_json_view *raw)
 	return true;
 }
 
+bool eh_json_string(struct eh_json_cur *c, struct eh_json_view *raw)
+{
+	return scan_string(c, raw);
+}
+
 /* ==== Numbers and literals ==== */
 
 static bool is_digit(char ch)
@@ -175,7 +237,7 @@ static bool is_digit(char ch)
 	return ch >= '0' && ch <= '9';
 }
 
-bool eh_json_number(struct eh_json_cur *c, struct eh_json_view *text, bool *is_int)
+static inline bool scan_number(struct eh_json_cur *c, struct eh_json_view *text, bool *is_int)
 {
 	const char *p, *e = c->end;
 	bool integer = true;
@@ -222,6 +284,11 @@ bool eh_json_number(struct eh_json_cur *c, struct eh_json_view *text, bool *is_i
 		*is_int = integer;
 	c->p = p;
 	return true;
+}
+
+bool eh_json_number(struct eh_json_cur *c, struct eh_json_view *text, bool *is_int)
+{
+	return scan_number(c, text, is_int);
 }
 
 static bool take_word(struct eh_json_cur *c, const char *w, size_t n)
@@ -329,50 +396,100 @@ int eh_json_arr_next(struct eh_json_cur *c, unsigned i)
 	return container_next(c, i, ']');
 }
 
+/* Skipping is the bulk of the work (most of a notification is members no
+ * filter reads), so it is one loop over an explicit stack instead of
+ * recursion through the pull calls; it checks exactly the same grammar. */
 bool eh_json_skip(struct eh_json_cur *c, struct eh_json_view *span)
 {
-	enum eh_json_kind k = eh_json_peek(c);
-	const char *start = c->p;
-	bool ok = false;
-	int r;
+	uint64_t objs = 0; /* bit d: the container at local depth d is an object */
+	unsigned d = 0;    /* containers opened by this call and still open */
+	const char *start;
 
-	switch (k) {
-	case EH_JSON_OBJECT:
-		if (!eh_json_obj_begin(c))
+	skip_ws(c);
+	start = c->p;
+value:
+	skip_ws(c);
+	if (c->p >= c->end)
+		return eh_json_fail(c, "unexpected end of input");
+	switch (*c->p) {
+	case '{':
+	case '[':
+		if (c->depth >= c->max_depth || d >= 64)
+			return eh_json_fail(c, "nesting too deep");
+		c->depth++;
+		objs = (objs & ~(1ull << d)) | ((uint64_t)(*c->p == '{') << d);
+		d++;
+		c->p++;
+		skip_ws(c);
+		if (c->p < c->end && *c->p == (objs >> (d - 1) & 1 ? '}' : ']')) {
+			c->p++;
+			c->depth--;
+			d--;
+			goto after;
+		}
+		if (objs >> (d - 1) & 1)
+			goto key;
+		goto value;
+	case '"':
+		if (!scan_string(c, NULL))
 			return false;
-		for (unsigned i = 0; (r = eh_json_obj_next(c, i, NULL)) == 1; i++)
-			if (!eh_json_skip(c, NULL))
-				return false;
-		ok = r == 0;
-		break;
-	case EH_JSON_ARRAY:
-		if (!eh_json_arr_begin(c))
+		goto after;
+	case 't':
+	case 'f':
+	case 'n':
+		if (*c->p == 'n' ? !take_word(c, "null", 4)
+				 : *c->p == 't' ? !take_word(c, "true", 4) : !take_word(c, "false", 5))
 			return false;
-		for (unsigned i = 0; (r = eh_json_arr_next(c, i)) == 1; i++)
-			if (!eh_json_skip(c, NULL))
-				return false;
-		ok = r == 0;
-		break;
-	case EH_JSON_STRING:
-		ok = eh_json_string(c, NULL);
-		break;
-	case EH_JSON_NUMBER:
-		ok = eh_json_number(c, NULL, NULL);
-		break;
-	case EH_JSON_TRUE:
-	case EH_JSON_FALSE:
-	case EH_JSON_NULL:
-		ok = eh_json_literal(c, NULL);
-		break;
+		goto after;
 	default:
-		return eh_json_fail(c, c->p >= c->end ? "unexpected end of input"
-						      : "unexpected character");
+		if (*c->p == '-' || is_digit(*c->p)) {
+			if (!scan_number(c, NULL, NULL))
+				return false;
+			goto after;
+		}
+		return eh_json_fail(c, "unexpected character");
 	}
-	if (ok && span != NULL) {
-		span->p = start;
-		span->len = (size_t)(c->p - start);
+key:
+	skip_ws(c);
+	if (c->p >= c->end || *c->p != '"')
+		return eh_json_fail(c, c->p >= c->end ? "unterminated object" : "expected member name");
+	if (!scan_string(c, NULL))
+		return false;
+	skip_ws(c);
+	if (c->p >= c->end || *c->p != ':')
+		return eh_json_fail(c, "expected ':'");
+	c->p++;
+	goto value;
+after:
+	if (d == 0) {
+		if (span != NULL) {
+			span->p = start;
+			span->len = (size_t)(c->p - start);
+		}
+		return true;
 	}
-	return ok;
+	skip_ws(c);
+	{
+		bool obj = objs >> (d - 1) & 1;
+		if (c->p >= c->end)
+			return eh_json_fail(c, obj ? "unterminated object" : "unterminated array");
+		if (*c->p == ',') {
+			c->p++;
+			skip_ws(c);
+			if (c->p < c->end && (*c->p == '}' || *c->p == ']'))
+				return eh_json_fail(c, "trailing comma");
+			if (obj)
+				goto key;
+			goto value;
+		}
+		if (*c->p == (obj ? '}' : ']')) {
+			c->p++;
+			c->depth--;
+			d--;
+			goto after;
+		}
+		return eh_json_fail(c, obj ? "expected ',' or '}'" : "expected ',' or ']'");
+	}
 }
 
 bool eh_json_finish(struct eh_json_cur *c)
@@ -522,8 +639,35 @@ eh_err eh_json_to_i64(struct eh_json_view text, int64_t *v)
 
 eh_err eh_json_to_double(struct eh_json_view text, double *v)
 {
+	static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
+				       1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
 	char tmp[400];
 	char *endp;
+	uint64_t m = 0;
+	unsigned digits = 0, frac = 0;
+	size_t i = text.len > 0 && text.p[0] == '-' ? 1 : 0;
+	bool dot = false;
+
+	/* Fast and exact: at most 15 significant digits and no exponent, so the
+	 * mantissa and the power of ten are exact doubles and one division
+	 * rounds correctly (as strtod would). */
+	for (; i < text.len && digits <= 15; i++) {
+		char ch = text.p[i];
+		if (ch == '.' && !dot) {
+			dot = true;
+			continue;
+		}
+		if (!is_digit(ch))
+			break;
+		m = m * 10 + (uint64_t)(ch - '0');
+		digits++;
+		frac += dot;
+	}
+	if (i == text.len && digits > 0 && digits <= 15) {
+		double d = (double)m / pow10[frac];
+		*v = text.p[0] == '-' ? -d : d;
+		return EH_OK;
+	}
 
 	if (text.len == 0 || text.len >= sizeof(tmp))
 		return EH_ERR_INVAL;

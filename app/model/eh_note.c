@@ -111,43 +111,54 @@ struct pctx {
 	eh_err rc; /* first semantic error seen (the pass goes on to report more) */
 };
 
-static enum field field_of(enum eh_note_type type, struct eh_json_view key)
+static enum field field_lookup(enum eh_note_type type, const char *k, size_t len)
 {
-	char tmp[32];
-	bool trunc = false;
-
-	if (memchr(key.p, '\\', key.len) != NULL) {
-		key.len = eh_json_decode(key, tmp, sizeof(tmp), &trunc);
-		key.p = tmp;
-		if (trunc)
-			return F_OTHER;
-	}
 	for (unsigned f = 0; f < F_OTHER; f++)
-		if (fields[f].len == key.len && memcmp(fields[f].name, key.p, key.len) == 0)
+		if (fields[f].len == len && memcmp(fields[f].name, k, len) == 0)
 			return (fields[f].types & (1u << type)) ? (enum field)f : F_OTHER;
 	return F_OTHER;
 }
 
-__attribute__((format(printf, 4, 5))) static void perr(struct pctx *x, eh_err rc,
-						       const char *field, const char *fmt, ...)
+/* The field a top-level key names. Escaped keys ("c\u0061mera") are decoded
+ * first, so no spelling of a field escapes the filters. */
+static enum field field_of(enum eh_note_type type, struct eh_json_view key)
 {
-	char path[96], msg[EH_ERRS_LEN];
+	char tmp[32];
+	bool trunc = false;
+	enum field f = field_lookup(type, key.p, key.len);
+
+	if (f != F_OTHER || memchr(key.p, '\\', key.len) == NULL)
+		return f;
+	size_t n = eh_json_decode(key, tmp, sizeof(tmp), &trunc);
+	return trunc ? F_OTHER : field_lookup(type, tmp, n);
+}
+
+/* Report an error at "<element>.<field>[<sub>]" (sub < 0: no index). */
+__attribute__((format(printf, 5, 6))) static void perr_at(struct pctx *x, eh_err rc,
+							  const char *field, long sub,
+							  const char *fmt, ...)
+{
+	char path[96], msg[EH_ERRS_LEN], idx[24] = "";
 	va_list ap;
 
 	if (x->rc == EH_OK || (x->rc == EH_ERR_PROTO && rc == EH_ERR_TOOBIG))
 		x->rc = rc;
 	if (x->errs == NULL)
 		return;
+	if (sub >= 0)
+		snprintf(idx, sizeof(idx), "[%ld]", sub);
 	if (x->idx >= 0)
-		snprintf(path, sizeof(path), "[%ld]%s%s", x->idx, field ? "." : "",
-			 field ? field : "");
+		snprintf(path, sizeof(path), "[%ld]%s%s%s", x->idx, field ? "." : "",
+			 field ? field : "", idx);
 	else
-		snprintf(path, sizeof(path), "%s", field ? field : "");
+		snprintf(path, sizeof(path), "%s%s", field ? field : "", idx);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	eh_errs_add(x->errs, path[0] ? path : NULL, "%s", msg);
 }
+
+#define perr(x, rc, field, ...) perr_at(x, rc, field, -1, __VA_ARGS__)
 
 /* Quote a string view into buf for an error message (cut when long). */
 static const char *quoted(struct eh_json_view v, char *buf, size_t cap)
@@ -162,7 +173,8 @@ static const char *quoted(struct eh_json_view v, char *buf, size_t cap)
 #define ID_WANT "expected integer or object with integer id"
 
 /* An id: integer, {"id": integer, ...} or null (*has = false). */
-static bool read_id(struct pctx *x, const char *field, int64_t *v, bool *has, bool *verbose)
+static bool read_id(struct pctx *x, const char *field, long sub, int64_t *v, bool *has,
+		    bool *verbose)
 {
 	struct eh_json_view t, key;
 	bool is_int, got = false;
@@ -176,7 +188,7 @@ static bool read_id(struct pctx *x, const char *field, int64_t *v, bool *has, bo
 		if (!eh_json_number(&x->c, &t, &is_int))
 			return false;
 		if (!is_int || eh_json_to_i64(t, v) != EH_OK) {
-			perr(x, EH_ERR_PROTO, field, ID_WANT);
+			perr_at(x, EH_ERR_PROTO, field, sub, ID_WANT);
 			return true;
 		}
 		*has = true;
@@ -198,7 +210,7 @@ static bool read_id(struct pctx *x, const char *field, int64_t *v, bool *has, bo
 		if (r < 0)
 			return false;
 		if (!got)
-			perr(x, EH_ERR_PROTO, field, ID_WANT);
+			perr_at(x, EH_ERR_PROTO, field, sub, ID_WANT);
 		*has = got;
 		if (verbose != NULL)
 			*verbose = true;
@@ -206,7 +218,7 @@ static bool read_id(struct pctx *x, const char *field, int64_t *v, bool *has, bo
 	default:
 		if (!eh_json_skip(&x->c, NULL))
 			return false;
-		perr(x, EH_ERR_PROTO, field, ID_WANT);
+		perr_at(x, EH_ERR_PROTO, field, sub, ID_WANT);
 		return true;
 	}
 }
@@ -216,7 +228,7 @@ static bool read_one_id(struct pctx *x, const char *field, struct eh_note_ids *i
 	bool has;
 
 	ids->n = 0;
-	if (!read_id(x, field, &ids->v[0], &has, verbose))
+	if (!read_id(x, field, -1, &ids->v[0], &has, verbose))
 		return false;
 	ids->n = has ? 1 : 0;
 	return true;
@@ -225,7 +237,6 @@ static bool read_one_id(struct pctx *x, const char *field, struct eh_note_ids *i
 /* A list of ids, or null. */
 static bool read_ids(struct pctx *x, const char *field, struct eh_note_ids *ids, bool *verbose)
 {
-	char path[64];
 	int r;
 
 	ids->n = 0;
@@ -242,8 +253,7 @@ static bool read_ids(struct pctx *x, const char *field, struct eh_note_ids *ids,
 	for (unsigned i = 0; (r = eh_json_arr_next(&x->c, i)) == 1; i++) {
 		int64_t v = 0;
 		bool has;
-		snprintf(path, sizeof(path), "%s[%u]", field, i);
-		if (!read_id(x, path, &v, &has, verbose))
+		if (!read_id(x, field, (long)i, &v, &has, verbose))
 			return false;
 		if (!has)
 			continue;
@@ -314,7 +324,7 @@ static bool read_last_event(struct pctx *x, int64_t *cam, bool *has)
 		return false;
 	for (unsigned i = 0; (r = eh_json_obj_next(&x->c, i, &key)) == 1; i++) {
 		if (eh_json_str_eq(key, "camera")) {
-			if (!read_id(x, "last_event.camera", cam, has, NULL))
+			if (!read_id(x, "last_event.camera", -1, cam, has, NULL))
 				return false;
 		} else if (!eh_json_skip(&x->c, NULL)) {
 			return false;
@@ -429,7 +439,7 @@ static bool parse_note(struct pctx *x, struct eh_note *n)
 			ok = read_bool(x, name, &n->matched);
 			break;
 		case F_MATCHED_DOSSIER:
-			ok = read_id(x, name, &n->matched_dossier, &n->has_matched_dossier,
+			ok = read_id(x, name, -1, &n->matched_dossier, &n->has_matched_dossier,
 				     &n->verbose);
 			break;
 		case F_MATCHED_LISTS:
@@ -455,7 +465,7 @@ static bool parse_note(struct pctx *x, struct eh_note *n)
 			ok = read_last_event(x, &last_cam, &last_cam_has);
 			break;
 		case F_COUNTER:
-			ok = read_id(x, name, &n->counter, &n->has_counter, &n->verbose);
+			ok = read_id(x, name, -1, &n->counter, &n->has_counter, &n->verbose);
 			break;
 		case F_FACES_COUNT:
 			ok = read_num(x, name, &n->faces_count);
