@@ -50,7 +50,8 @@ def free_udp_port():
 def start_server(workdir, max_body=0, pad=0):
     port = free_udp_port()
     p = subprocess.Popen([SERVE, str(port), workdir, str(max_body), str(pad)],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                         stdout=subprocess.PIPE, stderr=open(os.path.join(workdir, "serve.log"), "w"), text=True)
+    p.log = os.path.join(workdir, "serve.log")
     ready, _, _ = select.select([p.stdout], [], [], 10)
     line = p.stdout.readline() if ready else ""
     if not line.startswith("READY"):
@@ -60,6 +61,7 @@ def start_server(workdir, max_body=0, pad=0):
 
 
 def stop(p):
+    """SIGTERM by PID; the server must exit 0 (under ASan/LSan a leak makes it non-zero)."""
     if p.poll() is None:
         os.kill(p.pid, signal.SIGTERM)
         try:
@@ -67,7 +69,13 @@ def stop(p):
         except subprocess.TimeoutExpired:
             os.kill(p.pid, signal.SIGKILL)
             p.wait()
-    return p.stdout.read() if p.stdout else ""
+    out = p.stdout.read() if p.stdout else ""
+    ok = p.returncode == 0
+    check("server %d stops cleanly (exit 0, nothing leaked)" % p.pid, ok,
+          "exit %s" % p.returncode)
+    if not ok:
+        print(open(p.log).read()[-3000:])
+    return out
 
 
 def coap(*args, body=None):
