@@ -16,3 +16,8 @@ if(NOT CMAKE_CROSSCOMPILING AND EH_PYTHON)
   target_compile_definitions(test_delivery_tls PRIVATE
     EH_RECEIVER="${CMAKE_CURRENT_SOURCE_DIR}/integration/tls_receiver.py")
 endif()
+
+# eh_fuzz_target() and eh_bench() are defined after this file is included.
+cmake_language(DEFER CALL eh_fuzz_target fuzz_http SOURCES fuzz/fuzz_http.c LIBS eh_drv_https
+  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/http SECONDS 60)
+cmake_language(DEFER CALL eh_bench bench_delivery SOURCES bench/bench_delivery.c LIBS eh_delivery)
