@@ -492,6 +492,9 @@ static eh_err recover(struct eh_queue *q)
 			return rc;
 		flags = 0; /* not clean: the newest segment has no closing mark */
 	}
+	EH_LOG_DBG("queue", "mount: %u live segments, newest %u (seg seq %llu), end %u, last seq %llu",
+		   (newest + q->nsegs - q->tail_seg) % q->nsegs + 1, newest,
+		   (unsigned long long)q->segs[newest].seg_seq, end, (unsigned long long)last);
 	q->durable_seq = last;
 	q->next_seq = last + 1;
 	if (cursor_seq > q->next_seq)
@@ -817,10 +820,14 @@ eh_err eh_queue_commit(struct eh_queue *q)
 			cursor_encode(q, q->stage + e->buf + q->unit, e->seg, CUR_FLAG_FULL);
 			wrote_cursors = true;
 		}
-		if (i + 1 < q->n_ext && q->ext[i + 1].reclaimed && q->cursors_dirty) {
-			/* the next segment is reused: the cursors and drop counts that
-			 * allow it must be durable before its old records are overwritten */
-			e->len += cursor_encode(q, q->stage + e->buf + e->len, e->seg, 0);
+		if (i + 1 < q->n_ext && q->ext[i + 1].opens) {
+			/* Everything before a segment opening is made durable first: the
+			 * ring is rebuilt from consecutive segment seqs, so a later
+			 * header must never land without the earlier ones. When the next
+			 * segment is reused, the cursors and drop counts that allow it go
+			 * with this sync, before its old records are overwritten. */
+			if (q->ext[i + 1].reclaimed && q->cursors_dirty)
+				e->len += cursor_encode(q, q->stage + e->buf + e->len, e->seg, 0);
 			if ((rc = write_ext(q, e)) == EH_OK && (rc = eh_flash_sync(q->flash)) == EH_OK)
 				q->cursors_dirty = false;
 			continue;
@@ -847,6 +854,8 @@ eh_err eh_queue_commit(struct eh_queue *q)
 	}
 	q->head_seg = last->seg;
 	q->head_off = align_up(last->off + last->len, q->unit);
+	EH_LOG_DBG("queue", "commit: %u extents, head segment %u at %u, durable seq %llu", q->n_ext,
+		   q->head_seg, q->head_off, (unsigned long long)(q->next_seq - 1));
 	if (wrote_cursors)
 		q->cursors_dirty = false;
 	q->durable_seq = q->next_seq - 1;

@@ -3,3 +3,13 @@
 # driver, corruption and kill tests, the fuzz target and the benchmark.
 eh_unit_test(test_eh_flash SOURCES unit/test_eh_flash.c LIBS eh_drv_storage eh_drv_flash_emu)
 eh_unit_test(test_eh_queue SOURCES unit/test_eh_queue.c LIBS eh_queue eh_drv_flash_emu)
+
+# Exhaustive single power cut: every device operation x every crash mode.
+# Smaller under QEMU; `powercut --long` for the long run.
+if(CMAKE_CROSSCOMPILING)
+  set(EH_POWERCUT_STEPS 120)
+else()
+  set(EH_POWERCUT_STEPS 400)
+endif()
+eh_unit_test(powercut SOURCES powercut/powercut.c LIBS eh_queue eh_drv_flash_emu
+  LABELS "unit;powercut" TIMEOUT 600 ARGS ${EH_POWERCUT_STEPS})
