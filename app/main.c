@@ -13,7 +13,7 @@
 #include "eh_config.h"
 #include "eh_crypto.h"
 #include "eh_delivery.h"
-#include "eh_flash_file.h"
+#include "eh_flash.h"
 #include "eh_log.h"
 #include "eh_loop.h"
 #include "eh_mqtt.h"
@@ -56,8 +56,11 @@ struct daemon {
 	struct eh_mqtt_msg *uncommitted[EH_MQTT_MAX_WINDOW];
 	unsigned nuncommitted;
 	uint32_t commit_timer;
-	/* A message refused for room under `block`: retried when room appears. */
+	uint64_t commit_due_ms;    /* when commit_timer fires */
+	/* A message refused for room under `block`: retried when room appears,
+	 * from the notification that did not fit (the ones before it are in). */
 	struct eh_mqtt_msg *blocked_msg;
+	size_t blocked_from;
 	const char *blocked_topic;
 	const uint8_t *blocked_payload;
 	size_t blocked_len;
@@ -136,6 +139,8 @@ static void publish(const char *topic, const char *body, size_t len, int qos, bo
 
 /* ==== Group commit: acknowledge after persist ==== */
 
+static void schedule_commit(void);
+
 static void commit_now(void)
 {
 	if (D.commit_timer) {
@@ -157,16 +162,32 @@ static void commit_now(void)
 
 static void on_commit_timer(struct eh_loop *l, void *arg)
 {
-	(void)l;
 	(void)arg;
 	D.commit_timer = 0;
-	commit_now();
+	if (D.nuncommitted || eh_queue_commit_due(&D.queue, eh_loop_now(l)))
+		commit_now();
+	schedule_commit();
 }
 
+/* Arm the commit timer for the earliest of: the queue's own deadline
+ * (records staged for commit_interval_ms, cursors dirty for a second) and,
+ * when MQTT messages wait for their acknowledgment, one commit interval. */
 static void schedule_commit(void)
 {
-	if (D.commit_timer == 0 &&
-	    eh_loop_after(&D.loop, D.boot.queue.commit_interval_ms, on_commit_timer, NULL,
+	uint64_t now = eh_loop_now(&D.loop);
+	uint64_t due = eh_queue_commit_deadline(&D.queue);
+	if (D.nuncommitted && due > now + D.boot.queue.commit_interval_ms)
+		due = now + D.boot.queue.commit_interval_ms;
+	if (due == UINT64_MAX)
+		return;
+	if (D.commit_timer) {
+		if (D.commit_due_ms <= due)
+			return;
+		eh_loop_cancel(&D.loop, D.commit_timer);
+		D.commit_timer = 0;
+	}
+	D.commit_due_ms = due;
+	if (eh_loop_after(&D.loop, due > now ? due - now : 0, on_commit_timer, NULL,
 			  &D.commit_timer) != EH_OK)
 		commit_now();
 }
@@ -191,15 +212,14 @@ static bool seen_recently(const char *topic, const uint8_t *payload, size_t len)
  * nothing wanted it); EH_ERR_PROTO/TOOBIG: refused whole (diag says why);
  * EH_ERR_NOSPC: no room under `block`, nothing was appended. */
 static eh_err ingest(unsigned type, const uint8_t *payload, size_t len, char *diag,
-		     size_t diag_cap)
+		     size_t diag_cap, size_t *from)
 {
 	struct eh_errs errs;
 	size_t n = 0;
 	eh_err rc;
-	uint64_t masks[EH_MAX_ARRAY_NOTES];
-	size_t need = 0;
 
-	D.in.messages++;
+	if (*from == 0)
+		D.in.messages++;
 	if (len > EH_MAX_MSG_BYTES) {
 		D.in.rejected++;
 		D.in.oversize++;
@@ -215,33 +235,33 @@ static eh_err ingest(unsigned type, const uint8_t *payload, size_t len, char *di
 		snprintf(diag, diag_cap, "%s", errs.n ? errs.msg[0] : eh_err_str(rc));
 		return rc == EH_ERR_TOOBIG ? EH_ERR_TOOBIG : EH_ERR_PROTO;
 	}
-	for (size_t i = 0; i < n; i++) {
-		masks[i] = eh_config_match(&D.config, &notes[i]);
-		if (masks[i])
-			need += notes[i].raw_len;
-	}
-	/* Under `block`, a message goes in whole or not at all. */
-	if (need && !eh_queue_has_room(&D.queue, need, n))
-		return EH_ERR_NOSPC;
-	D.in.notifications += n;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t seq;
-		if (masks[i] == 0) {
+	/* Under `block` a message may stop half-way: *from says where it goes
+	 * on once there is room, so no notification is appended twice. */
+	for (size_t i = *from; i < n; i++) {
+		uint64_t seq, mask = eh_config_match(&D.config, &notes[i]);
+		D.in.notifications++;
+		if (mask == 0) {
 			D.in.unmatched++;
 			continue;
 		}
-		rc = eh_queue_append(&D.queue, type, masks[i], notes[i].raw, notes[i].raw_len,
-				     &seq);
+		rc = eh_queue_append(&D.queue, type, mask, notes[i].raw, notes[i].raw_len, &seq);
+		if (rc == EH_ERR_NOSPC) {
+			D.in.notifications--;
+			*from = i;
+			snprintf(diag, diag_cap, "queue full");
+			return EH_ERR_NOSPC;
+		}
 		if (rc != EH_OK) {
 			D.in.rejected++;
 			snprintf(diag, diag_cap, "[%zu]: queue refused: %s", i, eh_err_str(rc));
-			return rc == EH_ERR_NOSPC ? EH_ERR_NOSPC : EH_ERR_TOOBIG;
+			return rc == EH_ERR_IO ? EH_ERR_IO : EH_ERR_TOOBIG;
 		}
 		D.in.queued++;
 		for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++)
-			if (masks[i] & (1ull << s))
+			if (mask & (1ull << s))
 				eh_delivery_kick(&D.delivery, s, type);
 	}
+	*from = 0;
 	D.status_dirty = true;
 	return EH_OK;
 }
@@ -326,11 +346,13 @@ static void on_message(void *ctx, const char *topic, const uint8_t *payload, siz
 			schedule_commit();
 			return;
 		}
-		eh_err rc = ingest(t, payload, len, diag, sizeof(diag));
+		size_t from = 0;
+		eh_err rc = ingest(t, payload, len, diag, sizeof(diag), &from);
 		if (rc == EH_ERR_NOSPC) {
 			/* block: hold this message, stop taking more until room appears */
 			D.dedupe[(D.dedupe_next + DEDUPE_SLOTS - 1) % DEDUPE_SLOTS] = 0;
 			D.blocked_msg = m;
+			D.blocked_from = from;
 			D.blocked_topic = topic;
 			D.blocked_payload = payload;
 			D.blocked_len = len;
@@ -359,11 +381,10 @@ static void retry_blocked(void)
 	char diag[EH_ERRS_LEN];
 	if (D.blocked_msg == NULL)
 		return;
-	eh_err rc = ingest(D.blocked_type, D.blocked_payload, D.blocked_len, diag, sizeof(diag));
-	if (rc == EH_ERR_NOSPC) {
-		D.in.messages--; /* counted once, when it finally goes in */
+	eh_err rc = ingest(D.blocked_type, D.blocked_payload, D.blocked_len, diag, sizeof(diag),
+			   &D.blocked_from);
+	if (rc == EH_ERR_NOSPC)
 		return;
-	}
 	seen_recently(D.blocked_topic, D.blocked_payload, D.blocked_len);
 	D.uncommitted[D.nuncommitted++] = D.blocked_msg;
 	D.blocked_msg = NULL;
@@ -420,7 +441,7 @@ static eh_err src_ack(void *ctx, unsigned slot, unsigned type, uint64_t upto)
 {
 	(void)ctx;
 	eh_err rc = eh_queue_ack(&D.queue, slot, type, upto);
-	schedule_commit(); /* cursors persist with the next group commit */
+	schedule_commit(); /* cursors persist with a later group commit */
 	D.status_dirty = true;
 	retry_blocked();
 	return rc;
@@ -482,13 +503,13 @@ static void fill_figures(struct eh_status_figures *f)
 	f->queue.capacity_bytes = qs.capacity_bytes;
 	f->queue.used_bytes = qs.used_bytes;
 	f->queue.records = qs.records;
-	f->queue.corrupt = qs.corrupt;
+	f->queue.corrupt = qs.corrupt_skipped;
 	f->queue.bytes_written = qs.bytes_written;
 	f->queue.syncs = qs.syncs;
 	f->queue.full_policy = D.boot.queue.full_policy == EH_BOOT_BLOCK ? "block" : "drop_oldest";
 	for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++) {
 		struct eh_delivery_wstats ws;
-		f->queue.dropped += qs.dropped[s];
+		f->queue.dropped += qs.drops[s];
 		if (D.config.webhooks[s].id == 0)
 			continue;
 		eh_delivery_stats(&D.delivery, s, &ws);
@@ -513,10 +534,10 @@ static size_t webhook_state(unsigned slot, char *buf, size_t cap)
 		w.queue[t] = eh_queue_lag(&D.queue, slot, t);
 	w.sent = ws.sent;
 	w.failed_attempts = ws.failed_attempts;
-	w.dropped = qs.dropped[slot];
+	w.dropped = qs.drops[slot];
 	w.dead_lettered = ws.dead_lettered;
 	snprintf(w.last_error, sizeof(w.last_error), "%s", ws.last_error);
-	w.next_attempt_in_ms = ws.next_attempt_in_ms;
+	w.next_attempt_in_ms = ws.next_attempt_in_ms ? (int64_t)ws.next_attempt_in_ms : -1;
 	return eh_status_render_webhook(&w, buf, cap);
 }
 
@@ -599,12 +620,15 @@ static eh_err coap_webhook(void *ctx, uint32_t id, char *buf, size_t cap, size_t
 static eh_err coap_ingest(void *ctx, unsigned type, const uint8_t *payload, size_t len,
 			  char *diag, size_t diag_cap)
 {
+	size_t from = 0;
 	(void)ctx;
-	eh_err rc = ingest(type, payload, len, diag, diag_cap);
-	if (rc == EH_ERR_NOSPC)
+	if (D.blocked_msg != NULL) {
 		snprintf(diag, diag_cap, "queue full");
+		return EH_ERR_NOSPC; /* MQTT input waits too: first come, first in */
+	}
+	eh_err rc = ingest(type, payload, len, diag, diag_cap, &from);
 	if (rc != EH_OK)
-		return rc;
+		return rc; /* NOSPC half-way: the part that went in stays (at least once) */
 	commit_now();
 	return D.exit_code ? EH_ERR_IO : EH_OK;
 }
@@ -687,8 +711,8 @@ static int load_config(const char *path, bool check_only, const char *level)
 static int open_queue(void)
 {
 	struct eh_queue_config qc;
-	eh_err rc = eh_flash_file_open(&D.flash_file, &D.flash, D.boot.queue.path,
-				       D.boot.queue.size_bytes);
+	eh_err rc = eh_flash_file_open(&D.flash, &D.flash_file, D.boot.queue.path,
+				       D.boot.queue.size_bytes, 0, 0, 0);
 	if (rc != EH_OK) {
 		EH_LOG_ERR("queue", "cannot open %s: %s", D.boot.queue.path, eh_err_str(rc));
 		return EXIT_STORAGE;
@@ -702,7 +726,7 @@ static int open_queue(void)
 	rc = eh_queue_open(&D.queue, &qc);
 	if (rc != EH_OK) {
 		EH_LOG_ERR("queue", "cannot mount %s: %s", D.boot.queue.path, eh_err_str(rc));
-		eh_flash_file_close(&D.flash_file);
+		eh_flash_close(&D.flash);
 		return EXIT_STORAGE;
 	}
 	struct eh_queue_stats qs;
@@ -711,7 +735,7 @@ static int open_queue(void)
 			    "%llu damaged records skipped",
 		   D.boot.queue.path, (unsigned long long)(eh_time_mono_us() - t0),
 		   (unsigned long long)qs.records, (unsigned long long)qs.used_bytes,
-		   (unsigned long long)qs.capacity_bytes, (unsigned long long)qs.corrupt);
+		   (unsigned long long)qs.capacity_bytes, (unsigned long long)qs.corrupt_skipped);
 	return -1;
 }
 
@@ -760,6 +784,8 @@ static int start(void)
 	dc.allow_plain_http = D.boot.allow_plain_http;
 	dc.queue_uid = eh_queue_uid(&D.queue);
 	dc.source = &source_ops;
+	dc.source_ctx = &D;
+	dc.ctx = &D;
 	dc.render = render;
 	dc.note_id = note_id;
 	dc.deadletter = deadletter;
@@ -835,7 +861,7 @@ static void stop(void)
 	}
 	eh_queue_commit(&D.queue);
 	eh_queue_close(&D.queue);
-	eh_flash_file_close(&D.flash_file);
+	eh_flash_close(&D.flash);
 	eh_loop_deinit(&D.loop);
 	EH_LOG_INF("edgehookd", "stopped");
 }

@@ -40,3 +40,9 @@ if(TARGET edgehookd AND EH_PYTHON)
     eh_integration(e2e_soak COMMAND ${e2e} soak TIMEOUT 900)
   endif()
 endif()
+
+if(TARGET edgehookd)
+  add_test(NAME package_and_unit COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_package.sh
+    ${PROJECT_SOURCE_DIR} ${CMAKE_BINARY_DIR} $<TARGET_FILE:edgehookd>)
+  set_tests_properties(package_and_unit PROPERTIES LABELS integration TIMEOUT 300 RUN_SERIAL TRUE)
+endif()
