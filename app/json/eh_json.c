@@ -153,7 +153,7 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *e)
 	return n;
 }
 
-static inline bool scan_string(struct eh_json_cur *c, struct eh_json_view *raw)
+__attribute__((always_inline)) static inline bool scan_string(struct eh_json_cur *c, struct eh_json_view *raw)
 {
 	const unsigned char *p, *e = (const unsigned char *)c->end;
 
@@ -237,7 +237,7 @@ static bool is_digit(char ch)
 	return ch >= '0' && ch <= '9';
 }
 
-static inline bool scan_number(struct eh_json_cur *c, struct eh_json_view *text, bool *is_int)
+__attribute__((always_inline)) static inline bool scan_number(struct eh_json_cur *c, struct eh_json_view *text, bool *is_int)
 {
 	const char *p, *e = c->end;
 	bool integer = true;
@@ -376,11 +376,12 @@ int eh_json_obj_next(struct eh_json_cur *c, unsigned i, struct eh_json_view *key
 
 	if (r != 1)
 		return r;
-	if (eh_json_peek(c) != EH_JSON_STRING) {
+	skip_ws(c);
+	if (c->p >= c->end || *c->p != '"') {
 		eh_json_fail(c, "expected member name");
 		return -1;
 	}
-	if (!eh_json_string(c, key))
+	if (!scan_string(c, key))
 		return -1;
 	skip_ws(c);
 	if (c->p >= c->end || *c->p != ':') {

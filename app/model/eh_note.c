@@ -111,11 +111,31 @@ struct pctx {
 	eh_err rc; /* first semantic error seen (the pass goes on to report more) */
 };
 
+/* Candidates by key length, so a key costs one or two comparisons instead
+ * of one per field (most keys of a notification are not read at all). */
+static const uint8_t by_len[18][4] = {
+	[2] = {F_ID, F_OTHER},
+	[6] = {F_CAMERA, F_OTHER},
+	[7] = {F_BS_TYPE, F_MATCHED, F_CAMERAS, F_COUNTER},
+	[10] = {F_EVENT_TYPE, F_CONFIDENCE, F_LAST_EVENT, F_OTHER},
+	[11] = {F_FACES_COUNT, F_OTHER},
+	[12] = {F_WEBHOOK_TYPE, F_CAMERA_GROUP, F_EVENTS_COUNT, F_OTHER},
+	[13] = {F_MATCHED_LISTS, F_CAMERA_GROUPS, F_MATCHED_EVENT, F_OTHER},
+	[15] = {F_MATCHED_DOSSIER, F_OTHER},
+	[17] = {F_SILHOUETTES_COUNT, F_OTHER},
+};
+
 static enum field field_lookup(enum eh_note_type type, const char *k, size_t len)
 {
-	for (unsigned f = 0; f < F_OTHER; f++)
-		if (fields[f].len == len && memcmp(fields[f].name, k, len) == 0)
+	if (len >= sizeof(by_len) / sizeof(by_len[0]))
+		return F_OTHER;
+	for (unsigned i = 0; i < 4; i++) {
+		unsigned f = by_len[len][i];
+		if (f == F_OTHER || (f == F_ID && len != 2))
+			break; /* end of the list (zero-filled rows hold F_ID) */
+		if (fields[f].name[0] == k[0] && memcmp(fields[f].name, k, len) == 0)
 			return (fields[f].types & (1u << type)) ? (enum field)f : F_OTHER;
+	}
 	return F_OTHER;
 }
 

@@ -29,12 +29,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const filters[] = {
-		"{}",
-		"{\"events\":{\"camera_in\":[1,3],\"matched\":false,\"confidence_gte\":0.5}}",
-		"{\"episodes\":{\"allowed_types\":[\"episode_open\"],\"matched\":true,"
-		"\"camera_in\":[1]},\"counters\":{\"faces_gte\":1,\"silhouettes_lte\":3}}",
-	};
+	static const char f_ev[] = "{\"events\":{\"camera_in\":[1,3],\"matched\":false,"
+				   "\"confidence_gte\":0.5}}";
+	static const char f_ep[] = "{\"episodes\":{\"allowed_types\":[\"episode_open\"],"
+				   "\"matched\":true,\"camera_in\":[1]},"
+				   "\"counters\":{\"faces_gte\":1,\"silhouettes_lte\":3}}";
+	static const char *const filters[] = {"{}", f_ev, f_ep};
 	static const struct eh_catalog_view cat = {cat_lookup, NULL};
 	struct eh_filter f[3];
 	struct eh_errs errs;
