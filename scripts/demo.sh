@@ -66,7 +66,7 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 echo "== edgehookd (log: $work/edgehookd.log; WebhooksManager lines shown below)"
-build-demo/app/edgehookd -c "$work/edgehookd.json" >"$work/edgehookd.log" 2>&1 &
+build-demo/edgehookd -c "$work/edgehookd.json" >"$work/edgehookd.log" 2>&1 &
 pids+=($!)
 tail -n +1 -F "$work/edgehookd.log" 2>/dev/null | grep --line-buffered -E 'WebhooksManager|ERROR|ready' &
 pids+=($!)

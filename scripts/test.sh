@@ -63,7 +63,7 @@ for name in native aarch64; do
 	total_pass=$((total_pass + passed[$name]))
 	total_fail=$((total_fail + failed[$name]))
 done
-for bin in build/app/edgehookd build-aarch64/app/edgehookd; do
+for bin in build/edgehookd build-aarch64/edgehookd; do
 	[ -x "$bin" ] || continue
 	strip_tool=strip
 	case "$bin" in build-aarch64/*) strip_tool=aarch64-linux-gnu-strip ;; esac

@@ -2,7 +2,7 @@
 """End-to-end benchmark: MQTT in -> filters -> durable queue -> TLS out,
 measured against the broker's own ceiling in the same run.
 
-  bench_e2e.py --daemon build-bench/app/edgehookd [--n 20000] [--batch 50]
+  bench_e2e.py --daemon build-bench/edgehookd [--n 20000] [--batch 50]
 
 Prints, for the same backlog of N notifications (the seed's compact event,
 distinct ids) held by a local mosquitto for a persistent session:

@@ -112,14 +112,14 @@ def daemon_cmd():
     aarch64 build it is prefixed by the qemu emulator), split on "|"."""
     cmd = os.environ.get("EH_DAEMON")
     if not cmd:
-        cmd = os.path.join(ROOT, "build", "app", "edgehookd")
+        cmd = os.path.join(ROOT, "build", "edgehookd")
     return [c for c in cmd.split("|") if c]
 
 
 def ctl_cmd():
     cmd = os.environ.get("EH_CTL")
     if not cmd:
-        cmd = os.path.join(ROOT, "build", "app", "edgehookctl")
+        cmd = os.path.join(ROOT, "build", "edgehookctl")
     return [c for c in cmd.split("|") if c]
 
 
