@@ -13,3 +13,8 @@ else()
 endif()
 eh_unit_test(powercut SOURCES powercut/powercut.c LIBS eh_queue eh_drv_flash_emu
   LABELS "unit;powercut" TIMEOUT 600 ARGS ${EH_POWERCUT_STEPS})
+
+eh_unit_test(test_eh_queue_corrupt SOURCES unit/test_eh_queue_corrupt.c
+  LIBS eh_queue eh_drv_storage TIMEOUT 300)
+eh_unit_test(test_eh_queue_kill SOURCES unit/test_eh_queue_kill.c
+  LIBS eh_queue eh_drv_storage TIMEOUT 300)
