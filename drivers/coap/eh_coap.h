@@ -36,6 +36,13 @@
 #ifndef EH_COAP_ASM_IDLE_MS
 #define EH_COAP_ASM_IDLE_MS 10000u
 #endif
+/* Recent POSTs to /in/... remembered by (client, message id), so a retransmitted request
+ * (its answer was lost) gets the same code again instead of a second ingest. libcoap 4.3
+ * does not do this for requests. Kept for EXCHANGE_LIFETIME (RFC 7252: 247 s). */
+#ifndef EH_COAP_DEDUP_SLOTS
+#define EH_COAP_DEDUP_SLOTS 64
+#endif
+#define EH_COAP_DEDUP_MS 247000u
 /* Observe notifications of /status are sent at most this often. */
 #define EH_COAP_NOTIFY_MIN_MS 1000u
 
@@ -73,11 +80,20 @@ struct eh_coap_stats {
 	uint64_t rejected;      /* 4.xx/5.xx answers to POST /in/... */
 	uint64_t notifies;      /* Observe notification rounds started for /status */
 	uint64_t blocks;        /* Block1 pieces taken into the body buffer */
+	uint64_t duplicates;    /* repeated POSTs answered from the dedup table */
 	uint64_t wakeups;       /* loop callbacks that serviced libcoap (fd or timer) */
 };
 
 struct coap_context_t;
 struct coap_resource_t;
+
+/* One remembered POST: who, which message, what it was answered. */
+struct eh_coap_seen {
+	unsigned char peer[64];         /* libcoap address of the client, compared whole */
+	uint64_t at_ms;                 /* loop time of the answer */
+	uint16_t mid;                   /* CoAP message id */
+	uint8_t code;                   /* the answer's code (class << 5 | detail); 0: free */
+};
 
 /* Caller-allocated (static in main.c): EH_COAP_RESP_SLOTS * EH_COAP_RESP_MAX +
  * EH_COAP_BODY_CEILING bytes and change (320 KiB by default). All fields are internal;
@@ -104,6 +120,8 @@ struct eh_coap {
 	size_t asm_len;                 /* bytes received so far, contiguous from 0 */
 	uint64_t asm_last_ms;           /* loop time of the last block */
 	unsigned char asm_peer[64];     /* the sender's libcoap address, compared whole */
+	struct eh_coap_seen seen[EH_COAP_DEDUP_SLOTS]; /* ring of answered POSTs */
+	unsigned seen_next;             /* the slot the next answer overwrites */
 	bool slot_busy[EH_COAP_RESP_SLOTS];
 	char slot[EH_COAP_RESP_SLOTS][EH_COAP_RESP_MAX];
 	uint8_t asm_buf[EH_COAP_BODY_CEILING];

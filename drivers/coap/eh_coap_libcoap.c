@@ -252,12 +252,51 @@ static void answer_too_large(struct eh_coap *c, coap_pdu_t *resp)
 _Static_assert(sizeof(coap_address_t) <= sizeof(((struct eh_coap *)0)->asm_peer),
 	       "asm_peer holds a coap_address_t");
 
-static bool asm_is_peer(const struct eh_coap *c, coap_session_t *s)
+static bool is_peer(const unsigned char *peer, coap_session_t *s)
 {
 	coap_address_t a;
 
-	memcpy(&a, c->asm_peer, sizeof(a));
+	memcpy(&a, peer, sizeof(a));
 	return coap_address_equals(&a, coap_session_get_addr_remote(s));
+}
+
+static void set_peer(unsigned char *peer, size_t cap, coap_session_t *s)
+{
+	memset(peer, 0, cap);
+	memcpy(peer, coap_session_get_addr_remote(s), sizeof(coap_address_t));
+}
+
+static bool asm_is_peer(const struct eh_coap *c, coap_session_t *s)
+{
+	return is_peer(c->asm_peer, s);
+}
+
+/* ==== Duplicate requests ==== */
+
+/* The answer given to this (client, message id) within EXCHANGE_LIFETIME, or NULL. */
+static const struct eh_coap_seen *seen_find(const struct eh_coap *c, coap_session_t *s,
+					     uint16_t mid)
+{
+	uint64_t now = eh_loop_now(c->loop);
+
+	for (unsigned i = 0; i < EH_COAP_DEDUP_SLOTS; i++) {
+		const struct eh_coap_seen *e = &c->seen[i];
+		if (e->code != 0 && e->mid == mid && now - e->at_ms < EH_COAP_DEDUP_MS &&
+		    is_peer(e->peer, s))
+			return e;
+	}
+	return NULL;
+}
+
+static void seen_add(struct eh_coap *c, coap_session_t *s, uint16_t mid, coap_pdu_code_t code)
+{
+	struct eh_coap_seen *e = &c->seen[c->seen_next];
+
+	c->seen_next = (c->seen_next + 1) % EH_COAP_DEDUP_SLOTS;
+	set_peer(e->peer, sizeof(e->peer), s);
+	e->mid = mid;
+	e->code = (uint8_t)code;
+	e->at_ms = eh_loop_now(c->loop);
 }
 
 /* One Block1 piece of a body. libcoap (COAP_BLOCK_USE_LIBCOAP without SINGLE_BODY) hands
@@ -296,8 +335,7 @@ static bool take_block(struct eh_coap *c, unsigned type, coap_session_t *s,
 		c->asm_busy = true;
 		c->asm_type = type;
 		c->asm_len = 0;
-		memset(c->asm_peer, 0, sizeof(c->asm_peer));
-		memcpy(c->asm_peer, coap_session_get_addr_remote(s), sizeof(coap_address_t));
+		set_peer(c->asm_peer, sizeof(c->asm_peer), s);
 		ours = true;
 	}
 	if (!ours || off > c->asm_len) {
@@ -326,9 +364,9 @@ static bool take_block(struct eh_coap *c, unsigned type, coap_session_t *s,
 
 /* POST /in/<type>: the body goes to the ingest handler, whose answer maps to the code.
  * 2.04 means the daemon has it queued. */
-static void ingest(unsigned type, coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp)
+static void ingest_body(struct eh_coap *c, unsigned type, coap_session_t *s,
+			const coap_pdu_t *req, coap_pdu_t *resp)
 {
-	struct eh_coap *c = coap_of(s);
 	const uint8_t *data = NULL;
 	size_t len = 0, offset = 0, total = 0;
 	coap_opt_iterator_t oi;
@@ -336,7 +374,6 @@ static void ingest(unsigned type, coap_session_t *s, const coap_pdu_t *req, coap
 	coap_block_t b;
 	eh_err rc;
 
-	c->stats.requests++;
 	if (!coap_get_data_large(req, &len, &data, &offset, &total)) {
 		len = 0;
 		data = (const uint8_t *)"";
@@ -384,6 +421,25 @@ static void ingest(unsigned type, coap_session_t *s, const coap_pdu_t *req, coap
 		break;
 	}
 	c->stats.rejected++;
+}
+
+static void ingest(unsigned type, coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp)
+{
+	struct eh_coap *c = coap_of(s);
+	uint16_t mid = (uint16_t)coap_pdu_get_mid(req);
+	const struct eh_coap_seen *e;
+	coap_pdu_code_t code;
+
+	c->stats.requests++;
+	if ((e = seen_find(c, s, mid)) != NULL) {
+		c->stats.duplicates++;
+		coap_pdu_set_code(resp, (coap_pdu_code_t)e->code);
+		return;
+	}
+	ingest_body(c, type, s, req, resp);
+	/* 2.31 pieces need no entry: a repeated piece is recognised by its offset. */
+	if ((code = coap_pdu_get_code(resp)) != COAP_RESPONSE_CODE_CONTINUE)
+		seen_add(c, s, mid, code);
 }
 
 #define INGEST_HANDLER(name, type)                                                                 \

@@ -619,6 +619,45 @@ EH_TEST(block1_one_transfer_at_a_time)
 	fix_close();
 }
 
+/* A retransmitted request (same message id: its answer was lost) is answered again without
+ * a second ingest; the same body in a new message is a new notification. */
+EH_TEST(retransmitted_post_is_ingested_once)
+{
+	struct opt ev[] = {PATH("in"), PATH("events")};
+
+	REQUIRE(fix_open(0) == 0);
+	REQUIRE(roundtrip(&fx.cl, &fx.loop, CODE(0, 2), ev, 2, "{\"a\":1}", 7, &m) == 0);
+	CHECK_EQ(m.code, CODE(2, 4));
+	fx.cl.mid--; /* the same message again */
+	fx.cl.tok--;
+	REQUIRE(roundtrip(&fx.cl, &fx.loop, CODE(0, 2), ev, 2, "{\"a\":1}", 7, &m) == 0);
+	CHECK_EQ(m.code, CODE(2, 4));
+	CHECK_EQ(fk.ingests, 1);
+	CHECK_EQ(eh_coap_stats(&fx.coap)->duplicates, 1);
+	/* A refused one is refused again, still without a call. */
+	fk.answer = ANS_FULL;
+	REQUIRE(roundtrip(&fx.cl, &fx.loop, CODE(0, 2), ev, 2, "{}", 2, &m) == 0);
+	CHECK_EQ(m.code, CODE(5, 3));
+	fx.cl.mid--;
+	fx.cl.tok--;
+	REQUIRE(roundtrip(&fx.cl, &fx.loop, CODE(0, 2), ev, 2, "{}", 2, &m) == 0);
+	CHECK_EQ(m.code, CODE(5, 3));
+	CHECK_EQ(fk.ingests, 2);
+	/* After EXCHANGE_LIFETIME the id may be reused for a new message. */
+	fk.answer = ANS_OK;
+	fx.fc.mono_ms += EH_COAP_DEDUP_MS;
+	fx.cl.mid--;
+	fx.cl.tok--;
+	REQUIRE(roundtrip(&fx.cl, &fx.loop, CODE(0, 2), ev, 2, "{}", 2, &m) == 0);
+	CHECK_EQ(m.code, CODE(2, 4));
+	CHECK_EQ(fk.ingests, 3);
+	/* A new message with the same body. */
+	REQUIRE(roundtrip(&fx.cl, &fx.loop, CODE(0, 2), ev, 2, "{\"a\":1}", 7, &m) == 0);
+	CHECK_EQ(m.code, CODE(2, 4));
+	CHECK_EQ(fk.ingests, 4);
+	fix_close();
+}
+
 EH_TEST(wrong_content_format_is_415)
 {
 	uint8_t cf_text = 0;
