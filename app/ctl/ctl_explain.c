@@ -78,7 +78,8 @@ static enum eh_note_type type_of(const char *buf, size_t len)
 	int r;
 
 	eh_json_init(&c, buf, len);
-	if (eh_json_peek(&c) == EH_JSON_ARRAY && (!eh_json_arr_begin(&c) || eh_json_arr_next(&c, 0) != 1))
+	if (eh_json_peek(&c) == EH_JSON_ARRAY &&
+	    (!eh_json_arr_begin(&c) || eh_json_arr_next(&c, 0) != 1))
 		return EH_TYPE_COUNT;
 	if (eh_json_peek(&c) != EH_JSON_OBJECT || !eh_json_obj_begin(&c))
 		return EH_TYPE_COUNT;
@@ -137,7 +138,8 @@ int eh_ctl_explain(int argc, char **argv)
 			if (strcmp(type_arg, eh_type_name(t)) == 0)
 				type = (enum eh_note_type)t;
 		if (type == EH_TYPE_COUNT) {
-			fprintf(stderr, "explain: --type: \"%s\" is not events, episodes or counters\n",
+			fprintf(stderr,
+				"explain: --type: \"%s\" is not events, episodes or counters\n",
 				type_arg);
 			return 2;
 		}
@@ -161,8 +163,10 @@ int eh_ctl_explain(int argc, char **argv)
 	if (type == EH_TYPE_COUNT)
 		type = type_of(message_buf, mlen);
 	if (type == EH_TYPE_COUNT) {
-		fprintf(stderr, "%s: no webhook_type or known event_type to tell its input; "
-				"use --type\n", paths[1]);
+		fprintf(stderr,
+			"%s: no webhook_type or known event_type to tell its input; "
+			"use --type\n",
+			paths[1]);
 		return 2;
 	}
 	eh_errs_init(&errs);

@@ -12,4 +12,12 @@
  * usage or bad input (errors with their paths on stderr). */
 int eh_ctl_explain(int argc, char **argv);
 
+/* queue stat FILE | queue dump FILE: inspect a queue file read-only (no
+ * lock, so it works beside a running daemon; figures are then a snapshot).
+ * stat prints capacity, fill, per-cursor lag, drops and damage found; dump
+ * prints every record (seq, type, mask, length, payload preview), the
+ * cursors and the damage. Exit 0, 1 when the file cannot be read as a
+ * queue, 2 on bad usage. */
+int eh_ctl_queue(int argc, char **argv);
+
 #endif /* EH_CTL_H */

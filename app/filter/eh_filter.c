@@ -14,11 +14,11 @@
 /* ==== The field table ==== */
 
 enum fkind {
-	K_IDS,   /* "_in": any overlap with the note's ids */
-	K_GTE,   /* note value >= bound */
-	K_LTE,   /* note value <= bound */
-	K_BOOL,  /* matched */
-	K_BS,    /* allowed_bs_types */
+	K_IDS,	 /* "_in": any overlap with the note's ids */
+	K_GTE,	 /* note value >= bound */
+	K_LTE,	 /* note value <= bound */
+	K_BOOL,	 /* matched */
+	K_BS,	 /* allowed_bs_types */
 	K_TYPES, /* allowed_types */
 };
 
@@ -39,9 +39,9 @@ enum nval {
 };
 
 struct fdesc {
-	const char *name;  /* as in the seed */
+	const char *name; /* as in the seed */
 	enum fkind kind;
-	size_t off;        /* of the compiled condition in struct eh_filter */
+	size_t off; /* of the compiled condition in struct eh_filter */
 	enum nval nv;
 	const char *label; /* the note's member, for explain */
 };
@@ -49,42 +49,42 @@ struct fdesc {
 #define OFF(m) offsetof(struct eh_filter, m)
 
 static const struct fdesc ev_fields[] = {
-	{"allowed_bs_types", K_BS, OFF(ev.allowed_bs_types), NV_BS, "bs_type"},
-	{"camera_group_in", K_IDS, OFF(ev.camera_group_in), NV_CAMERA_GROUPS, "camera_group"},
-	{"camera_in", K_IDS, OFF(ev.camera_in), NV_CAMERAS, "camera"},
-	{"matched_lists_in", K_IDS, OFF(ev.matched_lists_in), NV_MATCHED_LISTS, "matched_lists"},
-	{"matched_dossier_in", K_IDS, OFF(ev.matched_dossier_in), NV_DOSSIER, "matched_dossier"},
-	{"matched", K_BOOL, OFF(ev.matched), NV_MATCHED, "matched"},
-	{"confidence_gte", K_GTE, OFF(ev.confidence_gte), NV_CONFIDENCE, "confidence"},
+    {"allowed_bs_types", K_BS, OFF(ev.allowed_bs_types), NV_BS, "bs_type"},
+    {"camera_group_in", K_IDS, OFF(ev.camera_group_in), NV_CAMERA_GROUPS, "camera_group"},
+    {"camera_in", K_IDS, OFF(ev.camera_in), NV_CAMERAS, "camera"},
+    {"matched_lists_in", K_IDS, OFF(ev.matched_lists_in), NV_MATCHED_LISTS, "matched_lists"},
+    {"matched_dossier_in", K_IDS, OFF(ev.matched_dossier_in), NV_DOSSIER, "matched_dossier"},
+    {"matched", K_BOOL, OFF(ev.matched), NV_MATCHED, "matched"},
+    {"confidence_gte", K_GTE, OFF(ev.confidence_gte), NV_CONFIDENCE, "confidence"},
 };
 
 static const struct fdesc ep_fields[] = {
-	{"allowed_types", K_TYPES, OFF(ep.allowed_types), NV_EVENT_TYPE, "event_type"},
-	{"camera_group_in", K_IDS, OFF(ep.camera_group_in), NV_CAMERA_GROUPS, "camera_groups"},
-	{"camera_in", K_IDS, OFF(ep.camera_in), NV_CAMERAS, "cameras"},
-	{"matched_lists_in", K_IDS, OFF(ep.matched_lists_in), NV_MATCHED_LISTS, "matched_lists"},
-	{"matched", K_BOOL, OFF(ep.matched), NV_MATCHED, "matched_event != null"},
-	{"events_count_gte", K_GTE, OFF(ep.events_count_gte), NV_EVENTS_COUNT, "events_count"},
-	{"events_count_lte", K_LTE, OFF(ep.events_count_lte), NV_EVENTS_COUNT, "events_count"},
+    {"allowed_types", K_TYPES, OFF(ep.allowed_types), NV_EVENT_TYPE, "event_type"},
+    {"camera_group_in", K_IDS, OFF(ep.camera_group_in), NV_CAMERA_GROUPS, "camera_groups"},
+    {"camera_in", K_IDS, OFF(ep.camera_in), NV_CAMERAS, "cameras"},
+    {"matched_lists_in", K_IDS, OFF(ep.matched_lists_in), NV_MATCHED_LISTS, "matched_lists"},
+    {"matched", K_BOOL, OFF(ep.matched), NV_MATCHED, "matched_event != null"},
+    {"events_count_gte", K_GTE, OFF(ep.events_count_gte), NV_EVENTS_COUNT, "events_count"},
+    {"events_count_lte", K_LTE, OFF(ep.events_count_lte), NV_EVENTS_COUNT, "events_count"},
 };
 
 static const struct fdesc co_fields[] = {
-	{"counter_in", K_IDS, OFF(co.counter_in), NV_COUNTER, "counter"},
-	{"camera_group_in", K_IDS, OFF(co.camera_group_in), NV_CAMERA_GROUPS, "camera_group"},
-	{"camera_in", K_IDS, OFF(co.camera_in), NV_CAMERAS, "camera"},
-	{"faces_gte", K_GTE, OFF(co.faces_gte), NV_FACES, "faces_count"},
-	{"faces_lte", K_LTE, OFF(co.faces_lte), NV_FACES, "faces_count"},
-	{"silhouettes_gte", K_GTE, OFF(co.silhouettes_gte), NV_SILHOUETTES, "silhouettes_count"},
-	{"silhouettes_lte", K_LTE, OFF(co.silhouettes_lte), NV_SILHOUETTES, "silhouettes_count"},
+    {"counter_in", K_IDS, OFF(co.counter_in), NV_COUNTER, "counter"},
+    {"camera_group_in", K_IDS, OFF(co.camera_group_in), NV_CAMERA_GROUPS, "camera_group"},
+    {"camera_in", K_IDS, OFF(co.camera_in), NV_CAMERAS, "camera"},
+    {"faces_gte", K_GTE, OFF(co.faces_gte), NV_FACES, "faces_count"},
+    {"faces_lte", K_LTE, OFF(co.faces_lte), NV_FACES, "faces_count"},
+    {"silhouettes_gte", K_GTE, OFF(co.silhouettes_gte), NV_SILHOUETTES, "silhouettes_count"},
+    {"silhouettes_lte", K_LTE, OFF(co.silhouettes_lte), NV_SILHOUETTES, "silhouettes_count"},
 };
 
 static const struct {
 	const struct fdesc *f;
 	size_t n;
 } type_fields[EH_TYPE_COUNT] = {
-	{ev_fields, sizeof(ev_fields) / sizeof(ev_fields[0])},
-	{ep_fields, sizeof(ep_fields) / sizeof(ep_fields[0])},
-	{co_fields, sizeof(co_fields) / sizeof(co_fields[0])},
+    {ev_fields, sizeof(ev_fields) / sizeof(ev_fields[0])},
+    {ep_fields, sizeof(ep_fields) / sizeof(ep_fields[0])},
+    {co_fields, sizeof(co_fields) / sizeof(co_fields[0])},
 };
 
 static const struct {
@@ -292,8 +292,7 @@ void eh_filter_all(struct eh_filter *out)
 		out->wanted[t] = true;
 }
 
-eh_err eh_filter_compile(const char *json, size_t len, struct eh_filter *out,
-			 struct eh_errs *errs)
+eh_err eh_filter_compile(const char *json, size_t len, struct eh_filter *out, struct eh_errs *errs)
 {
 	struct cctx x = {.errs = errs, .bad = false};
 	struct eh_json_view key;
@@ -353,28 +352,44 @@ eh_err eh_filter_compile(const char *json, size_t len, struct eh_filter *out,
 static const int64_t *note_ids(const struct eh_note *n, enum nval nv, size_t *cnt)
 {
 	switch (nv) {
-	case NV_CAMERAS: *cnt = n->cameras.n; return n->cameras.v;
-	case NV_CAMERA_GROUPS: *cnt = n->camera_groups.n; return n->camera_groups.v;
-	case NV_MATCHED_LISTS: *cnt = n->matched_lists.n; return n->matched_lists.v;
-	case NV_DOSSIER: *cnt = n->has_matched_dossier ? 1 : 0; return &n->matched_dossier;
-	case NV_COUNTER: *cnt = n->has_counter ? 1 : 0; return &n->counter;
-	default: *cnt = 0; return NULL;
+	case NV_CAMERAS:
+		*cnt = n->cameras.n;
+		return n->cameras.v;
+	case NV_CAMERA_GROUPS:
+		*cnt = n->camera_groups.n;
+		return n->camera_groups.v;
+	case NV_MATCHED_LISTS:
+		*cnt = n->matched_lists.n;
+		return n->matched_lists.v;
+	case NV_DOSSIER:
+		*cnt = n->has_matched_dossier ? 1 : 0;
+		return &n->matched_dossier;
+	case NV_COUNTER:
+		*cnt = n->has_counter ? 1 : 0;
+		return &n->counter;
+	default:
+		*cnt = 0;
+		return NULL;
 	}
 }
 
 static const struct eh_note_num *note_num(const struct eh_note *n, enum nval nv)
 {
 	switch (nv) {
-	case NV_CONFIDENCE: return &n->confidence;
-	case NV_EVENTS_COUNT: return &n->events_count;
-	case NV_FACES: return &n->faces_count;
-	default: return &n->silhouettes_count;
+	case NV_CONFIDENCE:
+		return &n->confidence;
+	case NV_EVENTS_COUNT:
+		return &n->events_count;
+	case NV_FACES:
+		return &n->faces_count;
+	default:
+		return &n->silhouettes_count;
 	}
 }
 
 /* Does field d hold for n? *active is false when the field is absent. */
-static bool field_holds(const struct eh_filter *f, const struct fdesc *d,
-			const struct eh_note *n, bool *active)
+static bool field_holds(const struct eh_filter *f, const struct fdesc *d, const struct eh_note *n,
+			bool *active)
 {
 	const void *slot = (const char *)f + d->off;
 
@@ -453,8 +468,8 @@ __attribute__((format(printf, 2, 3))) static void wr(struct wbuf *w, const char 
 	int k;
 
 	va_start(ap, fmt);
-	k = vsnprintf(w->len < w->cap ? w->p + w->len : NULL,
-		      w->len < w->cap ? w->cap - w->len : 0, fmt, ap);
+	k = vsnprintf(w->len < w->cap ? w->p + w->len : NULL, w->len < w->cap ? w->cap - w->len : 0,
+		      fmt, ap);
 	va_end(ap);
 	if (k > 0)
 		w->len += (size_t)k;
@@ -510,15 +525,17 @@ static void wr_note_value(struct wbuf *w, const struct fdesc *d, const struct eh
 		break;
 	}
 	case K_BOOL:
-		wr(w, "%s", n->matched == EH_TRI_TRUE    ? "true"
-			    : n->matched == EH_TRI_FALSE ? "false"
-							 : "null/absent");
+		wr(w, "%s",
+		   n->matched == EH_TRI_TRUE	? "true"
+		   : n->matched == EH_TRI_FALSE ? "false"
+						: "null/absent");
 		break;
 	case K_BS:
-		wr(w, "%s", n->bs_type == EH_BS_OVERALL    ? "\"overall\""
-			    : n->bs_type == EH_BS_REALTIME ? "\"realtime\""
-			    : n->bs_type == EH_BS_OTHER    ? "(another value)"
-							   : "null/absent");
+		wr(w, "%s",
+		   n->bs_type == EH_BS_OVERALL	  ? "\"overall\""
+		   : n->bs_type == EH_BS_REALTIME ? "\"realtime\""
+		   : n->bs_type == EH_BS_OTHER	  ? "(another value)"
+						  : "null/absent");
 		break;
 	case K_TYPES:
 		wr(w, "\"%s\"", eh_note_event_name(n->event_type));
@@ -526,8 +543,7 @@ static void wr_note_value(struct wbuf *w, const struct fdesc *d, const struct eh
 	}
 }
 
-size_t eh_filter_explain(const struct eh_filter *f, const struct eh_note *n, char *buf,
-			 size_t cap)
+size_t eh_filter_explain(const struct eh_filter *f, const struct eh_note *n, char *buf, size_t cap)
 {
 	struct wbuf w = {buf, cap, 0};
 	bool ok = eh_filter_match(f, n), active;

@@ -78,8 +78,7 @@ struct eh_filter {
  * integer"). On error *out is cleared to "wants nothing", never half valid.
  * Returns EH_OK, EH_ERR_PROTO (bad JSON or bad filters) or EH_ERR_TOOBIG
  * (len over EH_MAX_MSG_BYTES). No allocation. */
-eh_err eh_filter_compile(const char *json, size_t len, struct eh_filter *out,
-			 struct eh_errs *errs);
+eh_err eh_filter_compile(const char *json, size_t len, struct eh_filter *out, struct eh_errs *errs);
 
 /* The filters as "{}" compiles them: every notification of every type. */
 void eh_filter_all(struct eh_filter *out);
@@ -91,7 +90,6 @@ bool eh_filter_match(const struct eh_filter *f, const struct eh_note *n);
  * line per filter field of the note's type: the field, the condition, the
  * value compared and the verdict. Writes a NUL-terminated text into buf,
  * cut to cap; returns the length it needed (as snprintf). */
-size_t eh_filter_explain(const struct eh_filter *f, const struct eh_note *n, char *buf,
-			 size_t cap);
+size_t eh_filter_explain(const struct eh_filter *f, const struct eh_note *n, char *buf, size_t cap);
 
 #endif /* EH_FILTER_H */

@@ -55,16 +55,32 @@ enum eh_json_kind eh_json_peek(struct eh_json_cur *c)
 	if (c->p >= c->end)
 		return EH_JSON_BAD;
 	switch (*c->p) {
-	case '{': return EH_JSON_OBJECT;
-	case '[': return EH_JSON_ARRAY;
-	case '"': return EH_JSON_STRING;
-	case 't': return EH_JSON_TRUE;
-	case 'f': return EH_JSON_FALSE;
-	case 'n': return EH_JSON_NULL;
-	case '-': case '0': case '1': case '2': case '3': case '4':
-	case '5': case '6': case '7': case '8': case '9':
+	case '{':
+		return EH_JSON_OBJECT;
+	case '[':
+		return EH_JSON_ARRAY;
+	case '"':
+		return EH_JSON_STRING;
+	case 't':
+		return EH_JSON_TRUE;
+	case 'f':
+		return EH_JSON_FALSE;
+	case 'n':
+		return EH_JSON_NULL;
+	case '-':
+	case '0':
+	case '1':
+	case '2':
+	case '3':
+	case '4':
+	case '5':
+	case '6':
+	case '7':
+	case '8':
+	case '9':
 		return EH_JSON_NUMBER;
-	default: return EH_JSON_BAD;
+	default:
+		return EH_JSON_BAD;
 	}
 }
 
@@ -72,14 +88,16 @@ enum eh_json_kind eh_json_peek(struct eh_json_cur *c)
 
 /* plain[b]: byte b needs no attention inside a string (printable ASCII
  * other than '"' and '\\'). */
+/* clang-format off */
 static const bool plain[256] = {
 #define R8(x) x, x, x, x, x, x, x, x
-	R8(0), R8(0), R8(0), R8(0),                         /* 0x00-0x1f: control */
-	1, 1, 0, 1, 1, 1, 1, 1, R8(1), R8(1), R8(1),       /* 0x20-0x3f: '"' */
-	R8(1), R8(1), R8(1), 1, 1, 1, 1, 0, 1, 1, 1,       /* 0x40-0x5f: '\\' */
-	R8(1), R8(1), R8(1), R8(1),                         /* 0x60-0x7f */
+	R8(0), R8(0), R8(0), R8(0),                   /* 0x00-0x1f: control */
+	1, 1, 0, 1, 1, 1, 1, 1, R8(1), R8(1), R8(1), /* 0x20-0x3f: '"' */
+	R8(1), R8(1), R8(1), 1, 1, 1, 1, 0, 1, 1, 1, /* 0x40-0x5f: '\\' */
+	R8(1), R8(1), R8(1), R8(1),                   /* 0x60-0x7f */
 #undef R8
 };
+/* clang-format on */
 
 #define ONES 0x0101010101010101ull
 #define HIGHS 0x8080808080808080ull
@@ -153,7 +171,8 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *e)
 	return n;
 }
 
-__attribute__((always_inline)) static inline bool scan_string(struct eh_json_cur *c, struct eh_json_view *raw)
+__attribute__((always_inline)) static inline bool scan_string(struct eh_json_cur *c,
+							      struct eh_json_view *raw)
 {
 	const unsigned char *p, *e = (const unsigned char *)c->end;
 
@@ -175,7 +194,7 @@ __attribute__((always_inline)) static inline bool scan_string(struct eh_json_cur
 		}
 		while (p < e && plain[*p])
 			p++;
-attention:
+	attention:
 		if (p >= e) {
 			c->p = (const char *)p;
 			return eh_json_fail(c, "unterminated string");
@@ -192,8 +211,14 @@ attention:
 				return eh_json_fail(c, "unterminated string");
 			}
 			switch (p[1]) {
-			case '"': case '\\': case '/': case 'b':
-			case 'f': case 'n': case 'r': case 't':
+			case '"':
+			case '\\':
+			case '/':
+			case 'b':
+			case 'f':
+			case 'n':
+			case 'r':
+			case 't':
 				p += 2;
 				break;
 			case 'u':
@@ -237,7 +262,8 @@ static bool is_digit(char ch)
 	return ch >= '0' && ch <= '9';
 }
 
-__attribute__((always_inline)) static inline bool scan_number(struct eh_json_cur *c, struct eh_json_view *text, bool *is_int)
+__attribute__((always_inline)) static inline bool
+scan_number(struct eh_json_cur *c, struct eh_json_view *text, bool *is_int)
 {
 	const char *p, *e = c->end;
 	bool integer = true;
@@ -357,7 +383,8 @@ static int container_next(struct eh_json_cur *c, unsigned i, char close)
 	}
 	if (i > 0) {
 		if (*c->p != ',') {
-			eh_json_fail(c, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+			eh_json_fail(c,
+				     close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
 			return -1;
 		}
 		c->p++;
@@ -403,7 +430,7 @@ int eh_json_arr_next(struct eh_json_cur *c, unsigned i)
 bool eh_json_skip(struct eh_json_cur *c, struct eh_json_view *span)
 {
 	uint64_t objs = 0; /* bit d: the container at local depth d is an object */
-	unsigned d = 0;    /* containers opened by this call and still open */
+	unsigned d = 0;	   /* containers opened by this call and still open */
 	const char *start;
 
 	skip_ws(c);
@@ -438,8 +465,9 @@ value:
 	case 't':
 	case 'f':
 	case 'n':
-		if (*c->p == 'n' ? !take_word(c, "null", 4)
-				 : *c->p == 't' ? !take_word(c, "true", 4) : !take_word(c, "false", 5))
+		if (*c->p == 'n'   ? !take_word(c, "null", 4)
+		    : *c->p == 't' ? !take_word(c, "true", 4)
+				   : !take_word(c, "false", 5))
 			return false;
 		goto after;
 	default:
@@ -453,7 +481,8 @@ value:
 key:
 	skip_ws(c);
 	if (c->p >= c->end || *c->p != '"')
-		return eh_json_fail(c, c->p >= c->end ? "unterminated object" : "expected member name");
+		return eh_json_fail(c, c->p >= c->end ? "unterminated object"
+						      : "expected member name");
 	if (!scan_string(c, NULL))
 		return false;
 	skip_ws(c);
@@ -534,11 +563,21 @@ size_t eh_json_decode(struct eh_json_view raw, char *buf, size_t cap, bool *trun
 		char esc = raw.p[++i];
 		unsigned cp;
 		switch (esc) {
-		case 'b': cp = '\b'; break;
-		case 'f': cp = '\f'; break;
-		case 'n': cp = '\n'; break;
-		case 'r': cp = '\r'; break;
-		case 't': cp = '\t'; break;
+		case 'b':
+			cp = '\b';
+			break;
+		case 'f':
+			cp = '\f';
+			break;
+		case 'n':
+			cp = '\n';
+			break;
+		case 'r':
+			cp = '\r';
+			break;
+		case 't':
+			cp = '\t';
+			break;
 		case 'u':
 			if (i + 4 >= raw.len) {
 				cp = 0xFFFD;
@@ -564,7 +603,9 @@ size_t eh_json_decode(struct eh_json_view raw, char *buf, size_t cap, bool *trun
 			if (cp >= 0xD800 && cp <= 0xDFFF)
 				cp = 0xFFFD; /* a lone surrogate */
 			break;
-		default: cp = (unsigned char)esc; break;
+		default:
+			cp = (unsigned char)esc;
+			break;
 		}
 		if (cp < 0x80) {
 			put_byte(buf, cap, &n, &t, cp);
@@ -640,8 +681,8 @@ eh_err eh_json_to_i64(struct eh_json_view text, int64_t *v)
 
 eh_err eh_json_to_double(struct eh_json_view text, double *v)
 {
-	static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
-				       1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+	static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,	 1e6,  1e7,
+				       1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
 	char tmp[400];
 	char *endp;
 	uint64_t m = 0;

@@ -34,13 +34,13 @@ struct eh_json_view {
 
 /* The scanner state. Caller-owned; eh_json_init() fills it. */
 struct eh_json_cur {
-	const char *p;      /* next unread byte */
+	const char *p;	    /* next unread byte */
 	const char *end;    /* one past the last byte */
 	const char *base;   /* first byte, for error offsets */
-	unsigned depth;     /* open objects + arrays */
+	unsigned depth;	    /* open objects + arrays */
 	unsigned max_depth; /* EH_JSON_MAX_DEPTH unless changed after init */
 	const char *why;    /* first error ("unterminated string"), NULL if none */
-	size_t why_at;      /* byte offset of that error */
+	size_t why_at;	    /* byte offset of that error */
 };
 
 void eh_json_init(struct eh_json_cur *c, const char *buf, size_t len);
@@ -99,8 +99,8 @@ struct eh_json_arena {
 	unsigned char *buf; /* caller's memory */
 	size_t cap;
 	size_t used;
-	size_t peak;      /* largest `used` seen, for sizing */
-	bool exhausted;   /* an allocation was refused */
+	size_t peak;	/* largest `used` seen, for sizing */
+	bool exhausted; /* an allocation was refused */
 };
 
 void eh_json_arena_init(struct eh_json_arena *a, void *buf, size_t cap);

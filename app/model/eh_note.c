@@ -17,11 +17,11 @@ static const struct {
 	enum eh_event_kind kind;
 	enum eh_note_type type;
 } event_names[] = {
-	{"event_created", EH_EV_EVENT_CREATED, EH_TYPE_EVENTS},
-	{"episode_open", EH_EV_EPISODE_OPEN, EH_TYPE_EPISODES},
-	{"episode_event", EH_EV_EPISODE_EVENT, EH_TYPE_EPISODES},
-	{"episode_close", EH_EV_EPISODE_CLOSE, EH_TYPE_EPISODES},
-	{"counter_record", EH_EV_COUNTER_RECORD, EH_TYPE_COUNTERS},
+    {"event_created", EH_EV_EVENT_CREATED, EH_TYPE_EVENTS},
+    {"episode_open", EH_EV_EPISODE_OPEN, EH_TYPE_EPISODES},
+    {"episode_event", EH_EV_EPISODE_EVENT, EH_TYPE_EPISODES},
+    {"episode_close", EH_EV_EPISODE_CLOSE, EH_TYPE_EPISODES},
+    {"counter_record", EH_EV_COUNTER_RECORD, EH_TYPE_COUNTERS},
 };
 
 const char *eh_note_event_name(enum eh_event_kind k)
@@ -83,24 +83,24 @@ static const struct {
 	uint8_t len;
 	uint8_t types;
 } fields[F_OTHER] = {
-	[F_ID] = {"id", 2, T_EV | T_EP | T_CO},
-	[F_EVENT_TYPE] = {"event_type", 10, T_EV | T_EP | T_CO},
-	[F_WEBHOOK_TYPE] = {"webhook_type", 12, T_EV | T_EP | T_CO},
-	[F_BS_TYPE] = {"bs_type", 7, T_EV},
-	[F_CAMERA] = {"camera", 6, T_EV | T_CO},
-	[F_CAMERA_GROUP] = {"camera_group", 12, T_EV | T_CO},
-	[F_MATCHED] = {"matched", 7, T_EV},
-	[F_MATCHED_DOSSIER] = {"matched_dossier", 15, T_EV},
-	[F_MATCHED_LISTS] = {"matched_lists", 13, T_EV | T_EP},
-	[F_CONFIDENCE] = {"confidence", 10, T_EV},
-	[F_CAMERAS] = {"cameras", 7, T_EP},
-	[F_CAMERA_GROUPS] = {"camera_groups", 13, T_EP},
-	[F_MATCHED_EVENT] = {"matched_event", 13, T_EP},
-	[F_EVENTS_COUNT] = {"events_count", 12, T_EP},
-	[F_LAST_EVENT] = {"last_event", 10, T_EP},
-	[F_COUNTER] = {"counter", 7, T_CO},
-	[F_FACES_COUNT] = {"faces_count", 11, T_CO},
-	[F_SILHOUETTES_COUNT] = {"silhouettes_count", 17, T_CO},
+    [F_ID] = {"id", 2, T_EV | T_EP | T_CO},
+    [F_EVENT_TYPE] = {"event_type", 10, T_EV | T_EP | T_CO},
+    [F_WEBHOOK_TYPE] = {"webhook_type", 12, T_EV | T_EP | T_CO},
+    [F_BS_TYPE] = {"bs_type", 7, T_EV},
+    [F_CAMERA] = {"camera", 6, T_EV | T_CO},
+    [F_CAMERA_GROUP] = {"camera_group", 12, T_EV | T_CO},
+    [F_MATCHED] = {"matched", 7, T_EV},
+    [F_MATCHED_DOSSIER] = {"matched_dossier", 15, T_EV},
+    [F_MATCHED_LISTS] = {"matched_lists", 13, T_EV | T_EP},
+    [F_CONFIDENCE] = {"confidence", 10, T_EV},
+    [F_CAMERAS] = {"cameras", 7, T_EP},
+    [F_CAMERA_GROUPS] = {"camera_groups", 13, T_EP},
+    [F_MATCHED_EVENT] = {"matched_event", 13, T_EP},
+    [F_EVENTS_COUNT] = {"events_count", 12, T_EP},
+    [F_LAST_EVENT] = {"last_event", 10, T_EP},
+    [F_COUNTER] = {"counter", 7, T_CO},
+    [F_FACES_COUNT] = {"faces_count", 11, T_CO},
+    [F_SILHOUETTES_COUNT] = {"silhouettes_count", 17, T_CO},
 };
 
 struct pctx {
@@ -114,15 +114,15 @@ struct pctx {
 /* Candidates by key length, so a key costs one or two comparisons instead
  * of one per field (most keys of a notification are not read at all). */
 static const uint8_t by_len[18][4] = {
-	[2] = {F_ID, F_OTHER},
-	[6] = {F_CAMERA, F_OTHER},
-	[7] = {F_BS_TYPE, F_MATCHED, F_CAMERAS, F_COUNTER},
-	[10] = {F_EVENT_TYPE, F_CONFIDENCE, F_LAST_EVENT, F_OTHER},
-	[11] = {F_FACES_COUNT, F_OTHER},
-	[12] = {F_WEBHOOK_TYPE, F_CAMERA_GROUP, F_EVENTS_COUNT, F_OTHER},
-	[13] = {F_MATCHED_LISTS, F_CAMERA_GROUPS, F_MATCHED_EVENT, F_OTHER},
-	[15] = {F_MATCHED_DOSSIER, F_OTHER},
-	[17] = {F_SILHOUETTES_COUNT, F_OTHER},
+    [2] = {F_ID, F_OTHER},
+    [6] = {F_CAMERA, F_OTHER},
+    [7] = {F_BS_TYPE, F_MATCHED, F_CAMERAS, F_COUNTER},
+    [10] = {F_EVENT_TYPE, F_CONFIDENCE, F_LAST_EVENT, F_OTHER},
+    [11] = {F_FACES_COUNT, F_OTHER},
+    [12] = {F_WEBHOOK_TYPE, F_CAMERA_GROUP, F_EVENTS_COUNT, F_OTHER},
+    [13] = {F_MATCHED_LISTS, F_CAMERA_GROUPS, F_MATCHED_EVENT, F_OTHER},
+    [15] = {F_MATCHED_DOSSIER, F_OTHER},
+    [17] = {F_SILHOUETTES_COUNT, F_OTHER},
 };
 
 static enum field field_lookup(enum eh_note_type type, const char *k, size_t len)
@@ -154,9 +154,8 @@ static enum field field_of(enum eh_note_type type, struct eh_json_view key)
 }
 
 /* Report an error at "<element>.<field>[<sub>]" (sub < 0: no index). */
-__attribute__((format(printf, 5, 6))) static void perr_at(struct pctx *x, eh_err rc,
-							  const char *field, long sub,
-							  const char *fmt, ...)
+__attribute__((format(printf, 5, 6))) static void
+perr_at(struct pctx *x, eh_err rc, const char *field, long sub, const char *fmt, ...)
 {
 	char path[96], msg[EH_ERRS_LEN], idx[24] = "";
 	va_list ap;
@@ -322,7 +321,9 @@ static bool read_bool(struct pctx *x, const char *field, enum eh_tri *t)
 	if (k == EH_JSON_TRUE || k == EH_JSON_FALSE || k == EH_JSON_NULL) {
 		if (!eh_json_literal(&x->c, NULL))
 			return false;
-		*t = k == EH_JSON_TRUE ? EH_TRI_TRUE : k == EH_JSON_FALSE ? EH_TRI_FALSE : EH_TRI_NULL;
+		*t = k == EH_JSON_TRUE	  ? EH_TRI_TRUE
+		     : k == EH_JSON_FALSE ? EH_TRI_FALSE
+					  : EH_TRI_NULL;
 		return true;
 	}
 	if (!eh_json_skip(&x->c, NULL))
@@ -441,9 +442,10 @@ static bool parse_note(struct pctx *x, struct eh_note *n)
 				ok = eh_json_literal(&x->c, NULL);
 			} else if (eh_json_peek(&x->c) == EH_JSON_STRING) {
 				if ((ok = eh_json_string(&x->c, &v)))
-					n->bs_type = eh_json_str_eq(v, "overall")    ? EH_BS_OVERALL
-						     : eh_json_str_eq(v, "realtime") ? EH_BS_REALTIME
-										     : EH_BS_OTHER;
+					n->bs_type = eh_json_str_eq(v, "overall") ? EH_BS_OVERALL
+						     : eh_json_str_eq(v, "realtime")
+							 ? EH_BS_REALTIME
+							 : EH_BS_OTHER;
 			} else {
 				ok = eh_json_skip(&x->c, NULL);
 				perr(x, EH_ERR_PROTO, name, "expected string or null");
@@ -475,7 +477,8 @@ static bool parse_note(struct pctx *x, struct eh_note *n)
 			ok = read_ids(x, name, &n->camera_groups, &n->verbose);
 			break;
 		case F_MATCHED_EVENT:
-			n->matched = eh_json_peek(&x->c) == EH_JSON_NULL ? EH_TRI_FALSE : EH_TRI_TRUE;
+			n->matched =
+			    eh_json_peek(&x->c) == EH_JSON_NULL ? EH_TRI_FALSE : EH_TRI_TRUE;
 			ok = eh_json_skip(&x->c, NULL);
 			break;
 		case F_EVENTS_COUNT:

@@ -31,10 +31,10 @@ enum eh_event_kind {
 
 /* bs_type values, as bits. */
 enum eh_bs_kind {
-	EH_BS_NONE = 0,          /* null or absent */
+	EH_BS_NONE = 0, /* null or absent */
 	EH_BS_OVERALL = 1u << 0,
 	EH_BS_REALTIME = 1u << 1,
-	EH_BS_OTHER = 1u << 2,   /* another string: matches no filter value */
+	EH_BS_OTHER = 1u << 2, /* another string: matches no filter value */
 };
 
 enum eh_tri {
@@ -60,27 +60,27 @@ struct eh_note {
 	enum eh_note_type type;
 	const char *raw; /* the element's bytes, '{' to '}', inside the message */
 	size_t raw_len;
-	const char *id;  /* the id's text: string content (escapes kept) or digits */
+	const char *id; /* the id's text: string content (escapes kept) or digits */
 	size_t id_len;
 	bool id_is_str;
 	enum eh_event_kind event_type;
 	bool has_webhook_type; /* the element carries "webhook_type" */
-	bool verbose;          /* some top-level id field came as an object */
+	bool verbose;	       /* some top-level id field came as an object */
 	/* events: one value each in cameras / camera_groups; episodes: the
 	 * lists (cameras falls back to last_event.camera when empty);
 	 * counters: one value each. */
 	struct eh_note_ids cameras;
 	struct eh_note_ids camera_groups;
 	struct eh_note_ids matched_lists; /* events, episodes */
-	enum eh_bs_kind bs_type;          /* events */
-	enum eh_tri matched;              /* events; episodes: matched_event != null */
-	bool has_matched_dossier;         /* events */
+	enum eh_bs_kind bs_type;	  /* events */
+	enum eh_tri matched;		  /* events; episodes: matched_event != null */
+	bool has_matched_dossier;	  /* events */
 	int64_t matched_dossier;
-	struct eh_note_num confidence;    /* events */
-	struct eh_note_num events_count;  /* episodes */
-	bool has_counter;                 /* counters */
+	struct eh_note_num confidence;	 /* events */
+	struct eh_note_num events_count; /* episodes */
+	bool has_counter;		 /* counters */
 	int64_t counter;
-	struct eh_note_num faces_count;       /* counters */
+	struct eh_note_num faces_count;	      /* counters */
 	struct eh_note_num silhouettes_count; /* counters */
 };
 

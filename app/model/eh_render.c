@@ -64,17 +64,17 @@ static enum member classify(struct eh_json_view key, enum eh_catalog_kind *kind)
 		enum member m;
 		enum eh_catalog_kind kind;
 	} tab[] = {
-		{"webhook_type", M_WEBHOOK_TYPE, EH_CAT_CAMERAS},
-		{"face", M_URL, EH_CAT_CAMERAS},
-		{"frame", M_URL, EH_CAT_CAMERAS},
-		{"fullframe", M_URL, EH_CAT_CAMERAS},
-		{"thumbnail", M_URL, EH_CAT_CAMERAS},
-		{"camera", M_ID, EH_CAT_CAMERAS},
-		{"cameras", M_ID, EH_CAT_CAMERAS},
-		{"camera_group", M_ID, EH_CAT_CAMERA_GROUPS},
-		{"camera_groups", M_ID, EH_CAT_CAMERA_GROUPS},
-		{"matched_lists", M_ID, EH_CAT_WATCH_LISTS},
-		{"matched_dossier", M_ID, EH_CAT_DOSSIERS},
+	    {"webhook_type", M_WEBHOOK_TYPE, EH_CAT_CAMERAS},
+	    {"face", M_URL, EH_CAT_CAMERAS},
+	    {"frame", M_URL, EH_CAT_CAMERAS},
+	    {"fullframe", M_URL, EH_CAT_CAMERAS},
+	    {"thumbnail", M_URL, EH_CAT_CAMERAS},
+	    {"camera", M_ID, EH_CAT_CAMERAS},
+	    {"cameras", M_ID, EH_CAT_CAMERAS},
+	    {"camera_group", M_ID, EH_CAT_CAMERA_GROUPS},
+	    {"camera_groups", M_ID, EH_CAT_CAMERA_GROUPS},
+	    {"matched_lists", M_ID, EH_CAT_WATCH_LISTS},
+	    {"matched_dossier", M_ID, EH_CAT_DOSSIERS},
 	};
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (eh_json_str_eq(key, tab[i].name)) {
@@ -155,8 +155,8 @@ static bool emit_one_id(struct rctx *x, enum eh_catalog_kind kind)
 			return false;
 		if (is_int && eh_json_to_i64(span, &id) == EH_OK) {
 			size_t n = 0;
-			const char *t = x->o->catalog->lookup(x->o->catalog->ctx, kind,
-							      (long long)id, &n);
+			const char *t =
+			    x->o->catalog->lookup(x->o->catalog->ctx, kind, (long long)id, &n);
 			if (t != NULL && n > 0) {
 				put(&x->w, t, n);
 				return true;

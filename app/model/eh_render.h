@@ -30,8 +30,8 @@ struct eh_catalog_view {
 };
 
 struct eh_render_opts {
-	bool verbose;                          /* expand ids (true) or compact objects */
-	const char *external_address;          /* NULL or "": no URL rewriting */
+	bool verbose;			       /* expand ids (true) or compact objects */
+	const char *external_address;	       /* NULL or "": no URL rewriting */
 	const struct eh_catalog_view *catalog; /* NULL: nothing to expand from */
 };
 

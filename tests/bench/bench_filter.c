@@ -32,14 +32,14 @@ struct sample {
 };
 
 static struct sample samples[NSAMPLES] = {
-	{"event.json", EH_TYPE_EVENTS},
-	{"episode_open.json", EH_TYPE_EPISODES},
-	{"episode_close.json", EH_TYPE_EPISODES},
-	{"counter_record.json", EH_TYPE_COUNTERS},
-	{"verbose/event.json", EH_TYPE_EVENTS},
-	{"verbose/episode_open.json", EH_TYPE_EPISODES},
-	{"verbose/episode_close.json", EH_TYPE_EPISODES},
-	{"verbose/counter_record.json", EH_TYPE_COUNTERS},
+    {"event.json", EH_TYPE_EVENTS},
+    {"episode_open.json", EH_TYPE_EPISODES},
+    {"episode_close.json", EH_TYPE_EPISODES},
+    {"counter_record.json", EH_TYPE_COUNTERS},
+    {"verbose/event.json", EH_TYPE_EVENTS},
+    {"verbose/episode_open.json", EH_TYPE_EPISODES},
+    {"verbose/episode_close.json", EH_TYPE_EPISODES},
+    {"verbose/counter_record.json", EH_TYPE_COUNTERS},
 };
 
 static struct eh_filter hooks[NHOOKS];
@@ -79,22 +79,24 @@ static size_t minify(const char *in, size_t n, char *out)
 static void make_hooks(void)
 {
 	static const char *const tmpl[] = {
-		"{}",
-		"{\"events\":{}}",
-		"{\"events\":{\"camera_group_in\":[1,NNN],\"matched_dossier_in\":[12,25]}}",
-		"{\"events\":{\"allowed_bs_types\":[\"overall\"],\"matched\":true,"
-		"\"confidence_gte\":0.75,\"camera_in\":[NNN,2,3,4,5,6,7,8]}}",
-		"{\"events\":{\"matched_lists_in\":[NNN,-1,4,5]},\"episodes\":{\"matched\":false}}",
-		"{\"episodes\":{\"allowed_types\":[\"episode_open\"],\"matched\":true}}",
-		"{\"episodes\":{\"camera_in\":[NNN,1],\"events_count_gte\":1,\"events_count_lte\":999}}",
-		"{\"counters\":{\"counter_in\":[NNN,2],\"faces_gte\":1,\"silhouettes_lte\":10,"
-		"\"camera_group_in\":[1]}}",
+	    "{}",
+	    "{\"events\":{}}",
+	    "{\"events\":{\"camera_group_in\":[1,NNN],\"matched_dossier_in\":[12,25]}}",
+	    "{\"events\":{\"allowed_bs_types\":[\"overall\"],\"matched\":true,"
+	    "\"confidence_gte\":0.75,\"camera_in\":[NNN,2,3,4,5,6,7,8]}}",
+	    "{\"events\":{\"matched_lists_in\":[NNN,-1,4,5]},\"episodes\":{\"matched\":false}}",
+	    "{\"episodes\":{\"allowed_types\":[\"episode_open\"],\"matched\":true}}",
+	    "{\"episodes\":{\"camera_in\":[NNN,1],\"events_count_gte\":1,\"events_count_lte\":999}"
+	    "}",
+	    "{\"counters\":{\"counter_in\":[NNN,2],\"faces_gte\":1,\"silhouettes_lte\":10,"
+	    "\"camera_group_in\":[1]}}",
 	};
 	char buf[512];
 	for (int i = 0; i < NHOOKS; i++) {
 		const char *t = tmpl[i % 8], *at = strstr(t, "NNN");
-		int len = at ? snprintf(buf, sizeof(buf), "%.*s%d%s", (int)(at - t), t, 100 + i, at + 3)
-			     : snprintf(buf, sizeof(buf), "%s", t);
+		int len =
+		    at ? snprintf(buf, sizeof(buf), "%.*s%d%s", (int)(at - t), t, 100 + i, at + 3)
+		       : snprintf(buf, sizeof(buf), "%s", t);
 		if (eh_filter_compile(buf, (size_t)len, &hooks[i], NULL) != EH_OK) {
 			fprintf(stderr, "bad hook %s\n", buf);
 			exit(2);
@@ -137,10 +139,14 @@ static uint64_t run(enum phase p, const char *buf, size_t len, enum eh_note_type
 		    struct eh_json_arena *a)
 {
 	switch (p) {
-	case P_PARSE: return parse_match(buf, len, t, false);
-	case P_MATCH: return parse_match(buf, len, t, true);
-	case P_CJSON: return cjson_parse(buf, len, a);
-	default: return len;
+	case P_PARSE:
+		return parse_match(buf, len, t, false);
+	case P_MATCH:
+		return parse_match(buf, len, t, true);
+	case P_CJSON:
+		return cjson_parse(buf, len, a);
+	default:
+		return len;
 	}
 }
 
@@ -169,7 +175,7 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
 			const char *w = argv[++i];
-			only = strcmp(w, "parse") == 0   ? P_PARSE
+			only = strcmp(w, "parse") == 0	 ? P_PARSE
 			       : strcmp(w, "match") == 0 ? P_MATCH
 			       : strcmp(w, "cjson") == 0 ? P_CJSON
 							 : P_NONE;
@@ -201,17 +207,17 @@ int main(int argc, char **argv)
 				const struct sample *sp = &samples[k % NSAMPLES];
 				if (input >= 0 && k != input)
 					continue;
-				sink += run((enum phase)only, k < NSAMPLES ? sp->raw : sp->min,
-					    k < NSAMPLES ? sp->raw_len : sp->min_len, sp->type,
-					    &arena);
+				sink +=
+				    run((enum phase)only, k < NSAMPLES ? sp->raw : sp->min,
+					k < NSAMPLES ? sp->raw_len : sp->min_len, sp->type, &arena);
 				count++;
 			}
 		printf("notifications %ld\n", count);
 		return 0;
 	}
 
-	printf("%-28s %6s %9s %9s %9s %8s %9s %7s\n", "sample", "bytes", "parse ns",
-	       "parse+32", "filter+%", "cJSON ns", "cJSON/us", "ns/KiB");
+	printf("%-28s %6s %9s %9s %9s %8s %9s %7s\n", "sample", "bytes", "parse ns", "parse+32",
+	       "filter+%", "cJSON ns", "cJSON/us", "ns/KiB");
 	double tot[4] = {0, 0, 0, 0};
 	for (int form = 0; form < 2; form++) {
 		for (int s = 0; s < NSAMPLES; s++) {
@@ -219,7 +225,8 @@ int main(int argc, char **argv)
 			size_t len = form ? samples[s].min_len : samples[s].raw_len;
 			double tp = time_ns(P_PARSE, b, len, samples[s].type, &arena, iters);
 			double tm = time_ns(P_MATCH, b, len, samples[s].type, &arena, iters);
-			double tc = time_ns(P_CJSON, b, len, samples[s].type, &arena, iters / 4 + 1);
+			double tc =
+			    time_ns(P_CJSON, b, len, samples[s].type, &arena, iters / 4 + 1);
 			printf("%s%-26s %6zu %9.0f %9.0f %8.1f%% %8.0f %8.2fx %7.0f\n",
 			       form ? "m:" : "  ", samples[s].name, len, tp, tm,
 			       100.0 * (tm - tp) / tp, tc, tc / tm, tm * 1024.0 / (double)len);

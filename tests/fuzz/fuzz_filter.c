@@ -13,9 +13,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char ev[] = "{\"id\":\"1\",\"event_type\":\"event_created\",\"camera\":3,"
-				 "\"camera_group\":1,\"matched\":true,\"matched_lists\":[1,2],"
-				 "\"matched_dossier\":12,\"confidence\":0.8,\"bs_type\":\"overall\"}";
+	static const char ev[] =
+	    "{\"id\":\"1\",\"event_type\":\"event_created\",\"camera\":3,"
+	    "\"camera_group\":1,\"matched\":true,\"matched_lists\":[1,2],"
+	    "\"matched_dossier\":12,\"confidence\":0.8,\"bs_type\":\"overall\"}";
 	static const char ep[] = "{\"id\":2,\"event_type\":\"episode_open\",\"cameras\":[],"
 				 "\"last_event\":{\"camera\":4},\"camera_groups\":[1],"
 				 "\"matched_event\":{},\"events_count\":3}";

@@ -56,7 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			const struct eh_note *e = &notes[i];
 			if (e->raw < buf || e->raw + e->raw_len > buf + size)
 				abort();
-			if (e->id != NULL && (e->id < e->raw || e->id + e->id_len > e->raw + e->raw_len))
+			if (e->id != NULL &&
+			    (e->id < e->raw || e->id + e->id_len > e->raw + e->raw_len))
 				abort();
 			for (int k = 0; k < 3; k++) {
 				bool m = eh_filter_match(&f[k], e);
@@ -68,14 +69,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (int v = 0; v < 2; v++) {
 				struct eh_render_opts o = {v == 1, v ? "http://x" : NULL, &cat};
 				size_t len;
-				rc = eh_render_note(t, e->raw, e->raw_len, &o, out, sizeof(out), &len);
+				rc = eh_render_note(t, e->raw, e->raw_len, &o, out, sizeof(out),
+						    &len);
 				if (rc != EH_OK && rc != EH_ERR_NOSPC)
 					abort(); /* what parse accepted, render renders */
 				if (rc == EH_OK) {
 					/* and renders valid JSON that parses as the same type */
 					size_t m = 0;
 					if (eh_note_parse_message(out, len, t, notes + 63, 1, &m,
-								  NULL) != EH_OK && len < 200000)
+								  NULL) != EH_OK &&
+					    len < 200000)
 						abort();
 				}
 				(void)eh_render_note(t, e->raw, e->raw_len, &o, out, 7, &len);

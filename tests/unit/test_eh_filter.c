@@ -108,7 +108,8 @@ EH_TEST(events_scalar_fields)
 	CHECK_EQ(m(f, EH_TYPE_EVENTS, EV(",\"bs_type\":\"other\"")), 0);
 	CHECK_EQ(m(f, EH_TYPE_EVENTS, EV(",\"bs_type\":null")), 0);
 	CHECK_EQ(m("{\"events\":{\"allowed_bs_types\":[]}}", EH_TYPE_EVENTS,
-		   EV(",\"bs_type\":\"overall\"")), 0);
+		   EV(",\"bs_type\":\"overall\"")),
+		 0);
 	f = "{\"events\":{\"matched\":true}}";
 	CHECK_EQ(m(f, EH_TYPE_EVENTS, EV(",\"matched\":true")), 1);
 	CHECK_EQ(m(f, EH_TYPE_EVENTS, EV(",\"matched\":false")), 0);
@@ -125,8 +126,9 @@ EH_TEST(events_scalar_fields)
 
 EH_TEST(episodes_fields)
 {
-	check_ids("episodes", "camera_in", EH_TYPE_EPISODES, EP("episode_open", ",\"cameras\":[1,5]"),
-		  EP("episode_open", ",\"cameras\":[1]"), EP("episode_open", ",\"cameras\":[]"));
+	check_ids("episodes", "camera_in", EH_TYPE_EPISODES,
+		  EP("episode_open", ",\"cameras\":[1,5]"), EP("episode_open", ",\"cameras\":[1]"),
+		  EP("episode_open", ",\"cameras\":[]"));
 	/* cameras [] falls back to last_event.camera */
 	check_ids("episodes", "camera_in", EH_TYPE_EPISODES,
 		  EP("episode_open", ",\"cameras\":[],\"last_event\":{\"camera\":5}"),
@@ -147,8 +149,9 @@ EH_TEST(episodes_fields)
 	CHECK_EQ(m(f, EH_TYPE_EPISODES, EP("episode_open", "")), 1);
 	CHECK_EQ(m(f, EH_TYPE_EPISODES, EP("episode_close", "")), 1);
 	CHECK_EQ(m(f, EH_TYPE_EPISODES, EP("episode_event", "")), 0);
-	CHECK_EQ(m("{\"episodes\":{\"allowed_types\":[]}}", EH_TYPE_EPISODES,
-		   EP("episode_open", "")), 0);
+	CHECK_EQ(
+	    m("{\"episodes\":{\"allowed_types\":[]}}", EH_TYPE_EPISODES, EP("episode_open", "")),
+	    0);
 	f = "{\"episodes\":{\"matched\":true}}";
 	CHECK_EQ(m(f, EH_TYPE_EPISODES, EP("episode_open", ",\"matched_event\":{\"id\":\"1\"}")),
 		 1);
@@ -172,8 +175,8 @@ EH_TEST(counters_fields)
 		  CO(",\"counter\":{\"id\":2}"), CO(""));
 	check_ids("counters", "camera_in", EH_TYPE_COUNTERS, CO(",\"camera\":7"),
 		  CO(",\"camera\":3"), CO(",\"camera\":null"));
-	check_ids("counters", "camera_group_in", EH_TYPE_COUNTERS, CO(",\"camera_group\":{\"id\":99}"),
-		  CO(",\"camera_group\":1"), CO(""));
+	check_ids("counters", "camera_group_in", EH_TYPE_COUNTERS,
+		  CO(",\"camera_group\":{\"id\":99}"), CO(",\"camera_group\":1"), CO(""));
 	const char *f = "{\"counters\":{\"faces_gte\":1,\"faces_lte\":2}}";
 	CHECK_EQ(m(f, EH_TYPE_COUNTERS, CO(",\"faces_count\":0")), 0);
 	CHECK_EQ(m(f, EH_TYPE_COUNTERS, CO(",\"faces_count\":1")), 1);
@@ -200,16 +203,21 @@ EH_TEST(seed_examples)
 	CHECK_EQ(m("{ \"events\": {} }", EH_TYPE_EVENTS, EV(",\"camera\":3")), 1);
 	CHECK_EQ(m("{ \"events\": {} }", EH_TYPE_EPISODES, EP("episode_open", "")), 0);
 	/* #2 opening of matched episodes */
-	const char *f2 = "{ \"episodes\": { \"allowed_types\": [\"episode_open\"], \"matched\": true }}";
-	CHECK_EQ(m(f2, EH_TYPE_EPISODES, EP("episode_open", ",\"matched_event\":{\"id\":\"7\"}")), 1);
+	const char *f2 =
+	    "{ \"episodes\": { \"allowed_types\": [\"episode_open\"], \"matched\": true }}";
+	CHECK_EQ(m(f2, EH_TYPE_EPISODES, EP("episode_open", ",\"matched_event\":{\"id\":\"7\"}")),
+		 1);
 	CHECK_EQ(m(f2, EH_TYPE_EPISODES, EP("episode_open", ",\"matched_event\":null")), 0);
-	CHECK_EQ(m(f2, EH_TYPE_EPISODES, EP("episode_close", ",\"matched_event\":{\"id\":\"7\"}")), 0);
+	CHECK_EQ(m(f2, EH_TYPE_EPISODES, EP("episode_close", ",\"matched_event\":{\"id\":\"7\"}")),
+		 0);
 	CHECK_EQ(m(f2, EH_TYPE_EVENTS, EV(",\"matched\":true")), 0);
 	/* #3 camera group 1 or 3 and dossier 12 or 25 (without the seed's trailing commas,
 	 * which JSON does not allow) */
-	const char *f3 = "{\"events\":{\"camera_group_in\":[1, 3],\"matched_dossier_in\":[12, 25]}}";
+	const char *f3 =
+	    "{\"events\":{\"camera_group_in\":[1, 3],\"matched_dossier_in\":[12, 25]}}";
 	CHECK_EQ(m(f3, EH_TYPE_EVENTS, EV(",\"camera_group\":3,\"matched_dossier\":25")), 1);
-	CHECK_EQ(m(f3, EH_TYPE_EVENTS, EV(",\"camera_group\":1,\"matched_dossier\":{\"id\":12}")), 1);
+	CHECK_EQ(m(f3, EH_TYPE_EVENTS, EV(",\"camera_group\":1,\"matched_dossier\":{\"id\":12}")),
+		 1);
 	CHECK_EQ(m(f3, EH_TYPE_EVENTS, EV(",\"camera_group\":2,\"matched_dossier\":12")), 0);
 	CHECK_EQ(m(f3, EH_TYPE_EVENTS, EV(",\"camera_group\":1,\"matched_dossier\":13")), 0);
 	CHECK_EQ(m(f3, EH_TYPE_EVENTS, EV(",\"camera_group\":1,\"matched_dossier\":null")), 0);
@@ -232,19 +240,19 @@ EH_TEST(seed_samples_compact_and_verbose_agree)
 	const enum eh_note_type types[] = {EH_TYPE_EVENTS, EH_TYPE_EPISODES, EH_TYPE_EPISODES,
 					   EH_TYPE_COUNTERS};
 	const char *hooks[] = {
-		"{}",
-		"{\"events\":{}}",
-		"{\"events\":{\"camera_group_in\":[1],\"matched\":false,\"matched_lists_in\":[-1]}}",
-		"{\"events\":{\"allowed_bs_types\":[\"overall\"],\"confidence_gte\":0}}",
-		"{\"events\":{\"matched\":true}}",
-		"{\"episodes\":{\"allowed_types\":[\"episode_open\"],\"matched\":true}}",
-		"{\"episodes\":{\"matched\":false,\"camera_group_in\":[1]}}",
-		"{\"episodes\":{\"events_count_gte\":1,\"events_count_lte\":10}}",
-		"{\"episodes\":{\"matched_lists_in\":[-1]},\"counters\":{\"faces_gte\":1}}",
-		"{\"counters\":{\"camera_group_in\":[1],\"silhouettes_lte\":5}}",
-		"{\"counters\":{\"counter_in\":[1,2]}}",
-		"{\"events\":{\"camera_in\":[]},\"episodes\":{\"camera_in\":[]},"
-		"\"counters\":{\"camera_in\":[]}}",
+	    "{}",
+	    "{\"events\":{}}",
+	    "{\"events\":{\"camera_group_in\":[1],\"matched\":false,\"matched_lists_in\":[-1]}}",
+	    "{\"events\":{\"allowed_bs_types\":[\"overall\"],\"confidence_gte\":0}}",
+	    "{\"events\":{\"matched\":true}}",
+	    "{\"episodes\":{\"allowed_types\":[\"episode_open\"],\"matched\":true}}",
+	    "{\"episodes\":{\"matched\":false,\"camera_group_in\":[1]}}",
+	    "{\"episodes\":{\"events_count_gte\":1,\"events_count_lte\":10}}",
+	    "{\"episodes\":{\"matched_lists_in\":[-1]},\"counters\":{\"faces_gte\":1}}",
+	    "{\"counters\":{\"camera_group_in\":[1],\"silhouettes_lte\":5}}",
+	    "{\"counters\":{\"counter_in\":[1,2]}}",
+	    "{\"events\":{\"camera_in\":[]},\"episodes\":{\"camera_in\":[]},"
+	    "\"counters\":{\"camera_in\":[]}}",
 	};
 	/* Expected per hook for: event, ep_open, ep_close, counter; then verbose may only
 	 * differ where the sample's own values differ (camera 1 vs null/3, counts). */
@@ -273,9 +281,10 @@ EH_TEST(seed_samples_compact_and_verbose_agree)
 	}
 	CHECK_EQ(agree, total);
 	/* And some are known answers. */
-	CHECK_EQ(m("{\"events\":{\"camera_group_in\":[1],\"matched\":false}}", EH_TYPE_EVENTS,
-		   "{\"id\":1,\"event_type\":\"event_created\",\"camera_group\":1,\"matched\":false}"),
-		 1);
+	CHECK_EQ(
+	    m("{\"events\":{\"camera_group_in\":[1],\"matched\":false}}", EH_TYPE_EVENTS,
+	      "{\"id\":1,\"event_type\":\"event_created\",\"camera_group\":1,\"matched\":false}"),
+	    1);
 }
 
 static void expect_compile_err(const char *js, const char *msg)
@@ -322,9 +331,10 @@ EH_TEST(compile_errors_name_the_path)
 			   "filters.events.matched: expected true or false");
 	expect_compile_err("{\"events\":{\"confidence_gte\":\"0.5\"}}",
 			   "filters.events.confidence_gte: expected number");
-	expect_compile_err("{\"events\":{\"allowed_bs_types\":[\"overall\",\"sometimes\"]}}",
-			   "filters.events.allowed_bs_types[1]: \"sometimes\": expected \"overall\" or "
-			   "\"realtime\"");
+	expect_compile_err(
+	    "{\"events\":{\"allowed_bs_types\":[\"overall\",\"sometimes\"]}}",
+	    "filters.events.allowed_bs_types[1]: \"sometimes\": expected \"overall\" or "
+	    "\"realtime\"");
 	expect_compile_err("{\"events\":{\"allowed_bs_types\":\"overall\"}}",
 			   "filters.events.allowed_bs_types: expected array of strings");
 	expect_compile_err("{\"episodes\":{\"allowed_types\":[\"episode_opened\"]}}",
@@ -341,7 +351,8 @@ EH_TEST(compile_errors_name_the_path)
 	expect_compile_err("{\"events\":{},\"events\":{}}", "filters.events: duplicate field");
 	expect_compile_err("{\"events\":{\"matched\":true,\"matched\":false}}",
 			   "filters.events.matched: duplicate field");
-	expect_compile_err("{\"events\":{}", "filters: invalid JSON at byte 12: unterminated object");
+	expect_compile_err("{\"events\":{}",
+			   "filters: invalid JSON at byte 12: unterminated object");
 	expect_compile_err("", "filters: invalid JSON at byte 0: unexpected end of input");
 
 	/* More than EH_FILTER_MAX_IDS values; exactly that many is fine. */
@@ -353,7 +364,8 @@ EH_TEST(compile_errors_name_the_path)
 		snprintf(big + len, 8, "]}}");
 		if (extra) {
 			char msg[96];
-			snprintf(msg, sizeof(msg), "filters.counters.camera_in: more than %d values",
+			snprintf(msg, sizeof(msg),
+				 "filters.counters.camera_in: more than %d values",
 				 EH_FILTER_MAX_IDS);
 			expect_compile_err(big, msg);
 		} else {

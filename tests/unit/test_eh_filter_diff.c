@@ -98,28 +98,59 @@ static void gen_note(struct sb *s, enum eh_note_type t)
 	if (t == EH_TYPE_EVENTS) {
 		ap(s, ",\"event_type\":\"event_created\"");
 		if (maybe()) {
-			static const char *const bs[] = {"\"overall\"", "\"realtime\"", "\"x\"", "null"};
+			static const char *const bs[] = {"\"overall\"", "\"realtime\"", "\"x\"",
+							 "null"};
 			ap(s, ",\"bs_type\":%s", bs[rnd(4)]);
 		}
-		if (maybe()) { ap(s, ",\"camera\":"); gen_id(s); }
-		if (maybe()) { ap(s, ",\"camera_group\":"); gen_id(s); }
+		if (maybe()) {
+			ap(s, ",\"camera\":");
+			gen_id(s);
+		}
+		if (maybe()) {
+			ap(s, ",\"camera_group\":");
+			gen_id(s);
+		}
 		if (maybe()) {
 			static const char *const m[] = {"true", "false", "null"};
 			ap(s, ",\"matched\":%s", m[rnd(3)]);
 		}
-		if (maybe()) { ap(s, ",\"matched_dossier\":"); gen_id(s); }
-		if (maybe()) { ap(s, ",\"matched_lists\":"); gen_id_list(s); }
-		if (maybe()) { ap(s, ",\"confidence\":"); gen_num(s); }
+		if (maybe()) {
+			ap(s, ",\"matched_dossier\":");
+			gen_id(s);
+		}
+		if (maybe()) {
+			ap(s, ",\"matched_lists\":");
+			gen_id_list(s);
+		}
+		if (maybe()) {
+			ap(s, ",\"confidence\":");
+			gen_num(s);
+		}
 	} else if (t == EH_TYPE_EPISODES) {
 		ap(s, ",\"event_type\":\"%s\"", ep_types[rnd(3)]);
-		if (maybe()) { ap(s, ",\"cameras\":"); gen_id_list(s); }
-		if (maybe()) { ap(s, ",\"camera_groups\":"); gen_id_list(s); }
-		if (maybe()) { ap(s, ",\"matched_lists\":"); gen_id_list(s); }
+		if (maybe()) {
+			ap(s, ",\"cameras\":");
+			gen_id_list(s);
+		}
+		if (maybe()) {
+			ap(s, ",\"camera_groups\":");
+			gen_id_list(s);
+		}
+		if (maybe()) {
+			ap(s, ",\"matched_lists\":");
+			gen_id_list(s);
+		}
 		if (maybe()) {
 			unsigned r = rnd(3);
-			ap(s, ",\"matched_event\":%s", r == 0 ? "null" : r == 1 ? "\"4\"" : "{\"id\":\"4\"}");
+			ap(s, ",\"matched_event\":%s",
+			   r == 0   ? "null"
+			   : r == 1 ? "\"4\""
+				    : "{\"id\":\"4\"}");
 		}
-		if (maybe()) { ap(s, ",\"events_count\":"); gen_num(s); }
+		if (maybe()) {
+			ap(s, ",\"events_count\":");
+			gen_num(s);
+		}
 		if (maybe()) {
 			ap(s, ",\"last_event\":{\"id\":\"7\",\"camera\":");
 			gen_id(s);
@@ -127,23 +158,38 @@ static void gen_note(struct sb *s, enum eh_note_type t)
 		}
 	} else {
 		ap(s, ",\"event_type\":\"counter_record\"");
-		if (maybe()) { ap(s, ",\"counter\":"); gen_id(s); }
-		if (maybe()) { ap(s, ",\"camera\":"); gen_id(s); }
-		if (maybe()) { ap(s, ",\"camera_group\":"); gen_id(s); }
-		if (maybe()) { ap(s, ",\"faces_count\":"); gen_num(s); }
-		if (maybe()) { ap(s, ",\"silhouettes_count\":"); gen_num(s); }
+		if (maybe()) {
+			ap(s, ",\"counter\":");
+			gen_id(s);
+		}
+		if (maybe()) {
+			ap(s, ",\"camera\":");
+			gen_id(s);
+		}
+		if (maybe()) {
+			ap(s, ",\"camera_group\":");
+			gen_id(s);
+		}
+		if (maybe()) {
+			ap(s, ",\"faces_count\":");
+			gen_num(s);
+		}
+		if (maybe()) {
+			ap(s, ",\"silhouettes_count\":");
+			gen_num(s);
+		}
 	}
 	ap(s, ",\"webhook_type\":\"%s\"}", eh_type_name(t));
 }
 
-static const char *const ev_f[] = {"allowed_bs_types", "camera_group_in", "camera_in",
+static const char *const ev_f[] = {"allowed_bs_types", "camera_group_in",    "camera_in",
 				   "matched_lists_in", "matched_dossier_in", "matched",
 				   "confidence_gte"};
-static const char *const ep_f[] = {"allowed_types", "camera_group_in", "camera_in",
-				   "matched_lists_in", "matched", "events_count_gte",
+static const char *const ep_f[] = {"allowed_types",    "camera_group_in", "camera_in",
+				   "matched_lists_in", "matched",	  "events_count_gte",
 				   "events_count_lte"};
-static const char *const co_f[] = {"counter_in", "camera_group_in", "camera_in", "faces_gte",
-				   "faces_lte", "silhouettes_gte", "silhouettes_lte"};
+static const char *const co_f[] = {"counter_in", "camera_group_in", "camera_in",      "faces_gte",
+				   "faces_lte",	 "silhouettes_gte", "silhouettes_lte"};
 
 static void gen_field_value(struct sb *s, const char *name)
 {
@@ -218,9 +264,7 @@ static bool id_of(const cJSON *v, double *out)
 static bool in_list(const cJSON *list, double v)
 {
 	const cJSON *e;
-	cJSON_ArrayForEach(e, list)
-		if (e->valuedouble == v)
-			return true;
+	cJSON_ArrayForEach(e, list) if (e->valuedouble == v) return true;
 	return false;
 }
 
@@ -230,9 +274,7 @@ static bool any_in(const cJSON *list, const cJSON *member)
 	double v;
 	if (cJSON_IsArray(member)) {
 		const cJSON *e;
-		cJSON_ArrayForEach(e, member)
-			if (id_of(e, &v) && in_list(list, v))
-				return true;
+		cJSON_ArrayForEach(e, member) if (id_of(e, &v) && in_list(list, v)) return true;
 		return false;
 	}
 	return id_of(member, &v) && in_list(list, v);
@@ -243,9 +285,7 @@ static bool str_in(const cJSON *list, const cJSON *s)
 	const cJSON *e;
 	if (!cJSON_IsString(s))
 		return false;
-	cJSON_ArrayForEach(e, list)
-		if (strcmp(e->valuestring, s->valuestring) == 0)
-			return true;
+	cJSON_ArrayForEach(e, list) if (strcmp(e->valuestring, s->valuestring) == 0) return true;
 	return false;
 }
 
@@ -270,16 +310,17 @@ static bool ref_match(const cJSON *filters, const cJSON *note, enum eh_note_type
 		if (strcmp(f, "camera_in") == 0 && t == EH_TYPE_EPISODES) {
 			nv = cJSON_GetObjectItemCaseSensitive(note, "cameras");
 			if (cJSON_GetArraySize(nv) == 0) {
-				const cJSON *le = cJSON_GetObjectItemCaseSensitive(note, "last_event");
+				const cJSON *le =
+				    cJSON_GetObjectItemCaseSensitive(note, "last_event");
 				nv = cJSON_GetObjectItemCaseSensitive(le, "camera");
 			}
 			ok = any_in(c, nv);
 		} else if (strcmp(f, "camera_in") == 0) {
 			ok = any_in(c, cJSON_GetObjectItemCaseSensitive(note, "camera"));
 		} else if (strcmp(f, "camera_group_in") == 0) {
-			ok = any_in(c, cJSON_GetObjectItemCaseSensitive(
-					       note, t == EH_TYPE_EPISODES ? "camera_groups"
-									   : "camera_group"));
+			ok = any_in(
+			    c, cJSON_GetObjectItemCaseSensitive(
+				   note, t == EH_TYPE_EPISODES ? "camera_groups" : "camera_group"));
 		} else if (strcmp(f, "matched_lists_in") == 0) {
 			ok = any_in(c, cJSON_GetObjectItemCaseSensitive(note, "matched_lists"));
 		} else if (strcmp(f, "matched_dossier_in") == 0) {
@@ -293,17 +334,21 @@ static bool ref_match(const cJSON *filters, const cJSON *note, enum eh_note_type
 		} else if (strcmp(f, "matched") == 0) {
 			if (t == EH_TYPE_EPISODES) {
 				nv = cJSON_GetObjectItemCaseSensitive(note, "matched_event");
-				ok = nv != NULL && (cJSON_IsNull(nv) ? !cJSON_IsTrue(c) : cJSON_IsTrue(c));
+				ok = nv != NULL &&
+				     (cJSON_IsNull(nv) ? !cJSON_IsTrue(c) : cJSON_IsTrue(c));
 			} else {
 				nv = cJSON_GetObjectItemCaseSensitive(note, "matched");
 				ok = cJSON_IsBool(nv) && cJSON_IsTrue(nv) == cJSON_IsTrue(c);
 			}
 		} else {
 			/* _gte / _lte on a count */
-			const char *member = strncmp(f, "confidence", 10) == 0 ? "confidence"
-					     : strncmp(f, "events_count", 12) == 0 ? "events_count"
-					     : strncmp(f, "faces", 5) == 0 ? "faces_count"
-									   : "silhouettes_count";
+			const char *member = "silhouettes_count";
+			if (strncmp(f, "confidence", 10) == 0)
+				member = "confidence";
+			else if (strncmp(f, "events_count", 12) == 0)
+				member = "events_count";
+			else if (strncmp(f, "faces", 5) == 0)
+				member = "faces_count";
 			nv = cJSON_GetObjectItemCaseSensitive(note, member);
 			bool gte = strstr(f, "_gte") != NULL;
 			ok = cJSON_IsNumber(nv) && (gte ? nv->valuedouble >= c->valuedouble
@@ -352,7 +397,8 @@ EH_TEST(match_agrees_with_reference)
 		eh_filter_explain(&f, &n, why, sizeof(why));
 		if (ours != ref || ours != (strncmp(why, "matched", 7) == 0)) {
 			if (diffs < 5)
-				fprintf(stderr, "  diff: ours %d ref %d\n    filters %s\n    note %s\n%s",
+				fprintf(stderr,
+					"  diff: ours %d ref %d\n    filters %s\n    note %s\n%s",
 					ours, ref, fs.p, ns.p, why);
 			diffs++;
 		}
@@ -384,6 +430,7 @@ __attribute__((constructor)) static void read_count(void)
 	fclose(f);
 	buf[len] = '\0';
 	for (size_t a = strlen(buf) + 1; a < len; a += strlen(buf + a) + 1)
-		if (buf[a] >= '1' && buf[a] <= '9' && strspn(buf + a, "0123456789") == strlen(buf + a))
+		if (buf[a] >= '1' && buf[a] <= '9' &&
+		    strspn(buf + a, "0123456789") == strlen(buf + a))
 			cases = strtoul(buf + a, NULL, 10);
 }

@@ -22,10 +22,22 @@ static bool valid(const char *s)
 EH_TEST(json_accepts_rfc8259)
 {
 	const char *ok[] = {
-		"{}", "[]", "0", "-0", "1.5e+10", "-12.25E-3", "\"\"", "true", "false", "null",
-		" \t\r\n{ \"a\" : [ 1 , { } , [ ] , \"x\" ] } \n", "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"",
-		"\"\\u00e9\\uD83D\\uDE00\"", "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"",
-		"{\"a\":{\"a\":{\"a\":null}}}", "123456789012345678901234567890",
+	    "{}",
+	    "[]",
+	    "0",
+	    "-0",
+	    "1.5e+10",
+	    "-12.25E-3",
+	    "\"\"",
+	    "true",
+	    "false",
+	    "null",
+	    " \t\r\n{ \"a\" : [ 1 , { } , [ ] , \"x\" ] } \n",
+	    "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"",
+	    "\"\\u00e9\\uD83D\\uDE00\"",
+	    "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"",
+	    "{\"a\":{\"a\":{\"a\":null}}}",
+	    "123456789012345678901234567890",
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		if (!valid(ok[i]))
@@ -37,12 +49,48 @@ EH_TEST(json_accepts_rfc8259)
 EH_TEST(json_rejects_bad_syntax)
 {
 	const char *bad[] = {
-		"", " ", "{", "}", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "{\"a\":}", "01",
-		"1.", ".5", "-", "1e", "1e+", "+1", "0x10", "tru", "nul", "True", "\"abc",
-		"\"\\x\"", "\"\\u12G4\"", "\"\\u12\"", "\"a\tb\"", "\"\x01\"", "\"\xc3\"",
-		"\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xff\"", "[1 2]",
-		"{\"a\":1}{}", "{\"a\":1} x", "[1]]", "'a'", "NaN", "Infinity", "[1,,2]",
-		"{,}", "[,1]", "{\"a\":1 \"b\":2}",
+	    "",
+	    " ",
+	    "{",
+	    "}",
+	    "[1,]",
+	    "{\"a\":1,}",
+	    "{\"a\" 1}",
+	    "{a:1}",
+	    "{\"a\":}",
+	    "01",
+	    "1.",
+	    ".5",
+	    "-",
+	    "1e",
+	    "1e+",
+	    "+1",
+	    "0x10",
+	    "tru",
+	    "nul",
+	    "True",
+	    "\"abc",
+	    "\"\\x\"",
+	    "\"\\u12G4\"",
+	    "\"\\u12\"",
+	    "\"a\tb\"",
+	    "\"\x01\"",
+	    "\"\xc3\"",
+	    "\"\xc0\xaf\"",
+	    "\"\xed\xa0\x80\"",
+	    "\"\xf4\x90\x80\x80\"",
+	    "\"\xff\"",
+	    "[1 2]",
+	    "{\"a\":1}{}",
+	    "{\"a\":1} x",
+	    "[1]]",
+	    "'a'",
+	    "NaN",
+	    "Infinity",
+	    "[1,,2]",
+	    "{,}",
+	    "[,1]",
+	    "{\"a\":1 \"b\":2}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (valid(bad[i]))
@@ -98,8 +146,7 @@ static size_t load(const char *name, char *buf, size_t cap)
 	return eh_test_read_file(path, buf, cap);
 }
 
-static eh_err parse(const char *s, size_t len, enum eh_note_type t, size_t *n,
-		    struct eh_errs *errs)
+static eh_err parse(const char *s, size_t len, enum eh_note_type t, size_t *n, struct eh_errs *errs)
 {
 	eh_errs_init(errs);
 	return eh_note_parse_message(s, len, t, notes, EH_MAX_ARRAY_NOTES, n, errs);
@@ -305,7 +352,8 @@ EH_TEST(message_bounds)
 	size_t n, len = 0;
 
 	/* Depth: 33 levels inside a notification. */
-	len = (size_t)snprintf(big, sizeof(big), "{\"id\":1,\"event_type\":\"event_created\",\"x\":");
+	len =
+	    (size_t)snprintf(big, sizeof(big), "{\"id\":1,\"event_type\":\"event_created\",\"x\":");
 	for (int i = 0; i < EH_JSON_MAX_DEPTH; i++)
 		big[len++] = '[';
 	for (int i = 0; i < EH_JSON_MAX_DEPTH; i++)
@@ -355,9 +403,9 @@ EH_TEST(id_text_as_the_log_prints_it)
 {
 	char buf[64];
 
-	CHECK_EQ(eh_note_id_text("{\"a\":[1,{\"id\":2}],\"id\":\"42\\u0031\"}", 34, buf,
-				 sizeof(buf)),
-		 3);
+	CHECK_EQ(
+	    eh_note_id_text("{\"a\":[1,{\"id\":2}],\"id\":\"42\\u0031\"}", 34, buf, sizeof(buf)),
+	    3);
 	CHECK_STR(buf, "421");
 	CHECK_EQ(eh_note_id_text("{\"id\": 4267685965791894192}", 27, buf, sizeof(buf)), 19);
 	CHECK_STR(buf, "4267685965791894192");

@@ -20,10 +20,10 @@ static const char *lookup(void *ctx, enum eh_catalog_kind kind, long long id, si
 		long long id;
 		const char *text;
 	} tab[] = {
-		{EH_CAT_CAMERAS, 3, "{\"id\":3,\"name\":\"Door\"}"},
-		{EH_CAT_CAMERA_GROUPS, 1, "{\"id\":1,\"name\":\"Default Camera Group\"}"},
-		{EH_CAT_WATCH_LISTS, -1, "{\"id\":-1,\"name\":\"Unmatched\"}"},
-		{EH_CAT_DOSSIERS, 12, "{\"id\":12,\"name\":\"Ann\"}"},
+	    {EH_CAT_CAMERAS, 3, "{\"id\":3,\"name\":\"Door\"}"},
+	    {EH_CAT_CAMERA_GROUPS, 1, "{\"id\":1,\"name\":\"Default Camera Group\"}"},
+	    {EH_CAT_WATCH_LISTS, -1, "{\"id\":-1,\"name\":\"Unmatched\"}"},
+	    {EH_CAT_DOSSIERS, 12, "{\"id\":12,\"name\":\"Ann\"}"},
 	};
 	(void)ctx;
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
@@ -96,11 +96,11 @@ EH_TEST(verbose_expands_from_catalog)
 		  "\"matched_dossier\":{\"id\":12,\"name\":\"Ann\"},"
 		  "\"last_event\":{\"camera\":3},\"counter\":2,\"webhook_type\":\"events\"}");
 	/* Episodes: camera_groups and cameras lists. */
-	CHECK_STR(render(EH_TYPE_EPISODES, "{\"id\":1,\"camera_groups\":[1],\"cameras\":[3, 4]}",
-			 &o),
-		  "{\"webhook_type\":\"episodes\",\"id\":1,"
-		  "\"camera_groups\":[{\"id\":1,\"name\":\"Default Camera Group\"}],"
-		  "\"cameras\":[{\"id\":3,\"name\":\"Door\"},4]}");
+	CHECK_STR(
+	    render(EH_TYPE_EPISODES, "{\"id\":1,\"camera_groups\":[1],\"cameras\":[3, 4]}", &o),
+	    "{\"webhook_type\":\"episodes\",\"id\":1,"
+	    "\"camera_groups\":[{\"id\":1,\"name\":\"Default Camera Group\"}],"
+	    "\"cameras\":[{\"id\":3,\"name\":\"Door\"},4]}");
 	/* No catalog: nothing to expand, bytes as stored. */
 	struct eh_render_opts none = {true, NULL, NULL};
 	CHECK_STR(render(EH_TYPE_EVENTS, "{\"id\":1, \"camera\":3}", &none),
@@ -154,10 +154,11 @@ EH_TEST(verbose_sample_round_trip)
 EH_TEST(external_address_on_media_paths)
 {
 	struct eh_render_opts o = {false, "https://edge.example:8443", NULL};
-	const char *in = "{\"id\":1,\"face\":\"/uploads/f.jpg\",\"frame\":\"http://h/x.jpg\","
-			 "\"thumbnail\":null,\"other\":\"/keep\","
-			 "\"last_event\":{\"fullframe\":\"/u/ff.jpg\",\"a\":[{\"thumbnail\":\"/t\"}]},"
-			 "\"webhook_type\":\"events\"}";
+	const char *in =
+	    "{\"id\":1,\"face\":\"/uploads/f.jpg\",\"frame\":\"http://h/x.jpg\","
+	    "\"thumbnail\":null,\"other\":\"/keep\","
+	    "\"last_event\":{\"fullframe\":\"/u/ff.jpg\",\"a\":[{\"thumbnail\":\"/t\"}]},"
+	    "\"webhook_type\":\"events\"}";
 	CHECK_STR(render(EH_TYPE_EVENTS, in, &o),
 		  "{\"id\":1,\"face\":\"https://edge.example:8443/uploads/f.jpg\","
 		  "\"frame\":\"http://h/x.jpg\",\"thumbnail\":null,\"other\":\"/keep\","
