@@ -17,10 +17,10 @@
 #define FMT_VERSION 1u
 #define KIND_DATA 1u
 #define KIND_CURSOR 2u
-#define CUR_FLAG_CLEAN 1u     /* written by close: no torn tail can follow */
-#define CUR_FLAG_FULL 2u      /* a segment-opening snapshot (all 64 slots) */
-#define CUR_SLOT_BYTES 32u    /* 3 cursors + drops, u64 each */
-#define CUR_FIXED 16u         /* flags u32, count u32, present u64 */
+#define CUR_FLAG_CLEAN 1u  /* written by close: no torn tail can follow */
+#define CUR_FLAG_FULL 2u   /* a segment-opening snapshot (all 64 slots) */
+#define CUR_SLOT_BYTES 32u /* 3 cursors + drops, u64 each */
+#define CUR_FIXED 16u	   /* flags u32, count u32, present u64 */
 #define CUR_MAX (EH_QUEUE_REC_HDR + CUR_FIXED + EH_QUEUE_SLOTS * CUR_SLOT_BYTES) /* 2104 */
 #define NONE UINT32_MAX
 /* After a crash, seqs restart this far above the last durable one, so a seq
@@ -379,8 +379,9 @@ static void seg_encode(const struct eh_queue *q, uint8_t *b, uint32_t seg)
 static bool seg_decode(const struct eh_queue *q, const uint8_t *b, uint32_t seg,
 		       struct eh_queue_seg *s)
 {
-	if (get32(b) != SEG_MAGIC || get16(b + 4) != FMT_VERSION || get16(b + 6) != (seg & 0xffff) ||
-	    get32(b + 44) != eh_queue_crc32c(0, b, 44) || get64(b + 32) != q->uid)
+	if (get32(b) != SEG_MAGIC || get16(b + 4) != FMT_VERSION ||
+	    get16(b + 6) != (seg & 0xffff) || get32(b + 44) != eh_queue_crc32c(0, b, 44) ||
+	    get64(b + 32) != q->uid)
 		return false;
 	s->seg_seq = get64(b + 8);
 	s->first_seq = get64(b + 16);
@@ -403,7 +404,8 @@ static eh_err format(struct eh_queue *q)
 		q->uid = 1;
 	for (uint32_t copy = 0; copy < 2; copy++) {
 		sb_encode(q, q->io, copy);
-		if ((rc = eh_flash_prog(q->flash, (uint64_t)copy * q->unit, q->io, q->unit)) != EH_OK ||
+		if ((rc = eh_flash_prog(q->flash, (uint64_t)copy * q->unit, q->io, q->unit)) !=
+			EH_OK ||
 		    (rc = eh_flash_sync(q->flash)) != EH_OK)
 			return rc;
 	}
@@ -492,7 +494,8 @@ static eh_err recover(struct eh_queue *q)
 			return rc;
 		flags = 0; /* not clean: the newest segment has no closing mark */
 	}
-	EH_LOG_DBG("queue", "mount: %u live segments, newest %u (seg seq %llu), end %u, last seq %llu",
+	EH_LOG_DBG("queue",
+		   "mount: %u live segments, newest %u (seg seq %llu), end %u, last seq %llu",
 		   (newest + q->nsegs - q->tail_seg) % q->nsegs + 1, newest,
 		   (unsigned long long)q->segs[newest].seg_seq, end, (unsigned long long)last);
 	q->durable_seq = last;
@@ -559,7 +562,8 @@ eh_err eh_queue_open(struct eh_queue *q, const struct eh_queue_config *cfg)
 		const uint8_t *s = va ? a : b;
 		if (get32(s + 8) != q->unit || get32(s + 12) != q->seg_bytes ||
 		    get32(s + 16) != f->block_count) {
-			EH_LOG_ERR("queue", "superblock: geometry %u/%u/%u does not match the device",
+			EH_LOG_ERR("queue",
+				   "superblock: geometry %u/%u/%u does not match the device",
 				   get32(s + 8), get32(s + 12), get32(s + 16));
 			return EH_ERR_CORRUPT;
 		}
@@ -570,7 +574,8 @@ eh_err eh_queue_open(struct eh_queue *q, const struct eh_queue_config *cfg)
 	}
 	q->salt = uid_salt(q->uid);
 	q->st.mount_bytes_read = f->bytes_read - read0;
-	q->st.mount_bytes_bound = 2ull * q->unit + (uint64_t)q->nsegs * q->unit + 2ull * q->seg_bytes;
+	q->st.mount_bytes_bound =
+	    2ull * q->unit + (uint64_t)q->nsegs * q->unit + 2ull * q->seg_bytes;
 	q->st.bytes_written = 0;
 	q->prog0 = f->bytes_prog;
 	q->sync0 = f->syncs;
@@ -711,7 +716,8 @@ static eh_err place(struct eh_queue *q, uint32_t rsz, struct eh_queue_ext **out)
 				ext_new(q, h, q->head_off, false);
 			}
 			e = &q->ext[q->n_ext - 1];
-			if (e->buf + align_up(e->len + rsz, q->unit) + cur_room(q) > sizeof(q->stage))
+			if (e->buf + align_up(e->len + rsz, q->unit) + cur_room(q) >
+			    sizeof(q->stage))
 				return EH_ERR_AGAIN;
 			*out = e;
 			return EH_OK;
@@ -802,8 +808,7 @@ eh_err eh_queue_commit(struct eh_queue *q)
 		return EH_OK;
 	if (q->n_ext == 0) {
 		/* cursors only: into the head, else a free (never an evicting) segment */
-		if (q->head_seg != NONE &&
-		    q->head_off + CUR_MAX + cur_room(q) <= q->seg_bytes)
+		if (q->head_seg != NONE && q->head_off + CUR_MAX + cur_room(q) <= q->seg_bytes)
 			ext_new(q, q->head_seg, q->head_off, false);
 		else if (open_next(q, 0, false) != EH_OK) {
 			q->dirty_ms = now_ms(q); /* retry later; acks stay in RAM meanwhile */
@@ -828,7 +833,8 @@ eh_err eh_queue_commit(struct eh_queue *q)
 			 * with this sync, before its old records are overwritten. */
 			if (q->ext[i + 1].reclaimed && q->cursors_dirty)
 				e->len += cursor_encode(q, q->stage + e->buf + e->len, e->seg, 0);
-			if ((rc = write_ext(q, e)) == EH_OK && (rc = eh_flash_sync(q->flash)) == EH_OK)
+			if ((rc = write_ext(q, e)) == EH_OK &&
+			    (rc = eh_flash_sync(q->flash)) == EH_OK)
 				q->cursors_dirty = false;
 			continue;
 		}
@@ -1092,7 +1098,8 @@ void eh_queue_stats(const struct eh_queue *q, struct eh_queue_stats *st)
 		live++;
 	st->segments = q->nsegs;
 	st->segment_bytes = q->seg_bytes;
-	st->capacity_bytes = (uint64_t)q->nsegs * (q->seg_bytes - seg_data_start(q) - seg_reserve(q));
+	st->capacity_bytes =
+	    (uint64_t)q->nsegs * (q->seg_bytes - seg_data_start(q) - seg_reserve(q));
 	st->used_bytes = (uint64_t)live * (q->seg_bytes - seg_data_start(q) - seg_reserve(q));
 	st->head_seq = q->next_seq - 1;
 	st->tail_seq = q->tail_seg == NONE ? q->next_seq : q->segs[q->tail_seg].first_seq;
@@ -1103,13 +1110,19 @@ void eh_queue_stats(const struct eh_queue *q, struct eh_queue_stats *st)
 	st->syncs = q->flash->syncs - q->sync0;
 }
 
+uint64_t eh_queue_cursor(const struct eh_queue *q, unsigned slot, unsigned type)
+{
+	if (slot >= EH_QUEUE_SLOTS || type >= EH_QUEUE_TYPES)
+		return 0;
+	return q->cur[slot][type];
+}
+
 uint64_t eh_queue_uid(const struct eh_queue *q)
 {
 	return q->uid;
 }
 
-eh_err eh_queue_walk(struct eh_queue *q, eh_queue_walk_fn fn, void *arg, void *buf,
-		     size_t buf_len)
+eh_err eh_queue_walk(struct eh_queue *q, eh_queue_walk_fn fn, void *arg, void *buf, size_t buf_len)
 {
 	struct it it;
 	struct rhdr h;
@@ -1129,7 +1142,8 @@ eh_err eh_queue_walk(struct eh_queue *q, eh_queue_walk_fn fn, void *arg, void *b
 				eh_err rc = read_payload(q, s, at, &h, buf, &ok);
 				if (rc != EH_OK)
 					return rc;
-			} else if (qread(q, s, at + EH_QUEUE_REC_HDR, buf, (uint32_t)buf_len) != EH_OK) {
+			} else if (qread(q, s, at + EH_QUEUE_REC_HDR, buf, (uint32_t)buf_len) !=
+				   EH_OK) {
 				return EH_ERR_IO;
 			}
 			if (!ok) {

@@ -15,84 +15,84 @@
 #include "eh_limits.h"
 #include "eh_time.h"
 
-#define EH_QUEUE_SLOTS 64       /* webhook slots: bit s of a record's mask */
-#define EH_QUEUE_TYPES 3        /* enum eh_note_type: events, episodes, counters */
+#define EH_QUEUE_SLOTS 64 /* webhook slots: bit s of a record's mask */
+#define EH_QUEUE_TYPES 3  /* enum eh_note_type: events, episodes, counters */
 #ifndef EH_QUEUE_MAX_SEGS
-#define EH_QUEUE_MAX_SEGS 1024  /* segments (flash blocks) a queue may have */
+#define EH_QUEUE_MAX_SEGS 1024 /* segments (flash blocks) a queue may have */
 #endif
 #ifndef EH_QUEUE_STAGE_BYTES
 #define EH_QUEUE_STAGE_BYTES (2u * EH_MAX_MSG_BYTES) /* RAM for records staged before commit */
 #endif
-#define EH_QUEUE_STAGE_EXT 8    /* segments one commit may span */
-#define EH_QUEUE_REC_HDR 40     /* bytes of a record header on flash */
+#define EH_QUEUE_STAGE_EXT 8	/* segments one commit may span */
+#define EH_QUEUE_REC_HDR 40	/* bytes of a record header on flash */
 #define EH_QUEUE_CURSOR_MS 1000 /* cursor-only commits wait at most this long */
 
 enum eh_queue_full_policy {
 	EH_QUEUE_DROP_OLDEST = 0, /* evict the oldest segment, count drops per slot */
-	EH_QUEUE_BLOCK = 1,       /* refuse appends with EH_ERR_NOSPC until acked */
+	EH_QUEUE_BLOCK = 1,	  /* refuse appends with EH_ERR_NOSPC until acked */
 };
 
 /* Caller fills; zero means default; validated by eh_queue_open (EH_ERR_INVAL). */
 struct eh_queue_config {
-	struct eh_flash *flash;         /* required; must outlive the queue */
-	uint32_t commit_interval_ms;    /* group-commit delay after the first staged record; 0 = 20 */
+	struct eh_flash *flash;	     /* required; must outlive the queue */
+	uint32_t commit_interval_ms; /* group-commit delay after the first staged record; 0 = 20 */
 	enum eh_queue_full_policy full_policy;
-	const struct eh_clock *clock;   /* NULL = the system clock */
-	uint64_t uid;                   /* id chosen at format; 0 = random (tests fix it) */
-	bool read_only;                 /* inspect only: never format, never write */
+	const struct eh_clock *clock; /* NULL = the system clock */
+	uint64_t uid;		      /* id chosen at format; 0 = random (tests fix it) */
+	bool read_only;		      /* inspect only: never format, never write */
 };
 
 /* A record returned by peek: a view into the caller's buffer. */
 struct eh_queue_rec {
-	uint64_t seq;                   /* unique, increasing; with the uid it keys a batch */
-	unsigned type;                  /* 0..2 */
-	const uint8_t *payload;         /* into the buf given to eh_queue_peek */
+	uint64_t seq;		/* unique, increasing; with the uid it keys a batch */
+	unsigned type;		/* 0..2 */
+	const uint8_t *payload; /* into the buf given to eh_queue_peek */
 	uint32_t len;
-	uint64_t mask;                  /* webhook slots that wanted it */
+	uint64_t mask; /* webhook slots that wanted it */
 };
 
 struct eh_queue_stats {
-	uint64_t capacity_bytes;        /* payload+header bytes the ring can hold */
-	uint64_t used_bytes;            /* bytes in segments still holding pending records */
-	uint64_t records;               /* records between the oldest pending and the head */
-	uint64_t head_seq;              /* last seq assigned (0: none yet) */
-	uint64_t tail_seq;              /* oldest seq still in the ring */
+	uint64_t capacity_bytes; /* payload+header bytes the ring can hold */
+	uint64_t used_bytes;	 /* bytes in segments still holding pending records */
+	uint64_t records;	 /* records between the oldest pending and the head */
+	uint64_t head_seq;	 /* last seq assigned (0: none yet) */
+	uint64_t tail_seq;	 /* oldest seq still in the ring */
 	uint64_t durable_seq;
 	uint64_t drops[EH_QUEUE_SLOTS]; /* records evicted by drop_oldest, per slot (persisted) */
-	uint64_t corrupt_skipped;       /* records whose CRC failed (skipped, never returned) */
-	uint64_t lost_detected;         /* seq gaps found where records should have been */
-	uint64_t bad_headers;           /* segment headers found damaged at mount */
-	uint64_t unclean_mounts;        /* 1 when this open followed a crash */
-	uint64_t bytes_written;         /* bytes programmed to the device since open */
-	uint64_t payload_bytes;         /* payload bytes appended since open */
-	uint64_t syncs;                 /* device syncs since open */
-	uint64_t mount_bytes_read;      /* bytes read by eh_queue_open */
-	uint64_t mount_bytes_bound;     /* the format's bound on that */
+	uint64_t corrupt_skipped;	/* records whose CRC failed (skipped, never returned) */
+	uint64_t lost_detected;		/* seq gaps found where records should have been */
+	uint64_t bad_headers;		/* segment headers found damaged at mount */
+	uint64_t unclean_mounts;	/* 1 when this open followed a crash */
+	uint64_t bytes_written;		/* bytes programmed to the device since open */
+	uint64_t payload_bytes;		/* payload bytes appended since open */
+	uint64_t syncs;			/* device syncs since open */
+	uint64_t mount_bytes_read;	/* bytes read by eh_queue_open */
+	uint64_t mount_bytes_bound;	/* the format's bound on that */
 	uint32_t segments, segment_bytes;
 };
 
 /* Where a cursor's reader is in the ring (internal). */
 struct eh_queue_pos {
-	uint64_t seg_seq;               /* the segment's seq when cached; 0 = invalid */
-	uint64_t floor;                 /* next record's seq must be >= this */
-	uint64_t cur;                   /* cursor value when cached */
+	uint64_t seg_seq; /* the segment's seq when cached; 0 = invalid */
+	uint64_t floor;	  /* next record's seq must be >= this */
+	uint64_t cur;	  /* cursor value when cached */
 	uint32_t seg, off;
 };
 
 struct eh_queue_seg {
-	uint64_t seg_seq;               /* 0: never written or damaged */
-	uint64_t first_seq;             /* seq of the first record opened into it */
-	uint64_t prev_last;             /* last seq before it, when it was opened */
-	bool live;                      /* between tail and head */
+	uint64_t seg_seq;   /* 0: never written or damaged */
+	uint64_t first_seq; /* seq of the first record opened into it */
+	uint64_t prev_last; /* last seq before it, when it was opened */
+	bool live;	    /* between tail and head */
 };
 
 struct eh_queue_ext {
-	uint32_t seg;                   /* segment index */
-	uint32_t off;                   /* start in the segment (unit-aligned) */
-	uint32_t buf;                   /* start in the stage buffer (unit-aligned) */
-	uint32_t len;                   /* bytes used (records), before padding */
-	bool opens;                     /* starts a segment: header + cursor snapshot */
-	bool reclaimed;                 /* reuses a live segment: cursors go durable first */
+	uint32_t seg;	/* segment index */
+	uint32_t off;	/* start in the segment (unit-aligned) */
+	uint32_t buf;	/* start in the stage buffer (unit-aligned) */
+	uint32_t len;	/* bytes used (records), before padding */
+	bool opens;	/* starts a segment: header + cursor snapshot */
+	bool reclaimed; /* reuses a live segment: cursors go durable first */
 };
 
 /* Caller allocates (static in main); eh_queue_open fills it. Large: it holds
@@ -102,19 +102,19 @@ struct eh_queue {
 	struct eh_queue_config cfg;
 	uint64_t uid;
 	uint32_t unit, seg_bytes, nsegs; /* prog unit, segment size, segments */
-	uint32_t salt;                   /* CRC seed derived from uid */
-	bool failed;                     /* a write or sync failed: reopen needed */
+	uint32_t salt;			 /* CRC seed derived from uid */
+	bool failed;			 /* a write or sync failed: reopen needed */
 	bool open;
 	struct eh_queue_seg segs[EH_QUEUE_MAX_SEGS];
-	uint32_t tail_seg, head_seg;     /* head_seg == UINT32_MAX: empty ring */
-	uint32_t head_off;               /* durable end in the head segment (unit-aligned) */
-	uint64_t next_seq;               /* seq the next append gets */
+	uint32_t tail_seg, head_seg; /* head_seg == UINT32_MAX: empty ring */
+	uint32_t head_off;	     /* durable end in the head segment (unit-aligned) */
+	uint64_t next_seq;	     /* seq the next append gets */
 	uint64_t durable_seq;
 	uint64_t cur[EH_QUEUE_SLOTS][EH_QUEUE_TYPES]; /* last consumed seq */
 	uint64_t drops[EH_QUEUE_SLOTS];
 	bool cursors_dirty;
-	uint64_t dirty_ms, stage_ms;     /* when cursors / the first staged record changed */
-	bool stage_timed;                /* a record is staged: stage_ms is set */
+	uint64_t dirty_ms, stage_ms; /* when cursors / the first staged record changed */
+	bool stage_timed;	     /* a record is staged: stage_ms is set */
 	struct eh_queue_pos pos[EH_QUEUE_SLOTS][EH_QUEUE_TYPES];
 	uint64_t lag[EH_QUEUE_SLOTS][EH_QUEUE_TYPES];
 	bool lag_ok[EH_QUEUE_SLOTS][EH_QUEUE_TYPES];
@@ -123,14 +123,14 @@ struct eh_queue {
 	struct eh_queue_ext ext[EH_QUEUE_STAGE_EXT];
 	uint32_t n_ext;
 	uint32_t stage_used;
-	uint64_t staged_last;            /* last seq in the stage */
-	uint64_t corrupt_seen;           /* highest seq counted as corrupt */
-	uint64_t lost_seen;              /* highest seg_seq checked for a gap */
-	uint64_t max_seg_seq;            /* highest segment seq seen or written */
-	uint64_t prog0, sync0;           /* device counters at open */
-	bool closing;                    /* the next cursor record carries the clean mark */
+	uint64_t staged_last;  /* last seq in the stage */
+	uint64_t corrupt_seen; /* highest seq counted as corrupt */
+	uint64_t lost_seen;    /* highest seg_seq checked for a gap */
+	uint64_t max_seg_seq;  /* highest segment seq seen or written */
+	uint64_t prog0, sync0; /* device counters at open */
+	bool closing;	       /* the next cursor record carries the clean mark */
 	struct eh_queue_stats st;
-	uint8_t io[4096];                /* scratch for headers */
+	uint8_t io[4096]; /* scratch for headers */
 	uint8_t stage[EH_QUEUE_STAGE_BYTES];
 };
 
@@ -200,6 +200,9 @@ uint64_t eh_queue_lag(const struct eh_queue *q, unsigned slot, unsigned type);
 
 void eh_queue_stats(const struct eh_queue *q, struct eh_queue_stats *st);
 
+/* The last consumed seq of cursor (slot, type); 0 when none. */
+uint64_t eh_queue_cursor(const struct eh_queue *q, unsigned slot, unsigned type);
+
 /* The random id chosen when the device was formatted. */
 uint64_t eh_queue_uid(const struct eh_queue *q);
 
@@ -208,8 +211,7 @@ uint64_t eh_queue_uid(const struct eh_queue *q);
  * is the stored length) and returns non-zero to stop. Corrupt records are
  * counted, not passed. */
 typedef int (*eh_queue_walk_fn)(void *arg, const struct eh_queue_rec *r, uint32_t seg);
-eh_err eh_queue_walk(struct eh_queue *q, eh_queue_walk_fn fn, void *arg, void *buf,
-		     size_t buf_len);
+eh_err eh_queue_walk(struct eh_queue *q, eh_queue_walk_fn fn, void *arg, void *buf, size_t buf_len);
 
 /* CRC-32C (Castagnoli, reflected) continuing from crc; start with 0. */
 uint32_t eh_queue_crc32c(uint32_t crc, const void *buf, size_t len);

@@ -22,20 +22,20 @@ struct eh_flash_ops {
 	eh_err (*read)(struct eh_flash *f, uint64_t off, void *buf, size_t len);
 	eh_err (*prog)(struct eh_flash *f, uint64_t off, const void *buf, size_t len);
 	eh_err (*erase)(struct eh_flash *f, uint64_t off, size_t len); /* no-op on files */
-	eh_err (*sync)(struct eh_flash *f);                            /* durability barrier */
-	void (*close)(struct eh_flash *f);                             /* idempotent */
+	eh_err (*sync)(struct eh_flash *f);			       /* durability barrier */
+	void (*close)(struct eh_flash *f);			       /* idempotent */
 };
 
 /* Caller allocates; a backend's open/init fills it. Geometry and ops are
  * read-only afterwards; the counters are kept by the wrappers below. */
 struct eh_flash {
 	const struct eh_flash_ops *ops;
-	void *state;            /* backend state, caller-provided, outlives the flash */
-	const char *name;       /* "file", "emu": for logs */
-	uint32_t block_size;    /* erase unit; the queue's segment size */
-	uint32_t block_count;   /* blocks on the device */
-	uint32_t prog_unit;     /* write unit: offsets and lengths of prog are multiples */
-	uint64_t bytes_read;    /* counters since open (figures: wear, mount cost) */
+	void *state;	      /* backend state, caller-provided, outlives the flash */
+	const char *name;     /* "file", "emu": for logs */
+	uint32_t block_size;  /* erase unit; the queue's segment size */
+	uint32_t block_count; /* blocks on the device */
+	uint32_t prog_unit;   /* write unit: offsets and lengths of prog are multiples */
+	uint64_t bytes_read;  /* counters since open (figures: wear, mount cost) */
 	uint64_t bytes_prog;
 	uint64_t syncs;
 };
@@ -82,7 +82,7 @@ static inline void eh_flash_close(struct eh_flash *f)
 /* ==== File or partition backend (eh_flash_file.c) ==== */
 
 struct eh_flash_file {
-	int fd;                 /* -1 when closed */
+	int fd; /* -1 when closed */
 };
 
 /* Open the preallocated queue file at path. When it does not exist and size

@@ -95,11 +95,11 @@ static eh_err emu_sync(struct eh_flash *f)
 }
 
 static const struct eh_flash_ops emu_ops = {
-	.read = emu_read,
-	.prog = emu_write,
-	.erase = emu_erase,
-	.sync = emu_sync,
-	.close = NULL,
+    .read = emu_read,
+    .prog = emu_write,
+    .erase = emu_erase,
+    .sync = emu_sync,
+    .close = NULL,
 };
 
 /* ==== Public ==== */

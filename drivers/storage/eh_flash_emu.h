@@ -14,9 +14,9 @@
 enum eh_flash_emu_mode {
 	EH_FLASH_EMU_ATOMIC = 0,  /* completed writes persist, the cut one is not applied */
 	EH_FLASH_EMU_REORDER = 1, /* a random subset of the unsynced writes persists */
-	EH_FLASH_EMU_TORN = 2,    /* unsynced writes persist, the last one torn: a prefix of
+	EH_FLASH_EMU_TORN = 2,	  /* unsynced writes persist, the last one torn: a prefix of
 				   * its units, then one unit of garbage */
-	EH_FLASH_EMU_DROP = 3,    /* every unsynced write is lost */
+	EH_FLASH_EMU_DROP = 3,	  /* every unsynced write is lost */
 	EH_FLASH_EMU_MODES = 4,
 };
 
@@ -24,24 +24,24 @@ enum eh_flash_emu_mode {
 struct eh_flash_emu_op {
 	uint64_t off;
 	uint32_t len;
-	uint32_t data;          /* offset of the bytes in log */
+	uint32_t data; /* offset of the bytes in log */
 };
 
 /* Caller fills the buffers (durable and current: size bytes each; log and
  * ops: capacity for the writes between two syncs), then calls init. */
 struct eh_flash_emu {
-	uint8_t *durable;       /* what survives a power cut */
-	uint8_t *current;       /* what reads see: durable + unsynced writes */
+	uint8_t *durable; /* what survives a power cut */
+	uint8_t *current; /* what reads see: durable + unsynced writes */
 	size_t size;
-	uint8_t *log;           /* bytes of unsynced writes, in order */
+	uint8_t *log; /* bytes of unsynced writes, in order */
 	size_t log_cap, log_used;
 	struct eh_flash_emu_op *ops;
 	size_t ops_cap, n_ops;
 	/* internal */
-	uint64_t op_count;      /* prog/erase/sync operations started */
-	uint64_t cut_at;        /* lose power when op_count reaches this; 0 = never */
-	int dead;               /* power is off: every op fails with EH_ERR_IO */
-	int torn_valid;         /* the interrupted op was a write, kept in torn */
+	uint64_t op_count; /* prog/erase/sync operations started */
+	uint64_t cut_at;   /* lose power when op_count reaches this; 0 = never */
+	int dead;	   /* power is off: every op fails with EH_ERR_IO */
+	int torn_valid;	   /* the interrupted op was a write, kept in torn */
 	struct eh_flash_emu_op torn;
 };
 

@@ -48,11 +48,11 @@ static void file_close(struct eh_flash *f)
 }
 
 static const struct eh_flash_ops file_ops = {
-	.read = file_read,
-	.prog = file_prog,
-	.erase = file_erase,
-	.sync = file_sync,
-	.close = file_close,
+    .read = file_read,
+    .prog = file_prog,
+    .erase = file_erase,
+    .sync = file_sync,
+    .close = file_close,
 };
 
 /* ==== Open ==== */

@@ -18,3 +18,6 @@ eh_unit_test(test_eh_queue_corrupt SOURCES unit/test_eh_queue_corrupt.c
   LIBS eh_queue eh_drv_storage TIMEOUT 300)
 eh_unit_test(test_eh_queue_kill SOURCES unit/test_eh_queue_kill.c
   LIBS eh_queue eh_drv_storage TIMEOUT 300)
+eh_unit_test(test_eh_queue_ctl SOURCES unit/test_eh_queue_ctl.c ${PROJECT_SOURCE_DIR}/app/ctl/ctl_queue.c
+  LIBS eh_queue eh_drv_storage)
+target_include_directories(test_eh_queue_ctl PRIVATE ${PROJECT_SOURCE_DIR}/app/ctl)

@@ -19,8 +19,8 @@
 #include "eh_log.h"
 #include "eh_queue.h"
 
-#define BS 16384u  /* segment */
-#define BC 8u      /* superblock + 7 segments */
+#define BS 16384u /* segment */
+#define BC 8u	  /* superblock + 7 segments */
 #define UNIT 512u
 #define SZ (BS * BC)
 #define MAXREC 20000
@@ -40,17 +40,17 @@ struct orec {
 	uint64_t seq, mask;
 	uint32_t len;
 	uint8_t type;
-	uint8_t durable;     /* a commit covering it returned OK */
-	uint8_t acked;       /* bit s: slot s acknowledged it (webhook got it) */
-	uint8_t seen;        /* bit s: delivered to slot s in the check */
-	uint8_t gone;        /* staged but never committed before a kill */
+	uint8_t durable; /* a commit covering it returned OK */
+	uint8_t acked;	 /* bit s: slot s acknowledged it (webhook got it) */
+	uint8_t seen;	 /* bit s: delivered to slot s in the check */
+	uint8_t gone;	 /* staged but never committed before a kill */
 };
 static struct orec orc[MAXREC];
 static uint32_t n_issued;
 
 struct figures {
 	uint64_t points, runs, recoveries, mount_fail, durable_total, lost, corrupt, spurious,
-		unaccounted, dropped, dup, mount_max, mount_bound, order, append_after;
+	    unaccounted, dropped, dup, mount_max, mount_bound, order, append_after;
 	char first_fail[160];
 };
 
@@ -216,7 +216,8 @@ static int workload(uint64_t seed, int policy, unsigned steps, struct figures *f
 			if (qopen(policy, false) != EH_OK)
 				return emu.dead ? 1 : -1;
 		}
-		if (step % 151 == 150) { /* process killed: unsynced writes stay in the page cache */
+		if (step % 151 ==
+		    150) { /* process killed: unsynced writes stay in the page cache */
 			eh_flash_emu_powerloss(&emu, EH_FLASH_EMU_ATOMIC, 0);
 			for (uint32_t i = 0; i < n_issued; i++)
 				orc[i].gone |= !orc[i].durable;
@@ -251,11 +252,12 @@ static void verify(int policy, struct figures *f, const char *id)
 	f->recoveries++;
 	eh_queue_stats(&q, &st);
 	if (verbose_fail) {
-		printf("  drops %" PRIu64 " %" PRIu64 " %" PRIu64 " tail seg %u head seg %u next %" PRIu64 "\n",
+		printf("  drops %" PRIu64 " %" PRIu64 " %" PRIu64
+		       " tail seg %u head seg %u next %" PRIu64 "\n",
 		       st.drops[0], st.drops[1], st.drops[2], q.tail_seg, q.head_seg, q.next_seq);
 		for (unsigned i = 0; i < BC - 1; i++)
-			printf("  seg %u seq %" PRIu64 " first %" PRIu64 " live %d\n", i, q.segs[i].seg_seq,
-			       q.segs[i].first_seq, q.segs[i].live);
+			printf("  seg %u seq %" PRIu64 " first %" PRIu64 " live %d\n", i,
+			       q.segs[i].seg_seq, q.segs[i].first_seq, q.segs[i].live);
 		for (unsigned t = 0; t < 3; t++)
 			printf("  cur[2][%u] = %" PRIu64 "\n", t, q.cur[2][t]);
 	}
@@ -269,8 +271,8 @@ static void verify(int policy, struct figures *f, const char *id)
 			size_t n;
 			do {
 				n = 0;
-				if (eh_queue_peek(&q, slot, t, recs, 64, 1 << 20, pbuf, sizeof(pbuf),
-						  &n) != EH_OK) {
+				if (eh_queue_peek(&q, slot, t, recs, 64, 1 << 20, pbuf,
+						  sizeof(pbuf), &n) != EH_OK) {
 					fail(f, id, "peek failed after recovery");
 					break;
 				}
@@ -312,8 +314,8 @@ static void verify(int policy, struct figures *f, const char *id)
 			if (!(o->acked & (1u << slot)) && !(o->seen & (1u << slot))) {
 				missing++;
 				if (verbose_fail)
-					printf("  slot %u missing id %u seq %" PRIu64 " type %u\n", slot, i,
-					       o->seq, o->type);
+					printf("  slot %u missing id %u seq %" PRIu64 " type %u\n",
+					       slot, i, o->seq, o->type);
 			}
 		}
 		f->dropped += st.drops[slot];
@@ -332,7 +334,8 @@ append_after:
 		uint64_t seq = 0;
 		size_t n = 0;
 		make_payload(rbuf, 64, 0);
-		if (eh_queue_append(&q, 0, 1, rbuf, 64, &seq) != EH_OK || eh_queue_commit(&q) != EH_OK) {
+		if (eh_queue_append(&q, 0, 1, rbuf, 64, &seq) != EH_OK ||
+		    eh_queue_commit(&q) != EH_OK) {
 			if (policy == 0) {
 				f->append_after++;
 				fail(f, id, "append after recovery failed");
@@ -366,7 +369,8 @@ static void run_one(uint64_t seed, int policy, uint64_t cut, int mode, unsigned 
 		return;
 	}
 	if (r == 1)
-		eh_flash_emu_powerloss(&emu, (enum eh_flash_emu_mode)mode, seed ^ (cut * 2654435761u));
+		eh_flash_emu_powerloss(&emu, (enum eh_flash_emu_mode)mode,
+				       seed ^ (cut * 2654435761u));
 	verify(policy, f, id);
 }
 
@@ -426,7 +430,8 @@ int main(int argc, char **argv)
 				run_one(seed, policy, cut, mode, steps, &f);
 		}
 	}
-	printf("PLTEST v1 seed=%#" PRIx64 " geometry=W%u/SEG%uK/N%u steps=%u modes=atomic,reorder,torn,drop\n",
+	printf("PLTEST v1 seed=%#" PRIx64
+	       " geometry=W%u/SEG%uK/N%u steps=%u modes=atomic,reorder,torn,drop\n",
 	       seed, UNIT, BS / 1024, BC - 1, steps);
 	printf("workload ops (prog/erase/sync):    %" PRIu64 " drop_oldest + %" PRIu64 " block\n",
 	       total_ops[0], total_ops[1]);
@@ -434,11 +439,13 @@ int main(int argc, char **argv)
 	printf("recoveries completed / failures:   %" PRIu64 " / %" PRIu64 "\n", f.recoveries,
 	       f.mount_fail);
 	printf("durable records checked (slot 0):  %" PRIu64 "\n", f.durable_total);
-	printf("records dropped by policy:         %" PRIu64 " (accounted, persisted)\n", f.dropped);
+	printf("records dropped by policy:         %" PRIu64 " (accounted, persisted)\n",
+	       f.dropped);
 	printf("duplicate deliveries (allowed):    %" PRIu64 "\n", f.dup);
 	printf("out-of-order deliveries:           %" PRIu64 "\n", f.order);
 	printf("append after recovery failures:    %" PRIu64 "\n", f.append_after);
-	printf("crash points tried:                %" PRIu64 " (every operation, 100%%)\n", f.points);
+	printf("crash points tried:                %" PRIu64 " (every operation, 100%%)\n",
+	       f.points);
 	printf("acknowledged records lost:         %" PRIu64 "\n", f.lost);
 	printf("corrupt records delivered:         %" PRIu64 "\n", f.corrupt);
 	printf("spurious records delivered:        %" PRIu64 "\n", f.spurious);

@@ -122,8 +122,8 @@ static unsigned open_and_drain(int rw, unsigned *opened)
 			(void)eh_queue_lag(&q, slot, t);
 			do {
 				n = 0;
-				if (eh_queue_peek(&q, slot, t, recs, 64, 1 << 20, pbuf, sizeof(pbuf), &n) !=
-				    EH_OK)
+				if (eh_queue_peek(&q, slot, t, recs, 64, 1 << 20, pbuf,
+						  sizeof(pbuf), &n) != EH_OK)
 					break;
 				for (size_t i = 0; i < n; i++)
 					bad += !payload_ok(recs[i].payload, recs[i].len);

@@ -124,8 +124,8 @@ EH_TEST(every_seq_reported_durable_survives_kill_9)
 		uint64_t last = 0;
 		do {
 			n = 0;
-			REQUIRE(eh_queue_peek(&q, 0, 0, recs, 256, 1 << 20, pbuf, sizeof(pbuf), &n) ==
-				EH_OK);
+			REQUIRE(eh_queue_peek(&q, 0, 0, recs, 256, 1 << 20, pbuf, sizeof(pbuf),
+					      &n) == EH_OK);
 			for (size_t i = 0; i < n; i++) {
 				uint64_t id;
 				CHECK(recs[i].seq > last);
