@@ -18,6 +18,11 @@ if(NOT CMAKE_CROSSCOMPILING AND EH_PYTHON)
 endif()
 
 # eh_fuzz_target() and eh_bench() are defined after this file is included.
-cmake_language(DEFER CALL eh_fuzz_target fuzz_http SOURCES fuzz/fuzz_http.c LIBS eh_drv_https
-  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/http SECONDS 60)
+# The parser source is compiled into the fuzz binary itself so that libFuzzer
+# instruments it (libraries are built without coverage instrumentation).
+cmake_language(DEFER CALL eh_fuzz_target fuzz_http
+  SOURCES fuzz/fuzz_http.c ${PROJECT_SOURCE_DIR}/drivers/https/eh_http_parse.c
+  LIBS eh_drv_transport CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/http SECONDS 60)
+cmake_language(DEFER CALL target_include_directories fuzz_http PRIVATE
+  ${PROJECT_SOURCE_DIR}/drivers/https)
 cmake_language(DEFER CALL eh_bench bench_delivery SOURCES bench/bench_delivery.c LIBS eh_delivery)
