@@ -21,3 +21,7 @@ eh_unit_test(test_eh_queue_kill SOURCES unit/test_eh_queue_kill.c
 eh_unit_test(test_eh_queue_ctl SOURCES unit/test_eh_queue_ctl.c ${PROJECT_SOURCE_DIR}/app/ctl/ctl_queue.c
   LIBS eh_queue eh_drv_storage)
 target_include_directories(test_eh_queue_ctl PRIVATE ${PROJECT_SOURCE_DIR}/app/ctl)
+
+# Mount a fuzzed image. eh_fuzz_target() is defined after this file is included.
+cmake_language(DEFER CALL eh_fuzz_target fuzz_queue SOURCES fuzz/fuzz_queue.c
+  LIBS eh_queue eh_drv_flash_emu CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/queue SECONDS 60)
