@@ -9,6 +9,7 @@
 #include <mbedtls/asn1.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/pk.h>
 #include <mbedtls/x509.h>
 
 #include <stdio.h>
@@ -39,7 +40,7 @@ eh_err eh_tls_open(struct eh_tls *tls, const struct eh_tls_config *cfg)
 		return EH_ERR_TLS;
 	}
 	rc = mbedtls_x509_crt_parse_file(&tls->ca, cfg->ca_file);
-	if (rc == MBEDTLS_ERR_X509_FILE_IO_ERROR) {
+	if (rc == MBEDTLS_ERR_X509_FILE_IO_ERROR || rc == MBEDTLS_ERR_PK_FILE_IO_ERROR) {
 		EH_LOG_ERR("tls", "tls.ca_file: cannot read %s", cfg->ca_file);
 		return EH_ERR_NOENT;
 	}

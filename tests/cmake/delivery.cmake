@@ -26,3 +26,5 @@ cmake_language(DEFER CALL eh_fuzz_target fuzz_http
 cmake_language(DEFER CALL target_include_directories fuzz_http PRIVATE
   ${PROJECT_SOURCE_DIR}/drivers/https)
 cmake_language(DEFER CALL eh_bench bench_delivery SOURCES bench/bench_delivery.c LIBS eh_delivery)
+
+eh_unit_test(test_eh_transport SOURCES unit/test_eh_transport.c LIBS eh_drv_tls)

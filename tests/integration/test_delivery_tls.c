@@ -346,6 +346,7 @@ EH_TEST(batches_arrive_with_body_headers_and_keepalive)
 	CHECK(run_until(all_acked));
 	CHECK_EQ(rec_count("\"ev\": \"request\""), 3);
 	CHECK_EQ(rec_count("\"ev\": \"handshake\""), 1); /* one connection for three POSTs */
+	CHECK_EQ(rec_count("\"version\": \"TLSv1.2\""), 1);
 	CHECK_EQ(rec_count("\"X-Edgehook-Batch\": \"000000000000feed-7-events-1\""), 1);
 	CHECK_EQ(rec_count("\"X-Edgehook-Batch\": \"000000000000feed-7-events-21\""), 1);
 	CHECK_EQ(rec_count("\"Content-Type\": \"application/json\""), 3);
