@@ -49,9 +49,11 @@ def free_udp_port():
 
 def start_server(workdir, max_body=0, pad=0):
     port = free_udp_port()
-    p = subprocess.Popen([SERVE, str(port), workdir, str(max_body), str(pad)],
-                         stdout=subprocess.PIPE, stderr=open(os.path.join(workdir, "serve.log"), "w"), text=True)
-    p.log = os.path.join(workdir, "serve.log")
+    log = os.path.join(workdir, "serve.log")
+    with open(log, "w") as err:
+        p = subprocess.Popen([SERVE, str(port), workdir, str(max_body), str(pad)],
+                             stdout=subprocess.PIPE, stderr=err, text=True)
+    p.log = log
     ready, _, _ = select.select([p.stdout], [], [], 10)
     line = p.stdout.readline() if ready else ""
     if not line.startswith("READY"):

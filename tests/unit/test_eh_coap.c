@@ -453,7 +453,8 @@ EH_TEST(webhook_state_by_id)
 
 EH_TEST(post_reaches_ingest_byte_for_byte)
 {
-	static const char body[] = "{\"type\":\"event\",\"id\":\"e1\",\"bytes\":\"\\u00e9\xc3\xa9\"}";
+	static const char body[] =
+		"{\"type\":\"event\",\"id\":\"e1\",\"bytes\":\"\\u00e9\xc3\xa9\"}";
 	struct opt ev[] = {PATH("in"), PATH("events")};
 	struct opt ep[] = {PATH("in"), PATH("episodes")};
 	uint8_t cf50 = 50;
