@@ -97,6 +97,9 @@ static const struct {
 
 /* ==== Compile ==== */
 
+static bool field_holds(const struct eh_filter *f, const struct fdesc *d, const struct eh_note *n,
+			bool *active);
+
 struct cctx {
 	struct eh_json_cur c;
 	struct eh_errs *errs;
@@ -341,8 +344,20 @@ eh_err eh_filter_compile(const char *json, size_t len, struct eh_filter *out, st
 		memset(out, 0, sizeof(*out)); /* wants nothing */
 		return EH_ERR_PROTO;
 	}
-	if (!any)
+	if (!any) {
 		eh_filter_all(out);
+		return EH_OK;
+	}
+	for (unsigned t = 0; t < EH_TYPE_COUNT; t++)
+		for (size_t i = 0; i < type_fields[t].n; i++) {
+			bool active;
+			struct eh_note probe;
+			memset(&probe, 0, sizeof(probe));
+			probe.type = (enum eh_note_type)t;
+			field_holds(out, &type_fields[t].f[i], &probe, &active);
+			if (active)
+				out->active[t][out->nactive[t]++] = (uint8_t)i;
+		}
 	return EH_OK;
 }
 
@@ -443,13 +458,14 @@ static bool field_holds(const struct eh_filter *f, const struct fdesc *d, const 
 
 bool eh_filter_match(const struct eh_filter *f, const struct eh_note *n)
 {
+	unsigned t = (unsigned)n->type;
 	bool active;
 
-	if ((unsigned)n->type >= EH_TYPE_COUNT || !f->wanted[n->type])
+	if (t >= EH_TYPE_COUNT || !f->wanted[t])
 		return false;
-	const struct fdesc *d = type_fields[n->type].f;
-	for (size_t i = 0; i < type_fields[n->type].n; i++)
-		if (!field_holds(f, &d[i], n, &active))
+	const struct fdesc *d = type_fields[t].f;
+	for (unsigned i = 0; i < f->nactive[t]; i++)
+		if (!field_holds(f, &d[f->active[t][i]], n, &active))
 			return false;
 	return true;
 }

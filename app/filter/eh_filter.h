@@ -66,6 +66,9 @@ struct eh_filter_counters {
 /* The compiled filters of one webhook. Plain data: copy it freely. */
 struct eh_filter {
 	bool wanted[EH_TYPE_COUNT]; /* does the webhook take this type at all */
+	/* internal: the fields present per type, so a match visits only those */
+	uint8_t nactive[EH_TYPE_COUNT];
+	uint8_t active[EH_TYPE_COUNT][8];
 	struct eh_filter_events ev;
 	struct eh_filter_episodes ep;
 	struct eh_filter_counters co;
