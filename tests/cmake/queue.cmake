@@ -25,3 +25,4 @@ target_include_directories(test_eh_queue_ctl PRIVATE ${PROJECT_SOURCE_DIR}/app/c
 # Mount a fuzzed image. eh_fuzz_target() is defined after this file is included.
 cmake_language(DEFER CALL eh_fuzz_target fuzz_queue SOURCES fuzz/fuzz_queue.c
   LIBS eh_queue eh_drv_flash_emu CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/queue SECONDS 60)
+cmake_language(DEFER CALL eh_bench bench_queue SOURCES bench/bench_queue.c LIBS eh_queue eh_drv_storage)
