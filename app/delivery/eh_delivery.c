@@ -78,13 +78,19 @@ static void sender_put(struct eh_delivery *d, struct eh_delivery_sender *s)
 	s->w = NULL;
 	if (d->stopped)
 		return;
-	for (unsigned i = 0; i < EH_MAX_WEBHOOKS; i++)
-		for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
-			struct eh_delivery_worker *w = &d->slots[i].w[t];
-			if (w->state == EH_DW_WAITING && (next == NULL || w->ticket < next->ticket))
-				next = w;
-		}
-	if (next != NULL) {
+	/* Oldest first; a waiter that no longer needs a sender (deactivated,
+	 * queue emptied) passes it on to the next one. */
+	while (s->w == NULL) {
+		next = NULL;
+		for (unsigned i = 0; i < EH_MAX_WEBHOOKS; i++)
+			for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
+				struct eh_delivery_worker *w = &d->slots[i].w[t];
+				if (w->state == EH_DW_WAITING &&
+				    (next == NULL || w->ticket < next->ticket))
+					next = w;
+			}
+		if (next == NULL)
+			return;
 		next->state = EH_DW_IDLE;
 		worker_try(next);
 	}

@@ -660,3 +660,111 @@ EH_TEST(stop_abandons_in_flight_post)
 	CHECK_EQ(fk.requests, 1);
 	fini();
 }
+
+/* ==== More workers than senders ==== */
+
+#define NSLOT 6
+#define PER_SLOT 5
+static size_t head2[NSLOT];
+static char raw2[NSLOT][PER_SLOT][32];
+
+static eh_err peek2(void *ctx, unsigned slot, unsigned type, struct eh_delivery_item *items,
+		    size_t max, size_t *n)
+{
+	(void)ctx;
+	*n = 0;
+	if (slot >= NSLOT || type != EH_TYPE_EVENTS)
+		return EH_OK;
+	for (size_t i = head2[slot]; i < PER_SLOT && *n < max; i++) {
+		items[*n].seq = i + 1;
+		items[*n].raw = (const uint8_t *)raw2[slot][i];
+		items[*n].len = strlen(raw2[slot][i]);
+		(*n)++;
+	}
+	return EH_OK;
+}
+
+static eh_err ack2(void *ctx, unsigned slot, unsigned type, uint64_t upto)
+{
+	(void)ctx;
+	(void)type;
+	head2[slot] = (size_t)upto;
+	return EH_OK;
+}
+
+static uint64_t lag2(void *ctx, unsigned slot, unsigned type)
+{
+	(void)ctx;
+	return (slot < NSLOT && type == EH_TYPE_EVENTS) ? PER_SLOT - head2[slot] : 0;
+}
+
+static const struct eh_delivery_source_ops ops2 = {peek2, ack2, lag2};
+static struct eh_transport tr4[EH_HTTPS_MAX_CONNS];
+static struct eh_transport_fake fk4[EH_HTTPS_MAX_CONNS];
+static struct eh_webhook W6[NSLOT];
+
+static struct eh_transport *factory4(void *ctx, unsigned idx, bool tls)
+{
+	(void)ctx;
+	(void)tls;
+	return &tr4[idx];
+}
+
+EH_TEST(more_workers_than_senders_all_deliver)
+{
+	struct eh_delivery_config c;
+	unsigned requests = 0;
+
+	eh_log_set_sink(sink, NULL);
+	nlines = 0;
+	fclk.mono_ms = 1000;
+	eh_clock_fake_init(&clk, &fclk);
+	eh_loop_init(&loop, &clk);
+	memset(head2, 0, sizeof(head2));
+	for (unsigned s = 0; s < NSLOT; s++)
+		for (unsigned i = 0; i < PER_SLOT; i++)
+			snprintf(raw2[s][i], sizeof(raw2[s][i]), "{\"id\":\"%u-%u\"}", s, i);
+	for (unsigned k = 0; k < EH_HTTPS_MAX_CONNS; k++) {
+		memset(&fk4[k], 0, sizeof(fk4[k]));
+		for (unsigned i = 0; i < NSLOT * PER_SLOT; i++)
+			eh_transport_fake_add(&fk4[k], R200, EH_OK);
+		eh_transport_fake_init(&tr4[k], &fk4[k]);
+	}
+	memset(&c, 0, sizeof(c));
+	c.loop = &loop;
+	c.clock = &clk;
+	c.source = &ops2;
+	c.render = copy_render;
+	c.note_id = id_of;
+	c.transport = factory4;
+	REQUIRE(eh_delivery_init(&D, &c) == EH_OK);
+	for (unsigned s = 0; s < NSLOT; s++) {
+		memset(&W6[s], 0, sizeof(W6[s]));
+		W6[s].id = 11 + s;
+		W6[s].gen = 1;
+		W6[s].active = s != 1; /* slot 1 is inactive: it must not hold a sender */
+		W6[s].url.tls = true;
+		snprintf(W6[s].url.host, sizeof(W6[s].url.host), "h%u.example", s);
+		W6[s].url.port = 443;
+		snprintf(W6[s].url.path, sizeof(W6[s].url.path), "/");
+		W6[s].batch_size = 1;
+		W6[s].batch_max_bytes = 1000;
+		W6[s].max_attempts = 10;
+		W6[s].timeout_s = 5;
+	}
+	for (unsigned s = 0; s < NSLOT; s++)
+		eh_delivery_set_webhook(&D, s, &W6[s]);
+	run();
+	for (unsigned s = 0; s < NSLOT; s++)
+		CHECK_EQ(head2[s], s == 1 ? 0 : PER_SLOT);
+	for (unsigned k = 0; k < EH_HTTPS_MAX_CONNS; k++)
+		requests += fk4[k].requests;
+	CHECK_EQ(requests, (NSLOT - 1) * PER_SLOT);
+	W6[1].active = true;
+	eh_delivery_set_webhook(&D, 1, &W6[1]);
+	run();
+	CHECK_EQ(head2[1], PER_SLOT);
+	CHECK(log_contains("Webhook worker(id-12, type-\"events\") sent batch(len-1, "
+			   "type-\"events\"): ['1-4']"));
+	fini();
+}
