@@ -180,8 +180,9 @@ static eh_err batch_build(struct eh_delivery_worker *w, struct eh_delivery_sende
 			char mod[32];
 
 			log_module(wh, mod, sizeof(mod));
-			EH_LOG_ERR(mod, "Webhook worker(id-%" PRIu32 ", type-\"%s\") cannot render "
-					"record %" PRIu64 ": %s; skipped",
+			EH_LOG_ERR(mod,
+				   "Webhook worker(id-%" PRIu32 ", type-\"%s\") cannot render "
+				   "record %" PRIu64 ": %s; skipped",
 				   wh->id, eh_type_name(w->type), d->items[i].seq, eh_err_str(rc));
 			if (i > 0)
 				break; /* send what is ready; the bad one comes first next time */
@@ -213,8 +214,8 @@ static eh_err request_fill(struct eh_delivery_worker *w, struct eh_delivery_send
 	struct eh_delivery *d = w->d;
 	size_t nh = 0;
 
-	snprintf(s->key, sizeof(s->key), "%016" PRIx64 "-%" PRIu32 "-%s-%" PRIu64,
-		 d->cfg.queue_uid, wh->id, eh_type_name(w->type), w->first_seq);
+	snprintf(s->key, sizeof(s->key), "%016" PRIx64 "-%" PRIu32 "-%s-%" PRIu64, d->cfg.queue_uid,
+		 wh->id, eh_type_name(w->type), w->first_seq);
 	snprintf(s->wh_id, sizeof(s->wh_id), "%" PRIu32, wh->id);
 	snprintf(s->host, sizeof(s->host), "%s", wh->url.host);
 	snprintf(s->path, sizeof(s->path), "%s", wh->url.path[0] ? wh->url.path : "/");
@@ -241,7 +242,8 @@ static eh_err request_fill(struct eh_delivery_worker *w, struct eh_delivery_send
 		lens[3] = 1;
 		parts[4] = (const uint8_t *)s->body;
 		lens[4] = s->body_len;
-		if (eh_crypto_hmac_sha256(wh->secret, wh->secret_len, parts, lens, 5, mac) != EH_OK ||
+		if (eh_crypto_hmac_sha256(wh->secret, wh->secret_len, parts, lens, 5, mac) !=
+			EH_OK ||
 		    eh_crypto_base64_encode(mac, sizeof(mac), b64, sizeof(b64), &blen) != EH_OK)
 			return EH_ERR_INVAL;
 		snprintf(s->sig, sizeof(s->sig), "v1,%s", b64);
@@ -315,7 +317,8 @@ static void batch_failed(struct eh_delivery_worker *w, struct eh_delivery_sender
 	log_module(wh, mod, sizeof(mod));
 	if (wh->max_attempts != 0 && w->attempts >= wh->max_attempts) {
 		EH_LOG_ERR(mod,
-			   "<queue:%3" PRIu64 "> Webhook worker(id-%" PRIu32 ", type-\"%s\") Gave up "
+			   "<queue:%3" PRIu64 "> Webhook worker(id-%" PRIu32
+			   ", type-\"%s\") Gave up "
 			   "batch(len-%zu, type-\"%s\") after %" PRIu32 " attempts: [%s]",
 			   worker_lag(w), wh->id, eh_type_name(w->type), w->count,
 			   eh_type_name(w->type), w->attempts, s->ids);
@@ -332,7 +335,8 @@ static void batch_failed(struct eh_delivery_worker *w, struct eh_delivery_sender
 	if ((status == 429 || status == 503) && retry_after[0] != '\0' &&
 	    eh_http_retry_after(retry_after, strlen(retry_after),
 				eh_clock_wall_ms(d->cfg.clock) / 1000, &ra) == EH_OK)
-		wait_ms = ra >= EH_DELIVERY_WAIT_CAP_MS / 1000 ? EH_DELIVERY_WAIT_CAP_MS : ra * 1000;
+		wait_ms =
+		    ra >= EH_DELIVERY_WAIT_CAP_MS / 1000 ? EH_DELIVERY_WAIT_CAP_MS : ra * 1000;
 	if (wh->max_attempts == 0)
 		snprintf(of, sizeof(of), "unlimited");
 	else
@@ -374,10 +378,12 @@ static void on_done(struct eh_https_req *req, const struct eh_https_result *res,
 		batch_sent(w, s, wh);
 	} else {
 		if (res->err == EH_OK)
-			snprintf(reason, sizeof(reason), "%d, message='%s'", res->status, res->reason);
+			snprintf(reason, sizeof(reason), "%d, message='%s'", res->status,
+				 res->reason);
 		else
 			snprintf(reason, sizeof(reason), "%s", res->error);
-		batch_failed(w, s, wh, reason, res->retry_after, res->err == EH_OK ? res->status : 0);
+		batch_failed(w, s, wh, reason, res->retry_after,
+			     res->err == EH_OK ? res->status : 0);
 	}
 	sender_put(d, s);
 	if (w->state == EH_DW_IDLE)
@@ -428,8 +434,8 @@ static void worker_try(struct eh_delivery_worker *w)
 			return;
 		}
 		/* Refused before anything was sent: still an attempt that failed. */
-		const char *why = rc == EH_ERR_PERM    ? "plain http:// is not allowed"
-				  : rc == EH_ERR_BUSY  ? "no free connection"
+		const char *why = rc == EH_ERR_PERM	? "plain http:// is not allowed"
+				  : rc == EH_ERR_BUSY	? "no free connection"
 				  : rc == EH_ERR_TOOBIG ? "request headers too large"
 							: "invalid request (URL or headers)";
 		batch_failed(w, s, wh, why, "", 0);

@@ -32,9 +32,9 @@
 #define EH_DELIVERY_PEEK_BYTES EH_DELIVERY_BODY_MAX
 /* POSTs in flight at once; each holds one body buffer and one connection. */
 #define EH_DELIVERY_SENDERS EH_HTTPS_MAX_CONNS
-#define EH_DELIVERY_KEY_MAX 80   /* "<16 hex>-<id>-<type>-<seq>" */
-#define EH_DELIVERY_IDS_MAX 320  /* notification ids quoted in a log line */
-#define EH_DELIVERY_ERR_MAX 128  /* last error text */
+#define EH_DELIVERY_KEY_MAX 80		/* "<16 hex>-<id>-<type>-<seq>" */
+#define EH_DELIVERY_IDS_MAX 320		/* notification ids quoted in a log line */
+#define EH_DELIVERY_ERR_MAX 128		/* last error text */
 #define EH_DELIVERY_WAIT_CAP_MS 100000u /* the back-off ceiling, 100 s */
 
 _Static_assert(EH_TLS_POOL_CONNS >= EH_HTTPS_MAX_CONNS, "one transport per connection");
@@ -73,44 +73,44 @@ typedef void (*eh_delivery_deadletter_fn)(void *ctx, const struct eh_webhook *wh
 					  const char *body, size_t len);
 
 struct eh_delivery_config {
-	struct eh_loop *loop;          /* schedules attempts (its clock is the schedule's) */
-	const struct eh_clock *clock;  /* wall time: webhook-timestamp, Retry-After dates */
-	const char *ca_file;           /* trusted CAs; may be NULL when transport is set */
-	bool allow_plain_http;         /* http:// webhook URLs */
-	uint64_t queue_uid;            /* first part of every batch key */
+	struct eh_loop *loop;	      /* schedules attempts (its clock is the schedule's) */
+	const struct eh_clock *clock; /* wall time: webhook-timestamp, Retry-After dates */
+	const char *ca_file;	      /* trusted CAs; may be NULL when transport is set */
+	bool allow_plain_http;	      /* http:// webhook URLs */
+	uint64_t queue_uid;	      /* first part of every batch key */
 	const struct eh_delivery_source_ops *source;
 	void *source_ctx;
 	eh_delivery_render_fn render;
-	eh_delivery_note_id_fn note_id;    /* optional: ids in log lines */
+	eh_delivery_note_id_fn note_id;	      /* optional: ids in log lines */
 	eh_delivery_deadletter_fn deadletter; /* optional */
-	void *ctx;                     /* for render, note_id and deadletter */
+	void *ctx;			      /* for render, note_id and deadletter */
 	/* Optional: transports for the connection pool (tests, benchmarks);
 	 * NULL = TLS over mbedTLS with ca_file, TCP for http://. */
 	struct eh_transport *(*transport)(void *ctx, unsigned idx, bool tls);
 	void *transport_ctx;
-	bool no_keepalive;             /* a new connection per POST (benchmark baseline) */
-	uint32_t idle_ms;              /* idle connection close; 0 = EH_HTTPS_IDLE_MS */
+	bool no_keepalive; /* a new connection per POST (benchmark baseline) */
+	uint32_t idle_ms;  /* idle connection close; 0 = EH_HTTPS_IDLE_MS */
 };
 
 /* Per webhook figures for P/webhooks/<id>/state. */
 struct eh_delivery_wstats {
-	uint64_t queue[EH_TYPE_COUNT];  /* undelivered notifications per type */
-	uint64_t sent;                  /* notifications delivered (2xx) */
-	uint64_t failed_attempts;       /* attempts that failed */
-	uint64_t dead_lettered;         /* notifications given up */
-	uint64_t batches;               /* batches delivered */
+	uint64_t queue[EH_TYPE_COUNT];	      /* undelivered notifications per type */
+	uint64_t sent;			      /* notifications delivered (2xx) */
+	uint64_t failed_attempts;	      /* attempts that failed */
+	uint64_t dead_lettered;		      /* notifications given up */
+	uint64_t batches;		      /* batches delivered */
 	char last_error[EH_DELIVERY_ERR_MAX]; /* "" when none; never a secret */
-	uint64_t next_attempt_in_ms;    /* soonest pending retry, 0 when none */
-	bool in_flight;                 /* a POST of this webhook is under way */
+	uint64_t next_attempt_in_ms;	      /* soonest pending retry, 0 when none */
+	bool in_flight;			      /* a POST of this webhook is under way */
 };
 
 /* ==== Internal state (caller allocates the whole struct) ==== */
 
 enum eh_delivery_wstate {
-	EH_DW_IDLE = 0,  /* nothing to send, waiting for a kick */
-	EH_DW_WAITING,   /* has records, waiting for a free sender */
-	EH_DW_SENDING,   /* a POST is in flight */
-	EH_DW_BACKOFF,   /* waiting before the next attempt */
+	EH_DW_IDLE = 0, /* nothing to send, waiting for a kick */
+	EH_DW_WAITING,	/* has records, waiting for a free sender */
+	EH_DW_SENDING,	/* a POST is in flight */
+	EH_DW_BACKOFF,	/* waiting before the next attempt */
 };
 
 struct eh_delivery;
@@ -120,19 +120,19 @@ struct eh_delivery_worker {
 	struct eh_delivery *d;
 	unsigned slot, type;
 	enum eh_delivery_wstate state;
-	uint32_t attempts;          /* failed attempts of the current batch */
-	bool have_batch;            /* the current batch is fixed (count, first seq) */
+	uint32_t attempts; /* failed attempts of the current batch */
+	bool have_batch;   /* the current batch is fixed (count, first seq) */
 	uint64_t first_seq, last_seq;
 	size_t count;
-	uint32_t timer;             /* back-off timer */
-	uint64_t due_ms;            /* loop time of the next attempt */
-	uint64_t ticket;            /* order of arrival while EH_DW_WAITING */
+	uint32_t timer;	 /* back-off timer */
+	uint64_t due_ms; /* loop time of the next attempt */
+	uint64_t ticket; /* order of arrival while EH_DW_WAITING */
 	struct eh_delivery_sender *sender;
 };
 
 struct eh_delivery_sender {
 	struct eh_delivery *d;
-	struct eh_delivery_worker *w;   /* NULL: free */
+	struct eh_delivery_worker *w; /* NULL: free */
 	struct eh_https_req req;
 	struct eh_https_hdr hdrs[8 + EH_MAX_HEADERS];
 	char host[EH_WEBHOOK_HOST_MAX];
@@ -141,14 +141,14 @@ struct eh_delivery_sender {
 	char wh_id[12];
 	char ts[24];
 	char sig[64];
-	char ids[EH_DELIVERY_IDS_MAX];  /* "'1', '2'" for the log */
+	char ids[EH_DELIVERY_IDS_MAX]; /* "'1', '2'" for the log */
 	size_t body_len;
 	char body[EH_DELIVERY_BODY_MAX];
 };
 
 struct eh_delivery_slot {
 	const struct eh_webhook *wh; /* NULL: no webhook */
-	uint32_t id;                 /* id and gen seen last, to spot a new webhook */
+	uint32_t id;		     /* id and gen seen last, to spot a new webhook */
 	uint16_t gen;
 	uint64_t sent, failed_attempts, dead_lettered, batches;
 	char last_error[EH_DELIVERY_ERR_MAX];

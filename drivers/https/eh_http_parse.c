@@ -213,8 +213,8 @@ static int list_last_is(const char *v, size_t len, const char *tok)
 	return e > s && ieq(v + s, e - s, tok);
 }
 
-eh_err eh_http_framing(const struct eh_http_response *r, enum eh_http_framing *f,
-		       uint64_t *length, int *keep_alive)
+eh_err eh_http_framing(const struct eh_http_response *r, enum eh_http_framing *f, uint64_t *length,
+		       int *keep_alive)
 {
 	int have_len = 0, have_te = 0, chunked = 0;
 	uint64_t cl = 0;
@@ -271,14 +271,14 @@ eh_err eh_http_framing(const struct eh_http_response *r, enum eh_http_framing *f
 /* ==== Chunked transfer coding ==== */
 
 enum {
-	CH_SIZE = 0,  /* hex digits of a chunk size */
-	CH_EXT,       /* rest of the size line (extensions), up to LF */
-	CH_DATA,      /* chunk data */
-	CH_DATA_CR,   /* CR (or LF) after data */
-	CH_DATA_LF,   /* LF after data */
-	CH_TRAILER0,  /* start of a trailer line or the final empty line */
-	CH_TRAILER,   /* inside a trailer line */
-	CH_FINAL_LF,  /* LF of the final empty line */
+	CH_SIZE = 0, /* hex digits of a chunk size */
+	CH_EXT,	     /* rest of the size line (extensions), up to LF */
+	CH_DATA,     /* chunk data */
+	CH_DATA_CR,  /* CR (or LF) after data */
+	CH_DATA_LF,  /* LF after data */
+	CH_TRAILER0, /* start of a trailer line or the final empty line */
+	CH_TRAILER,  /* inside a trailer line */
+	CH_FINAL_LF, /* LF of the final empty line */
 	CH_DONE,
 };
 

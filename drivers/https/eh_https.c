@@ -13,9 +13,9 @@
 enum {
 	CONN_CLOSED = 0,
 	CONN_CONNECTING, /* TCP connect and TLS handshake */
-	CONN_SENDING,    /* head, then body */
-	CONN_RECEIVING,  /* response head, then body */
-	CONN_IDLE,       /* kept alive, waiting for the next request */
+	CONN_SENDING,	 /* head, then body */
+	CONN_RECEIVING,	 /* response head, then body */
+	CONN_IDLE,	 /* kept alive, waiting for the next request */
 };
 
 static void conn_step(struct eh_https_conn *c);
@@ -104,7 +104,8 @@ static void conn_finish(struct eh_https_conn *c, eh_err err, const char *text)
 	if (err == EH_OK && c->keep_alive && !c->h->cfg.no_keepalive) {
 		c->state = CONN_IDLE;
 		conn_unwatch(c);
-		/* Watch for the server closing the idle connection; close it ourselves after a while. */
+		/* Watch for the server closing the idle connection; close it ourselves after a
+		 * while. */
 		conn_wait(c, EH_TRANSPORT_WANT_READ);
 		if (c->fd < 0) {
 			/* fd-less transports (tests) are not polled while idle */
@@ -112,8 +113,7 @@ static void conn_finish(struct eh_https_conn *c, eh_err err, const char *text)
 			c->kick_timer = 0;
 		}
 		uint32_t idle = c->h->cfg.idle_ms ? c->h->cfg.idle_ms : EH_HTTPS_IDLE_MS;
-		(void)eh_loop_after(c->h->cfg.loop, idle, on_idle, c,
-				    &c->deadline_timer);
+		(void)eh_loop_after(c->h->cfg.loop, idle, on_idle, c, &c->deadline_timer);
 	} else {
 		conn_close(c);
 	}
@@ -138,17 +138,17 @@ static void on_deadline(struct eh_loop *l, void *arg)
 {
 	struct eh_https_conn *c = arg;
 	char text[128];
-	const char *phase = c->state == CONN_CONNECTING  ? "connecting"
-			    : c->state == CONN_SENDING ? "sending"
-						       : "waiting for the response";
+	const char *phase = c->state == CONN_CONNECTING ? "connecting"
+			    : c->state == CONN_SENDING	? "sending"
+							: "waiting for the response";
 	uint32_t ms = c->req != NULL ? c->req->timeout_ms : 0;
 
 	(void)l;
 	c->deadline_timer = 0;
 	if (c->req == NULL)
 		return;
-	snprintf(text, sizeof(text), "timeout after %u.%03u seconds while %s", ms / 1000,
-		 ms % 1000, phase);
+	snprintf(text, sizeof(text), "timeout after %u.%03u seconds while %s", ms / 1000, ms % 1000,
+		 phase);
 	conn_finish(c, EH_ERR_TIMEOUT, text);
 }
 
@@ -323,8 +323,8 @@ static void conn_step(struct eh_https_conn *c)
 		case CONN_SENDING:
 			n = 0;
 			if (c->tx_off < c->tx_len)
-				rc = eh_transport_send(c->t, c->tx + c->tx_off, c->tx_len - c->tx_off,
-						       &n);
+				rc = eh_transport_send(c->t, c->tx + c->tx_off,
+						       c->tx_len - c->tx_off, &n);
 			else if (c->body_off < c->req->body_len)
 				rc = eh_transport_send(c->t,
 						       (const char *)c->req->body + c->body_off,

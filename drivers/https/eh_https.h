@@ -30,7 +30,7 @@ struct eh_http_header {
 
 struct eh_http_response {
 	int minor_version; /* 0 or 1 of HTTP/1.x */
-	int status;        /* 100..999 */
+	int status;	   /* 100..999 */
 	const char *reason;
 	size_t reason_len;
 	struct eh_http_header headers[EH_HTTP_MAX_HEADERS];
@@ -59,12 +59,12 @@ enum eh_http_framing {
 /* Framing and length of r's body; EH_ERR_PROTO for a bad or conflicting
  * Content-Length or an unknown transfer coding. *keep_alive is 1 when the
  * connection may carry another request afterwards. */
-eh_err eh_http_framing(const struct eh_http_response *r, enum eh_http_framing *f,
-		       uint64_t *length, int *keep_alive);
+eh_err eh_http_framing(const struct eh_http_response *r, enum eh_http_framing *f, uint64_t *length,
+		       int *keep_alive);
 
 /* Chunked body decoder state; zero-initialise before the first feed. */
 struct eh_http_chunked {
-	int state;          /* internal: position in the chunk grammar */
+	int state;	    /* internal: position in the chunk grammar */
 	uint64_t remaining; /* data bytes left in the current chunk */
 	unsigned digits;    /* hex digits of the current size line */
 	size_t line_len;    /* bytes of the current extension or trailer line */
@@ -107,13 +107,13 @@ struct eh_https_hdr {
 };
 
 struct eh_https_result {
-	eh_err err;             /* EH_OK: a response arrived (any status) */
-	int status;             /* HTTP status when err == EH_OK */
-	char reason[64];        /* reason phrase, printable ASCII only */
-	char retry_after[64];   /* the Retry-After value, or "" */
-	char error[128];        /* what failed when err != EH_OK; no secrets */
-	int reused;             /* sent on a kept-alive connection */
-	int resumed;            /* the TLS handshake resumed a session */
+	eh_err err;	      /* EH_OK: a response arrived (any status) */
+	int status;	      /* HTTP status when err == EH_OK */
+	char reason[64];      /* reason phrase, printable ASCII only */
+	char retry_after[64]; /* the Retry-After value, or "" */
+	char error[128];      /* what failed when err != EH_OK; no secrets */
+	int reused;	      /* sent on a kept-alive connection */
+	int resumed;	      /* the TLS handshake resumed a session */
 };
 
 struct eh_https_req;
@@ -124,20 +124,20 @@ typedef void (*eh_https_done_cb)(struct eh_https_req *req, const struct eh_https
 
 struct eh_https_req {
 	/* caller fills; all pointers must stay valid until done or cancel */
-	bool tls;                       /* https:// */
-	const char *host;               /* name or IP literal without [] */
+	bool tls;	  /* https:// */
+	const char *host; /* name or IP literal without [] */
 	uint16_t port;
-	const char *path;               /* "/..." with any query */
-	const char *method;             /* "POST" */
+	const char *path;		 /* "/..." with any query */
+	const char *method;		 /* "POST" */
 	const struct eh_https_hdr *hdrs; /* extra request headers */
 	size_t nhdrs;
 	const void *body;
 	size_t body_len;
-	uint32_t timeout_ms;            /* connect + TLS + response; 0 = 10 s */
+	uint32_t timeout_ms; /* connect + TLS + response; 0 = 10 s */
 	eh_https_done_cb done;
 	void *arg;
 	/* internal */
-	struct eh_https_conn *conn;     /* non-NULL while in flight */
+	struct eh_https_conn *conn; /* non-NULL while in flight */
 };
 
 struct eh_https;
@@ -145,24 +145,24 @@ struct eh_https;
 struct eh_https_conn {
 	/* internal */
 	struct eh_https *h;
-	struct eh_transport *t;      /* from the config's factory */
-	int state;                   /* CONN_* in eh_https.c */
+	struct eh_transport *t; /* from the config's factory */
+	int state;		/* CONN_* in eh_https.c */
 	bool tls;
 	char host[EH_HTTPS_HOST_MAX];
 	uint16_t port;
-	struct eh_https_req *req;    /* in flight, or NULL */
-	int fd;                      /* fd watched in the loop, -1 none */
-	uint32_t deadline_timer;     /* request deadline or idle close */
-	uint32_t kick_timer;         /* re-step for transports without an fd */
-	int reused;                  /* this request went out on a kept connection */
-	int retried;                 /* a stale kept connection was replaced once */
-	size_t tx_len, tx_off;       /* request head in tx */
+	struct eh_https_req *req; /* in flight, or NULL */
+	int fd;			  /* fd watched in the loop, -1 none */
+	uint32_t deadline_timer;  /* request deadline or idle close */
+	uint32_t kick_timer;	  /* re-step for transports without an fd */
+	int reused;		  /* this request went out on a kept connection */
+	int retried;		  /* a stale kept connection was replaced once */
+	size_t tx_len, tx_off;	  /* request head in tx */
 	size_t body_off;
-	size_t rx_len;               /* bytes of rx holding head (and beyond) */
+	size_t rx_len; /* bytes of rx holding head (and beyond) */
 	int head_done;
 	enum eh_http_framing framing;
-	uint64_t left;               /* Content-Length bytes still to read */
-	uint64_t body_seen;          /* body bytes read so far (bounded) */
+	uint64_t left;	    /* Content-Length bytes still to read */
+	uint64_t body_seen; /* body bytes read so far (bounded) */
 	int keep_alive;
 	struct eh_http_chunked chunk;
 	struct eh_https_result res;
@@ -182,10 +182,10 @@ struct eh_https_config {
 };
 
 struct eh_https_stats {
-	uint64_t connects;   /* connections opened (TCP, and TLS handshakes when https) */
-	uint64_t resumed;    /* TLS handshakes that resumed a session */
-	uint64_t requests;   /* requests started */
-	uint64_t reused;     /* requests sent on a kept-alive connection */
+	uint64_t connects; /* connections opened (TCP, and TLS handshakes when https) */
+	uint64_t resumed;  /* TLS handshakes that resumed a session */
+	uint64_t requests; /* requests started */
+	uint64_t reused;   /* requests sent on a kept-alive connection */
 };
 
 struct eh_https {

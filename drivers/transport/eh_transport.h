@@ -28,9 +28,9 @@ struct eh_transport_ops {
 	/* Move up to len bytes; *n is set only on EH_OK and may be < len. */
 	eh_err (*send)(struct eh_transport *t, const void *buf, size_t len, size_t *n);
 	eh_err (*recv)(struct eh_transport *t, void *buf, size_t len, size_t *n);
-	int (*pollfd)(const struct eh_transport *t); /* -1: always ready (fakes) */
+	int (*pollfd)(const struct eh_transport *t);	/* -1: always ready (fakes) */
 	unsigned (*want)(const struct eh_transport *t); /* EH_TRANSPORT_WANT_* after AGAIN */
-	void (*close)(struct eh_transport *t);          /* idempotent, cannot fail */
+	void (*close)(struct eh_transport *t);		/* idempotent, cannot fail */
 	/* Human text for the last failure ("certificate not trusted"); never
 	 * NULL, never holds secrets. Valid until the next call on t. */
 	const char *(*error)(const struct eh_transport *t);
@@ -102,9 +102,9 @@ static inline int eh_transport_resumed(const struct eh_transport *t)
 
 struct eh_transport_tcp {
 	/* internal */
-	int fd;                         /* -1 when closed */
-	int connecting;                 /* connect(2) in progress */
-	unsigned want;                  /* EH_TRANSPORT_WANT_* */
+	int fd;				/* -1 when closed */
+	int connecting;			/* connect(2) in progress */
+	unsigned want;			/* EH_TRANSPORT_WANT_* */
 	char err[EH_TRANSPORT_ERR_MAX]; /* last failure text */
 };
 

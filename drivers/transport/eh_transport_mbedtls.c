@@ -47,8 +47,8 @@ eh_err eh_tls_open(struct eh_tls *tls, const struct eh_tls_config *cfg)
 	/* rc > 0: some certificates of a system bundle did not parse; the
 	 * others are usable. rc < 0 with nothing loaded is fatal. */
 	if (rc < 0 || tls->ca.version == 0) {
-		EH_LOG_ERR("tls", "tls.ca_file: no usable certificate in %s (-0x%04x)", cfg->ca_file,
-			   (unsigned)(rc < 0 ? -rc : 0));
+		EH_LOG_ERR("tls", "tls.ca_file: no usable certificate in %s (-0x%04x)",
+			   cfg->ca_file, (unsigned)(rc < 0 ? -rc : 0));
 		return EH_ERR_TLS;
 	}
 	rc = mbedtls_ssl_config_defaults(&tls->conf, MBEDTLS_SSL_IS_CLIENT,
@@ -317,8 +317,8 @@ static eh_err tls_connect(struct eh_transport *t, const char *host, uint16_t por
 			if (r == MBEDTLS_ERR_NET_CONN_RESET || r == MBEDTLS_ERR_SSL_CONN_EOF)
 				set_err(st, "connection reset during TLS handshake");
 			else
-				snprintf(st->err, sizeof(st->err),
-					 "TLS handshake failed (-0x%04x)", (unsigned)-r);
+				snprintf(st->err, sizeof(st->err), "TLS handshake failed (-0x%04x)",
+					 (unsigned)-r);
 			return EH_ERR_TLS;
 		}
 		save_session(st, host, port);
@@ -342,7 +342,8 @@ static eh_err map_io(struct eh_transport_mbedtls *st, int r, int sending)
 		return EH_ERR_CLOSED;
 	}
 	if (r == MBEDTLS_ERR_NET_CONN_RESET) {
-		set_err(st, sending ? "connection reset while sending" : "connection reset by peer");
+		set_err(st,
+			sending ? "connection reset while sending" : "connection reset by peer");
 		return EH_ERR_NET;
 	}
 	EH_LOG_DBG("tls", "ssl_%s: -0x%04x", sending ? "write" : "read", (unsigned)-r);
@@ -422,14 +423,14 @@ static int tls_resumed(const struct eh_transport *t)
 }
 
 static const struct eh_transport_ops tls_ops = {
-	.connect = tls_connect,
-	.send = tls_send,
-	.recv = tls_recv,
-	.pollfd = tls_pollfd,
-	.want = tls_want,
-	.close = tls_close,
-	.error = tls_error,
-	.resumed = tls_resumed,
+    .connect = tls_connect,
+    .send = tls_send,
+    .recv = tls_recv,
+    .pollfd = tls_pollfd,
+    .want = tls_want,
+    .close = tls_close,
+    .error = tls_error,
+    .resumed = tls_resumed,
 };
 
 /* ==== Setup ==== */

@@ -39,21 +39,21 @@ void eh_tls_free(struct eh_tls *tls);
 
 struct eh_transport_mbedtls {
 	/* internal */
-	struct eh_tls *tls;             /* shared context, outlives this */
-	int fd;                         /* -1 when closed */
-	int phase;                      /* 0 idle, 1 TCP connecting, 2 handshaking, 3 open */
-	unsigned want;                  /* EH_TRANSPORT_WANT_* after AGAIN */
-	int ssl_live;                   /* ssl holds allocated state */
-	int resumed;                    /* the last handshake resumed a session */
-	int offered;                    /* a saved session was offered in this handshake */
-	int full_handshake;             /* this handshake passed ServerHelloDone */
+	struct eh_tls *tls; /* shared context, outlives this */
+	int fd;		    /* -1 when closed */
+	int phase;	    /* 0 idle, 1 TCP connecting, 2 handshaking, 3 open */
+	unsigned want;	    /* EH_TRANSPORT_WANT_* after AGAIN */
+	int ssl_live;	    /* ssl holds allocated state */
+	int resumed;	    /* the last handshake resumed a session */
+	int offered;	    /* a saved session was offered in this handshake */
+	int full_handshake; /* this handshake passed ServerHelloDone */
 	mbedtls_ssl_context ssl;
-	mbedtls_ssl_session saved;      /* last session, offered on reconnect */
+	mbedtls_ssl_session saved; /* last session, offered on reconnect */
 	int have_saved;
-	char saved_host[256];           /* the session is only offered to this host:port */
+	char saved_host[256]; /* the session is only offered to this host:port */
 	uint16_t saved_port;
-	uint8_t ip[16];                 /* the host as an IP literal, when it is one */
-	size_t ip_len;                  /* 0: host is a name */
+	uint8_t ip[16];			/* the host as an IP literal, when it is one */
+	size_t ip_len;			/* 0: host is a name */
 	char err[EH_TRANSPORT_ERR_MAX]; /* last failure text */
 };
 

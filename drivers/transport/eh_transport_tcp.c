@@ -95,14 +95,14 @@ static const char *tcp_error(const struct eh_transport *t)
 }
 
 static const struct eh_transport_ops tcp_ops = {
-	.connect = tcp_connect,
-	.send = tcp_send,
-	.recv = tcp_recv,
-	.pollfd = tcp_pollfd,
-	.want = tcp_want,
-	.close = tcp_close,
-	.error = tcp_error,
-	.resumed = NULL,
+    .connect = tcp_connect,
+    .send = tcp_send,
+    .recv = tcp_recv,
+    .pollfd = tcp_pollfd,
+    .want = tcp_want,
+    .close = tcp_close,
+    .error = tcp_error,
+    .resumed = NULL,
 };
 
 /* ==== Setup ==== */

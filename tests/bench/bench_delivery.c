@@ -16,17 +16,17 @@
 
 /* A compact event as the seed shows it (~700 bytes). */
 static const char note_fmt[] =
-	"{\"acknowledged\":false,\"acknowledged_by\":null,\"acknowledged_date\":null,"
-	"\"acknowledged_reaction\":\"\",\"bs_type\":\"overall\",\"camera\":3,\"camera_group\":1,"
-	"\"confidence\":0.7213,\"created_date\":\"2020-05-18T15:08:38+00:00\",\"episode\":null,"
-	"\"event_type\":\"event_created\",\"face\":\"/uploads/2020/05/18/event/face.jpg\","
-	"\"features\":{\"age\":31,\"gender\":\"male\",\"emotions\":\"neutral\"},"
-	"\"frame\":\"/uploads/2020/05/18/event/frame.jpg\",\"frame_coords_bottom\":552,"
-	"\"frame_coords_left\":1095,\"frame_coords_right\":1235,\"frame_coords_top\":392,"
-	"\"id\":\"%llu\",\"looks_like_confidence\":null,\"matched\":true,"
-	"\"matched_dossier\":44,\"matched_face\":\"dossierface-12\",\"matched_lists\":[1],"
-	"\"quality\":0.6127,\"scores\":{\"direction\":null,\"track\":{\"id\":\"ad3f-19\"}},"
-	"\"thumbnail\":\"/uploads/2020/05/18/event/thumb.jpg\",\"video_archive\":null}";
+    "{\"acknowledged\":false,\"acknowledged_by\":null,\"acknowledged_date\":null,"
+    "\"acknowledged_reaction\":\"\",\"bs_type\":\"overall\",\"camera\":3,\"camera_group\":1,"
+    "\"confidence\":0.7213,\"created_date\":\"2020-05-18T15:08:38+00:00\",\"episode\":null,"
+    "\"event_type\":\"event_created\",\"face\":\"/uploads/2020/05/18/event/face.jpg\","
+    "\"features\":{\"age\":31,\"gender\":\"male\",\"emotions\":\"neutral\"},"
+    "\"frame\":\"/uploads/2020/05/18/event/frame.jpg\",\"frame_coords_bottom\":552,"
+    "\"frame_coords_left\":1095,\"frame_coords_right\":1235,\"frame_coords_top\":392,"
+    "\"id\":\"%llu\",\"looks_like_confidence\":null,\"matched\":true,"
+    "\"matched_dossier\":44,\"matched_face\":\"dossierface-12\",\"matched_lists\":[1],"
+    "\"quality\":0.6127,\"scores\":{\"direction\":null,\"track\":{\"id\":\"ad3f-19\"}},"
+    "\"thumbnail\":\"/uploads/2020/05/18/event/thumb.jpg\",\"video_archive\":null}";
 
 #define MAXN 20000
 static char raws[MAXN][800];
@@ -184,8 +184,8 @@ int main(int argc, char **argv)
 		rlen[i] = (size_t)w;
 	}
 	printf("notification: %zu bytes; %zu notifications per run\n", rlen[0], n);
-	printf("%-6s %-11s %12s %10s %14s %12s %9s\n", "batch", "connection", "notes/s",
-	       "batches", "hs/10k batch", "cpu us/note", "resumed");
+	printf("%-6s %-11s %12s %10s %14s %12s %9s\n", "batch", "connection", "notes/s", "batches",
+	       "hs/10k batch", "cpu us/note", "resumed");
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct result ka, nk;
 		size_t runs = sizes[i] == 1 ? n / 4 : n; /* batch 1 is slow: fewer */
@@ -200,9 +200,10 @@ int main(int argc, char **argv)
 		       nk.notes_per_s, (unsigned long long)nk.batches, nk.handshakes_per_10k,
 		       nk.cpu_us_per_note, (unsigned long long)nk.resumed);
 		if (i == 0)
-			printf("heap held by mbedTLS: %zu KiB with one open TLS connection (CA chain "
-			       "included), %zu KiB after stop\n",
-			       ka.heap_open / 1024, ka.heap_closed / 1024);
+			printf(
+			    "heap held by mbedTLS: %zu KiB with one open TLS connection (CA chain "
+			    "included), %zu KiB after stop\n",
+			    ka.heap_open / 1024, ka.heap_closed / 1024);
 		printf("batch %u: keep-alive / new-connection-per-batch = %.2fx throughput, "
 		       "%.2fx less CPU per notification\n",
 		       sizes[i], ka.notes_per_s / nk.notes_per_s,

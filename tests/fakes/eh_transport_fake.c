@@ -62,7 +62,8 @@ static eh_err fake_recv(struct eh_transport *t, void *buf, size_t len, size_t *n
 		return EH_ERR_CLOSED;
 	if (f->dead != EH_OK) {
 		snprintf(f->err, sizeof(f->err), "%s",
-			 f->dead == EH_ERR_NET ? "connection reset by peer" : "server disconnected");
+			 f->dead == EH_ERR_NET ? "connection reset by peer"
+					       : "server disconnected");
 		return f->dead;
 	}
 	if (inject_again(f))
@@ -139,14 +140,14 @@ static const char *fake_error(const struct eh_transport *t)
 }
 
 static const struct eh_transport_ops fake_ops = {
-	.connect = fake_connect,
-	.send = fake_send,
-	.recv = fake_recv,
-	.pollfd = fake_pollfd,
-	.want = fake_want,
-	.close = fake_close,
-	.error = fake_error,
-	.resumed = NULL,
+    .connect = fake_connect,
+    .send = fake_send,
+    .recv = fake_recv,
+    .pollfd = fake_pollfd,
+    .want = fake_want,
+    .close = fake_close,
+    .error = fake_error,
+    .resumed = NULL,
 };
 
 void eh_transport_fake_init(struct eh_transport *t, struct eh_transport_fake *f)

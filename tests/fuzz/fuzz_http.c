@@ -27,8 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (used > size)
 			abort();
 		for (size_t i = 0; i < r.nheaders; i++)
-			if (r.headers[i].name < buf || r.headers[i].value + r.headers[i].value_len >
-							       buf + size)
+			if (r.headers[i].name < buf ||
+			    r.headers[i].value + r.headers[i].value_len > buf + size)
 				abort();
 		(void)eh_http_framing(&r, &f, &len, &ka);
 		const char *v;

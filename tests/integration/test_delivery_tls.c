@@ -351,7 +351,8 @@ EH_TEST(batches_arrive_with_body_headers_and_keepalive)
 	CHECK_EQ(rec_count("\"X-Edgehook-Batch\": \"000000000000feed-7-events-21\""), 1);
 	CHECK_EQ(rec_count("\"Content-Type\": \"application/json\""), 3);
 	CHECK_EQ(rec_count("\"User-Agent\": \"edgehookd/" EH_VERSION "\""), 3);
-	CHECK_EQ(rec_count("\"body\": \"[{\\\"webhook_type\\\":\\\"events\\\",\\\"id\\\":\\\"5000\\\"},"),
+	CHECK_EQ(rec_count(
+		     "\"body\": \"[{\\\"webhook_type\\\":\\\"events\\\",\\\"id\\\":\\\"5000\\\"},"),
 		 1);
 	CHECK_EQ(rec_count("\\\"id\\\":\\\"5029\\\"}]\""), 1);
 	CHECK(log_contains("<queue:  0> Webhook worker(id-7, type-\"events\") sent "
@@ -397,8 +398,9 @@ static void status_fault(const char *script, const char *reason)
 
 EH_TEST(fault_405_as_in_the_seed)
 {
-	status_fault("405,405,200", "<queue:  1> Webhook worker(id-7, type-\"events\") Error "
-				    "sending webhook: 405, message='Not Allowed'. Attempt 2 out of 10.");
+	status_fault("405,405,200",
+		     "<queue:  1> Webhook worker(id-7, type-\"events\") Error "
+		     "sending webhook: 405, message='Not Allowed'. Attempt 2 out of 10.");
 }
 
 EH_TEST(fault_500)
@@ -462,7 +464,8 @@ EH_TEST(fault_stalled_server_times_out)
 	fq_add("{\"id\":\"1\"}");
 	eh_delivery_set_webhook(&D, 0, &W);
 	/* wait (real time) until the request is at the receiver */
-	for (uint64_t t0 = real_ms(); rec_count("\"ev\": \"request\"") < 1 && real_ms() - t0 < 15000;)
+	for (uint64_t t0 = real_ms();
+	     rec_count("\"ev\": \"request\"") < 1 && real_ms() - t0 < 15000;)
 		eh_loop_run_once(&loop, 10);
 	for (int i = 0; i < 20; i++)
 		eh_loop_run_once(&loop, 5);
@@ -504,7 +507,8 @@ static void cert_fault(const char *cert, const char *text)
 
 EH_TEST(fault_untrusted_certificate_gets_no_body)
 {
-	cert_fault("untrusted", "Error sending webhook: TLS certificate verify failed: not trusted.");
+	cert_fault("untrusted",
+		   "Error sending webhook: TLS certificate verify failed: not trusted.");
 }
 
 EH_TEST(fault_wrong_host_name_gets_no_body)

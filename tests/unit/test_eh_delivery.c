@@ -240,8 +240,7 @@ static void fini(void)
 }
 
 /* The n-th request (0-based) the fake received: head and body views. */
-static int request_at(unsigned n, const char **head, size_t *hlen, const char **body,
-		      size_t *blen)
+static int request_at(unsigned n, const char **head, size_t *hlen, const char **body, size_t *blen)
 {
 	const char *p = (const char *)fk.tx, *end = p + fk.tx_len;
 
@@ -303,7 +302,8 @@ EH_TEST(batches_by_count_in_order_with_headers)
 	rig(10, 1048576, 10);
 	for (int i = 0; i < 25; i++) {
 		char raw[96];
-		snprintf(raw, sizeof(raw), "{\"id\":\"%d\",\"event_type\":\"event_created\"}", 1000 + i);
+		snprintf(raw, sizeof(raw), "{\"id\":\"%d\",\"event_type\":\"event_created\"}",
+			 1000 + i);
 		fq_add(raw);
 	}
 	for (int i = 0; i < 3; i++)
@@ -315,7 +315,8 @@ EH_TEST(batches_by_count_in_order_with_headers)
 	CHECK_EQ(Q.head, 25);
 	REQUIRE(request_at(0, &h, &hl, &b, &bl));
 	CHECK(memcmp(h, "POST /ff HTTP/1.1\r\nHost: hooks.example\r\n", 40) == 0);
-	CHECK(head_value(h, hl, "Content-Type", v, sizeof(v)) && strcmp(v, "application/json") == 0);
+	CHECK(head_value(h, hl, "Content-Type", v, sizeof(v)) &&
+	      strcmp(v, "application/json") == 0);
 	CHECK(head_value(h, hl, "User-Agent", v, sizeof(v)) &&
 	      strcmp(v, "edgehookd/" EH_VERSION) == 0);
 	CHECK(head_value(h, hl, "X-Edgehook-Webhook", v, sizeof(v)) && strcmp(v, "2") == 0);
@@ -492,11 +493,13 @@ EH_TEST(retry_after_replaces_the_wait_and_is_capped)
 
 	rig(1, 1048576, 0);
 	fq_add("{\"id\":\"x\"}");
-	eh_transport_fake_add(&fk, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\n"
-				   "Content-Length: 0\r\n\r\n",
+	eh_transport_fake_add(&fk,
+			      "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\n"
+			      "Content-Length: 0\r\n\r\n",
 			      EH_OK);
-	eh_transport_fake_add(&fk, "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 500\r\n"
-				   "Content-Length: 0\r\n\r\n",
+	eh_transport_fake_add(&fk,
+			      "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 500\r\n"
+			      "Content-Length: 0\r\n\r\n",
 			      EH_OK);
 	eh_transport_fake_add(&fk, R200, EH_OK);
 	start();
@@ -523,8 +526,9 @@ EH_TEST(retry_after_http_date)
 	rig(1, 1048576, 0);
 	fq_add("{\"id\":\"x\"}");
 	/* wall clock: 1700000000.123 = Tue, 14 Nov 2023 22:13:20 GMT */
-	eh_transport_fake_add(&fk, "HTTP/1.1 503 Busy\r\nRetry-After: Tue, 14 Nov 2023 22:13:32 GMT\r\n"
-				   "Content-Length: 0\r\n\r\n",
+	eh_transport_fake_add(&fk,
+			      "HTTP/1.1 503 Busy\r\nRetry-After: Tue, 14 Nov 2023 22:13:32 GMT\r\n"
+			      "Content-Length: 0\r\n\r\n",
 			      EH_OK);
 	eh_transport_fake_add(&fk, R200, EH_OK);
 	start();
@@ -576,7 +580,8 @@ EH_TEST(signature_is_standard_webhooks)
 					  (const uint8_t *)ts, (const uint8_t *)".",
 					  (const uint8_t *)b};
 		size_t lens[] = {strlen(id), 1, strlen(ts), 1, bl};
-		REQUIRE(eh_crypto_hmac_sha256(W.secret, W.secret_len, parts, lens, 5, mac) == EH_OK);
+		REQUIRE(eh_crypto_hmac_sha256(W.secret, W.secret_len, parts, lens, 5, mac) ==
+			EH_OK);
 	}
 	REQUIRE(eh_crypto_base64_encode(mac, sizeof(mac), b64, sizeof(b64), &blen) == EH_OK);
 	snprintf(want, sizeof(want), "v1,%s", b64);

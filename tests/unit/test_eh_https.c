@@ -62,13 +62,19 @@ EH_TEST(parse_bare_lf_and_no_reason)
 EH_TEST(parse_rejects_garbage)
 {
 	static const char *const bad[] = {
-		"HTTP/2 200 OK\r\n\r\n",          "HTTP/1.1 20 OK\r\n\r\n",
-		"HTTP/1.1 2000 OK\r\n\r\n",       "HTTP/1.1 099 x\r\n\r\n",
-		"HTTP/1.2 200 OK\r\n\r\n",        "http/1.1 200 OK\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nNoColon\r\n\r\n", "HTTP/1.1 200 OK\r\n folded: x\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nA: b\x01\r\n\r\n", "HTTP/1.1 200 OK\rX\r\n\r\n",
-		"HTTP/1.1 200 OK\r\n: empty\r\n\r\n", "HTTP/1.1 200 OK\r\nA b: c\r\n\r\n",
-		"SSH-2.0-OpenSSH\r\n\r\n",
+	    "HTTP/2 200 OK\r\n\r\n",
+	    "HTTP/1.1 20 OK\r\n\r\n",
+	    "HTTP/1.1 2000 OK\r\n\r\n",
+	    "HTTP/1.1 099 x\r\n\r\n",
+	    "HTTP/1.2 200 OK\r\n\r\n",
+	    "http/1.1 200 OK\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\nNoColon\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\n folded: x\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\nA: b\x01\r\n\r\n",
+	    "HTTP/1.1 200 OK\rX\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\n: empty\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\nA b: c\r\n\r\n",
+	    "SSH-2.0-OpenSSH\r\n\r\n",
 	};
 	struct eh_http_response res;
 	size_t used;
@@ -250,8 +256,7 @@ static void rig_init(bool plain_ok)
 	eh_https_init(&R.h, &hc);
 }
 
-static const struct eh_https_hdr hdrs[] = {{"Content-Type", "application/json"},
-					   {"X-Test", "1"}};
+static const struct eh_https_hdr hdrs[] = {{"Content-Type", "application/json"}, {"X-Test", "1"}};
 
 static eh_err rig_post(const char *body)
 {
@@ -354,8 +359,8 @@ EH_TEST(client_keep_alive_reuses_connection)
 EH_TEST(client_connection_close_reconnects)
 {
 	rig_init(false);
-	eh_transport_fake_add(&R.f, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-			      EH_OK);
+	eh_transport_fake_add(
+	    &R.f, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", EH_OK);
 	eh_transport_fake_add(&R.f, ok_resp, EH_OK);
 	eh_transport_fake_init(&R.t, &R.f);
 	REQUIRE(rig_post("[1]") == EH_OK);

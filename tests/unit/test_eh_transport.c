@@ -19,34 +19,30 @@
 #include <unistd.h>
 
 /* openssl req -x509 ... -addext "subjectAltName=DNS:example.org,IP:127.0.0.1,IP:::1" */
-static const char san_pem[] =
-	"-----BEGIN CERTIFICATE-----\n"
-	"MIIBwDCCAWWgAwIBAgIUPp+E156WJqsB3LTXNFQKjh2uFowwCgYIKoZIzj0EAwIw\n"
-	"HDEaMBgGA1UEAwwRZWRnZWhvb2sgc2FuIHRlc3QwHhcNMjYxMTI5MTAxMjAyWhcN\n"
-	"MzYxMTI2MTAxMjAyWjAcMRowGAYDVQQDDBFlZGdlaG9vayBzYW4gdGVzdDBZMBMG\n"
-	"ByqGSM49AgEGCCqGSM49AwEHA0IABGTrOYxuLlcq3nXXa88qpsHC6/pvOjHAsFMI\n"
-	"tjLUeYDCTfEzhdvDNFw5D/5c3ytvEacy9PdJGp43k+e90YmmNrujgYQwgYEwHQYD\n"
-	"VR0OBBYEFDddhCFI8LhuOtnja2eDe2ca6gCZMB8GA1UdIwQYMBaAFDddhCFI8Lhu\n"
-	"Otnja2eDe2ca6gCZMA8GA1UdEwEB/wQFMAMBAf8wLgYDVR0RBCcwJYILZXhhbXBs\n"
-	"ZS5vcmeHBH8AAAGHEAAAAAAAAAAAAAAAAAAAAAEwCgYIKoZIzj0EAwIDSQAwRgIh\n"
-	"APS4jIQ0kCnXvmf8Pco2zQuLQ7HJIvd+o05iDaTocRHgAiEA26Mxn0sYKIy1XyCQ\n"
-	"9SQJ9dVfWFRvPMPzL74bakR/N/A=\n"
-	"-----END CERTIFICATE-----\n"
-	;
+static const char san_pem[] = "-----BEGIN CERTIFICATE-----\n"
+			      "MIIBwDCCAWWgAwIBAgIUPp+E156WJqsB3LTXNFQKjh2uFowwCgYIKoZIzj0EAwIw\n"
+			      "HDEaMBgGA1UEAwwRZWRnZWhvb2sgc2FuIHRlc3QwHhcNMjYxMTI5MTAxMjAyWhcN\n"
+			      "MzYxMTI2MTAxMjAyWjAcMRowGAYDVQQDDBFlZGdlaG9vayBzYW4gdGVzdDBZMBMG\n"
+			      "ByqGSM49AgEGCCqGSM49AwEHA0IABGTrOYxuLlcq3nXXa88qpsHC6/pvOjHAsFMI\n"
+			      "tjLUeYDCTfEzhdvDNFw5D/5c3ytvEacy9PdJGp43k+e90YmmNrujgYQwgYEwHQYD\n"
+			      "VR0OBBYEFDddhCFI8LhuOtnja2eDe2ca6gCZMB8GA1UdIwQYMBaAFDddhCFI8Lhu\n"
+			      "Otnja2eDe2ca6gCZMA8GA1UdEwEB/wQFMAMBAf8wLgYDVR0RBCcwJYILZXhhbXBs\n"
+			      "ZS5vcmeHBH8AAAGHEAAAAAAAAAAAAAAAAAAAAAEwCgYIKoZIzj0EAwIDSQAwRgIh\n"
+			      "APS4jIQ0kCnXvmf8Pco2zQuLQ7HJIvd+o05iDaTocRHgAiEA26Mxn0sYKIy1XyCQ\n"
+			      "9SQJ9dVfWFRvPMPzL74bakR/N/A=\n"
+			      "-----END CERTIFICATE-----\n";
 /* the same without any subjectAltName, CN=127.0.0.1 */
-static const char nosan_pem[] =
-	"-----BEGIN CERTIFICATE-----\n"
-	"MIIBfTCCASOgAwIBAgIUDOgydLzK9Hanb9gD7RfhqHPMxRwwCgYIKoZIzj0EAwIw\n"
-	"FDESMBAGA1UEAwwJMTI3LjAuMC4xMB4XDTI2MTEyOTEwMTIwMloXDTM2MTEyNjEw\n"
-	"MTIwMlowFDESMBAGA1UEAwwJMTI3LjAuMC4xMFkwEwYHKoZIzj0CAQYIKoZIzj0D\n"
-	"AQcDQgAEuafAQhvmQB42otQkkMS736jPCJYtq/y3LxDXpbMIlcDRk0yXyfdWi5CV\n"
-	"ovIHrfXx6+KsyeS+EGa9COsdaEXPJ6NTMFEwHQYDVR0OBBYEFO6ZAz64+foA1bgN\n"
-	"AEKJ5awsjjKEMB8GA1UdIwQYMBaAFO6ZAz64+foA1bgNAEKJ5awsjjKEMA8GA1Ud\n"
-	"EwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIgSeyU/gorcwHQFGwH4i2QRxuE\n"
-	"GQVT1Rg8ap0B3+sllTwCIQDpA4NR+Zkq/mWO0tD6vjOkRakY6torq4nPIx2JkWiI\n"
-	"pQ==\n"
-	"-----END CERTIFICATE-----\n"
-	;
+static const char nosan_pem[] = "-----BEGIN CERTIFICATE-----\n"
+				"MIIBfTCCASOgAwIBAgIUDOgydLzK9Hanb9gD7RfhqHPMxRwwCgYIKoZIzj0EAwIw\n"
+				"FDESMBAGA1UEAwwJMTI3LjAuMC4xMB4XDTI2MTEyOTEwMTIwMloXDTM2MTEyNjEw\n"
+				"MTIwMlowFDESMBAGA1UEAwwJMTI3LjAuMC4xMFkwEwYHKoZIzj0CAQYIKoZIzj0D\n"
+				"AQcDQgAEuafAQhvmQB42otQkkMS736jPCJYtq/y3LxDXpbMIlcDRk0yXyfdWi5CV\n"
+				"ovIHrfXx6+KsyeS+EGa9COsdaEXPJ6NTMFEwHQYDVR0OBBYEFO6ZAz64+foA1bgN\n"
+				"AEKJ5awsjjKEMB8GA1UdIwQYMBaAFO6ZAz64+foA1bgNAEKJ5awsjjKEMA8GA1Ud\n"
+				"EwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIgSeyU/gorcwHQFGwH4i2QRxuE\n"
+				"GQVT1Rg8ap0B3+sllTwCIQDpA4NR+Zkq/mWO0tD6vjOkRakY6torq4nPIx2JkWiI\n"
+				"pQ==\n"
+				"-----END CERTIFICATE-----\n";
 
 static int parse(mbedtls_x509_crt *crt, const char *pem)
 {
