@@ -50,7 +50,8 @@
  * timer callbacks. They may call eh_coap_status_changed() but not eh_coap_close(). */
 struct eh_coap_handlers {
 	/* Write the figures of /status as JSON into buf (cap bytes); return the length
-	 * written (<= cap). Called for every GET and every Observe notification. */
+	 * written (<= cap), 0 when they did not fit (-> 5.00). Called for every GET and
+	 * every Observe notification. */
 	size_t (*status_json)(void *ctx, char *buf, size_t cap);
 	/* One webhook's state as JSON: EH_OK with *len set; EH_ERR_NOENT -> 4.04;
 	 * anything else -> 5.00. */

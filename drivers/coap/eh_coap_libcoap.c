@@ -154,6 +154,12 @@ static void hnd_status(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 	}
 	len = c->h.status_json(c->h.ctx, c->slot[i], sizeof(c->slot[i]));
 	EH_ASSERT(len <= sizeof(c->slot[i]));
+	if (len == 0) {
+		/* Nothing usable was written (the figures did not fit): say so. */
+		c->slot_busy[i] = false;
+		answer_text(resp, COAP_RESPONSE_CODE_INTERNAL_ERROR, "status: does not fit");
+		return;
+	}
 	slot_send(c, i, len, r, s, req, resp, query);
 }
 

@@ -27,6 +27,7 @@ enum fake_answer { ANS_OK, ANS_BAD, ANS_FULL, ANS_TOOBIG, ANS_IO };
 struct fake {
 	unsigned figure;          /* appears in /status; bumped by the test or by ingest */
 	size_t status_pad;        /* extra bytes in /status to force Block2 */
+	bool status_unfit;        /* status_json answers 0: the figures did not fit */
 	enum fake_answer answer;  /* what ingest answers */
 	unsigned ingests;         /* ingest calls */
 	unsigned last_type;
@@ -37,6 +38,8 @@ struct fake {
 static size_t fake_status(void *ctx, char *buf, size_t cap)
 {
 	struct fake *f = ctx;
+	if (f->status_unfit)
+		return 0;
 	int n = snprintf(buf, cap, "{\"figure\":%u,\"pad\":\"", f->figure);
 	size_t len = (size_t)n;
 
@@ -401,6 +404,10 @@ EH_TEST(get_status_returns_the_figures_as_json)
 	REQUIRE(roundtrip(&fx.cl, &fx.loop, CODE(0, 1), o, 1, NULL, 0, &m) == 0);
 	CHECK_STR((char *)m.payload, "{\"figure\":42,\"pad\":\"\"}");
 	CHECK_EQ(eh_coap_stats(&fx.coap)->requests, 2);
+	/* Figures that do not fit are an error, not an empty 2.05. */
+	fk.status_unfit = true;
+	REQUIRE(roundtrip(&fx.cl, &fx.loop, CODE(0, 1), o, 1, NULL, 0, &m) == 0);
+	CHECK_EQ(m.code, CODE(5, 0));
 	fix_close();
 }
 
