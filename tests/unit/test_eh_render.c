@@ -193,3 +193,19 @@ EH_TEST(nospc_reports_needed_size)
 	CHECK_EQ(eh_render_note(EH_TYPE_EVENTS, "{\"id\":", 6, &plain, out, sizeof(out), &len),
 		 EH_ERR_PROTO);
 }
+
+EH_TEST(compact_verbose_compact_round_trip)
+{
+	static char verbose[4096], back[4096];
+	struct eh_render_opts v = {true, NULL, &cat}, c = {false, NULL, NULL};
+	const char *in = "{\"id\":\"5\",\"camera\":3,\"camera_group\":1,\"matched_lists\":[-1,7],"
+			 "\"matched_dossier\":12,\"episode\":null,\"webhook_type\":\"events\"}";
+	size_t vl, bl;
+
+	REQUIRE(eh_render_note(EH_TYPE_EVENTS, in, strlen(in), &v, verbose, sizeof(verbose), &vl) ==
+		EH_OK);
+	CHECK(vl > strlen(in) + 60); /* four entities came in */
+	REQUIRE(eh_render_note(EH_TYPE_EVENTS, verbose, vl, &c, back, sizeof(back), &bl) == EH_OK);
+	back[bl] = '\0';
+	CHECK_STR(back, in);
+}
