@@ -41,3 +41,21 @@ awk -v n="$n" -v none="$(cat "$tmp/none.ir")" -v parse="$(cat "$tmp/parse.ir")" 
 	printf "match, per webhook  %8.0f instructions\n", (m - p) / 32
 	printf "cJSON parse only    %8.0f instructions/notification (%.2fx parse+match)\n", c, c / m
 }'
+
+echo "== callgrind per input (instructions per notification)"
+printf '%-3s %10s %12s %10s\n' "in" "parse" "parse+32" "cJSON"
+ir() { # phase input -> instructions per notification above the baseline
+	valgrind --tool=callgrind --callgrind-out-file="$tmp/x.out" \
+		"$bin" "$iters" --only "$1" --input "$2" >/dev/null 2>&1
+	sed -n 's/^summary: //p' "$tmp/x.out"
+}
+for k in $(seq 0 15); do
+	base=$(ir none "$k")
+	p=$(ir parse "$k")
+	m=$(ir match "$k")
+	c=$(ir cjson "$k")
+	awk -v k="$k" -v n="$iters" -v b="$base" -v p="$p" -v m="$m" -v c="$c" \
+		'BEGIN { printf "%-3d %10.0f %12.0f %10.0f\n", k, (p-b)/n, (m-b)/n, (c-b)/n }'
+done
+echo "inputs 0-7: the seed samples as shipped (compact: event, episode_open,"
+echo "episode_close, counter_record; then verbose); 8-15: the same minified"
