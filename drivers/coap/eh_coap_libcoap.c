@@ -559,8 +559,8 @@ eh_err eh_coap_open(struct eh_coap *c, const struct eh_coap_config *cfg, struct 
 	coap_context_set_max_idle_sessions(c->ctx, MAX_IDLE_SESSIONS);
 	coap_context_set_session_timeout(c->ctx, SESSION_TIMEOUT_S);
 	if (!port_is_free(&addr) || coap_new_endpoint(c->ctx, &addr, COAP_PROTO_UDP) == NULL) {
-		EH_LOG_ERR("coap", "cannot bind udp %s:%u", cfg->bind ? cfg->bind : "127.0.0.1",
-			   (unsigned)cfg->port);
+		EH_LOG_ERR("coap", "coap.port: cannot bind udp port %u on %s (in use?)",
+			   (unsigned)cfg->port, cfg->bind && cfg->bind[0] ? cfg->bind : "127.0.0.1");
 		rc = EH_ERR_NET;
 		goto out;
 	}
@@ -589,8 +589,12 @@ eh_err eh_coap_open(struct eh_coap *c, const struct eh_coap_config *cfg, struct 
 	}
 	if ((rc = eh_loop_watch(loop, c->fd, EH_LOOP_IN, io_fd_cb, c)) != EH_OK)
 		goto out;
-	EH_LOG_INF("coap", "serving coap://%s:%u", cfg->bind && cfg->bind[0] ? cfg->bind :
-			   "127.0.0.1", (unsigned)cfg->port);
+	{
+		const char *b = cfg->bind && cfg->bind[0] ? cfg->bind : "127.0.0.1";
+		bool v6 = strchr(b, ':') != NULL;
+		EH_LOG_INF("coap", "serving coap://%s%s%s:%u", v6 ? "[" : "", b, v6 ? "]" : "",
+			   (unsigned)cfg->port);
+	}
 	service(c);
 	return EH_OK;
 out:

@@ -227,20 +227,37 @@ static int decode(const uint8_t *in, size_t len, struct msg *m)
 
 struct client {
 	int fd;
-	struct sockaddr_in to;
+	struct sockaddr_in6 to; /* AF_INET or AF_INET6; sockaddr_in fits inside */
+	socklen_t tolen;
 	uint16_t mid;
 	uint8_t tok;
 };
 
 static int client_open(struct client *cl, uint16_t port)
 {
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&cl->to;
+
 	cl->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	memset(&cl->to, 0, sizeof(cl->to));
-	cl->to.sin_family = AF_INET;
-	cl->to.sin_port = htons(port);
-	cl->to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a4->sin_family = AF_INET;
+	a4->sin_port = htons(port);
+	a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cl->tolen = sizeof(*a4);
 	cl->mid = 0x1000;
 	cl->tok = 0x40;
+	return cl->fd;
+}
+
+static int client_open6(struct client *cl, uint16_t port)
+{
+	cl->fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	memset(&cl->to, 0, sizeof(cl->to));
+	cl->to.sin6_family = AF_INET6;
+	cl->to.sin6_port = htons(port);
+	cl->to.sin6_addr = in6addr_loopback;
+	cl->tolen = sizeof(cl->to);
+	cl->mid = 0x2000;
+	cl->tok = 0x10;
 	return cl->fd;
 }
 
@@ -249,7 +266,7 @@ static void client_send(struct client *cl, uint8_t type, uint8_t code, const str
 {
 	static uint8_t buf[70000];
 	size_t n = encode(buf, type, code, cl->mid++, cl->tok++, o, no, payload, plen);
-	ssize_t r = sendto(cl->fd, buf, n, 0, (struct sockaddr *)&cl->to, sizeof(cl->to));
+	ssize_t r = sendto(cl->fd, buf, n, 0, (struct sockaddr *)&cl->to, cl->tolen);
 	(void)r;
 }
 
@@ -708,7 +725,7 @@ EH_TEST(unknown_paths_404_wrong_methods_405)
 static void ack(struct client *cl, const struct msg *n)
 {
 	uint8_t b[4] = {0x60, 0, (uint8_t)(n->mid >> 8), (uint8_t)n->mid};
-	ssize_t r = sendto(cl->fd, b, 4, 0, (struct sockaddr *)&cl->to, sizeof(cl->to));
+	ssize_t r = sendto(cl->fd, b, 4, 0, (struct sockaddr *)&cl->to, cl->tolen);
 	(void)r;
 }
 
@@ -842,6 +859,35 @@ EH_TEST(no_thread_and_idle_is_free)
 	close(cl.fd);
 	eh_coap_close(&c);
 	CHECK_EQ(task_count(), before);
+	eh_loop_deinit(&l);
+}
+
+EH_TEST(ipv6_loopback)
+{
+	struct eh_coap_handlers h = fake_handlers();
+	struct eh_loop l;
+	static struct eh_coap c;
+	struct opt o[] = {PATH("status")};
+	struct eh_coap_config cfg = {.bind = "::1", .port = free_udp_port()};
+	struct client cl;
+	eh_err rc;
+
+	REQUIRE(eh_loop_init(&l, &eh_clock_system) == EH_OK);
+	rc = eh_coap_open(&c, &cfg, &l, &h);
+	if (rc == EH_ERR_NET) { /* no IPv6 on this host: nothing to test */
+		printf("  ::1 unavailable, skipped\n");
+		eh_loop_deinit(&l);
+		return;
+	}
+	REQUIRE(rc == EH_OK);
+	REQUIRE(client_open6(&cl, cfg.port) >= 0);
+	memset(&fk, 0, offsetof(struct fake, last));
+	fk.figure = 6;
+	REQUIRE(roundtrip(&cl, &l, CODE(0, 1), o, 1, NULL, 0, &m) == 0);
+	CHECK_EQ(m.code, CODE(2, 5));
+	CHECK_STR((char *)m.payload, "{\"figure\":6,\"pad\":\"\"}");
+	close(cl.fd);
+	eh_coap_close(&c);
 	eh_loop_deinit(&l);
 }
 
