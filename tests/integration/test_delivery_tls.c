@@ -63,8 +63,12 @@ static int rx_start(const char *cert, const char *script, const char *secret)
 	argv[a++] = EH_RECEIVER;
 	argv[a++] = "--certdir";
 	argv[a++] = certdir;
-	argv[a++] = "--cert";
-	argv[a++] = (char *)cert;
+	if (strcmp(cert, "plain") == 0) {
+		argv[a++] = "--plain";
+	} else {
+		argv[a++] = "--cert";
+		argv[a++] = (char *)cert;
+	}
 	argv[a++] = "--record";
 	argv[a++] = recfile;
 	argv[a++] = "--script";
@@ -322,6 +326,13 @@ static uint64_t next_in(void)
 	return st.next_attempt_in_ms;
 }
 
+static const char *last_error(void)
+{
+	static struct eh_delivery_wstats st;
+	eh_delivery_stats(&D, 0, &st);
+	return st.last_error;
+}
+
 /* Move the hand clock to the worker's next attempt. */
 static void to_next_attempt(void)
 {
@@ -553,6 +564,70 @@ EH_TEST(signature_verified_by_the_receiver)
 	CHECK_EQ(rec_count("\"sig_ok\": true"), 2);
 	CHECK_EQ(rec_count("\"sig_ok\": false"), 0);
 	CHECK_EQ(rec_count("\"webhook-id\": \"000000000000feed-7-events-2\""), 1);
+	fini();
+}
+
+EH_TEST(chunked_response_keeps_the_connection)
+{
+	REQUIRE(rx_start("good", "chunked,200", NULL) == 0);
+	REQUIRE(rig(rx_port, 10, 1) == 0);
+	fq_add("{\"id\":\"1\"}");
+	fq_add("{\"id\":\"2\"}");
+	eh_delivery_set_webhook(&D, 0, &W);
+	CHECK(run_until(all_acked));
+	CHECK_EQ(rec_count("\"ev\": \"request\""), 2);
+	CHECK_EQ(rec_count("\"ev\": \"handshake\""), 1);
+	fini();
+}
+
+EH_TEST(host_name_is_verified_and_sent_as_sni)
+{
+	REQUIRE(rx_start("good", "", NULL) == 0);
+	REQUIRE(rig(rx_port, 10, 1) == 0);
+	snprintf(W.url.host, sizeof(W.url.host), "localhost");
+	fq_add("{\"id\":\"1\"}");
+	eh_delivery_set_webhook(&D, 0, &W);
+	CHECK(run_until(all_acked));
+	CHECK_EQ(rec_count("\"sni\": \"localhost\""), 1);
+	CHECK_EQ(rec_count("\"Host\": \"localhost:"), 1);
+	fini();
+}
+
+EH_TEST(wrong_host_name_by_dns_name_gets_no_body)
+{
+	REQUIRE(rx_start("wronghost", "", NULL) == 0);
+	REQUIRE(rig(rx_port, 1, 1) == 0);
+	snprintf(W.url.host, sizeof(W.url.host), "localhost");
+	fq_add("{\"id\":\"1\"}");
+	eh_delivery_set_webhook(&D, 0, &W);
+	CHECK(run_until(gave_up));
+	CHECK_STR(last_error(), "TLS certificate verify failed: does not match host localhost");
+	CHECK_EQ(rec_count("\"ev\": \"request\""), 0);
+	fini();
+}
+
+EH_TEST(plain_http_only_when_allowed)
+{
+	struct eh_delivery_config c;
+
+	REQUIRE(rx_start("plain", "", NULL) == 0);
+	REQUIRE(rig(rx_port, 1, 1) == 0);
+	W.url.tls = false;
+	fq_add("{\"id\":\"1\"}");
+	eh_delivery_set_webhook(&D, 0, &W);
+	CHECK(run_until(gave_up));
+	CHECK_STR(last_error(), "plain http:// is not allowed");
+	CHECK(log_contains("Gave up batch(len-1, type-\"events\") after 1 attempts"));
+	CHECK_EQ(rec_count("\"ev\": \"request\""), 0);
+	eh_delivery_stop(&D);
+	/* the same with allow_plain_http */
+	c = D.cfg;
+	c.allow_plain_http = true;
+	REQUIRE(eh_delivery_init(&D, &c) == EH_OK);
+	fq_add("{\"id\":\"2\"}");
+	eh_delivery_set_webhook(&D, 0, &W);
+	CHECK(run_until(all_acked));
+	CHECK_EQ(rec_count("\"ev\": \"request\""), 1);
 	fini();
 }
 

@@ -30,6 +30,7 @@ REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request",
            500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 lock = threading.Lock()
+tls_local = threading.local()  # the SNI name seen by this connection's handshake
 counter = {"requests": 0, "handshakes": 0, "resumed": 0, "conns": 0}
 
 
@@ -164,13 +165,14 @@ def serve_conn(conn, ctx, args, rec, script):
         conn.close()
         return
     if ctx:
+        sni = getattr(tls_local, "sni", None)
         reused = bool(getattr(s, "session_reused", False))
         with lock:
             counter["handshakes"] += 1
             counter["resumed"] += int(reused)
         if not args.quiet:
             rec.write({"ev": "handshake", "conn": cid, "reused": reused,
-                       "version": s.version()})
+                       "version": s.version(), "sni": sni})
         if args.stats:
             write_stats(args.stats)
     buf = b""
@@ -228,6 +230,10 @@ def main():
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(os.path.join(args.certdir, args.cert + ".crt"),
                             os.path.join(args.certdir, args.cert + ".key"))
+
+        def on_sni(sslobj, name, sslctx):
+            tls_local.sni = name
+        ctx.sni_callback = on_sni
     def on_term(signum, frame):
         if args.stats:
             write_stats(args.stats)
@@ -239,12 +245,27 @@ def main():
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", 0))
     ls.listen(64)
-    print("PORT %d" % ls.getsockname()[1], flush=True)
-    while True:
-        conn, _ = ls.accept()
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        threading.Thread(target=serve_conn, args=(conn, ctx, args, rec, script),
-                         daemon=True).start()
+    port = ls.getsockname()[1]
+    listeners = [ls]
+    try:  # the same port on ::1, so "localhost" works whichever address comes first
+        l6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        l6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        l6.bind(("::1", port))
+        l6.listen(64)
+        listeners.append(l6)
+    except OSError:
+        pass
+
+    def accept_loop(sock):
+        while True:
+            conn, _ = sock.accept()
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=serve_conn, args=(conn, ctx, args, rec, script),
+                             daemon=True).start()
+    for extra in listeners[1:]:
+        threading.Thread(target=accept_loop, args=(extra,), daemon=True).start()
+    print("PORT %d" % port, flush=True)
+    accept_loop(ls)
 
 
 if __name__ == "__main__":
