@@ -87,8 +87,9 @@ static uint32_t rec_size(uint32_t len)
 
 uint32_t eh_queue_crc32c(uint32_t crc, const void *buf, size_t len)
 {
-	/* bytewise, reflected polynomial 0x82F63B78; table built on first use */
-	static uint32_t table[256];
+	/* slicing-by-8 over the reflected polynomial 0x82F63B78: eight bytes
+	 * per step; tables built on first use (8 KiB, never written again) */
+	static uint32_t t[8][256];
 	static int ready;
 	const uint8_t *p = buf;
 	if (!ready) {
@@ -96,13 +97,27 @@ uint32_t eh_queue_crc32c(uint32_t crc, const void *buf, size_t len)
 			uint32_t c = i;
 			for (int k = 0; k < 8; k++)
 				c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-			table[i] = c;
+			t[0][i] = c;
 		}
+		for (uint32_t i = 0; i < 256; i++)
+			for (int k = 1; k < 8; k++)
+				t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xff];
 		ready = 1;
 	}
 	crc = ~crc;
+	while (len >= 8) {
+		uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+				     (uint32_t)p[3] << 24);
+		uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
+			      (uint32_t)p[7] << 24;
+		crc = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^
+		      t[4][lo >> 24] ^ t[3][hi & 0xff] ^ t[2][(hi >> 8) & 0xff] ^
+		      t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
+		p += 8;
+		len -= 8;
+	}
 	while (len--)
-		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+		crc = t[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
 	return ~crc;
 }
 

@@ -7,7 +7,7 @@ eh_unit_test(test_eh_queue SOURCES unit/test_eh_queue.c LIBS eh_queue eh_drv_fla
 # Exhaustive single power cut: every device operation x every crash mode.
 # Smaller under QEMU; `powercut --long` for the long run.
 if(CMAKE_CROSSCOMPILING)
-  set(EH_POWERCUT_STEPS 120)
+  set(EH_POWERCUT_STEPS 250)
 else()
   set(EH_POWERCUT_STEPS 400)
 endif()
@@ -26,3 +26,7 @@ target_include_directories(test_eh_queue_ctl PRIVATE ${PROJECT_SOURCE_DIR}/app/c
 cmake_language(DEFER CALL eh_fuzz_target fuzz_queue SOURCES fuzz/fuzz_queue.c
   LIBS eh_queue eh_drv_flash_emu CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/queue SECONDS 60)
 cmake_language(DEFER CALL eh_bench bench_queue SOURCES bench/bench_queue.c LIBS eh_queue eh_drv_storage)
+if(CMAKE_CROSSCOMPILING)
+  # under the emulator: fewer damaged files and kill rounds
+  set_tests_properties(test_eh_queue_corrupt test_eh_queue_kill PROPERTIES ENVIRONMENT EH_QEMU=1)
+endif()

@@ -81,8 +81,8 @@ static void drain(void)
 			(void)eh_queue_lag(&q, slot, t);
 			do {
 				n = 0;
-				if (eh_queue_peek(&q, slot, t, recs, 32, 1 << 16, pbuf, sizeof(pbuf), &n) !=
-				    EH_OK)
+				if (eh_queue_peek(&q, slot, t, recs, 32, 1 << 16, pbuf,
+						  sizeof(pbuf), &n) != EH_OK)
 					break;
 				for (size_t i = 0; i < n; i++)
 					if (recs[i].type != t || !(recs[i].mask & (1ull << slot)))

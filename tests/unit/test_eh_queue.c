@@ -304,3 +304,19 @@ EH_TEST(a_failed_sync_stops_the_queue_until_reopened)
 	CHECK(eh_queue_commit(&q) == EH_OK);
 	eh_queue_close(&q);
 }
+
+EH_TEST(crc32c_matches_the_published_vectors)
+{
+	static const uint8_t zeros[32],
+	    hdr[36] = {0x51, 0x45, 1, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,    0,	   1,	 0,
+		       0,    0,	   0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0xe9, 0xb2, 0x94, 0x2a};
+	uint8_t ones[32];
+	memset(ones, 0xff, sizeof(ones));
+	/* docs/QUEUE.md "Test vectors" */
+	CHECK_EQ(eh_queue_crc32c(0, "123456789", 9), 0xe3069283u);
+	CHECK_EQ(eh_queue_crc32c(0, zeros, 32), 0x8a9136aau);
+	CHECK_EQ(eh_queue_crc32c(0, ones, 32), 0x62a8ab43u);
+	CHECK_EQ(eh_queue_crc32c(eh_queue_crc32c(0, "123", 3), "456789", 6), 0xe3069283u);
+	CHECK_EQ(eh_queue_crc32c(0, "one", 3), 0x2a94b2e9u);
+	CHECK_EQ(eh_queue_crc32c(0x681efffdu, hdr, 36), 0xe5173843u);
+}
