@@ -171,14 +171,12 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *e)
 	return n;
 }
 
-__attribute__((always_inline)) static inline bool scan_string(struct eh_json_cur *c,
-							      struct eh_json_view *raw)
+/* The string starting at c->p, which is '"'. */
+__attribute__((always_inline)) static inline bool string_at(struct eh_json_cur *c,
+							    struct eh_json_view *raw)
 {
 	const unsigned char *p, *e = (const unsigned char *)c->end;
 
-	skip_ws(c);
-	if (c->p >= c->end || *c->p != '"')
-		return eh_json_fail(c, "expected string");
 	p = (const unsigned char *)c->p + 1;
 	const unsigned char *start = p;
 	for (;;) {
@@ -250,6 +248,15 @@ __attribute__((always_inline)) static inline bool scan_string(struct eh_json_cur
 	return true;
 }
 
+__attribute__((always_inline)) static inline bool scan_string(struct eh_json_cur *c,
+							      struct eh_json_view *raw)
+{
+	skip_ws(c);
+	if (c->p >= c->end || *c->p != '"')
+		return eh_json_fail(c, "expected string");
+	return string_at(c, raw);
+}
+
 bool eh_json_string(struct eh_json_cur *c, struct eh_json_view *raw)
 {
 	return scan_string(c, raw);
@@ -268,8 +275,7 @@ scan_number(struct eh_json_cur *c, struct eh_json_view *text, bool *is_int)
 	const char *p, *e = c->end;
 	bool integer = true;
 
-	skip_ws(c);
-	p = c->p;
+	p = c->p; /* callers are at the number */
 	const char *start = p;
 	if (p < e && *p == '-')
 		p++;
@@ -314,6 +320,7 @@ scan_number(struct eh_json_cur *c, struct eh_json_view *text, bool *is_int)
 
 bool eh_json_number(struct eh_json_cur *c, struct eh_json_view *text, bool *is_int)
 {
+	skip_ws(c);
 	return scan_number(c, text, is_int);
 }
 
@@ -408,7 +415,7 @@ int eh_json_obj_next(struct eh_json_cur *c, unsigned i, struct eh_json_view *key
 		eh_json_fail(c, "expected member name");
 		return -1;
 	}
-	if (!scan_string(c, key))
+	if (!string_at(c, key))
 		return -1;
 	skip_ws(c);
 	if (c->p >= c->end || *c->p != ':') {
@@ -459,7 +466,7 @@ value:
 			goto key;
 		goto value;
 	case '"':
-		if (!scan_string(c, NULL))
+		if (!string_at(c, NULL))
 			return false;
 		goto after;
 	case 't':
@@ -483,7 +490,7 @@ key:
 	if (c->p >= c->end || *c->p != '"')
 		return eh_json_fail(c, c->p >= c->end ? "unterminated object"
 						      : "expected member name");
-	if (!scan_string(c, NULL))
+	if (!string_at(c, NULL))
 		return false;
 	skip_ws(c);
 	if (c->p >= c->end || *c->p != ':')
