@@ -135,7 +135,9 @@ void eh_coap_init(struct eh_coap *c);
  * outlive the endpoint (until eh_coap_close). cfg->port == 0: EH_OK, endpoint off.
  * EH_ERR_INVAL: bad bind address or max_body; EH_ERR_NET: the port cannot be bound;
  * EH_ERR_IO: libcoap could not be set up (no epoll support, out of memory);
- * EH_ERR_NOSPC: the loop's fd table is full. On error nothing stays open. */
+ * EH_ERR_NOSPC: the loop's fd table is full. On error nothing stays open.
+ * One endpoint per process at a time: libcoap's startup/cleanup and log handler are
+ * process-wide. */
 eh_err eh_coap_open(struct eh_coap *c, const struct eh_coap_config *cfg, struct eh_loop *loop,
 		    const struct eh_coap_handlers *h);
 
