@@ -37,6 +37,7 @@ struct rhdr {
 struct it {
 	uint32_t seg, off;
 	uint64_t seg_seq, floor;
+	bool whole; /* started at the segment's first record */
 };
 
 /* ==== Little helpers ==== */
@@ -242,6 +243,7 @@ static void it_start(const struct eh_queue *q, struct it *it, uint32_t seg)
 	it->off = q->unit;
 	it->seg_seq = q->segs[seg].seg_seq;
 	it->floor = q->segs[seg].first_seq;
+	it->whole = true;
 }
 
 /* Next record of the segment: 1 (h, *at), 0 at its end, or an eh_err < 0.
@@ -269,6 +271,22 @@ static int it_next(struct eh_queue *q, struct it *it, struct rhdr *h, uint32_t *
 		it->off += rec_size(h->len);
 		it->floor = h->kind == KIND_DATA ? h->seq + 1 : h->seq;
 		return 1;
+	}
+}
+
+/* At the end of a segment's scan: the next segment's header names the last
+ * record written before it; a scan that stopped short of it met damage.
+ * Counted once per segment. */
+static void seg_end_check(struct eh_queue *q, const struct it *it, uint32_t nx)
+{
+	uint64_t want = q->segs[nx].prev_last;
+	if (!it->whole || q->segs[nx].seg_seq <= q->lost_seen)
+		return; /* started mid-way from a cache: not a full scan */
+	q->lost_seen = q->segs[nx].seg_seq;
+	if (it->floor - 1 < want && want - (it->floor - 1) < SEQ_GAP) {
+		q->st.lost_detected += want - (it->floor - 1);
+		EH_LOG_WRN("queue", "segment %u ends at seq %llu, expected %llu: records lost",
+			   it->seg, (unsigned long long)(it->floor - 1), (unsigned long long)want);
 	}
 }
 
@@ -514,6 +532,7 @@ static eh_err recover(struct eh_queue *q)
 		   (newest + q->nsegs - q->tail_seg) % q->nsegs + 1, newest,
 		   (unsigned long long)q->segs[newest].seg_seq, end, (unsigned long long)last);
 	q->durable_seq = last;
+	q->last_seq = last;
 	q->next_seq = last + 1;
 	if (cursor_seq > q->next_seq)
 		q->next_seq = cursor_seq;
@@ -703,7 +722,7 @@ static eh_err open_next(struct eh_queue *q, uint32_t rsz, bool allow_drop)
 	e->reclaimed = was_live;
 	q->segs[nxt].seg_seq = ++q->max_seg_seq;
 	q->segs[nxt].first_seq = q->next_seq;
-	q->segs[nxt].prev_last = q->next_seq - 1;
+	q->segs[nxt].prev_last = q->last_seq; /* the last record before it */
 	q->segs[nxt].live = true;
 	/* header and snapshot now so readers can walk the staged segment; both
 	 * are encoded again at commit with the cursors of that moment */
@@ -784,6 +803,7 @@ eh_err eh_queue_append(struct eh_queue *q, unsigned type, uint64_t mask, const v
 	e->len += rsz;
 	q->stage_used = e->buf + align_up(e->len, q->unit) + cur_room(q);
 	q->staged_last = h.seq;
+	q->last_seq = h.seq;
 	if (!q->stage_timed) {
 		q->stage_ms = now_ms(q);
 		q->stage_timed = true;
@@ -948,6 +968,7 @@ static void cursor_it(struct eh_queue *q, unsigned slot, unsigned type, struct i
 		it->off = p->off;
 		it->seg_seq = p->seg_seq;
 		it->floor = p->floor;
+		it->whole = false;
 		return;
 	}
 	it_start(q, it, locate(q, c + 1));
@@ -992,6 +1013,7 @@ eh_err eh_queue_peek(struct eh_queue *q, unsigned slot, unsigned type, struct eh
 			uint32_t nx = seg_next(q, it.seg);
 			if (nx == NONE)
 				break;
+			seg_end_check(q, &it, nx);
 			it_start(q, &it, nx);
 			continue;
 		}
@@ -1093,6 +1115,7 @@ uint64_t eh_queue_lag(const struct eh_queue *cq, unsigned slot, unsigned type)
 			uint32_t nx = seg_next(q, it.seg);
 			if (nx == NONE)
 				break;
+			seg_end_check(q, &it, nx);
 			it_start(q, &it, nx);
 			continue;
 		}
@@ -1175,6 +1198,8 @@ eh_err eh_queue_walk(struct eh_queue *q, eh_queue_walk_fn fn, void *arg, void *b
 		}
 		if (r < 0)
 			return (eh_err)r;
+		if (seg_next(q, s) != NONE)
+			seg_end_check(q, &it, seg_next(q, s));
 	}
 	return EH_OK;
 }

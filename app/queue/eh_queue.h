@@ -124,6 +124,7 @@ struct eh_queue {
 	uint32_t n_ext;
 	uint32_t stage_used;
 	uint64_t staged_last;  /* last seq in the stage */
+	uint64_t last_seq;     /* last seq assigned to a record */
 	uint64_t corrupt_seen; /* highest seq counted as corrupt */
 	uint64_t lost_seen;    /* highest seg_seq checked for a gap */
 	uint64_t max_seg_seq;  /* highest segment seq seen or written */

@@ -50,7 +50,7 @@ static uint32_t n_issued;
 
 struct figures {
 	uint64_t points, runs, recoveries, mount_fail, durable_total, lost, corrupt, spurious,
-	    unaccounted, dropped, dup, mount_max, mount_bound, order, append_after;
+	    unaccounted, dropped, dup, mount_max, mount_bound, order, append_after, lost_detected;
 	char first_fail[160];
 };
 
@@ -327,6 +327,11 @@ static void verify(int policy, struct figures *f, const char *id)
 			fail(f, id, "acknowledged records missing");
 		}
 	}
+	eh_queue_stats(&q, &st);
+	if (st.lost_detected != 0) {
+		f->lost_detected += st.lost_detected;
+		fail(f, id, "records reported lost to damage");
+	}
 	eh_queue_close(&q);
 append_after:
 	/* the recovered queue takes and delivers a new record */
@@ -444,6 +449,7 @@ int main(int argc, char **argv)
 	printf("duplicate deliveries (allowed):    %" PRIu64 "\n", f.dup);
 	printf("out-of-order deliveries:           %" PRIu64 "\n", f.order);
 	printf("append after recovery failures:    %" PRIu64 "\n", f.append_after);
+	printf("records reported lost to damage:   %" PRIu64 "\n", f.lost_detected);
 	printf("crash points tried:                %" PRIu64 " (every operation, 100%%)\n",
 	       f.points);
 	printf("acknowledged records lost:         %" PRIu64 "\n", f.lost);
