@@ -25,6 +25,12 @@ cmake_language(DEFER CALL eh_fuzz_target fuzz_http
   LIBS eh_drv_transport CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/http SECONDS 60)
 cmake_language(DEFER CALL target_include_directories fuzz_http PRIVATE
   ${PROJECT_SOURCE_DIR}/drivers/https)
+cmake_language(DEFER CALL eh_fuzz_target fuzz_http_client
+  SOURCES fuzz/fuzz_http_client.c ${PROJECT_SOURCE_DIR}/drivers/https/eh_http_parse.c
+  ${PROJECT_SOURCE_DIR}/drivers/https/eh_https.c ${CMAKE_CURRENT_SOURCE_DIR}/fakes/eh_transport_fake.c
+  LIBS eh_drv_transport CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/http_client SECONDS 60)
+cmake_language(DEFER CALL target_include_directories fuzz_http_client PRIVATE
+  ${PROJECT_SOURCE_DIR}/drivers/https ${CMAKE_CURRENT_SOURCE_DIR}/fakes)
 cmake_language(DEFER CALL eh_bench bench_delivery SOURCES bench/bench_delivery.c LIBS eh_delivery)
 
 eh_unit_test(test_eh_transport SOURCES unit/test_eh_transport.c LIBS eh_drv_tls)
