@@ -89,8 +89,8 @@ struct eh_flash_file {
  * is non-zero, it is created at exactly size bytes by writing zeros once
  * (never fallocate, never truncated afterwards) and synced. An existing file
  * keeps its size; size 0 means "whatever it is". block_size 0 picks a
- * default from the size (size/64 rounded to a power of two, clamped to
- * 64 KiB .. 4 MiB); prog_unit 0 means 512. The size must be a multiple of
+ * default from the size (size/64 rounded up to a power of two within
+ * 512 KiB .. 4 MiB, halved down to 64 KiB until there are 4 blocks); prog_unit 0 means 512. The size must be a multiple of
  * the block size (EH_ERR_CORRUPT otherwise: a truncated or grown file).
  * Unless read_only, an exclusive flock is taken: EH_ERR_BUSY when another
  * process has the queue open. EH_ERR_NOENT, EH_ERR_IO, EH_ERR_INVAL too. */

@@ -59,9 +59,14 @@ static const struct eh_flash_ops file_ops = {
 
 uint32_t eh_flash_file_default_block(uint64_t size)
 {
-	uint64_t b = 64u * 1024u;
+	/* 512 KiB at least, so one segment holds a largest MQTT message
+	 * (EH_MAX_MSG_BYTES, 256 KiB) with its framing; about 64 segments for
+	 * large files (bounded mount reads); at least 4 blocks for small ones */
+	uint64_t b = 512u * 1024u;
 	while (b < size / 64 && b < 4u * 1024u * 1024u)
 		b <<= 1;
+	while (b > 64u * 1024u && size / b < 4)
+		b >>= 1;
 	return (uint32_t)b;
 }
 

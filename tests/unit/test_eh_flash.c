@@ -26,8 +26,11 @@ EH_TEST(file_is_created_full_size_zeroed_and_locked)
 	uint8_t buf[1024];
 	tmp_path(path, sizeof(path), "create");
 	REQUIRE(eh_flash_file_open(&f, &st, path, 1 << 20, 0, 0, 0) == EH_OK);
-	CHECK_EQ(f.block_size, 64u * 1024u);
-	CHECK_EQ(f.block_count, 16u);
+	CHECK_EQ(f.block_size, 256u * 1024u);
+	CHECK_EQ(f.block_count, 4u);
+	CHECK_EQ(eh_flash_file_default_block(16u << 20), 512u * 1024u);
+	CHECK_EQ(eh_flash_file_default_block(64u << 20), 1024u * 1024u);
+	CHECK_EQ(eh_flash_file_default_block(1u << 30), 4096u * 1024u);
 	CHECK_EQ(f.prog_unit, 512u);
 	CHECK(eh_flash_read(&f, 1000, buf, sizeof(buf)) == EH_OK);
 	for (size_t i = 0; i < sizeof(buf); i++)
@@ -42,7 +45,7 @@ EH_TEST(file_is_created_full_size_zeroed_and_locked)
 	eh_flash_close(&f);
 	/* reopened: size kept, data kept, lock free again */
 	REQUIRE(eh_flash_file_open(&f2, &st2, path, 0, 0, 0, 0) == EH_OK);
-	CHECK_EQ(f2.block_count, 16u);
+	CHECK_EQ(f2.block_count, 4u);
 	CHECK(eh_flash_read(&f2, 512, buf, 4) == EH_OK);
 	CHECK_EQ(buf[3], 0xab);
 	eh_flash_close(&f2);

@@ -194,3 +194,30 @@ EH_TEST(damaged_queue_files_never_crash_nor_return_bad_records)
 	printf("damaged files: %u, opened %u, bad records returned %u\n", iters, opened, bad);
 	unlink(path);
 }
+
+EH_TEST(the_largest_message_fits_a_default_16_MiB_queue)
+{
+	struct eh_flash f;
+	struct eh_flash_file st;
+	struct eh_queue_config c = {.uid = 0x16};
+	static uint8_t big[EH_MAX_MSG_BYTES];
+	size_t n = 0;
+	uint64_t seq;
+	snprintf(path, sizeof(path), "/tmp/eh_queue_big_%ld.ring", (long)getpid());
+	unlink(path);
+	REQUIRE(eh_flash_file_open(&f, &st, path, 16u << 20, 0, 0, 0) == EH_OK);
+	c.flash = &f;
+	REQUIRE(eh_queue_open(&q, &c) == EH_OK);
+	payload(big, sizeof(big), 5);
+	CHECK(eh_queue_append(&q, 1, 1, big, sizeof(big), &seq) == EH_OK);
+	CHECK(eh_queue_append(&q, 1, 1, big, sizeof(big), &seq) == EH_OK);
+	CHECK(eh_queue_commit(&q) == EH_OK);
+	eh_queue_close(&q);
+	REQUIRE(eh_queue_open(&q, &c) == EH_OK);
+	CHECK(eh_queue_peek(&q, 0, 1, recs, 64, 1, pbuf, sizeof(pbuf), &n) == EH_OK);
+	CHECK_EQ(n, 1u);
+	CHECK(recs[0].len == sizeof(big) && payload_ok(recs[0].payload, recs[0].len));
+	eh_queue_close(&q);
+	eh_flash_close(&f);
+	unlink(path);
+}
