@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_eh_model.c - the JSON scanner's RFC 8259 verdicts, and notification
  * parsing: the seed samples (compact and verbose give the same fields),
- * message-level bounds and every error path a producer can cause. */
+ * message-level bounds and every error path a producer can cause; cJSON
+ * allocating from our arena only. */
 #define EH_TEST_MAIN
 #include "eh_test.h"
+
+#include <cjson/cJSON.h>
 
 #include "eh_json.h"
 #include "eh_note.h"
@@ -412,4 +415,35 @@ EH_TEST(id_text_as_the_log_prints_it)
 	CHECK_EQ(eh_note_id_text("{\"id\":12345}", 12, buf, 4), 3);
 	CHECK_STR(buf, "123");
 	CHECK_EQ(eh_note_id_text("{\"x\":1}", 7, buf, sizeof(buf)), 0);
+}
+
+/* ==== cJSON behind the arena ==== */
+
+EH_TEST(cjson_allocates_from_the_arena_only)
+{
+	static unsigned char mem[64 * 1024], tiny[256];
+	struct eh_json_arena a, t;
+	const char *doc = "{\"a\":[1,2,3,{\"b\":\"text\"}],\"c\":null,\"d\":\"more text here\"}";
+
+	eh_json_arena_init(&a, mem, sizeof(mem));
+	eh_json_arena_enter(&a);
+	cJSON *j = cJSON_Parse(doc);
+	REQUIRE(j != NULL);
+	/* Every node and string lies inside the caller's buffer. */
+	cJSON *b = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "a"), 3), "b");
+	CHECK((unsigned char *)j >= mem && (unsigned char *)j < mem + sizeof(mem));
+	CHECK(b != NULL && (unsigned char *)b->valuestring >= mem &&
+	      (unsigned char *)b->valuestring < mem + sizeof(mem));
+	CHECK(a.used > 0 && !a.exhausted);
+	eh_json_arena_leave(&a);
+	CHECK_EQ(a.used, 0);
+	CHECK(a.peak > 0);
+
+	/* Too small an arena: the parse fails cleanly, nothing from the heap. */
+	eh_json_arena_init(&t, tiny, sizeof(tiny));
+	eh_json_arena_enter(&t);
+	CHECK(cJSON_Parse(doc) == NULL);
+	CHECK(t.exhausted);
+	eh_json_arena_leave(&t);
 }
