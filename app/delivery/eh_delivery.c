@@ -579,6 +579,7 @@ void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_del
 				out->next_attempt_in_ms = in;
 		}
 	}
+	out->next_attempt_in_s = (double)out->next_attempt_in_ms / 1000.0;
 }
 
 void eh_delivery_stop(struct eh_delivery *d)

@@ -101,6 +101,7 @@ struct eh_delivery_wstats {
 	uint64_t batches;		      /* batches delivered */
 	char last_error[EH_DELIVERY_ERR_MAX]; /* "" when none; never a secret */
 	uint64_t next_attempt_in_ms;	      /* soonest pending retry, 0 when none */
+	double next_attempt_in_s;	      /* the same in seconds, for the state topic */
 	bool in_flight;			      /* a POST of this webhook is under way */
 };
 

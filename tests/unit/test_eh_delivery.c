@@ -405,6 +405,8 @@ EH_TEST(seed_schedule_and_log_lines_for_405)
 	for (unsigned k = 0; k < 3; k++) {
 		eh_delivery_stats(&D, 0, &st);
 		CHECK_EQ(st.next_attempt_in_ms, waits[k]);
+		CHECK(st.next_attempt_in_s > (double)waits[k] / 1000.0 - 1e-9 &&
+		      st.next_attempt_in_s < (double)waits[k] / 1000.0 + 1e-9);
 		CHECK_EQ(st.failed_attempts, k + 1);
 		CHECK_STR(st.last_error, "405, message='Not Allowed'");
 		advance(waits[k] - 1);
