@@ -1,7 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
 # Filters: compile, match, explain; the differential test against an
-# eh_fuzz_target() and eh_bench() are defined after the module files are
-# included, so their calls are deferred to the end of the directory.
 # independent evaluator over cJSON; `edgehookctl explain`; fuzzing; bench.
 eh_unit_test(test_eh_filter SOURCES unit/test_eh_filter.c LIBS eh_filter)
 if(CMAKE_CROSSCOMPILING)
@@ -15,6 +13,6 @@ eh_unit_test(test_eh_filter_diff SOURCES unit/test_eh_filter_diff.c
 eh_unit_test(test_eh_filter_explain SOURCES unit/test_eh_filter_explain.c
   ${PROJECT_SOURCE_DIR}/app/ctl/ctl_explain.c LIBS eh_filter)
 target_include_directories(test_eh_filter_explain PRIVATE ${PROJECT_SOURCE_DIR}/app/ctl)
-cmake_language(DEFER CALL eh_fuzz_target fuzz_filter SOURCES fuzz/fuzz_filter.c LIBS eh_filter
+eh_fuzz_target(fuzz_filter SOURCES fuzz/fuzz_filter.c LIBS eh_filter
   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/filter SECONDS 60)
-cmake_language(DEFER CALL eh_bench bench_filter SOURCES bench/bench_filter.c LIBS eh_filter eh_json PkgConfig::CJSON)
+eh_bench(bench_filter SOURCES bench/bench_filter.c LIBS eh_filter eh_json PkgConfig::CJSON)
