@@ -88,10 +88,27 @@ static double cpu_s(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* VmRSS of this process in KiB (Linux). */
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	long v = -1;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
 struct result {
 	double notes_per_s, cpu_us_per_note, handshakes_per_10k;
 	size_t heap_open;   /* library heap in use at the end, connection still open */
 	size_t heap_closed; /* after eh_delivery_stop */
+	long rss_growth;    /* KiB of RSS the run added (bodies touched, TLS, pools) */
 	uint64_t batches, connects, resumed;
 };
 
@@ -107,6 +124,7 @@ static int run(uint16_t port, const char *ca, unsigned batch, bool keepalive, si
 	uint64_t t0, t1;
 	double c0, c1;
 	size_t heap0 = mallinfo2().uordblks;
+	long rss0 = rss_kib();
 
 	total = n;
 	head = 0;
@@ -157,6 +175,7 @@ static int run(uint16_t port, const char *ca, unsigned batch, bool keepalive, si
 	r->cpu_us_per_note = (c1 - c0) * 1e6 / (double)n;
 	r->handshakes_per_10k = (double)r->connects * 10000.0 / (double)r->batches;
 	r->heap_open = mallinfo2().uordblks - heap0;
+	r->rss_growth = rss_kib() - rss0;
 	eh_delivery_stop(&D);
 	r->heap_closed = mallinfo2().uordblks - heap0;
 	eh_loop_deinit(&loop);
@@ -184,6 +203,9 @@ int main(int argc, char **argv)
 		rlen[i] = (size_t)w;
 	}
 	printf("notification: %zu bytes; %zu notifications per run\n", rlen[0], n);
+	printf("sizeof(struct eh_delivery): %zu KiB (BSS; body buffers are touched only as far "
+	       "as batches reach)\n",
+	       sizeof(struct eh_delivery) / 1024);
 	printf("%-6s %-11s %12s %10s %14s %12s %9s\n", "batch", "connection", "notes/s", "batches",
 	       "hs/10k batch", "cpu us/note", "resumed");
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -204,6 +226,8 @@ int main(int argc, char **argv)
 			    "heap held by mbedTLS: %zu KiB with one open TLS connection (CA chain "
 			    "included), %zu KiB after stop\n",
 			    ka.heap_open / 1024, ka.heap_closed / 1024);
+		printf("batch %u: RSS added by the first run at this size: %ld KiB\n", sizes[i],
+		       ka.rss_growth);
 		printf("batch %u: keep-alive / new-connection-per-batch = %.2fx throughput, "
 		       "%.2fx less CPU per notification\n",
 		       sizes[i], ka.notes_per_s / nk.notes_per_s,
