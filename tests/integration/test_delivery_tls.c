@@ -580,6 +580,25 @@ EH_TEST(chunked_response_keeps_the_connection)
 	fini();
 }
 
+EH_TEST(server_dropping_a_kept_connection_costs_no_attempt)
+{
+	struct eh_delivery_wstats st;
+
+	REQUIRE(rx_start("good", "drop,drop,200", NULL) == 0);
+	REQUIRE(rig(rx_port, 10, 1) == 0);
+	fq_add("{\"id\":\"1\"}");
+	fq_add("{\"id\":\"2\"}");
+	fq_add("{\"id\":\"3\"}");
+	eh_delivery_set_webhook(&D, 0, &W);
+	CHECK(run_until(all_acked));
+	eh_delivery_stats(&D, 0, &st);
+	CHECK_EQ(st.failed_attempts, 0);
+	CHECK_EQ(st.sent, 3);
+	CHECK_EQ(rec_count("\"ev\": \"request\""), 3);
+	CHECK_EQ(rec_count("\"ev\": \"handshake\""), 3);
+	fini();
+}
+
 EH_TEST(host_name_is_verified_and_sent_as_sni)
 {
 	REQUIRE(rx_start("good", "", NULL) == 0);

@@ -8,9 +8,10 @@
 # body) to --record as JSON lines. With --secret it verifies the Standard
 # Webhooks signature itself, independently of the daemon's code.
 #
-# Actions: 200 | <code> | <code>:ra=<Retry-After value> | close (200, then
-# close) | reset (half a response, then RST) | stall (never answer) |
-# chunked (200 with a chunked body). Requests beyond the script get 200.
+# Actions: 200 | <code> | <code>:ra=<Retry-After value> | close (200 with
+# Connection: close, then close) | drop (a keep-alive 200, then close anyway) |
+# reset (half a response, then RST) | stall (never answer) | chunked (200 with
+# a chunked body). Requests beyond the script get 200.
 import argparse
 import base64
 import hashlib
@@ -114,6 +115,9 @@ def verify_signature(secret_b64, headers, body):
 
 def respond(s, action, quiet):
     code, ra = 200, None
+    if action == "drop":  # a normal keep-alive 200, then the server hangs up anyway
+        s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        return False
     if action in ("close", "reset", "stall", "chunked"):
         kind = action
     else:
