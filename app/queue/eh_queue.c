@@ -159,6 +159,13 @@ static uint32_t seg_data_start(const struct eh_queue *q)
 	return q->unit + align_up(CUR_MAX, 8);
 }
 
+static bool geometry_ok(const struct eh_queue *q)
+{
+	return q->unit >= 64 && q->unit <= sizeof(q->io) && (q->unit & (q->unit - 1)) == 0 &&
+	       q->seg_bytes % q->unit == 0 && q->nsegs >= 3 && q->nsegs <= EH_QUEUE_MAX_SEGS &&
+	       q->seg_bytes >= seg_data_start(q) + seg_reserve(q) + 2 * q->unit;
+}
+
 static uint64_t dev_off(const struct eh_queue *q, uint32_t seg, uint32_t off)
 {
 	return (uint64_t)(seg + 1) * q->seg_bytes + off; /* block 0: superblocks */
@@ -566,9 +573,7 @@ eh_err eh_queue_open(struct eh_queue *q, const struct eh_queue_config *cfg)
 	q->unit = f->prog_unit;
 	q->seg_bytes = f->block_size;
 	q->nsegs = f->block_count - 1;
-	if (q->unit < 64 || q->unit > sizeof(q->io) || (q->unit & (q->unit - 1)) != 0 ||
-	    q->seg_bytes % q->unit != 0 || f->block_count < 4 || q->nsegs > EH_QUEUE_MAX_SEGS ||
-	    q->seg_bytes < seg_data_start(q) + seg_reserve(q) + 2 * q->unit) {
+	if (f->block_count < 4 || !geometry_ok(q)) {
 		EH_LOG_ERR("queue", "unusable geometry: unit %u, block %u x %u", q->unit,
 			   q->seg_bytes, f->block_count);
 		return EH_ERR_INVAL;
@@ -594,6 +599,18 @@ eh_err eh_queue_open(struct eh_queue *q, const struct eh_queue_config *cfg)
 		q->next_seq = 1;
 	} else {
 		const uint8_t *s = va ? a : b;
+		uint32_t su = get32(s + 8), sb = get32(s + 12), sc = get32(s + 16);
+		if (f->geometry_view && sc >= 4 && (uint64_t)sb * sc == eh_flash_size(f)) {
+			/* a file: take the geometry it was formatted with */
+			q->unit = su;
+			q->seg_bytes = sb;
+			q->nsegs = sc - 1;
+			if (!geometry_ok(q))
+				return EH_ERR_CORRUPT;
+			f->prog_unit = su;
+			f->block_size = sb;
+			f->block_count = sc;
+		}
 		if (get32(s + 8) != q->unit || get32(s + 12) != q->seg_bytes ||
 		    get32(s + 16) != f->block_count) {
 			EH_LOG_ERR("queue",

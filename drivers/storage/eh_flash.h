@@ -7,6 +7,7 @@
 #ifndef EH_FLASH_H
 #define EH_FLASH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,7 @@ struct eh_flash {
 	uint32_t block_size;  /* erase unit; the queue's segment size */
 	uint32_t block_count; /* blocks on the device */
 	uint32_t prog_unit;   /* write unit: offsets and lengths of prog are multiples */
+	bool geometry_view;   /* blocks are only a view (a file): a user may re-split them */
 	uint64_t bytes_read;  /* counters since open (figures: wear, mount cost) */
 	uint64_t bytes_prog;
 	uint64_t syncs;
@@ -90,8 +92,8 @@ struct eh_flash_file {
  * (never fallocate, never truncated afterwards) and synced. An existing file
  * keeps its size; size 0 means "whatever it is". block_size 0 picks a
  * default from the size (size/64 rounded up to a power of two within
- * 512 KiB .. 4 MiB, halved down to 64 KiB until there are 4 blocks); prog_unit 0 means 512. The size must be a multiple of
- * the block size (EH_ERR_CORRUPT otherwise: a truncated or grown file).
+ * 512 KiB .. 4 MiB, halved down to 64 KiB until there are 4 blocks); prog_unit 0 means 512. The
+ * size must be a multiple of the block size (EH_ERR_CORRUPT otherwise: a truncated or grown file).
  * Unless read_only, an exclusive flock is taken: EH_ERR_BUSY when another
  * process has the queue open. EH_ERR_NOENT, EH_ERR_IO, EH_ERR_INVAL too. */
 eh_err eh_flash_file_open(struct eh_flash *f, struct eh_flash_file *st, const char *path,

@@ -131,6 +131,7 @@ eh_err eh_flash_file_open(struct eh_flash *f, struct eh_flash_file *st, const ch
 	f->block_size = block_size;
 	f->block_count = (uint32_t)(have / block_size);
 	f->prog_unit = prog_unit;
+	f->geometry_view = true;
 	return EH_OK;
 out:
 	eh_file_close(fd);

@@ -106,3 +106,33 @@ EH_TEST(stat_and_dump_report_fill_lag_drops_and_damage)
 	unlink(path);
 	unlink(out);
 }
+
+EH_TEST(a_file_opens_with_the_geometry_it_was_formatted_with)
+{
+	struct eh_flash f;
+	struct eh_flash_file st;
+	struct eh_queue_config c = {.uid = 0x9};
+	uint64_t seq;
+	size_t n = 0;
+	static uint8_t pbuf[4096];
+	struct eh_queue_rec r[4];
+	snprintf(path, sizeof(path), "/tmp/eh_queue_geo_%ld.ring", (long)getpid());
+	unlink(path);
+	REQUIRE(eh_flash_file_open(&f, &st, path, 1 << 20, 64 * 1024, 4096, 0) == EH_OK);
+	c.flash = &f;
+	REQUIRE(eh_queue_open(&q, &c) == EH_OK);
+	REQUIRE(eh_queue_append(&q, 0, 1, "geo", 3, &seq) == EH_OK);
+	eh_queue_close(&q);
+	eh_flash_close(&f);
+	/* reopened with defaults (another block size, another unit) */
+	REQUIRE(eh_flash_file_open(&f, &st, path, 0, 0, 0, 0) == EH_OK);
+	CHECK(f.block_size != 64u * 1024u);
+	REQUIRE(eh_queue_open(&q, &c) == EH_OK);
+	CHECK_EQ(f.block_size, 64u * 1024u);
+	CHECK_EQ(f.prog_unit, 4096u);
+	CHECK(eh_queue_peek(&q, 0, 0, r, 4, 4096, pbuf, sizeof(pbuf), &n) == EH_OK);
+	CHECK(n == 1 && r[0].seq == seq && memcmp(r[0].payload, "geo", 3) == 0);
+	eh_queue_close(&q);
+	eh_flash_close(&f);
+	unlink(path);
+}
