@@ -33,7 +33,7 @@
 #define EXIT_USAGE 2   /* bad usage or bad bootstrap config */
 #define EXIT_STORAGE 3 /* queue storage unusable */
 #define STATUS_BUF 8192
-#define DEDUPE_SLOTS 4096 /* recent (topic, payload) hashes: broker redeliveries */
+#define DEDUPE_SLOTS 8192 /* recent (topic, payload) hashes, direct-mapped: power of 2 */
 #define MAX_STOP_MS 5000  /* CONTRACT section 1: stop within 5 s */
 
 /* ==== The daemon's state: one static instance ==== */
@@ -61,13 +61,12 @@ struct daemon {
 	 * from the notification that did not fit (the ones before it are in). */
 	struct eh_mqtt_msg *blocked_msg;
 	size_t blocked_from;
-	const char *blocked_topic;
 	const uint8_t *blocked_payload;
 	size_t blocked_len;
 	unsigned blocked_type;
 
-	uint64_t dedupe[DEDUPE_SLOTS];
-	unsigned dedupe_next;
+	uint64_t dedupe[DEDUPE_SLOTS]; /* 0 = empty */
+	uint64_t blocked_hash;
 
 	uint64_t started_ms;
 	struct eh_status_ingest in;
@@ -97,6 +96,25 @@ static char status_buf[STATUS_BUF];
 static struct eh_note notes[EH_MAX_ARRAY_NOTES];
 
 /* ==== Small helpers ==== */
+
+/* A fast 64-bit hash for the redelivery filter: eight bytes a step. */
+static uint64_t msg_hash(const char *topic, const uint8_t *p, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+	for (const char *t = topic; *t; t++)
+		h = (h ^ (uint8_t)*t) * 0x100000001b3ull;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+	}
+	for (; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	h ^= h >> 32;
+	return h ? h : 1;
+}
 
 static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 {
@@ -194,18 +212,18 @@ static void schedule_commit(void)
 
 /* ==== Ingest: parse, match, append (MQTT and CoAP alike) ==== */
 
-static bool seen_recently(const char *topic, const uint8_t *payload, size_t len)
+/* Broker redeliveries (same topic and bytes) of a message already taken:
+ * a direct-mapped table of recent hashes, O(1) per message. A collision
+ * only forgets an older entry, which then may be queued twice: still at
+ * least once, never lost. */
+static bool dedupe_seen(uint64_t h)
 {
-	uint64_t h = fnv1a(1469598103934665603ull, topic, strlen(topic) + 1);
-	h = fnv1a(h, payload, len);
-	if (h == 0)
-		h = 1;
-	for (unsigned i = 0; i < DEDUPE_SLOTS; i++)
-		if (D.dedupe[i] == h)
-			return true;
-	D.dedupe[D.dedupe_next] = h;
-	D.dedupe_next = (D.dedupe_next + 1) % DEDUPE_SLOTS;
-	return false;
+	return D.dedupe[h & (DEDUPE_SLOTS - 1)] == h;
+}
+
+static void dedupe_add(uint64_t h)
+{
+	D.dedupe[h & (DEDUPE_SLOTS - 1)] = h;
 }
 
 /* Parse, filter and stage one message of input `type`. EH_OK: staged (or
@@ -339,7 +357,8 @@ static void on_message(void *ctx, const char *topic, const uint8_t *payload, siz
 	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
 		if (!topic_matches(D.boot.inputs[t], topic))
 			continue;
-		if (seen_recently(topic, payload, len)) {
+		uint64_t h = msg_hash(topic, payload, len);
+		if (dedupe_seen(h)) {
 			D.in.duplicates++;
 			/* Already staged or durable: acknowledge with the next commit. */
 			D.uncommitted[D.nuncommitted++] = m;
@@ -350,10 +369,9 @@ static void on_message(void *ctx, const char *topic, const uint8_t *payload, siz
 		eh_err rc = ingest(t, payload, len, diag, sizeof(diag), &from);
 		if (rc == EH_ERR_NOSPC) {
 			/* block: hold this message, stop taking more until room appears */
-			D.dedupe[(D.dedupe_next + DEDUPE_SLOTS - 1) % DEDUPE_SLOTS] = 0;
+			D.blocked_hash = h;
 			D.blocked_msg = m;
 			D.blocked_from = from;
-			D.blocked_topic = topic;
 			D.blocked_payload = payload;
 			D.blocked_len = len;
 			D.blocked_type = t;
@@ -365,6 +383,7 @@ static void on_message(void *ctx, const char *topic, const uint8_t *payload, siz
 		if (rc != EH_OK)
 			EH_LOG_WRN("ingest", "%s: message of %zu bytes refused: %s", topic, len,
 				   diag);
+		dedupe_add(h);
 		D.uncommitted[D.nuncommitted++] = m;
 		schedule_commit();
 		if (eh_mqtt_wants_commit(&D.mqtt) || D.nuncommitted >= EH_MQTT_MAX_WINDOW)
@@ -385,7 +404,7 @@ static void retry_blocked(void)
 			   &D.blocked_from);
 	if (rc == EH_ERR_NOSPC)
 		return;
-	seen_recently(D.blocked_topic, D.blocked_payload, D.blocked_len);
+	dedupe_add(D.blocked_hash);
 	D.uncommitted[D.nuncommitted++] = D.blocked_msg;
 	D.blocked_msg = NULL;
 	schedule_commit();
@@ -859,7 +878,11 @@ static void stop(void)
 		eh_mqtt_close(&D.mqtt); /* may hand over messages the library had taken */
 		D.mqtt_open = false;
 	}
+	/* What close handed over is made durable now; the broker redelivers
+	 * anything it had not seen acknowledged, and the queue dedupes nothing
+	 * across restarts, so at worst a notification is queued twice. */
 	eh_queue_commit(&D.queue);
+	D.nuncommitted = 0;
 	eh_queue_close(&D.queue);
 	eh_flash_close(&D.flash);
 	eh_loop_deinit(&D.loop);
