@@ -867,6 +867,13 @@ eh_err eh_queue_commit(struct eh_queue *q)
 			return EH_OK;
 		}
 	}
+	if (q->closing && q->n_ext > 0) {
+		/* the clean mark must be the last record: when the head has no room
+		 * for it, a free segment takes it (never an evicting one) */
+		const struct eh_queue_ext *e = &q->ext[q->n_ext - 1];
+		if (e->off + e->len + CUR_MAX + cur_room(q) > q->seg_bytes)
+			(void)open_next(q, 0, false);
+	}
 	last = &q->ext[q->n_ext - 1];
 	for (uint32_t i = 0; i < q->n_ext && rc == EH_OK; i++) {
 		struct eh_queue_ext *e = &q->ext[i];

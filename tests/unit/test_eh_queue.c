@@ -354,3 +354,27 @@ EH_TEST(damage_inside_an_older_segment_is_counted_as_lost_and_skipped)
 	CHECK_EQ(last_seen, s); /* later segments are still read */
 	eh_queue_close(&q);
 }
+
+EH_TEST(a_clean_close_is_seen_as_clean_at_every_fill_level)
+{
+	char p[700];
+	uint64_t s = 0, prev = 0;
+	int unclean = 0;
+	dev_blank();
+	memset(p, 'c', sizeof(p));
+	for (int i = 0; i < 80; i++) {
+		struct eh_queue_stats st;
+		REQUIRE(qopen(EH_QUEUE_DROP_OLDEST) == EH_OK);
+		eh_queue_stats(&q, &st);
+		unclean += (int)st.unclean_mounts;
+		REQUIRE(eh_queue_append(&q, 0, 1, p, sizeof(p) - (size_t)(i % 7) * 50, &s) ==
+			EH_OK);
+		CHECK(prev == 0 || s == prev + 1); /* no seq jump after a clean stop */
+		prev = s;
+		size_t n = peek(0, 0, 256);
+		if (n > 0)
+			CHECK(eh_queue_ack(&q, 0, 0, recs[n - 1].seq) == EH_OK);
+		eh_queue_close(&q);
+	}
+	CHECK_EQ(unclean, 0);
+}
