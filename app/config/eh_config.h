@@ -28,6 +28,9 @@
 #define EH_CONFIG_STATUS_BODY_MAX 4096 /* {"accepted": false, "errors": [...]} */
 #define EH_CONFIG_EXT_ADDR_MAX 256
 #define EH_CONFIG_MAX_TOPICS (EH_MAX_WEBHOOKS + EH_CATALOG_MAX_ENTRIES + 8) /* versions kept */
+/* The versions file: one "<version> <64 hex digest> <topic>\n" line per topic. */
+#define EH_CONFIG_VERSIONS_FILE_MAX (EH_CONFIG_MAX_TOPICS * (EH_CONFIG_STATUS_TOPIC_MAX + 88))
+#define EH_CONFIG_SIG_HEX 65 /* 64 lowercase hex digits + NUL */
 
 struct eh_config_init {
 	const char *topic_prefix;   /* P; borrowed for the config's life */
@@ -77,6 +80,7 @@ struct eh_config_version {
 	char topic[EH_CONFIG_STATUS_TOPIC_MAX]; /* "" = free */
 	uint64_t version;
 	uint8_t digest[32]; /* HMAC of the accepted message: same bytes again = no-op */
+	bool applied;       /* applied since init (after a restart the retained copy applies) */
 };
 
 struct eh_config {
@@ -92,6 +96,8 @@ struct eh_config {
 	uint32_t arena_used;
 	struct eh_config_version versions[EH_CONFIG_MAX_TOPICS];
 	uint64_t accepted, refused, bad_ids;
+	int default_log_level;                     /* the level at init: gateway default */
+	char vfile[EH_CONFIG_VERSIONS_FILE_MAX];    /* versions file text, read and written */
 };
 
 /* Set up an empty table. In signed mode, reads versions_path (a missing
@@ -123,6 +129,12 @@ bool eh_config_wants_type(const struct eh_config *c, unsigned slot, unsigned t);
 /* struct eh_catalog_view's lookup: ctx is the struct eh_config. */
 const char *eh_config_catalog_lookup(void *ctx, enum eh_catalog_kind kind, long long id,
 				     size_t *len);
+
+/* The signature of a config message: lowercase hex of
+ * HMAC-SHA256(key, topic + "\0" + payload), as `edgehookctl sign` prints it
+ * and the "hmac-sha256" user property carries it. */
+eh_err eh_config_sign(const uint8_t *key, size_t klen, const char *topic, const uint8_t *payload,
+		      size_t len, char hex[EH_CONFIG_SIG_HEX]);
 
 /* Figures for P/status. */
 void eh_config_status(const struct eh_config *c, struct eh_status_config *out);

@@ -20,4 +20,9 @@ int eh_ctl_explain(int argc, char **argv);
  * queue, 2 on bad usage. */
 int eh_ctl_queue(int argc, char **argv);
 
+/* sign --key-file K --topic T FILE: print the lowercase hex
+ * HMAC-SHA256(key, topic + "\0" + FILE's bytes), the "hmac-sha256" user
+ * property signed mode wants. Exit 0, 2 on bad usage or unreadable files. */
+int eh_ctl_sign(int argc, char **argv);
+
 #endif /* EH_CTL_H */
