@@ -4,7 +4,9 @@
  * "hmac-sha256"), the bytes up to the first NUL are the topic after the
  * prefix, the rest is the payload. eh_config_handle never crashes, always
  * answers (a refusal lists at least one error and changes nothing), and
- * never puts a secret or header value into an answer. */
+ * an acceptance says so; match and wants_type run over whatever the table
+ * holds. (That answers never quote secrets or header values is checked by
+ * test_eh_config: unknown keys are quoted, so bytes alone cannot tell.) */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,8 +101,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (!R.accepted) {
 		abort();
 	}
-	if (strstr(R.status_body, "whsec_") != NULL && strstr(R.status_body, "expected") == NULL)
-		abort();
 	(void)eh_config_match(c, &N);
 	for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++)
 		for (unsigned t = 0; t < EH_TYPE_COUNT; t++)
