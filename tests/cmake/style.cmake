@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # Build hygiene: every header under app/, platform/ and drivers/ compiles on
 # its own (a generated TU per header, built as part of ALL), no heap calls in
-# our sources outside tests/style/heap-allowlist.txt, and a steady-state
-# parse+match loop that makes no heap call. See docs/CHECKS.md.
+# our sources outside tests/style/heap-allowlist.txt, includes that respect
+# the layers, and a steady-state parse+match loop that makes no heap call.
+# See docs/CHECKS.md.
 
 # ==== Headers stand alone ====================================================
 # For each folder holding headers, one OBJECT library eh_hdr_<folder> whose
@@ -120,7 +121,8 @@ foreach(d ${eh_hdr_dirs})
     string(REGEX REPLACE "[^A-Za-z0-9]" "_" stem ${name})
     set(tu ${EH_HDR_GEN}/${tag}/${stem}.c)
     file(CONFIGURE OUTPUT ${tu} CONTENT
-      "/* generated: ${rel}/${name} compiles alone; its guard allows a second include */\n#include \"${name}\"\n#include \"${name}\"\n"
+      "/* generated: ${rel}/${name} compiles alone; its guard allows a second include */\n\
+#include \"${name}\"\n#include \"${name}\"\n"
       @ONLY)
     list(APPEND tus ${tu})
     list(APPEND EH_HEADERS_CHECKED ${h})
@@ -154,6 +156,15 @@ if(EH_STYLE_PYTHON)
   # look-alikes must not, and stale allow-list entries fail.
   add_test(NAME no_malloc_selftest COMMAND ${EH_STYLE_PYTHON} ${eh_heap_check} --selftest)
   set_tests_properties(no_malloc_selftest PROPERTIES LABELS "unit;style" TIMEOUT 60)
+
+  # Layering (STYLE.md section 1): library headers only in drivers/ (cJSON in
+  # app/json/), includes point downward, errno only in platform/.
+  set(eh_layers_check ${CMAKE_CURRENT_SOURCE_DIR}/style/check_layers.py)
+  add_test(NAME layers COMMAND ${EH_STYLE_PYTHON} ${eh_layers_check}
+    --root ${PROJECT_SOURCE_DIR}
+    --allow ${CMAKE_CURRENT_SOURCE_DIR}/style/layers-allowlist.txt)
+  add_test(NAME layers_selftest COMMAND ${EH_STYLE_PYTHON} ${eh_layers_check} --selftest)
+  set_tests_properties(layers layers_selftest PROPERTIES LABELS "unit;style" TIMEOUT 60)
 endif()
 
 # ==== No heap call in steady state ===========================================
@@ -164,4 +175,5 @@ endif()
 eh_unit_test(test_style_heap SOURCES style/test_style_heap.c LIBS eh_filter eh_model
   LABELS "unit;style" TIMEOUT 120)
 target_link_options(test_style_heap PRIVATE
-  "LINKER:--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=strdup,--wrap=strndup,--wrap=posix_memalign,--wrap=aligned_alloc")
+  "LINKER:--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free"
+  "LINKER:--wrap=strdup,--wrap=strndup,--wrap=posix_memalign,--wrap=aligned_alloc")
