@@ -16,7 +16,7 @@
 #include "eh_file.h"
 #include "eh_log.h"
 
-#define PREFIX_MAX 191 /* room for "/config-status/catalog/camera_groups/<id>" */
+#define PREFIX_MAX 192 /* EH_BOOT_TOPIC_MAX; leaves room for "/config-status/catalog/..." */
 #define TOPIC_SHOWN 128                              /* bytes of a bad topic logged */
 #define CAT_FREE 0xff
 
@@ -104,14 +104,14 @@ static void status_topic(const struct eh_config *c, const struct topic *t, char 
 {
 	switch (t->kind) {
 	case T_WEBHOOK:
-		snprintf(out, EH_CONFIG_STATUS_TOPIC_MAX, "%.190s/config-status/webhooks/%" PRIu32,
+		snprintf(out, EH_CONFIG_STATUS_TOPIC_MAX, "%.191s/config-status/webhooks/%" PRIu32,
 			 c->prefix, t->id);
 		break;
 	case T_GATEWAY:
-		snprintf(out, EH_CONFIG_STATUS_TOPIC_MAX, "%.190s/config-status/gateway", c->prefix);
+		snprintf(out, EH_CONFIG_STATUS_TOPIC_MAX, "%.191s/config-status/gateway", c->prefix);
 		break;
 	case T_CATALOG:
-		snprintf(out, EH_CONFIG_STATUS_TOPIC_MAX, "%.190s/config-status/catalog/%s/%lld",
+		snprintf(out, EH_CONFIG_STATUS_TOPIC_MAX, "%.191s/config-status/catalog/%s/%lld",
 			 c->prefix, cat_names[t->cat], t->cat_id);
 		break;
 	default:

@@ -684,3 +684,25 @@ EH_TEST(init_refuses_bad_arguments)
 	ci.hmac_key_len = 16;
 	CHECK_EQ(eh_config_init(&C, &ci), EH_ERR_INVAL); /* signed without a versions file */
 }
+
+EH_TEST(longest_prefix_still_fits_every_status_topic)
+{
+	static char prefix[200], topic[300], want[300];
+	struct eh_config_init ci;
+
+	memset(prefix, 'p', 191);
+	memset(&ci, 0, sizeof(ci));
+	ci.topic_prefix = prefix;
+	REQUIRE(eh_config_init(&C, &ci) == EH_OK);
+	snprintf(topic, sizeof(topic), "%s/catalog/camera_groups/-9223372036854775808", prefix);
+	CHECK_EQ(put(topic, "{}"), EH_OK);
+	snprintf(want, sizeof(want), "%s/config-status/catalog/camera_groups/-9223372036854775808",
+		 prefix);
+	CHECK_STR(R.status_topic, want);
+	snprintf(topic, sizeof(topic), "%s/config/webhooks/4294967295", prefix);
+	CHECK_EQ(put(topic, "{" GOOD "}"), EH_OK);
+	snprintf(want, sizeof(want), "%s/config-status/webhooks/4294967295", prefix);
+	CHECK_STR(R.status_topic, want);
+	prefix[191] = 'p'; /* 192 bytes: longer than the bootstrap file allows */
+	CHECK_EQ(eh_config_init(&C, &ci), EH_ERR_INVAL);
+}

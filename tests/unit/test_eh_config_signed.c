@@ -22,8 +22,25 @@ static const uint8_t KEY[] = "0123456789abcdef0123456789abcdef";
 static char dir[64];
 static char vpath[128];
 
+/* Remove what the tests leave in their directory. */
+static void cleanup_dir(void)
+{
+	static const char *const names[] = {"queue.versions", "queue.versions.tmp", "key",
+					    "webhook.json", "stdout"};
+	char p[160];
+	if (dir[0] == '\0')
+		return;
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+	dir[0] = '\0';
+}
+
 static void fresh_dir(void)
 {
+	cleanup_dir();
 	snprintf(dir, sizeof(dir), "/tmp/eh_config_signed.XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		exit(2);
@@ -336,4 +353,5 @@ EH_TEST(ctl_sign_prints_the_property)
 	snprintf(nokey, sizeof(nokey), "%s/nokey", dir);
 	char *nokeyv[] = {"sign", "--key-file", nokey, "--topic", T7, msg};
 	CHECK_EQ(run_sign(nokeyv, 6, out, sizeof(out)), 2);
+	cleanup_dir();
 }
