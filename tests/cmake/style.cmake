@@ -172,8 +172,8 @@ endif()
 # counters (GNU ld --wrap); libraries linked as shared objects are not
 # rewritten, so this counts what our code asks for, not what a library does
 # behind it. Works under ASan too: __real_malloc is the interceptor.
-eh_unit_test(test_style_heap SOURCES style/test_style_heap.c LIBS eh_filter eh_model
-  LABELS "unit;style" TIMEOUT 120)
+eh_unit_test(test_style_heap SOURCES style/test_style_heap.c
+  LIBS eh_filter eh_model eh_queue eh_drv_storage LABELS "unit;style" TIMEOUT 120)
 target_link_options(test_style_heap PRIVATE
   "LINKER:--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free"
   "LINKER:--wrap=strdup,--wrap=strndup,--wrap=posix_memalign,--wrap=aligned_alloc")
