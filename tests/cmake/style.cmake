@@ -177,3 +177,6 @@ eh_unit_test(test_style_heap SOURCES style/test_style_heap.c
 target_link_options(test_style_heap PRIVATE
   "LINKER:--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free"
   "LINKER:--wrap=strdup,--wrap=strndup,--wrap=posix_memalign,--wrap=aligned_alloc")
+if(CMAKE_CROSSCOMPILING)
+  set_tests_properties(test_style_heap PROPERTIES ENVIRONMENT EH_QEMU=1) # fewer rounds
+endif()

@@ -128,13 +128,14 @@ static const struct fixture fixtures[] = {
 };
 #define NFIX (sizeof(fixtures) / sizeof(fixtures[0]))
 
-static const char *const filter_src[] = {
-	"{}",
-	"{\"events\":{\"camera_in\":[1,3],\"matched\":false,\"confidence_gte\":0.5}}",
-	"{\"episodes\":{\"allowed_types\":[\"episode_open\"],\"matched\":true,"
-	"\"camera_in\":[1]},\"counters\":{\"faces_gte\":1,\"silhouettes_lte\":3}}",
-	"{\"events\":{\"matched_lists_in\":[1,2]},\"counters\":{\"counter_in\":[2]}}",
-};
+static const char f_events[] =
+	"{\"events\":{\"camera_in\":[1,3],\"matched\":false,\"confidence_gte\":0.5}}";
+static const char f_episodes[] = "{\"episodes\":{\"allowed_types\":[\"episode_open\"],"
+				 "\"matched\":true,\"camera_in\":[1]},"
+				 "\"counters\":{\"faces_gte\":1,\"silhouettes_lte\":3}}";
+static const char f_lists[] =
+	"{\"events\":{\"matched_lists_in\":[1,2]},\"counters\":{\"counter_in\":[2]}}";
+static const char *const filter_src[] = {"{}", f_events, f_episodes, f_lists};
 #define NFILT (sizeof(filter_src) / sizeof(filter_src[0]))
 
 /* Caller-owned state, static as in the daemon. */
