@@ -16,16 +16,16 @@
 #include "eh_file.h"
 #include "eh_log.h"
 
-#define PREFIX_MAX 192 /* EH_BOOT_TOPIC_MAX; leaves room for "/config-status/catalog/..." */
-#define TOPIC_SHOWN 128                              /* bytes of a bad topic logged */
+#define PREFIX_MAX 192	/* EH_BOOT_TOPIC_MAX; leaves room for "/config-status/catalog/..." */
+#define TOPIC_SHOWN 128 /* bytes of a bad topic logged */
 #define CAT_FREE 0xff
 
 enum topic_kind { T_UNKNOWN, T_BAD_ID, T_WEBHOOK, T_GATEWAY, T_CATALOG };
 
 struct topic {
 	enum topic_kind kind;
-	uint32_t id;                /* T_WEBHOOK */
-	enum eh_catalog_kind cat;   /* T_CATALOG */
+	uint32_t id;		  /* T_WEBHOOK */
+	enum eh_catalog_kind cat; /* T_CATALOG */
 	long long cat_id;
 };
 
@@ -108,7 +108,8 @@ static void status_topic(const struct eh_config *c, const struct topic *t, char 
 			 c->prefix, t->id);
 		break;
 	case T_GATEWAY:
-		snprintf(out, EH_CONFIG_STATUS_TOPIC_MAX, "%.191s/config-status/gateway", c->prefix);
+		snprintf(out, EH_CONFIG_STATUS_TOPIC_MAX, "%.191s/config-status/gateway",
+			 c->prefix);
 		break;
 	case T_CATALOG:
 		snprintf(out, EH_CONFIG_STATUS_TOPIC_MAX, "%.191s/config-status/catalog/%s/%lld",
@@ -286,11 +287,12 @@ static eh_err versions_load(struct eh_config *c)
 		goto bad;
 	for (size_t off = 0; off < len;) {
 		const char *nl = memchr(c->vfile + off, '\n', len - off);
-		if (nl == NULL || !versions_line(c, c->vfile + off, (size_t)(nl - c->vfile - off),
-						 &count)) {
+		if (nl == NULL ||
+		    !versions_line(c, c->vfile + off, (size_t)(nl - c->vfile - off), &count)) {
 			rc = EH_ERR_CORRUPT;
-			EH_LOG_ERR("config", "%s: damaged at byte %zu: refusing to start without the "
-					     "signed versions (rollback protection)",
+			EH_LOG_ERR("config",
+				   "%s: damaged at byte %zu: refusing to start without the "
+				   "signed versions (rollback protection)",
 				   c->init.versions_path, off);
 			goto bad;
 		}
@@ -422,8 +424,9 @@ static void parse_gateway(struct eh_config *c, const char *json, size_t len, boo
 			if (signed_mode)
 				eh_json_skip(&cur, NULL);
 			else if (cfg_read_bool(&cur, errs, "deleted", &b) && b)
-				eh_errs_add(errs, "deleted", "only signed mode deletes this way; "
-							     "publish an empty payload");
+				eh_errs_add(errs, "deleted",
+					    "only signed mode deletes this way; "
+					    "publish an empty payload");
 			break;
 		}
 	}
@@ -662,11 +665,13 @@ static eh_err handle_valid_topic(struct eh_config *c, const char *topic, const s
 		return refuse(c, topic, res, errs, EH_ERR_TOOBIG);
 	}
 	if (signed_mode) {
-		if ((rc = check_signature(c, topic, payload, len, hmac_prop, digest, errs)) != EH_OK)
+		if ((rc = check_signature(c, topic, payload, len, hmac_prop, digest, errs)) !=
+		    EH_OK)
 			return refuse(c, topic, res, errs, rc);
 		if (len == 0) {
-			eh_errs_add(errs, "payload", "empty: signed mode deletes with "
-						     "{\"version\": N, \"deleted\": true}");
+			eh_errs_add(errs, "payload",
+				    "empty: signed mode deletes with "
+				    "{\"version\": N, \"deleted\": true}");
 			return refuse(c, topic, res, errs, EH_ERR_PROTO);
 		}
 	}
@@ -700,7 +705,8 @@ static eh_err handle_valid_topic(struct eh_config *c, const char *topic, const s
 			}
 			if (last && meta.version <= last->version) {
 				eh_errs_add(errs, "version",
-					    "%" PRIu64 " is not greater than the last accepted %" PRIu64,
+					    "%" PRIu64
+					    " is not greater than the last accepted %" PRIu64,
 					    meta.version, last->version);
 				return refuse(c, topic, res, errs, EH_ERR_PERM);
 			}
@@ -723,8 +729,10 @@ validate:
 		rc = cfg_parse_webhook(json, len, c->init.allow_plain_http, signed_mode, &w, &f,
 				       errs);
 		if (rc == EH_OK && slot < 0 && (slot = webhook_find(c, 0)) < 0) {
-			eh_errs_add(errs, "webhooks", "table full: %d webhooks at most "
-						      "(EH_MAX_WEBHOOKS)", EH_MAX_WEBHOOKS);
+			eh_errs_add(errs, "webhooks",
+				    "table full: %d webhooks at most "
+				    "(EH_MAX_WEBHOOKS)",
+				    EH_MAX_WEBHOOKS);
 			rc = EH_ERR_NOSPC;
 		}
 		w.version = meta.has_version ? meta.version : w.version;

@@ -18,8 +18,8 @@
 struct cfg_meta {
 	bool has_version;
 	uint64_t version;
-	bool deleted;     /* "deleted": true */
-	unsigned nkeys;   /* top-level members */
+	bool deleted;	/* "deleted": true */
+	unsigned nkeys; /* top-level members */
 };
 
 /* A key as it may appear in an error path: printable ASCII, cut. */

@@ -218,8 +218,10 @@ bool cfg_parse_url(const char *text, size_t len, bool allow_plain_http, const ch
 	} else if (len >= 7 && strncasecmp(text, "http://", 7) == 0 && allow_plain_http) {
 		p = text + 7;
 	} else {
-		eh_errs_add(errs, path, allow_plain_http ? "expected https:// or http://"
-						   : "expected https:// (http:// needs allow_plain_http)");
+		eh_errs_add(errs, path,
+			    allow_plain_http
+				? "expected https:// or http://"
+				: "expected https:// (http:// needs allow_plain_http)");
 		return false;
 	}
 	if (memchr(text, '#', len) != NULL) {
@@ -320,8 +322,8 @@ static bool is_tchar(unsigned char ch)
 /* Headers the daemon writes itself (CONTRACT section 5). */
 static bool header_reserved(const char *name)
 {
-	static const char *const exact[] = {"Content-Type",	 "Content-Length", "Host",
-					    "User-Agent",	 "Transfer-Encoding", "Connection"};
+	static const char *const exact[] = {"Content-Type", "Content-Length",	 "Host",
+					    "User-Agent",   "Transfer-Encoding", "Connection"};
 	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
 		if (strcasecmp(name, exact[i]) == 0)
 			return true;
@@ -347,7 +349,8 @@ static void parse_headers(struct eh_json_cur *c, struct eh_webhook *w, struct eh
 
 		snprintf(path, sizeof(path), "headers[%u]", i);
 		if (trunc) {
-			eh_errs_add(errs, path, "name longer than %d bytes", EH_HEADER_NAME_MAX - 1);
+			eh_errs_add(errs, path, "name longer than %d bytes",
+				    EH_HEADER_NAME_MAX - 1);
 			ok = false;
 		} else {
 			for (size_t k = 0; k < n; k++)
@@ -379,7 +382,8 @@ static void parse_headers(struct eh_json_cur *c, struct eh_webhook *w, struct eh
 		trunc = false;
 		n = eh_json_decode(raw, value, sizeof(value), &trunc);
 		if (trunc) {
-			eh_errs_add(errs, path, "value longer than %d bytes", EH_HEADER_VALUE_MAX - 1);
+			eh_errs_add(errs, path, "value longer than %d bytes",
+				    EH_HEADER_VALUE_MAX - 1);
 			ok = false;
 		} else {
 			for (size_t k = 0; k < n; k++) {
@@ -397,7 +401,8 @@ static void parse_headers(struct eh_json_cur *c, struct eh_webhook *w, struct eh
 			continue;
 		if (w->nheaders >= EH_MAX_HEADERS) {
 			if (!too_many)
-				eh_errs_add(errs, "headers", "more than %d headers (EH_MAX_HEADERS)",
+				eh_errs_add(errs, "headers",
+					    "more than %d headers (EH_MAX_HEADERS)",
 					    EH_MAX_HEADERS);
 			too_many = true;
 			continue;
@@ -484,13 +489,12 @@ enum {
 };
 
 static const char *const webhook_keys[K_COUNT] = {
-    "title",   "url",     "batch_size", "batch_max_bytes", "max_attempts", "active",  "filters",
-    "verbose", "headers", "secret",     "timeout_s",       "version",      "deleted",
+    "title",   "url",	  "batch_size", "batch_max_bytes", "max_attempts", "active",  "filters",
+    "verbose", "headers", "secret",	"timeout_s",	   "version",	   "deleted",
 };
 
-static void parse_member(struct eh_json_cur *c, unsigned k, bool allow_plain_http,
-			 bool signed_mode, struct eh_webhook *w, struct eh_filter *f,
-			 struct eh_errs *errs)
+static void parse_member(struct eh_json_cur *c, unsigned k, bool allow_plain_http, bool signed_mode,
+			 struct eh_webhook *w, struct eh_filter *f, struct eh_errs *errs)
 {
 	struct eh_json_view span;
 	char url[EH_WEBHOOK_URL_MAX + 1];
@@ -507,7 +511,8 @@ static void parse_member(struct eh_json_cur *c, unsigned k, bool allow_plain_htt
 			for (size_t i = 0; i < n; i++) {
 				unsigned char ch = (unsigned char)w->title[i];
 				if (ch < 0x20 || ch == 0x7f) {
-					eh_errs_add(errs, "title", "control characters are not allowed");
+					eh_errs_add(errs, "title",
+						    "control characters are not allowed");
 					break;
 				}
 			}
@@ -524,8 +529,8 @@ static void parse_member(struct eh_json_cur *c, unsigned k, bool allow_plain_htt
 			w->batch_size = (uint16_t)v;
 		break;
 	case K_BATCH_MAX_BYTES:
-		if (cfg_read_int(c, errs, "batch_max_bytes", BATCH_MAX_BYTES_MIN, BATCH_MAX_BYTES_MAX,
-				 &v))
+		if (cfg_read_int(c, errs, "batch_max_bytes", BATCH_MAX_BYTES_MIN,
+				 BATCH_MAX_BYTES_MAX, &v))
 			w->batch_max_bytes = (uint32_t)v;
 		break;
 	case K_MAX_ATTEMPTS:

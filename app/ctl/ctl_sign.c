@@ -49,8 +49,8 @@ int eh_ctl_sign(int argc, char **argv)
 		return 2;
 	}
 	if (klen < EH_BOOT_HMAC_MIN) {
-		fprintf(stderr, "%s: the key is %zu bytes; the daemon needs at least %d\n", key_file,
-			klen, EH_BOOT_HMAC_MIN);
+		fprintf(stderr, "%s: the key is %zu bytes; the daemon needs at least %d\n",
+			key_file, klen, EH_BOOT_HMAC_MIN);
 		memset(key, 0, sizeof(key));
 		return 2;
 	}

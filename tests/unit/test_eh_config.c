@@ -196,11 +196,12 @@ EH_TEST(validation_errors_name_their_paths)
 	CHECK(has_error(s, false, "title: longer than 255 bytes"));
 	CHECK(has_error("{" GOOD ", \"title\": \"x\"}", false, "title: duplicate key"));
 	CHECK(has_error("{" GOOD ", \"colour\": 1}", false, "colour: unknown key"));
-	CHECK(has_error("{" GOOD ", \"batch_size\": 0}", false,
-			"batch_size: out of range 1..1000"));
+	CHECK(
+	    has_error("{" GOOD ", \"batch_size\": 0}", false, "batch_size: out of range 1..1000"));
 	CHECK(has_error("{" GOOD ", \"batch_size\": 1001}", false,
 			"batch_size: out of range 1..1000"));
-	CHECK(has_error("{" GOOD ", \"batch_size\": \"1\"}", false, "batch_size: expected integer"));
+	CHECK(
+	    has_error("{" GOOD ", \"batch_size\": \"1\"}", false, "batch_size: expected integer"));
 	CHECK(has_error("{" GOOD ", \"batch_size\": 1.5}", false, "batch_size: expected integer"));
 	CHECK(has_error("{" GOOD ", \"batch_max_bytes\": 1023}", false,
 			"batch_max_bytes: out of range 1024..1048576"));
@@ -355,9 +356,9 @@ EH_TEST(every_error_is_collected_and_answered)
 
 	/* 1 MiB, not JSON at all */
 	memset(big, 'x', 1 << 20);
-	CHECK_EQ(eh_config_handle(&C, "edge/config/webhooks/1", (const uint8_t *)big, 1 << 20,
-				  NULL, &R),
-		 EH_ERR_TOOBIG);
+	CHECK_EQ(
+	    eh_config_handle(&C, "edge/config/webhooks/1", (const uint8_t *)big, 1 << 20, NULL, &R),
+	    EH_ERR_TOOBIG);
 	CHECK_STR(R.status_body,
 		  "{\"accepted\": false, \"errors\": [\"payload: larger than 262144 bytes\"]}");
 	CHECK_EQ(put_hook(1, "not json"), EH_ERR_PROTO);
@@ -450,7 +451,8 @@ EH_TEST(catalog_store_replace_delete_lookup)
 	CHECK_EQ(put("edge/catalog/cameras/3", " {\"id\": 3, \"name\": \"Door\"}\n"), EH_OK);
 	CHECK_STR(R.status_topic, "edge/config-status/catalog/cameras/3");
 	CHECK_STR(R.status_body, "{\"accepted\": true}");
-	CHECK_EQ(put("edge/catalog/watch_lists/-1", "{\"id\": -1, \"name\": \"Unmatched\"}"), EH_OK);
+	CHECK_EQ(put("edge/catalog/watch_lists/-1", "{\"id\": -1, \"name\": \"Unmatched\"}"),
+		 EH_OK);
 	CHECK_STR(R.status_topic, "edge/config-status/catalog/watch_lists/-1");
 	CHECK_EQ(put("edge/catalog/dossiers/12", "{\"name\": \"no id is fine\"}"), EH_OK);
 	CHECK_EQ(put("edge/catalog/camera_groups/1", "{\"id\": 1}"), EH_OK);
@@ -537,8 +539,8 @@ EH_TEST(gateway_settings_apply_and_reset)
 	CHECK(!C.gateway.verbose);
 	CHECK_STR(C.gateway.external_address, "");
 	CHECK_EQ(put("edge/config/gateway", "{\"verbose\": true, \"external_address\": "
-					   "\"https://edge.example:8443/media\", \"log_level\": "
-					   "\"debug\"}"),
+					    "\"https://edge.example:8443/media\", \"log_level\": "
+					    "\"debug\"}"),
 		 EH_OK);
 	CHECK_STR(R.status_topic, "edge/config-status/gateway");
 	CHECK(R.gateway_changed);
@@ -547,13 +549,13 @@ EH_TEST(gateway_settings_apply_and_reset)
 	CHECK_EQ(C.gateway.log_level, EH_LOG_LEVEL_DBG);
 	CHECK_EQ(eh_log_level_now, EH_LOG_LEVEL_DBG);
 	CHECK_EQ(put("edge/config/gateway", "{\"verbose\": true, \"external_address\": "
-					   "\"https://edge.example:8443/media\", \"log_level\": "
-					   "\"debug\"}"),
+					    "\"https://edge.example:8443/media\", \"log_level\": "
+					    "\"debug\"}"),
 		 EH_OK);
 	CHECK(!R.gateway_changed);
 
 	CHECK_EQ(put("edge/config/gateway", "{\"external_address\": \"https://e/\", \"log_level\": "
-					   "\"loud\", \"verbose\": 1, \"colour\": 2}"),
+					    "\"loud\", \"verbose\": 1, \"colour\": 2}"),
 		 EH_ERR_PROTO);
 	CHECK_STR(R.status_body, "{\"accepted\": false, \"errors\": [\"external_address: must not "
 				 "end with '/'\",\"log_level: expected \\\"error\\\", "
@@ -580,9 +582,11 @@ EH_TEST(gateway_settings_apply_and_reset)
 EH_TEST(bad_topics_are_counted_not_applied)
 {
 	static const char *const bad_ids[] = {
-	    "edge/config/webhooks/abc", "edge/config/webhooks/-3", "edge/config/webhooks/0",
-	    "edge/config/webhooks/1/x", "edge/config/webhooks/007", "edge/config/webhooks/4294967296",
-	    "edge/config/webhooks/",    "edge/config/webhooks/+1",  "edge/config/webhooks/1 ",
+	    "edge/config/webhooks/abc", "edge/config/webhooks/-3",
+	    "edge/config/webhooks/0",	"edge/config/webhooks/1/x",
+	    "edge/config/webhooks/007", "edge/config/webhooks/4294967296",
+	    "edge/config/webhooks/",	"edge/config/webhooks/+1",
+	    "edge/config/webhooks/1 ",
 	};
 	setup(false);
 	for (unsigned i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
@@ -593,9 +597,9 @@ EH_TEST(bad_topics_are_counted_not_applied)
 	}
 	CHECK_EQ(C.bad_ids, sizeof(bad_ids) / sizeof(bad_ids[0]));
 	static const char *const unknown[] = {
-	    "edge/config/other",      "edge/config/gateway/x", "edge/catalog/cats/1",
+	    "edge/config/other",      "edge/config/gateway/x",	 "edge/catalog/cats/1",
 	    "edge/catalog/cameras/x", "edge/catalog/cameras/-0", "edge/catalog/cameras/01",
-	    "edge/catalog/cameras",   "other/config/gateway",  "edge/config/webhooks",
+	    "edge/catalog/cameras",   "other/config/gateway",	 "edge/config/webhooks",
 	};
 	for (unsigned i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
 		CHECK_EQ(put(unknown[i], "{}"), EH_ERR_PROTO);

@@ -157,8 +157,7 @@ EH_TEST(missing_or_wrong_signature_is_refused)
 	fresh_dir();
 	REQUIRE(init_signed() == EH_OK);
 	CHECK_EQ(put_prop(T7, V1, NULL), EH_ERR_PERM);
-	CHECK_STR(R.status_body,
-		  "{\"accepted\": false, \"errors\": [\"hmac-sha256: missing\"]}");
+	CHECK_STR(R.status_body, "{\"accepted\": false, \"errors\": [\"hmac-sha256: missing\"]}");
 	CHECK_STR(R.status_topic, "edge/config-status/webhooks/7");
 	CHECK_EQ(put_prop(T7, V1, "00"), EH_ERR_PERM);
 	CHECK(strstr(R.status_body, "hmac-sha256: does not match"));
@@ -292,7 +291,8 @@ EH_TEST(signed_gateway_and_catalog)
 	CHECK_EQ(put_signed("edge/catalog/cameras/3", "{\"id\": 3}"), EH_ERR_PROTO);
 	CHECK_EQ(put_prop("edge/catalog/cameras/3", "{\"id\": 3, \"version\": 2}", NULL),
 		 EH_ERR_PERM);
-	CHECK_EQ(put_signed("edge/catalog/cameras/3", "{\"version\": 2, \"deleted\": true}"), EH_OK);
+	CHECK_EQ(put_signed("edge/catalog/cameras/3", "{\"version\": 2, \"deleted\": true}"),
+		 EH_OK);
 	CHECK(eh_config_catalog_lookup(&C, EH_CAT_CAMERAS, 3, &len) == NULL);
 	CHECK_EQ(put_signed("edge/catalog/cameras/3", "{\"id\": 3, \"version\": 1}"), EH_ERR_PERM);
 
