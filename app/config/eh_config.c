@@ -336,6 +336,7 @@ static eh_err version_record(struct eh_config *c, const char *topic, uint64_t ve
 		*e = saved;
 		eh_errs_add(errs, "version", "cannot be kept in the versions file (%s)",
 			    eh_err_str(rc));
+		rc = EH_ERR_IO;
 	}
 	return rc;
 }

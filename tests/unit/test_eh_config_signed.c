@@ -280,6 +280,18 @@ EH_TEST(a_damaged_versions_file_stops_the_start)
 	CHECK(init_signed() != EH_OK);
 }
 
+EH_TEST(an_unwritable_versions_file_refuses_the_message)
+{
+	fresh_dir();
+	snprintf(vpath, sizeof(vpath), "%s/no-such-dir/queue.versions", dir);
+	REQUIRE(init_signed() == EH_OK); /* nothing kept yet: an empty history */
+	CHECK_EQ(put_signed(T7, V1), EH_ERR_IO);
+	CHECK(strstr(R.status_body, "version: cannot be kept in the versions file"));
+	CHECK_EQ(R.nchanges, 0);
+	CHECK_EQ(C.webhooks[0].id, 0); /* not applied without its version on disk */
+	snprintf(vpath, sizeof(vpath), "%s/queue.versions", dir);
+}
+
 EH_TEST(signed_gateway_and_catalog)
 {
 	size_t len;
