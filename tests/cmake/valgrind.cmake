@@ -7,13 +7,14 @@
 
 # The unit tests worth a memcheck run; a name missing from this build is
 # skipped. Override with -DEH_VALGRIND_TESTS="a;b".
-set(EH_VALGRIND_TESTS
-  test_eh_platform test_eh_bootstrap test_eh_status test_eh_crypto test_eh_model
-  test_eh_filter test_eh_filter_explain test_eh_render test_eh_flash
-  test_eh_queue test_eh_queue_corrupt test_eh_queue_kill test_eh_queue_ctl
-  test_eh_https test_eh_transport test_eh_delivery test_eh_coap test_eh_mqtt
-  test_eh_config test_eh_config_signed test_style_heap
-  CACHE STRING "Unit tests that also run under valgrind (label valgrind)")
+if(NOT DEFINED EH_VALGRIND_TESTS)
+  set(EH_VALGRIND_TESTS
+    test_eh_platform test_eh_bootstrap test_eh_status test_eh_crypto test_eh_model
+    test_eh_filter test_eh_filter_explain test_eh_render test_eh_flash
+    test_eh_queue test_eh_queue_corrupt test_eh_queue_kill test_eh_queue_ctl
+    test_eh_https test_eh_transport test_eh_delivery test_eh_coap test_eh_mqtt
+    test_eh_config test_eh_config_signed test_style_heap)
+endif()
 
 find_program(EH_VALGRIND valgrind)
 
