@@ -420,8 +420,7 @@ static void on_connect(void *ctx, bool session_present)
 	if (D.mqtt_connected)
 		return;
 	D.mqtt_connected = true;
-	EH_LOG_INF("mqtt", "connected to %s (session %s)", D.boot.mqtt.uri,
-		   session_present ? "resumed" : "new");
+	(void)session_present; /* the driver logs the connection */
 	publish_status(true);
 }
 
