@@ -13,6 +13,10 @@ else()
 endif()
 eh_unit_test(powercut SOURCES powercut/powercut.c LIBS eh_queue eh_drv_flash_emu
   LABELS "unit;powercut" TIMEOUT 600 ARGS ${EH_POWERCUT_STEPS})
+# Cumulative cuts: one every 3 operations of one long run, each recovered,
+# checked and continued (crashes after recoveries, behind torn tails).
+add_test(NAME powercut_linear COMMAND powercut 600 --linear 3)
+set_tests_properties(powercut_linear PROPERTIES LABELS "unit;powercut" TIMEOUT 600)
 
 eh_unit_test(test_eh_queue_corrupt SOURCES unit/test_eh_queue_corrupt.c
   LIBS eh_queue eh_drv_storage TIMEOUT 300)

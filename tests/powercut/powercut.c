@@ -50,7 +50,8 @@ static uint32_t n_issued;
 
 struct figures {
 	uint64_t points, runs, recoveries, mount_fail, durable_total, lost, corrupt, spurious,
-	    unaccounted, dropped, dup, mount_max, mount_bound, order, append_after, lost_detected;
+	    unaccounted, dropped, dup, mount_max, mount_bound, order, append_after, lost_detected,
+	    not_fired;
 	char first_fail[160];
 };
 
@@ -166,6 +167,32 @@ static int consume(unsigned slot, struct figures *f, const char *id)
 	return 0;
 }
 
+/* Cumulative ("linear") mode: power is cut every linear_every operations
+ * of the same run; after each cut the image is recovered, checked, and the
+ * workload continues on it, so crashes also land after recoveries (appends
+ * behind a torn tail, evictions after an unclean mount). */
+static uint64_t linear_every;
+static int linear_mode;
+static uint64_t linear_seed;
+static void verify(int policy, struct figures *f, const char *id);
+
+static int linear_recover(int policy, struct figures *f, const char *id)
+{
+	f->points++;
+	f->runs++;
+	eh_flash_emu_powerloss(&emu, (enum eh_flash_emu_mode)linear_mode,
+			       linear_seed ^ (emu.op_count * 2654435761u));
+	for (uint32_t i = 0; i < n_issued; i++)
+		orc[i].gone |= !orc[i].durable;
+	verify(policy, f, id);
+	/* reopen with power on (a format after a cut during the first one
+	 * needs four operations; the single-cut driver covers cuts there) */
+	if (qopen(policy, false) != EH_OK)
+		return -1;
+	eh_flash_emu_cut_after(&emu, linear_every);
+	return 0;
+}
+
 /* Run the workload; returns 1 when power was cut (the device is then
  * dead), 0 when it ran to the end. */
 static int workload(uint64_t seed, int policy, unsigned steps, struct figures *f, const char *id)
@@ -173,8 +200,12 @@ static int workload(uint64_t seed, int policy, unsigned steps, struct figures *f
 	uint64_t s = seed;
 	n_issued = 0;
 	memset(orc, 0, sizeof(orc));
-	if (qopen(policy, false) != EH_OK)
-		return emu.dead ? 1 : -1;
+	if (qopen(policy, false) != EH_OK) {
+		if (!emu.dead || linear_every == 0)
+			return emu.dead ? 1 : -1;
+		if (linear_recover(policy, f, id) != 0)
+			return -1;
+	}
 	for (unsigned step = 0; step < steps; step++) {
 		unsigned na = 1 + (unsigned)(rnd(&s) % 3);
 		for (unsigned a = 0; a < na && n_issued < MAXREC; a++) {
@@ -193,41 +224,52 @@ static int workload(uint64_t seed, int policy, unsigned steps, struct figures *f
 				orc[n_issued].type = (uint8_t)type;
 				n_issued++;
 			} else if (rc != EH_ERR_NOSPC) {
-				return emu.dead ? 1 : -1;
+				goto fault;
 			}
 		}
 		if (rnd(&s) % 3 == 0) {
 			if (eh_queue_commit(&q) != EH_OK)
-				return emu.dead ? 1 : -1;
+				goto fault;
 			mark_durable();
 		}
 		if (consume(0, f, id) != 0)
-			return emu.dead ? 1 : -1;
+			goto fault;
 		if (step % 5 == 4 && consume(1, f, id) != 0)
-			return emu.dead ? 1 : -1;
+			goto fault;
 		/* slot 2: dead under drop_oldest, wakes every 40 steps under block */
 		if (policy == 1 && step % 40 == 39 && consume(2, f, id) != 0)
-			return emu.dead ? 1 : -1;
+			goto fault;
 		if (step % 97 == 96) { /* clean restart */
 			eh_queue_close(&q);
 			if (emu.dead)
 				return 1;
 			mark_durable();
 			if (qopen(policy, false) != EH_OK)
-				return emu.dead ? 1 : -1;
+				goto fault;
 		}
 		if (step % 151 ==
 		    150) { /* process killed: unsynced writes stay in the page cache */
+			uint64_t left = emu.cut_at != 0 ? emu.cut_at - emu.op_count : 0;
 			eh_flash_emu_powerloss(&emu, EH_FLASH_EMU_ATOMIC, 0);
+			eh_flash_emu_cut_after(&emu, left); /* the cut still to come stays armed */
 			for (uint32_t i = 0; i < n_issued; i++)
 				orc[i].gone |= !orc[i].durable;
 			if (qopen(policy, false) != EH_OK)
-				return emu.dead ? 1 : -1;
+				goto fault;
 		}
-		if (emu.dead)
+		if (!emu.dead)
+			continue;
+	fault:
+		if (!emu.dead)
+			return -1;
+		if (linear_every == 0)
 			return 1;
+		if (linear_recover(policy, f, id) != 0)
+			return -1;
 	}
 	eh_queue_close(&q);
+	if (emu.dead && linear_every != 0)
+		return linear_recover(policy, f, id) != 0 ? -1 : 0;
 	return emu.dead ? 1 : 0;
 }
 
@@ -236,6 +278,8 @@ static void verify(int policy, struct figures *f, const char *id)
 {
 	struct eh_queue_stats st;
 	uint64_t last[NSLOT][EH_QUEUE_TYPES] = {{0}};
+	for (uint32_t i = 0; i < n_issued; i++)
+		orc[i].seen = 0;
 	eh_err rc = qopen(policy, true);
 	bool any_durable = false;
 	for (uint32_t i = 0; i < n_issued; i++)
@@ -334,6 +378,8 @@ static void verify(int policy, struct figures *f, const char *id)
 	}
 	eh_queue_close(&q);
 append_after:
+	if (linear_every != 0)
+		return; /* the workload itself goes on appending */
 	/* the recovered queue takes and delivers a new record */
 	if (qopen(policy, false) == EH_OK) {
 		uint64_t seq = 0;
@@ -373,6 +419,10 @@ static void run_one(uint64_t seed, int policy, uint64_t cut, int mode, unsigned 
 		fail(f, id, "workload error without a cut");
 		return;
 	}
+	if (r == 0) {
+		f->not_fired++;
+		fail(f, id, "the cut never fired");
+	}
 	if (r == 1)
 		eh_flash_emu_powerloss(&emu, (enum eh_flash_emu_mode)mode,
 				       seed ^ (cut * 2654435761u));
@@ -399,6 +449,8 @@ int main(int argc, char **argv)
 			seed = strtoull(argv[++i], NULL, 0);
 		else if (strcmp(argv[i], "--replay") == 0 && i + 1 < argc)
 			replay = argv[++i];
+		else if (strcmp(argv[i], "--linear") == 0 && i + 1 < argc)
+			linear_every = strtoull(argv[++i], NULL, 0);
 		else if (strcmp(argv[i], "--long") == 0)
 			steps = 4000;
 		else
@@ -421,6 +473,24 @@ int main(int argc, char **argv)
 		printf("replay %s: %s\n", replay, f.first_fail[0] ? f.first_fail : "pass");
 		return f.first_fail[0] ? 1 : 0;
 	}
+	if (linear_every != 0) {
+		/* every mode, both policies, cuts every linear_every operations */
+		for (int policy = 0; policy < 2; policy++) {
+			for (int mode = 0; mode < EH_FLASH_EMU_MODES; mode++) {
+				char id[96];
+				snprintf(id, sizeof(id), "linear %" PRIu64 ":%d:%d", seed, policy,
+					 mode);
+				linear_mode = mode;
+				linear_seed = seed ^ (uint64_t)mode;
+				dev_blank();
+				eh_flash_emu_cut_after(&emu, linear_every);
+				if (workload(seed, policy, steps, &f, id) < 0)
+					fail(&f, id, "workload error");
+				total_ops[policy] += emu.op_count;
+			}
+		}
+		goto report;
+	}
 	for (int policy = 0; policy < 2; policy++) {
 		/* dry run: how many device operations the workload makes */
 		dev_blank();
@@ -435,6 +505,7 @@ int main(int argc, char **argv)
 				run_one(seed, policy, cut, mode, steps, &f);
 		}
 	}
+report:
 	printf("PLTEST v1 seed=%#" PRIx64
 	       " geometry=W%u/SEG%uK/N%u steps=%u modes=atomic,reorder,torn,drop\n",
 	       seed, UNIT, BS / 1024, BC - 1, steps);
@@ -450,8 +521,15 @@ int main(int argc, char **argv)
 	printf("out-of-order deliveries:           %" PRIu64 "\n", f.order);
 	printf("append after recovery failures:    %" PRIu64 "\n", f.append_after);
 	printf("records reported lost to damage:   %" PRIu64 "\n", f.lost_detected);
-	printf("crash points tried:                %" PRIu64 " (every operation, 100%%)\n",
-	       f.points);
+	if (linear_every != 0)
+		printf("crash points tried:                %" PRIu64
+		       " (cumulative: one every %" PRIu64
+		       " operations, each recovered, checked and continued)\n",
+		       f.points, linear_every);
+	else
+		printf("crash points tried:                %" PRIu64
+		       " (every operation; cuts that did not fire: %" PRIu64 ")\n",
+		       f.points, f.not_fired);
 	printf("acknowledged records lost:         %" PRIu64 "\n", f.lost);
 	printf("corrupt records delivered:         %" PRIu64 "\n", f.corrupt);
 	printf("spurious records delivered:        %" PRIu64 "\n", f.spurious);
