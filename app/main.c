@@ -57,16 +57,19 @@ struct daemon {
 	unsigned nuncommitted;
 	uint32_t commit_timer;
 	uint64_t commit_due_ms;    /* when commit_timer fires */
-	/* A message refused for room under `block`: retried when room appears,
-	 * from the notification that did not fit (the ones before it are in). */
-	struct eh_mqtt_msg *blocked_msg;
-	size_t blocked_from;
-	const uint8_t *blocked_payload;
-	size_t blocked_len;
-	unsigned blocked_type;
+	/* Messages held under `block` while the queue is full, in arrival
+	 * order; the first resumes from the notification that did not fit. */
+	struct held_msg {
+		struct eh_mqtt_msg *m;
+		const uint8_t *payload; /* valid until eh_mqtt_done(m) */
+		size_t len;
+		unsigned type;
+		size_t from;            /* next notification to append */
+		uint64_t hash;
+	} held[EH_MQTT_MAX_WINDOW];
+	unsigned held_head, held_n;
 
 	uint64_t dedupe[DEDUPE_SLOTS]; /* 0 = empty */
-	uint64_t blocked_hash;
 
 	uint64_t started_ms;
 	struct eh_status_ingest in;
@@ -342,10 +345,29 @@ static void handle_config(const char *topic, const uint8_t *payload, size_t len,
 
 /* ==== MQTT handlers (loop thread) ==== */
 
+/* Ingest one input message (from e->from on). false: no room under
+ * `block` (e->from says where to go on); true: taken, its acknowledgment
+ * waits for the group commit. */
+static bool take_input(struct held_msg *e)
+{
+	char diag[EH_ERRS_LEN];
+	eh_err rc = ingest(e->type, e->payload, e->len, diag, sizeof(diag), &e->from);
+	if (rc == EH_ERR_NOSPC)
+		return false;
+	if (rc != EH_OK)
+		EH_LOG_WRN("ingest", "%s message of %zu bytes refused: %s", eh_type_name(e->type),
+			   e->len, diag);
+	dedupe_add(e->hash);
+	D.uncommitted[D.nuncommitted++] = e->m;
+	schedule_commit();
+	if (eh_mqtt_wants_commit(&D.mqtt) || D.nuncommitted >= EH_MQTT_MAX_WINDOW)
+		commit_now();
+	return true;
+}
+
 static void on_message(void *ctx, const char *topic, const uint8_t *payload, size_t len,
 		       const char *hmac, struct eh_mqtt_msg *m)
 {
-	char diag[EH_ERRS_LEN];
 	(void)ctx;
 
 	if (strncmp(topic, D.topic_config, strlen(D.topic_config)) == 0 ||
@@ -365,29 +387,16 @@ static void on_message(void *ctx, const char *topic, const uint8_t *payload, siz
 			schedule_commit();
 			return;
 		}
-		size_t from = 0;
-		eh_err rc = ingest(t, payload, len, diag, sizeof(diag), &from);
-		if (rc == EH_ERR_NOSPC) {
-			/* block: hold this message, stop taking more until room appears */
-			D.blocked_hash = h;
-			D.blocked_msg = m;
-			D.blocked_from = from;
-			D.blocked_payload = payload;
-			D.blocked_len = len;
-			D.blocked_type = t;
+		struct held_msg e = {m, payload, len, t, 0, h};
+		if (D.held_n == 0 && take_input(&e))
+			return;
+		/* block: hold it behind the others, take no more until room appears */
+		D.held[(D.held_head + D.held_n++) % EH_MQTT_MAX_WINDOW] = e;
+		if (D.held_n == 1) {
 			D.in.blocked++;
 			eh_mqtt_pause(&D.mqtt);
 			EH_LOG_WRN("queue", "full (block policy): input paused");
-			return;
 		}
-		if (rc != EH_OK)
-			EH_LOG_WRN("ingest", "%s: message of %zu bytes refused: %s", topic, len,
-				   diag);
-		dedupe_add(h);
-		D.uncommitted[D.nuncommitted++] = m;
-		schedule_commit();
-		if (eh_mqtt_wants_commit(&D.mqtt) || D.nuncommitted >= EH_MQTT_MAX_WINDOW)
-			commit_now();
 		return;
 	}
 	EH_LOG_DBG("mqtt", "message on unexpected topic %s ignored", topic);
@@ -397,17 +406,14 @@ static void on_message(void *ctx, const char *topic, const uint8_t *payload, siz
 /* Called when delivery acknowledged records: room may have appeared. */
 static void retry_blocked(void)
 {
-	char diag[EH_ERRS_LEN];
-	if (D.blocked_msg == NULL)
+	if (D.held_n == 0)
 		return;
-	eh_err rc = ingest(D.blocked_type, D.blocked_payload, D.blocked_len, diag, sizeof(diag),
-			   &D.blocked_from);
-	if (rc == EH_ERR_NOSPC)
-		return;
-	dedupe_add(D.blocked_hash);
-	D.uncommitted[D.nuncommitted++] = D.blocked_msg;
-	D.blocked_msg = NULL;
-	schedule_commit();
+	while (D.held_n) {
+		if (!take_input(&D.held[D.held_head]))
+			return;
+		D.held_head = (D.held_head + 1) % EH_MQTT_MAX_WINDOW;
+		D.held_n--;
+	}
 	eh_mqtt_resume(&D.mqtt);
 	EH_LOG_INF("queue", "room again: input resumed");
 }
@@ -640,7 +646,7 @@ static eh_err coap_ingest(void *ctx, unsigned type, const uint8_t *payload, size
 {
 	size_t from = 0;
 	(void)ctx;
-	if (D.blocked_msg != NULL) {
+	if (D.held_n != 0) {
 		snprintf(diag, diag_cap, "queue full");
 		return EH_ERR_NOSPC; /* MQTT input waits too: first come, first in */
 	}

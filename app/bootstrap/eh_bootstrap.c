@@ -219,9 +219,9 @@ static void parse_queue(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "path")) != NULL)
 		get_string(v, "queue.path", b->queue.path, sizeof(b->queue.path), false, false,
 			   errs);
-	/* 64 KiB .. 4 GiB: smaller cannot hold a batch of large notifications. */
+	/* 1 MiB .. 4 GiB: the ring needs at least 16 segments of 64 KiB. */
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "size_bytes")) != NULL &&
-	    get_uint(v, "queue.size_bytes", 65536, 4294967296ull, &n, errs))
+	    get_uint(v, "queue.size_bytes", 1048576, 4294967296ull, &n, errs))
 		b->queue.size_bytes = n;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "full_policy")) != NULL &&
 	    get_string(v, "queue.full_policy", pol, sizeof(pol), false, false, errs)) {

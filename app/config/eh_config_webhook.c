@@ -555,8 +555,8 @@ static void parse_member(struct eh_json_cur *c, unsigned k, bool allow_plain_htt
 			eh_json_skip(c, NULL);
 			w->verbose = -1;
 		} else if (eh_json_peek(c) == EH_JSON_TRUE || eh_json_peek(c) == EH_JSON_FALSE) {
-			cfg_read_bool(c, errs, "verbose", &b);
-			w->verbose = b ? 1 : 0;
+			if (cfg_read_bool(c, errs, "verbose", &b))
+				w->verbose = b ? 1 : 0;
 		} else {
 			eh_json_skip(c, NULL);
 			eh_errs_add(errs, "verbose", "expected null or boolean");

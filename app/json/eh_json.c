@@ -3,7 +3,6 @@
  * looked at once; nothing is copied or allocated. */
 #include "eh_json.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -722,8 +721,7 @@ eh_err eh_json_to_double(struct eh_json_view text, double *v)
 		return EH_ERR_INVAL;
 	memcpy(tmp, text.p, text.len);
 	tmp[text.len] = '\0';
-	errno = 0;
-	double d = strtod(tmp, &endp);
+	double d = strtod(tmp, &endp); /* overflow gives inf, caught below */
 	if (endp != tmp + text.len || !isfinite(d))
 		return EH_ERR_INVAL;
 	*v = d;

@@ -7,7 +7,6 @@
 #include <mbedtls/base64.h>
 #include <mbedtls/md.h>
 #include <sys/random.h>
-#include <errno.h>
 
 eh_err eh_crypto_hmac_sha256(const uint8_t *key, size_t klen, const uint8_t *const *parts,
 			     const size_t *lens, size_t nparts, uint8_t out[EH_SHA256_LEN])
@@ -82,12 +81,10 @@ eh_err eh_crypto_random(void *out, size_t len)
 {
 	size_t done = 0;
 	while (done < len) {
-		ssize_t r = getrandom((uint8_t *)out + done, len - done, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
+		/* Requests of up to 256 bytes are never interrupted (getrandom(2)). */
+		ssize_t r = getrandom((uint8_t *)out + done, len - done > 256 ? 256 : len - done, 0);
+		if (r < 0)
 			return EH_ERR_IO;
-		}
 		done += (size_t)r;
 	}
 	return EH_OK;

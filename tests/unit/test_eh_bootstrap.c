@@ -114,9 +114,9 @@ EH_TEST(every_error_names_its_key)
 	expect_error("{\"inputs\":{\"counters\":\"a+\"}}",
 		     "inputs.counters: not a valid MQTT topic filter");
 	expect_error("{\"queue\":{\"size_bytes\":1024}}",
-		     "queue.size_bytes: out of range 65536..4294967296");
+		     "queue.size_bytes: out of range 1048576..4294967296");
 	expect_error("{\"queue\":{\"size_bytes\":-5}}",
-		     "queue.size_bytes: out of range 65536..4294967296");
+		     "queue.size_bytes: out of range 1048576..4294967296");
 	expect_error("{\"queue\":{\"full_policy\":\"newest\"}}",
 		     "queue.full_policy: expected \"drop_oldest\" or \"block\"");
 	expect_error("{\"queue\":{\"path\":null}}", "queue.path: expected string");
