@@ -457,7 +457,7 @@ static eh_err format(struct eh_queue *q)
 /* Scan seg to its end: the last data seq, the end offset, and the last
  * cursor record whose payload checks (loaded into q). */
 static eh_err scan_seg(struct eh_queue *q, uint32_t seg, uint64_t *last, uint32_t *end,
-		       bool *have_cursor, uint32_t *flags, uint64_t *cursor_seq)
+		       bool *have_cursor, uint32_t *flags, uint64_t *floor)
 {
 	struct it it;
 	struct rhdr h;
@@ -466,27 +466,32 @@ static eh_err scan_seg(struct eh_queue *q, uint32_t seg, uint64_t *last, uint32_
 	it_start(q, &it, seg);
 	*end = q->unit;
 	while ((r = it_next(q, &it, &h, &at)) == 1) {
+		uint32_t fl = 0;
+		bool ok;
 		*end = it.off;
+		*flags = 0; /* the clean mark counts only as the very last record */
 		if (h.kind == KIND_DATA) {
 			*last = h.seq;
 			continue;
 		}
-		bool ok;
 		eh_err rc = read_payload(q, seg, at, &h, q->stage, &ok);
 		if (rc != EH_OK)
 			return rc;
-		if (ok && cursor_decode(q, q->stage, h.len, flags)) {
+		if (ok && cursor_decode(q, q->stage, h.len, &fl)) {
 			*have_cursor = true;
-			*cursor_seq = h.seq;
+			*flags = fl;
 		}
 	}
+	/* every header that parsed, even one whose payload was torn, raised the
+	 * readers' floor: new seqs must start at or above it */
+	*floor = it.floor;
 	return r < 0 ? (eh_err)r : EH_OK;
 }
 
 static eh_err recover(struct eh_queue *q)
 {
 	uint32_t newest = NONE;
-	uint64_t last = 0, cursor_seq = 0;
+	uint64_t last = 0, floor = 0, pfloor = 0;
 	uint32_t end = 0, flags = 0, dummy_end;
 	bool have_cursor = false;
 	eh_err rc;
@@ -522,15 +527,15 @@ static eh_err recover(struct eh_queue *q)
 	}
 	last = q->segs[newest].first_seq - 1;
 	q->head_off = q->seg_bytes; /* the scan may look at the whole head segment */
-	if ((rc = scan_seg(q, newest, &last, &end, &have_cursor, &flags, &cursor_seq)) != EH_OK)
+	if ((rc = scan_seg(q, newest, &last, &end, &have_cursor, &flags, &floor)) != EH_OK)
 		return rc;
 	if (!have_cursor && newest != q->tail_seg) {
 		/* a torn segment opening: its snapshot is lost, the one before holds */
 		uint64_t plast = 0;
 		uint32_t pflags = 0;
 		uint32_t prev = (newest + q->nsegs - 1) % q->nsegs;
-		if ((rc = scan_seg(q, prev, &plast, &dummy_end, &have_cursor, &pflags,
-				   &cursor_seq)) != EH_OK)
+		if ((rc = scan_seg(q, prev, &plast, &dummy_end, &have_cursor, &pflags, &pfloor)) !=
+		    EH_OK)
 			return rc;
 		flags = 0; /* not clean: the newest segment has no closing mark */
 	}
@@ -541,8 +546,8 @@ static eh_err recover(struct eh_queue *q)
 	q->durable_seq = last;
 	q->last_seq = last;
 	q->next_seq = last + 1;
-	if (cursor_seq > q->next_seq)
-		q->next_seq = cursor_seq;
+	if (floor > q->next_seq)
+		q->next_seq = floor;
 	q->head_off = align_up(end, q->unit);
 	if (!(flags & CUR_FLAG_CLEAN)) {
 		q->next_seq += SEQ_GAP;
