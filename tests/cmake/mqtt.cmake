@@ -1,0 +1,14 @@
+# SPDX-License-Identifier: Apache-2.0
+# drivers/mqtt: `selftest` needs no broker (runs under qemu too); the
+# integration test starts a real mosquitto on a free loopback port and drives
+# test_eh_mqtt against it (native only).
+if(TARGET eh_drv_mqtt)
+  eh_unit_test(test_eh_mqtt SOURCES unit/test_eh_mqtt.c LIBS eh_drv_mqtt ARGS selftest TIMEOUT 60)
+  find_program(EH_MOSQUITTO mosquitto PATHS /usr/sbin /usr/bin)
+  if(NOT CMAKE_CROSSCOMPILING AND EH_MOSQUITTO AND EH_PYTHON)
+    add_test(NAME test_mqtt_broker
+      COMMAND ${EH_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_mqtt.py
+              --bin $<TARGET_FILE:test_eh_mqtt> --mosquitto ${EH_MOSQUITTO})
+    set_tests_properties(test_mqtt_broker PROPERTIES LABELS integration TIMEOUT 180)
+  endif()
+endif()
