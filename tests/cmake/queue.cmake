@@ -7,9 +7,9 @@ eh_unit_test(test_eh_queue SOURCES unit/test_eh_queue.c LIBS eh_queue eh_drv_fla
 # Exhaustive single power cut: every device operation x every crash mode.
 # Smaller under QEMU; `powercut --long` for the long run.
 if(CMAKE_CROSSCOMPILING)
-  set(EH_POWERCUT_STEPS 250)
-else()
   set(EH_POWERCUT_STEPS 400)
+else()
+  set(EH_POWERCUT_STEPS 600)
 endif()
 eh_unit_test(powercut SOURCES powercut/powercut.c LIBS eh_queue eh_drv_flash_emu
   LABELS "unit;powercut" TIMEOUT 600 ARGS ${EH_POWERCUT_STEPS})
