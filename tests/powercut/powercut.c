@@ -242,7 +242,7 @@ static int workload(uint64_t seed, int policy, unsigned steps, struct figures *f
 		if (step % 97 == 96) { /* clean restart */
 			eh_queue_close(&q);
 			if (emu.dead)
-				return 1;
+				goto fault;
 			mark_durable();
 			if (qopen(policy, false) != EH_OK)
 				goto fault;
