@@ -6,7 +6,6 @@
 #include "eh_mqtt.h"
 
 #include <MQTTAsync.h>
-#include <errno.h>
 #include <limits.h>
 #include <string.h>
 #include <time.h>

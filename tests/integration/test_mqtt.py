@@ -125,16 +125,13 @@ def stream(broker, exe, count, restart_at):
                     "--timeout-s", "90")
     check(cons.wait_for(lambda l: l.startswith("CONNECTED"), 10) is not None,
           "stream: consumer connected")
-    acked = set()
-    lock = threading.Lock()
+    acked_mids = set()  # filled by paho's thread; no lock of ours (paho holds its own)
     mid_to_seq = {}
     pub = mqtt.Client(client_id="publisher", clean_session=False, protocol=mqtt.MQTTv311)
     pub.max_inflight_messages_set(50)
 
     def on_publish(_c, _u, mid):
-        with lock:
-            if mid in mid_to_seq:
-                acked.add(mid_to_seq[mid])
+        acked_mids.add(mid)
 
     pub.on_publish = on_publish
     pub.reconnect_delay_set(0.1, 0.5)
@@ -146,19 +143,15 @@ def stream(broker, exe, count, restart_at):
             broker.stop()
             time.sleep(0.5)
             broker.start()
-        with lock:
-            info = pub.publish("t/in/events", '{"seq":%d}' % seq, qos=1)
-            mid_to_seq[info.mid] = seq
+        info = pub.publish("t/in/events", '{"seq":%d}' % seq, qos=1)
+        mid_to_seq[info.mid] = seq
         if seq % 50 == 0:
             time.sleep(0.01)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with lock:
-            if len(acked) == count:
-                break
+    while time.monotonic() < deadline and len(acked_mids) < count:
         time.sleep(0.1)
-    with lock:
-        n_acked = len(acked)
+    acked = {mid_to_seq[mid] for mid in list(acked_mids) if mid in mid_to_seq}
+    n_acked = len(acked)
     pub.publish("t/ctl/stop", "stop", qos=1).wait_for_publish(10)
     pub.loop_stop()
     pub.disconnect()
@@ -187,11 +180,48 @@ def stream(broker, exe, count, restart_at):
     return cons
 
 
+def measure(broker, exe, count, window, commit_ms):
+    """No faults: how long a message the broker considers delivered waits for
+    the app's group commit, and the rate the window allows."""
+    cid = "measure-%d-%d" % (window, commit_ms)
+    cons = Consumer(exe, broker.port, "--window", str(window), "--commit-ms", str(commit_ms),
+                    "--client-id", cid, "--timeout-s", "120")
+    if cons.wait_for(lambda l: l.startswith("CONNECTED"), 10) is None:
+        check(False, "measure: consumer connected")
+        return
+    pub = client(broker.port, "measure-pub")
+    pub.max_inflight_messages_set(100)
+    t0 = time.monotonic()
+    infos = [pub.publish("t/in/events", '{"seq":%d}' % i, qos=1) for i in range(count)]
+    for info in infos:
+        info.wait_for_publish(30)
+    last = '{"seq":%d}' % (count - 1)
+    cons.wait_for(lambda l: l.endswith(last), 60)
+    rate = count / (time.monotonic() - t0)
+    pub.publish("t/ctl/stop", "stop", qos=1).wait_for_publish(10)
+    pub.loop_stop()
+    pub.disconnect()
+    cons.wait(30)
+    stats = [l for l in cons.lines if l.startswith("STATS")]
+    got = cons.count("MSG t/in/events")
+    check(got == count, "measure window=%d commit=%dms: all %d received" % (window, commit_ms,
+                                                                             count))
+    if stats:
+        fig = dict(kv.split("=") for kv in stats[-1].split()[1:])
+        print("measure window=%d commit_ms=%d: %.0f msg/s, acked-not-durable mean %.1f ms "
+              "max %.1f ms, outstanding max %s, library thread waited %.0f ms" % (
+                  window, commit_ms, rate, int(fig["window_mean_us"]) / 1000.0,
+                  int(fig["window_max_us"]) / 1000.0, fig["undone_max"],
+                  int(fig["waited_us"]) / 1000.0), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--mosquitto", default="mosquitto")
     ap.add_argument("--count", type=int, default=2000)
+    ap.add_argument("--measure", action="store_true",
+                    help="also print the durability window for a few settings")
     args = ap.parse_args()
 
     broker = Broker(args.mosquitto).start()
@@ -224,6 +254,9 @@ def main():
         cons = None
 
         stream(broker, args.bin, args.count, args.count // 2)
+        if args.measure:
+            for window, commit_ms in ((1, 20), (16, 20), (64, 20), (16, 5)):
+                measure(broker, args.bin, args.count, window, commit_ms)
     finally:
         if cons is not None:
             cons.kill9()
