@@ -30,31 +30,31 @@
 /* Caller fills; zero means default. Strings are borrowed and must stay valid
  * until eh_mqtt_close(). */
 struct eh_mqtt_config {
-	const char *uri;              /* "tcp://127.0.0.1:1883" [this] */
-	const char *client_id;        /* required: the persistent session's key */
-	const char *username;         /* NULL: none */
-	const char *password;         /* NULL: none; never logged */
-	unsigned keepalive_s;         /* [30] */
-	const char *will_topic;       /* "P/status"; NULL: no last will */
-	const char *will_payload;     /* [{"state":"offline"}], published retained, QoS 1 */
-	const char *const *subs;      /* topic filters, wildcards allowed */
-	const int *subs_qos;          /* per filter 0..2; NULL: all QoS 1 */
-	size_t nsubs;                 /* <= EH_MQTT_MAX_SUBS */
-	unsigned session_expiry_s;    /* MQTT v5 session expiry [604800 = 7 days] */
-	unsigned window;              /* hand-off window [16], 1..EH_MQTT_MAX_WINDOW */
-	unsigned reconnect_min_s;     /* first reconnect delay [1] */
-	unsigned reconnect_max_s;     /* cap of the doubling delay [30] */
-	int mqtt_version;             /* 0: v5, falling back to 3.1.1 if refused; 4: 3.1.1 only */
+	const char *uri;	   /* "tcp://127.0.0.1:1883" [this] */
+	const char *client_id;	   /* required: the persistent session's key */
+	const char *username;	   /* NULL: none */
+	const char *password;	   /* NULL: none; never logged */
+	unsigned keepalive_s;	   /* [30] */
+	const char *will_topic;	   /* "P/status"; NULL: no last will */
+	const char *will_payload;  /* [{"state":"offline"}], published retained, QoS 1 */
+	const char *const *subs;   /* topic filters, wildcards allowed */
+	const int *subs_qos;	   /* per filter 0..2; NULL: all QoS 1 */
+	size_t nsubs;		   /* <= EH_MQTT_MAX_SUBS */
+	unsigned session_expiry_s; /* MQTT v5 session expiry [604800 = 7 days] */
+	unsigned window;	   /* hand-off window [16], 1..EH_MQTT_MAX_WINDOW */
+	unsigned reconnect_min_s;  /* first reconnect delay [1] */
+	unsigned reconnect_max_s;  /* cap of the doubling delay [30] */
+	int mqtt_version;	   /* 0: v5, falling back to 3.1.1 if refused; 4: 3.1.1 only */
 };
 
 /* One message handed to the app. Valid from on_message until eh_mqtt_done. */
 struct eh_mqtt_msg {
 	/* internal */
-	void *lib_msg;           /* the library's message (payload, properties) */
-	char *lib_topic;         /* the library's topic string */
-	uint64_t taken_us;       /* when the library thread took it (ack already sent) */
-	uint8_t state;           /* free, filled (waiting for the loop), handed */
-	uint8_t idx;             /* slot index */
+	void *lib_msg;			  /* the library's message (payload, properties) */
+	char *lib_topic;		  /* the library's topic string */
+	uint64_t taken_us;		  /* when the library thread took it (ack already sent) */
+	uint8_t state;			  /* free, filled (waiting for the loop), handed */
+	uint8_t idx;			  /* slot index */
 	char hmac[EH_MQTT_HMAC_PROP_MAX]; /* the user property, "" when absent */
 };
 
@@ -76,19 +76,19 @@ struct eh_mqtt_handlers {
 
 /* Figures for P/status and docs/MQTT.md. Read with eh_mqtt_get_stats. */
 struct eh_mqtt_stats {
-	uint64_t received;        /* messages taken from the library */
-	uint64_t done;            /* eh_mqtt_done calls */
+	uint64_t received;	   /* messages taken from the library */
+	uint64_t done;		   /* eh_mqtt_done calls */
 	uint64_t dropped_on_close; /* taken by the library at close, never handed over */
-	uint64_t connects;        /* successful connects, the first included */
-	uint64_t disconnects;     /* connections lost */
+	uint64_t connects;	   /* successful connects, the first included */
+	uint64_t disconnects;	   /* connections lost */
 	uint64_t connect_failures;
-	uint64_t published;       /* handed to the library by the worker thread */
+	uint64_t published;	  /* handed to the library by the worker thread */
 	uint64_t publish_dropped; /* queued, then the connection was gone */
-	uint64_t window_max_us;   /* longest taken -> done: broker acked, not yet durable */
-	uint64_t window_sum_us;   /* sum over `done`, for the mean */
-	uint64_t waited_us;       /* time the library thread waited for room or resume */
-	unsigned undone_max;      /* peak messages taken and not yet done */
-	int mqtt_version;         /* 5 or 4 (3.1.1) of the current connection; 0 before */
+	uint64_t window_max_us;	  /* longest taken -> done: broker acked, not yet durable */
+	uint64_t window_sum_us;	  /* sum over `done`, for the mean */
+	uint64_t waited_us;	  /* time the library thread waited for room or resume */
+	unsigned undone_max;	  /* peak messages taken and not yet done */
+	int mqtt_version;	  /* 5 or 4 (3.1.1) of the current connection; 0 before */
 	bool connected;
 };
 
@@ -97,30 +97,31 @@ struct eh_mqtt {
 	struct eh_mqtt_config cfg;
 	struct eh_mqtt_handlers h;
 	struct eh_loop *loop;
-	void *client;                  /* MQTTAsync handle */
-	pthread_mutex_t mu;            /* guards everything below */
-	pthread_cond_t cv;             /* signalled on done, resume, close, outbox progress */
-	pthread_cond_t wcv;            /* wakes the worker thread */
-	pthread_t worker;              /* the only caller of Paho's API outside its callbacks */
-	unsigned cmds;                 /* CMD_* bits for the worker */
+	void *client;	    /* MQTTAsync handle */
+	pthread_mutex_t mu; /* guards everything below */
+	pthread_cond_t cv;  /* signalled on done, resume, close, outbox progress */
+	pthread_cond_t wcv; /* wakes the worker thread */
+	pthread_t worker;   /* the only caller of Paho's API outside its callbacks */
+	unsigned cmds;	    /* CMD_* bits for the worker */
 	bool wstop;
-	_Alignas(8) uint8_t outbox[EH_MQTT_OUTBOX_BYTES]; /* queued publishes, packed, oldest first */
+	_Alignas(
+	    8) uint8_t outbox[EH_MQTT_OUTBOX_BYTES]; /* queued publishes, packed, oldest first */
 	size_t out_len;
 	struct eh_mqtt_msg slots[EH_MQTT_MAX_WINDOW];
 	uint8_t fifo[EH_MQTT_MAX_WINDOW]; /* filled slots in arrival order */
 	unsigned fifo_head, fifo_n;
-	unsigned nfree;                /* free slots */
-	unsigned undone;               /* filled or handed, not yet done */
-	bool paused;                   /* eh_mqtt_pause: the library thread waits */
-	bool closing;                  /* eh_mqtt_close in progress: take even when paused */
-	bool dead;                     /* close gave up: drop what arrives */
-	bool waiting;                  /* the library thread waits for room */
-	unsigned events;               /* EV_* bits for the loop thread */
+	unsigned nfree;	 /* free slots */
+	unsigned undone; /* filled or handed, not yet done */
+	bool paused;	 /* eh_mqtt_pause: the library thread waits */
+	bool closing;	 /* eh_mqtt_close in progress: take even when paused */
+	bool dead;	 /* close gave up: drop what arrives */
+	bool waiting;	 /* the library thread waits for room */
+	unsigned events; /* EV_* bits for the loop thread */
 	bool session_present;
-	bool link_up;                  /* as Paho's threads last saw it */
-	bool fallback_done;            /* switched to 3.1.1 */
-	unsigned backoff_s;            /* next reconnect delay (initial connect) */
-	uint32_t retry_timer;          /* eh_loop timer id, 0 = none */
+	bool link_up;	      /* as Paho's threads last saw it */
+	bool fallback_done;   /* switched to 3.1.1 */
+	unsigned backoff_s;   /* next reconnect delay (initial connect) */
+	uint32_t retry_timer; /* eh_loop timer id, 0 = none */
 	struct eh_mqtt_stats st;
 	bool open;
 };

@@ -47,8 +47,8 @@ static void copy_hmac_prop(struct eh_mqtt_msg *s, MQTTAsync_message *msg)
 	s->hmac[0] = '\0';
 	n = MQTTProperties_propertyCount(&msg->properties, MQTTPROPERTY_CODE_USER_PROPERTY);
 	for (i = 0; i < n; i++) {
-		MQTTProperty *p = MQTTProperties_getPropertyAt(
-			&msg->properties, MQTTPROPERTY_CODE_USER_PROPERTY, i);
+		MQTTProperty *p = MQTTProperties_getPropertyAt(&msg->properties,
+							       MQTTPROPERTY_CODE_USER_PROPERTY, i);
 		if (p == NULL || p->value.data.len != (int)strlen(USER_PROP_HMAC) ||
 		    memcmp(p->value.data.data, USER_PROP_HMAC, strlen(USER_PROP_HMAC)) != 0)
 			continue;
@@ -609,8 +609,7 @@ eh_err eh_mqtt_publish(struct eh_mqtt *m, const char *topic, const void *payload
 
 	if (!m->open)
 		return EH_ERR_CLOSED;
-	if (topic == NULL || topic[0] == '\0' || (len > 0 && payload == NULL) || qos < 0 ||
-	    qos > 2)
+	if (topic == NULL || topic[0] == '\0' || (len > 0 && payload == NULL) || qos < 0 || qos > 2)
 		return EH_ERR_INVAL;
 	tlen = strlen(topic);
 	h.topic_len = (uint32_t)tlen;

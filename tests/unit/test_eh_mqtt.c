@@ -243,8 +243,9 @@ int main(int argc, char **argv)
 		return run(argc, argv);
 	if (argc < 2 || strcmp(argv[1], "selftest") == 0)
 		return selftest();
-	fprintf(stderr, "usage: %s selftest | run PORT [--window N] [--commit-ms MS] "
-			"[--pause-at K] [--timeout-s S] [--client-id ID] [--version 4|5]\n",
+	fprintf(stderr,
+		"usage: %s selftest | run PORT [--window N] [--commit-ms MS] "
+		"[--pause-at K] [--timeout-s S] [--client-id ID] [--version 4|5]\n",
 		argv[0]);
 	return 2;
 }
