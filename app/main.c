@@ -11,6 +11,7 @@
 #include "eh_bootstrap.h"
 #include "eh_coap.h"
 #include "eh_config.h"
+#include "eh_config_store.h"
 #include "eh_crypto.h"
 #include "eh_delivery.h"
 #include "eh_flash.h"
@@ -45,6 +46,7 @@ struct daemon {
 	struct eh_flash flash;
 	struct eh_queue queue;
 	struct eh_config config;
+	struct eh_config_store store;
 	struct eh_delivery delivery;
 	struct eh_mqtt mqtt;
 	struct eh_coap coap;
@@ -65,7 +67,6 @@ struct daemon {
 		size_t len;
 		unsigned type;
 		size_t from;            /* next notification to append */
-		uint64_t hash;
 	} held[EH_MQTT_MAX_WINDOW];
 	unsigned held_head, held_n;
 
@@ -101,11 +102,9 @@ static struct eh_note notes[EH_MAX_ARRAY_NOTES];
 /* ==== Small helpers ==== */
 
 /* A fast 64-bit hash for the redelivery filter: eight bytes a step. */
-static uint64_t msg_hash(const char *topic, const uint8_t *p, size_t n)
+static uint64_t note_hash(unsigned type, const uint8_t *p, size_t n)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-	for (const char *t = topic; *t; t++)
-		h = (h ^ (uint8_t)*t) * 0x100000001b3ull;
+	uint64_t h = (0x9e3779b97f4a7c15ull ^ n) + type;
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8) {
 		uint64_t w;
@@ -215,10 +214,11 @@ static void schedule_commit(void)
 
 /* ==== Ingest: parse, match, append (MQTT and CoAP alike) ==== */
 
-/* Broker redeliveries (same topic and bytes) of a message already taken:
- * a direct-mapped table of recent hashes, O(1) per message. A collision
- * only forgets an older entry, which then may be queued twice: still at
- * least once, never lost. */
+/* Broker redeliveries of notifications already queued (same type, same
+ * bytes): a direct-mapped table of recent hashes, O(1) per notification,
+ * rebuilt at start from the newest records of the queue. A collision only
+ * forgets an older entry, which then may be queued twice: still at least
+ * once, never lost. */
 static bool dedupe_seen(uint64_t h)
 {
 	return D.dedupe[h & (DEDUPE_SLOTS - 1)] == h;
@@ -259,10 +259,15 @@ static eh_err ingest(unsigned type, const uint8_t *payload, size_t len, char *di
 	/* Under `block` a message may stop half-way: *from says where it goes
 	 * on once there is room, so no notification is appended twice. */
 	for (size_t i = *from; i < n; i++) {
-		uint64_t seq, mask = eh_config_match(&D.config, &notes[i]);
+		uint64_t seq, h, mask = eh_config_match(&D.config, &notes[i]);
 		D.in.notifications++;
 		if (mask == 0) {
 			D.in.unmatched++;
+			continue;
+		}
+		h = note_hash(type, (const uint8_t *)notes[i].raw, notes[i].raw_len);
+		if (dedupe_seen(h)) {
+			D.in.duplicates++;
 			continue;
 		}
 		rc = eh_queue_append(&D.queue, type, mask, notes[i].raw, notes[i].raw_len, &seq);
@@ -278,6 +283,7 @@ static eh_err ingest(unsigned type, const uint8_t *payload, size_t len, char *di
 			return rc == EH_ERR_IO ? EH_ERR_IO : EH_ERR_TOOBIG;
 		}
 		D.in.queued++;
+		dedupe_add(h);
 		for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++)
 			if (mask & (1ull << s))
 				eh_delivery_kick(&D.delivery, s, type);
@@ -316,17 +322,28 @@ static void log_workers(void)
 	}
 }
 
+/* One config or catalog message, from MQTT or (replay) from the store
+ * kept beside the queue. A replay re-creates each webhook in the slot it
+ * had, and keeps its queued notifications (no cursor reset). */
 static void handle_config(const char *topic, const uint8_t *payload, size_t len,
-			  const char *hmac)
+			  const char *hmac, bool replay, int slot)
 {
 	static struct eh_config_result res;
+	int kept_slot = -1;
+
+	if (!replay && eh_config_store_same(&D.store, topic, payload, len)) {
+		/* the retained copy of what runs already (re-sent on every subscribe) */
+		EH_LOG_DBG("config", "%s: unchanged", topic);
+		return;
+	}
+	eh_config_hint_slot(&D.config, replay ? slot : -1);
 	eh_err rc = eh_config_handle(&D.config, topic, payload, len, hmac, &res);
-	(void)rc;
-	if (res.status_topic[0])
+	eh_config_hint_slot(&D.config, -1);
+	if (!replay && res.status_topic[0])
 		publish(res.status_topic, res.status_body, strlen(res.status_body), 1, true);
 	for (unsigned i = 0; i < res.nchanges; i++) {
 		const struct eh_config_change *c = &res.changes[i];
-		if (c->kind == EH_CONFIG_CREATED || c->kind == EH_CONFIG_DELETED)
+		if ((c->kind == EH_CONFIG_CREATED && !replay) || c->kind == EH_CONFIG_DELETED)
 			eh_queue_slot_reset(&D.queue, c->slot);
 		eh_delivery_set_webhook(&D.delivery, c->slot,
 					c->kind == EH_CONFIG_DELETED ? NULL
@@ -334,13 +351,38 @@ static void handle_config(const char *topic, const uint8_t *payload, size_t len,
 		if (c->kind == EH_CONFIG_DELETED) {
 			clear_retained(c->old_id);
 			D.webhook_hash[c->slot] = 0;
+		} else {
+			kept_slot = (int)c->slot;
 		}
 	}
-	if (res.nchanges) {
+	if (!replay && rc == EH_OK && !res.noop && !res.bad_id) {
+		bool gone = len == 0 || (res.nchanges && res.changes[0].kind == EH_CONFIG_DELETED);
+		if (eh_config_store_put(&D.store, topic, payload, gone ? 0 : len, hmac,
+					kept_slot) != EH_OK)
+			EH_LOG_WRN("config", "%s applies but is not kept for restarts (store full "
+					     "or not writable)", topic);
+	}
+	if (res.nchanges && !replay) {
 		log_workers();
 		schedule_commit(); /* slot resets are persisted with the next commit */
 	}
 	D.status_dirty = true;
+}
+
+/* Before MQTT connects: the config accepted before the restart, so the
+ * notifications the broker kept for the session meet their webhooks. */
+static void replay_config(void)
+{
+	unsigned n = eh_config_store_count(&D.store);
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *payload;
+		const struct eh_config_store_entry *e = eh_config_store_entry(&D.store, i, &payload);
+		handle_config(e->topic, payload, e->len, e->hmac[0] ? e->hmac : NULL, true, e->slot);
+	}
+	if (n) {
+		EH_LOG_INF("config", "%u config messages restored from %s", n, D.store.path);
+		log_workers();
+	}
 }
 
 /* ==== MQTT handlers (loop thread) ==== */
@@ -357,7 +399,6 @@ static bool take_input(struct held_msg *e)
 	if (rc != EH_OK)
 		EH_LOG_WRN("ingest", "%s message of %zu bytes refused: %s", eh_type_name(e->type),
 			   e->len, diag);
-	dedupe_add(e->hash);
 	D.uncommitted[D.nuncommitted++] = e->m;
 	schedule_commit();
 	if (eh_mqtt_wants_commit(&D.mqtt) || D.nuncommitted >= EH_MQTT_MAX_WINDOW)
@@ -372,22 +413,14 @@ static void on_message(void *ctx, const char *topic, const uint8_t *payload, siz
 
 	if (strncmp(topic, D.topic_config, strlen(D.topic_config)) == 0 ||
 	    strncmp(topic, D.topic_catalog, strlen(D.topic_catalog)) == 0) {
-		handle_config(topic, payload, len, hmac);
+		handle_config(topic, payload, len, hmac, false, -1);
 		eh_mqtt_done(&D.mqtt, m);
 		return;
 	}
 	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
 		if (!topic_matches(D.boot.inputs[t], topic))
 			continue;
-		uint64_t h = msg_hash(topic, payload, len);
-		if (dedupe_seen(h)) {
-			D.in.duplicates++;
-			/* Already staged or durable: acknowledge with the next commit. */
-			D.uncommitted[D.nuncommitted++] = m;
-			schedule_commit();
-			return;
-		}
-		struct held_msg e = {m, payload, len, t, 0, h};
+		struct held_msg e = {m, payload, len, t, 0};
 		if (D.held_n == 0 && take_input(&e))
 			return;
 		/* block: hold it behind the others, take no more until room appears */
@@ -465,7 +498,11 @@ static eh_err src_ack(void *ctx, unsigned slot, unsigned type, uint64_t upto)
 {
 	(void)ctx;
 	eh_err rc = eh_queue_ack(&D.queue, slot, type, upto);
-	schedule_commit(); /* cursors persist with a later group commit */
+	/* The cursor is durable before this worker forms its next batch: after
+	 * a crash only the batch that was in flight is sent again, from the
+	 * same first record, so under the same X-Edgehook-Batch key. The
+	 * commit takes whatever else is staged with it (one sync). */
+	commit_now();
 	D.status_dirty = true;
 	retry_blocked();
 	return rc;
@@ -732,6 +769,16 @@ static int load_config(const char *path, bool check_only, const char *level)
 	return -1;
 }
 
+static int dedupe_rebuild(void *arg, const struct eh_queue_rec *r, uint32_t seg)
+{
+	(void)arg;
+	(void)seg;
+	dedupe_add(note_hash(r->type, r->payload, r->len));
+	return 0;
+}
+
+static uint8_t rebuild_buf[EH_MAX_MSG_BYTES];
+
 static int open_queue(void)
 {
 	struct eh_queue_config qc;
@@ -755,6 +802,9 @@ static int open_queue(void)
 	}
 	struct eh_queue_stats qs;
 	eh_queue_stats(&D.queue, &qs);
+	/* The redelivery filter forgets nothing the broker may send again: the
+	 * newest records (two segments hold far more than the MQTT window). */
+	eh_queue_walk_recent(&D.queue, 2, dedupe_rebuild, NULL, rebuild_buf, sizeof(rebuild_buf));
 	EH_LOG_INF("queue", "%s mounted in %llu us: %llu records, %llu of %llu bytes used, "
 			    "%llu damaged records skipped",
 		   D.boot.queue.path, (unsigned long long)(eh_time_mono_us() - t0),
@@ -771,6 +821,7 @@ static int start(void)
 	static struct eh_mqtt_handlers mh = {on_message, on_connect, on_disconnect, NULL};
 	static const int qos[5] = {1, 1, 1, 1, 1};
 	static char versions_path[EH_BOOT_PATH_MAX + 16];
+	static char store_path[EH_BOOT_PATH_MAX + 16];
 	static const char offline[] = "{\"state\":\"offline\"}";
 	int rc;
 
@@ -783,6 +834,7 @@ static int start(void)
 	snprintf(D.sub_config, sizeof(D.sub_config), "%s/config/#", D.boot.topic_prefix);
 	snprintf(D.sub_catalog, sizeof(D.sub_catalog), "%s/catalog/#", D.boot.topic_prefix);
 	snprintf(versions_path, sizeof(versions_path), "%s.versions", D.boot.queue.path);
+	snprintf(store_path, sizeof(store_path), "%s.config", D.boot.queue.path);
 
 	memset(&ci, 0, sizeof(ci));
 	ci.topic_prefix = D.boot.topic_prefix;
@@ -817,6 +869,12 @@ static int start(void)
 		EH_LOG_ERR("delivery", "cannot start (CA file %s)", D.boot.ca_file);
 		return 1;
 	}
+	eh_err src = eh_config_store_open(&D.store, store_path);
+	if (src == EH_OK)
+		replay_config();
+	else
+		EH_LOG_ERR("config", "%s is damaged (%s): starting without webhooks until the "
+				     "retained config arrives", store_path, eh_err_str(src));
 
 	D.subs[0] = D.boot.inputs[0];
 	D.subs[1] = D.boot.inputs[1];

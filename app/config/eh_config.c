@@ -607,6 +607,7 @@ eh_err eh_config_init(struct eh_config *c, const struct eh_config_init *init)
 		return EH_ERR_INVAL;
 	memset(c, 0, sizeof(*c));
 	c->init = *init;
+	c->slot_hint = -1;
 	snprintf(c->prefix, sizeof(c->prefix), "%s", init->topic_prefix);
 	c->init.topic_prefix = c->prefix;
 	for (unsigned i = 0; i < EH_CATALOG_MAX_ENTRIES; i++)
@@ -729,6 +730,9 @@ validate:
 			break;
 		rc = cfg_parse_webhook(json, len, c->init.allow_plain_http, signed_mode, &w, &f,
 				       errs);
+		if (rc == EH_OK && slot < 0 && c->slot_hint >= 0 &&
+		    c->webhooks[c->slot_hint].id == 0)
+			slot = c->slot_hint; /* replay after a restart: the slot it had */
 		if (rc == EH_OK && slot < 0 && (slot = webhook_find(c, 0)) < 0) {
 			eh_errs_add(errs, "webhooks",
 				    "table full: %d webhooks at most "
@@ -858,4 +862,9 @@ void eh_config_status(const struct eh_config *c, struct eh_status_config *out)
 		if (c->webhooks[s].active)
 			out->active++;
 	}
+}
+
+void eh_config_hint_slot(struct eh_config *c, int slot)
+{
+	c->slot_hint = (slot >= 0 && slot < EH_MAX_WEBHOOKS) ? slot : -1;
 }

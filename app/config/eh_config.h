@@ -96,6 +96,7 @@ struct eh_config {
 	uint32_t arena_used;
 	struct eh_config_version versions[EH_CONFIG_MAX_TOPICS];
 	uint64_t accepted, refused, bad_ids;
+	int slot_hint; /* eh_config_hint_slot: -1 = lowest free slot */
 	int default_log_level;                     /* the level at init: gateway default */
 	char vfile[EH_CONFIG_VERSIONS_FILE_MAX];    /* versions file text, read and written */
 };
@@ -135,6 +136,11 @@ const char *eh_config_catalog_lookup(void *ctx, enum eh_catalog_kind kind, long 
  * and the "hmac-sha256" user property carries it. */
 eh_err eh_config_sign(const uint8_t *key, size_t klen, const char *topic, const uint8_t *payload,
 		      size_t len, char hex[EH_CONFIG_SIG_HEX]);
+
+/* The slot the next webhook created should take when it is free (replay
+ * of the stored config after a restart: queue records name webhooks by
+ * slot, so each must come back to its own). -1: lowest free slot. */
+void eh_config_hint_slot(struct eh_config *c, int slot);
 
 /* Figures for P/status. */
 void eh_config_status(const struct eh_config *c, struct eh_status_config *out);

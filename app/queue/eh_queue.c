@@ -1191,14 +1191,25 @@ uint64_t eh_queue_uid(const struct eh_queue *q)
 
 eh_err eh_queue_walk(struct eh_queue *q, eh_queue_walk_fn fn, void *arg, void *buf, size_t buf_len)
 {
+	return eh_queue_walk_recent(q, UINT32_MAX, fn, arg, buf, buf_len);
+}
+
+eh_err eh_queue_walk_recent(struct eh_queue *q, uint32_t max_segs, eh_queue_walk_fn fn, void *arg,
+			    void *buf, size_t buf_len)
+{
 	struct it it;
 	struct rhdr h;
-	uint32_t at;
+	uint32_t at, live = 0, first;
 	int r;
 	EH_ASSERT(q != NULL && fn != NULL);
 	if (!q->open)
 		return EH_ERR_INVAL;
-	for (uint32_t s = q->tail_seg; s != NONE; s = seg_next(q, s)) {
+	for (uint32_t s = q->tail_seg; s != NONE; s = seg_next(q, s))
+		live++;
+	first = q->tail_seg;
+	for (uint32_t skip = live > max_segs ? live - max_segs : 0; skip > 0; skip--)
+		first = seg_next(q, first);
+	for (uint32_t s = first; s != NONE; s = seg_next(q, s)) {
 		it_start(q, &it, s);
 		while ((r = it_next(q, &it, &h, &at)) == 1) {
 			struct eh_queue_rec rec;

@@ -213,6 +213,10 @@ uint64_t eh_queue_uid(const struct eh_queue *q);
  * counted, not passed. */
 typedef int (*eh_queue_walk_fn)(void *arg, const struct eh_queue_rec *r, uint32_t seg);
 eh_err eh_queue_walk(struct eh_queue *q, eh_queue_walk_fn fn, void *arg, void *buf, size_t buf_len);
+/* The same over the newest max_segs segments only (the daemon rebuilds its
+ * redelivery filter from what was appended last before a restart). */
+eh_err eh_queue_walk_recent(struct eh_queue *q, uint32_t max_segs, eh_queue_walk_fn fn, void *arg,
+			    void *buf, size_t buf_len);
 
 /* CRC-32C (Castagnoli, reflected) continuing from crc; start with 0. */
 uint32_t eh_queue_crc32c(uint32_t crc, const void *buf, size_t len);
