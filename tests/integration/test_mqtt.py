@@ -121,7 +121,7 @@ def publish_v5_with_prop(port, topic, payload, key, value):
 
 def stream(broker, exe, count, restart_at):
     """QoS 1 stream with a broker stop/start in the middle."""
-    cons = Consumer(exe, broker.port, "--window", "8", "--pause-at", "20",
+    cons = Consumer(exe, broker.port, "--window", "8", "--pause-at", "20", "--client-id", "stream",
                     "--timeout-s", "90")
     check(cons.wait_for(lambda l: l.startswith("CONNECTED"), 10) is not None,
           "stream: consumer connected")
@@ -252,6 +252,21 @@ def main():
         check(retained(broker.port, "t/status") == '{"state":"offline"}',
               "basic: last will sets status offline after kill -9")
         cons = None
+
+        # MQTT 3.1.1 only (the fallback's protocol): same ingest, no user properties.
+        old = Consumer(args.bin, broker.port, "--version", "4", "--client-id", "v311",
+                       "--timeout-s", "30")
+        check(old.wait_for(lambda l: l.startswith("CONNECTED 0"), 10) is not None,
+              "3.1.1: connected")
+        live = client(broker.port, "live311")
+        live.publish("t/in/counters", "c-1", qos=1).wait_for_publish(5)
+        live.publish("t/ctl/stop", "stop", qos=1).wait_for_publish(5)
+        live.loop_stop()
+        live.disconnect()
+        check(old.wait(20) == 0 and "MSG t/in/counters - c-1" in old.lines,
+              "3.1.1: live message received, clean stop")
+        check(any(l.startswith("STATS") and "version=4" in l for l in old.lines),
+              "3.1.1: the connection is MQTT 3.1.1")
 
         stream(broker, args.bin, args.count, args.count // 2)
         if args.measure:
