@@ -14,6 +14,7 @@
 #include "eh_config_store.h"
 #include "eh_crypto.h"
 #include "eh_delivery.h"
+#include "eh_file.h"
 #include "eh_flash.h"
 #include "eh_log.h"
 #include "eh_loop.h"
@@ -34,7 +35,8 @@
 #define EXIT_USAGE 2   /* bad usage or bad bootstrap config */
 #define EXIT_STORAGE 3 /* queue storage unusable */
 #define STATUS_BUF 8192
-#define DEDUPE_SLOTS 8192 /* recent (topic, payload) hashes, direct-mapped: power of 2 */
+#define DEDUPE_SETS 8192 /* redelivery filter: sets of DEDUPE_WAYS hashes, power of 2 */
+#define DEDUPE_WAYS 4
 #define MAX_STOP_MS 5000  /* CONTRACT section 1: stop within 5 s */
 
 /* ==== The daemon's state: one static instance ==== */
@@ -70,13 +72,15 @@ struct daemon {
 	} held[EH_MQTT_MAX_WINDOW];
 	unsigned held_head, held_n;
 
-	uint64_t dedupe[DEDUPE_SLOTS]; /* 0 = empty */
+	uint64_t dedupe[DEDUPE_SETS][DEDUPE_WAYS]; /* 0 = empty */
+	uint8_t dedupe_next[DEDUPE_SETS];          /* way replaced next, round robin */
 
 	uint64_t started_ms;
 	struct eh_status_ingest in;
 	uint64_t mqtt_reconnects;
 	bool mqtt_connected;
 
+	char journal_path[EH_BOOT_PATH_MAX + 16]; /* "<queue>.journal" */
 	char topic_status[EH_BOOT_TOPIC_MAX + 16];
 	char topic_config[EH_BOOT_TOPIC_MAX + 16]; /* "P/config/" */
 	char topic_catalog[EH_BOOT_TOPIC_MAX + 16]; /* "P/catalog/" */
@@ -215,18 +219,25 @@ static void schedule_commit(void)
 /* ==== Ingest: parse, match, append (MQTT and CoAP alike) ==== */
 
 /* Broker redeliveries of notifications already queued (same type, same
- * bytes): a direct-mapped table of recent hashes, O(1) per notification,
+ * bytes): a 4-way set-associative table of recent hashes (32768 of them,
+ * 256 KiB), O(1) per notification,
  * rebuilt at start from the newest records of the queue. A collision only
  * forgets an older entry, which then may be queued twice: still at least
  * once, never lost. */
 static bool dedupe_seen(uint64_t h)
 {
-	return D.dedupe[h & (DEDUPE_SLOTS - 1)] == h;
+	const uint64_t *set = D.dedupe[h & (DEDUPE_SETS - 1)];
+	for (unsigned w = 0; w < DEDUPE_WAYS; w++)
+		if (set[w] == h)
+			return true;
+	return false;
 }
 
 static void dedupe_add(uint64_t h)
 {
-	D.dedupe[h & (DEDUPE_SLOTS - 1)] = h;
+	unsigned i = (unsigned)(h & (DEDUPE_SETS - 1));
+	D.dedupe[i][D.dedupe_next[i]] = h;
+	D.dedupe_next[i] = (uint8_t)((D.dedupe_next[i] + 1) % DEDUPE_WAYS);
 }
 
 /* Parse, filter and stage one message of input `type`. EH_OK: staged (or
@@ -486,6 +497,14 @@ static eh_err src_peek(void *ctx, unsigned slot, unsigned type, struct eh_delive
 				  sizeof(buf), n);
 	if (rc != EH_OK)
 		return rc;
+	/* A batch goes out only with durable records: after a crash it is
+	 * re-formed from the same seqs, so under the same key. When the group
+	 * commit has not run yet, it runs now (latency over fsync count). */
+	if (*n > 0 && recs[*n - 1].seq > eh_queue_durable_seq(&D.queue)) {
+		commit_now();
+		if (recs[*n - 1].seq > eh_queue_durable_seq(&D.queue))
+			return EH_ERR_IO;
+	}
 	for (size_t i = 0; i < *n; i++) {
 		items[i].seq = recs[i].seq;
 		items[i].raw = recs[i].payload;
@@ -709,6 +728,36 @@ static void on_wake(struct eh_loop *l, void *arg)
 		eh_mqtt_poll(&D.mqtt);
 }
 
+/* ==== Inbound journal replay ==== */
+
+static uint8_t journal_buf[EH_MAX_MSG_BYTES + 512];
+
+/* A message Paho acknowledged before the last stop and journalled at once:
+ * it goes the normal way; the redelivery filter drops what the queue
+ * already holds. */
+static void replay_journalled(void *ctx, const char *topic, const uint8_t *payload, size_t len,
+			      const char *hmac)
+{
+	char diag[EH_ERRS_LEN];
+	(void)ctx;
+	if (strncmp(topic, D.topic_config, strlen(D.topic_config)) == 0 ||
+	    strncmp(topic, D.topic_catalog, strlen(D.topic_catalog)) == 0) {
+		handle_config(topic, payload, len, hmac, false, -1);
+		return;
+	}
+	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
+		size_t from = 0;
+		if (!topic_matches(D.boot.inputs[t], topic))
+			continue;
+		eh_err rc = ingest(t, payload, len, diag, sizeof(diag), &from);
+		if (rc == EH_ERR_NOSPC)
+			EH_LOG_ERR("queue", "full (block policy) at start: a journalled %s message "
+					    "from %s could not be queued",
+				   eh_type_name(t), topic);
+		return;
+	}
+}
+
 /* ==== Start-up ==== */
 
 static void usage(FILE *out)
@@ -782,6 +831,7 @@ static uint8_t rebuild_buf[EH_MAX_MSG_BYTES];
 static int open_queue(void)
 {
 	struct eh_queue_config qc;
+	snprintf(D.journal_path, sizeof(D.journal_path), "%s.journal", D.boot.queue.path);
 	eh_err rc = eh_flash_file_open(&D.flash, &D.flash_file, D.boot.queue.path,
 				       D.boot.queue.size_bytes, 0, 0, 0);
 	if (rc != EH_OK) {
@@ -802,9 +852,17 @@ static int open_queue(void)
 	}
 	struct eh_queue_stats qs;
 	eh_queue_stats(&D.queue, &qs);
-	/* The redelivery filter forgets nothing the broker may send again: the
-	 * newest records (two segments hold far more than the MQTT window). */
-	eh_queue_walk_recent(&D.queue, 2, dedupe_rebuild, NULL, rebuild_buf, sizeof(rebuild_buf));
+	/* The redelivery filter forgets nothing the broker or the journal may
+	 * hand over again: the newest records, as many segments as the journal
+	 * could cover plus two (which hold far more than the MQTT window). */
+	uint64_t jsize = 0;
+	int jfd;
+	if (eh_file_open_ro(D.journal_path, &jfd) == EH_OK) {
+		eh_file_size(jfd, &jsize);
+		eh_file_close(jfd);
+	}
+	uint32_t segs = 2 + (uint32_t)(jsize / (qs.segment_bytes ? qs.segment_bytes : 1));
+	eh_queue_walk_recent(&D.queue, segs, dedupe_rebuild, NULL, rebuild_buf, sizeof(rebuild_buf));
 	EH_LOG_INF("queue", "%s mounted in %llu us: %llu records, %llu of %llu bytes used, "
 			    "%llu damaged records skipped",
 		   D.boot.queue.path, (unsigned long long)(eh_time_mono_us() - t0),
@@ -881,7 +939,18 @@ static int start(void)
 	D.subs[2] = D.boot.inputs[2];
 	D.subs[3] = D.sub_config;
 	D.subs[4] = D.sub_catalog;
+	unsigned replayed = 0;
+	eh_mqtt_journal_replay(D.journal_path, replay_journalled, NULL, journal_buf,
+			       sizeof(journal_buf), &replayed);
+	if (replayed) {
+		commit_now();
+		EH_LOG_INF("mqtt", "%u journalled messages replayed from %s (%llu duplicates "
+				   "of queued notifications skipped)",
+			   replayed, D.journal_path, (unsigned long long)D.in.duplicates);
+	}
 	memset(&mc, 0, sizeof(mc));
+	mc.journal_path = D.journal_path;
+	mc.journal_rotate_bytes = 1u << 20;
 	mc.uri = D.boot.mqtt.uri;
 	mc.client_id = D.boot.mqtt.client_id;
 	mc.username = D.boot.mqtt.username[0] ? D.boot.mqtt.username : NULL;

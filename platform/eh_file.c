@@ -109,6 +109,15 @@ eh_err eh_file_size(int fd, uint64_t *size)
 	return EH_OK;
 }
 
+eh_err eh_file_truncate(int fd, uint64_t size)
+{
+	while (ftruncate(fd, (off_t)size) != 0) {
+		if (errno != EINTR)
+			return from_errno(errno);
+	}
+	return EH_OK;
+}
+
 eh_err eh_file_lock(int fd)
 {
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0)

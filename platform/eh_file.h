@@ -23,6 +23,8 @@ eh_err eh_file_pread(int fd, void *buf, size_t len, uint64_t off, size_t *got);
 eh_err eh_file_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 eh_err eh_file_datasync(int fd);
 eh_err eh_file_size(int fd, uint64_t *size);
+/* Cut or extend the file to size bytes. */
+eh_err eh_file_truncate(int fd, uint64_t size);
 
 /* Take an exclusive, non-blocking flock(2). EH_ERR_BUSY when another open
  * file description holds it (another process: two daemons never share). */

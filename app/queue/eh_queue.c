@@ -1207,8 +1207,21 @@ eh_err eh_queue_walk_recent(struct eh_queue *q, uint32_t max_segs, eh_queue_walk
 	for (uint32_t s = q->tail_seg; s != NONE; s = seg_next(q, s))
 		live++;
 	first = q->tail_seg;
-	for (uint32_t skip = live > max_segs ? live - max_segs : 0; skip > 0; skip--)
-		first = seg_next(q, first);
+	if (max_segs == UINT32_MAX || q->head_seg == UINT32_MAX) {
+		/* the whole ring, tail to head */
+	} else if (live >= max_segs) {
+		for (uint32_t skip = live - max_segs; skip > 0; skip--)
+			first = seg_next(q, first);
+	} else {
+		/* Fewer live segments than asked: also the consumed ones just
+		 * behind the tail, as long as they still hold this ring's data
+		 * (records are checked as anywhere else; stale bytes end a
+		 * segment). Never more than the ring minus the head. */
+		uint32_t extra = max_segs - live;
+		if (extra > q->nsegs - live)
+			extra = q->nsegs - live;
+		first = (uint32_t)((q->tail_seg + q->nsegs - extra) % q->nsegs);
+	}
 	for (uint32_t s = first; s != NONE; s = seg_next(q, s)) {
 		it_start(q, &it, s);
 		while ((r = it_next(q, &it, &h, &at)) == 1) {

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "eh_err.h"
+#include "eh_limits.h"
 #include "eh_loop.h"
 
 #ifndef EH_MQTT_MAX_SUBS
@@ -45,6 +46,13 @@ struct eh_mqtt_config {
 	unsigned reconnect_min_s;  /* first reconnect delay [1] */
 	unsigned reconnect_max_s;  /* cap of the doubling delay [30] */
 	int mqtt_version;	   /* 0: v5, falling back to 3.1.1 if refused; 4: 3.1.1 only */
+	/* The inbound journal: each message Paho hands over is appended here
+	 * (write(2), no sync) in the library thread before it waits for the
+	 * window, so a kill -9 after Paho's PUBACK loses only the microseconds
+	 * before that write. The app replays it with eh_mqtt_journal_replay
+	 * before eh_mqtt_open, which empties it. NULL: no journal. */
+	const char *journal_path;
+	uint64_t journal_rotate_bytes; /* emptied past this when all is done [4 MiB] */
 };
 
 /* One message handed to the app. Valid from on_message until eh_mqtt_done. */
@@ -124,7 +132,21 @@ struct eh_mqtt {
 	uint32_t retry_timer; /* eh_loop timer id, 0 = none */
 	struct eh_mqtt_stats st;
 	bool open;
+	int jfd;		/* the journal, -1 = none */
+	uint64_t jbytes;	/* its length (library thread, under mu) */
+	uint8_t jbuf[EH_MAX_MSG_BYTES + 512]; /* one journal entry being written */
 };
+
+/* One journalled message, for eh_mqtt_journal_replay. */
+typedef void (*eh_mqtt_replay_fn)(void *ctx, const char *topic, const uint8_t *payload, size_t len,
+				  const char *hmac_prop);
+
+/* Hand every whole, intact entry of the journal at path to fn, oldest
+ * first (a torn last entry, from a kill during its write, is ignored).
+ * buf (cap >= EH_MAX_MSG_BYTES + 512) is scratch. *n gets the count.
+ * EH_OK also when there is no journal. */
+eh_err eh_mqtt_journal_replay(const char *path, eh_mqtt_replay_fn fn, void *ctx, uint8_t *buf,
+			      size_t cap, unsigned *n);
 
 /* Create the client and start connecting (asynchronously): MQTT v5 with
  * clean start off and a session expiry (3.1.1 with clean session off when

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "eh_assert.h"
+#include "eh_file.h"
 #include "eh_log.h"
 #include "eh_time.h"
 
@@ -67,6 +68,113 @@ static void copy_hmac_prop(struct eh_mqtt_msg *s, MQTTAsync_message *msg)
  * docs/MQTT.md). Waiting here keeps Paho from reading the socket, so the
  * broker keeps every later message unacknowledged. Always returns 1: the
  * message is ours (or dropped and counted at close). */
+/* ==== Inbound journal ==== */
+
+#define J_MAGIC 0x314a4845u /* "EHJ1" little-endian */
+#define J_HDR 24            /* magic, topic len, hmac len, payload len, 64-bit hash */
+
+static uint64_t j_hash(const uint8_t *p, size_t n, uint64_t h)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* Library thread: append one entry. Empties the journal first when it is
+ * long and every message journalled before is done (durable in the app's
+ * queue, or refused). A failed write is logged; the message still flows. */
+static void journal_put(struct eh_mqtt *m, const char *topic, MQTTAsync_message *msg)
+{
+	size_t tl = strlen(topic), pl = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+	char hmac[EH_MQTT_HMAC_PROP_MAX] = "";
+	struct eh_mqtt_msg tmp;
+	size_t hl, total;
+	uint64_t h;
+
+	copy_hmac_prop(&tmp, msg);
+	memcpy(hmac, tmp.hmac, sizeof(hmac));
+	hl = strlen(hmac);
+	total = J_HDR + tl + hl + pl;
+	if (total > sizeof(m->jbuf))
+		return; /* over every bound: the app refuses it anyway */
+	put32(m->jbuf, J_MAGIC);
+	put32(m->jbuf + 4, (uint32_t)tl);
+	put32(m->jbuf + 8, (uint32_t)hl);
+	put32(m->jbuf + 12, (uint32_t)pl);
+	memcpy(m->jbuf + J_HDR, topic, tl);
+	memcpy(m->jbuf + J_HDR + tl, hmac, hl);
+	if (pl)
+		memcpy(m->jbuf + J_HDR + tl + hl, msg->payload, pl);
+	h = j_hash(m->jbuf + 4, 12, 1469598103934665603ull);
+	h = j_hash(m->jbuf + J_HDR, tl + hl + pl, h);
+	memcpy(m->jbuf + 16, &h, 8);
+	pthread_mutex_lock(&m->mu);
+	if (m->jbytes > m->cfg.journal_rotate_bytes && m->undone == 0 &&
+	    eh_file_truncate(m->jfd, 0) == EH_OK)
+		m->jbytes = 0;
+	if (eh_file_pwrite(m->jfd, m->jbuf, total, m->jbytes) == EH_OK)
+		m->jbytes += total;
+	else
+		EH_LOG_WRN("mqtt", "journal write failed");
+	pthread_mutex_unlock(&m->mu);
+}
+
+eh_err eh_mqtt_journal_replay(const char *path, eh_mqtt_replay_fn fn, void *ctx, uint8_t *buf,
+			      size_t cap, unsigned *n)
+{
+	int fd;
+	uint64_t off = 0;
+	eh_err rc = eh_file_open_ro(path, &fd);
+	*n = 0;
+	if (rc == EH_ERR_NOENT)
+		return EH_OK;
+	if (rc != EH_OK)
+		return rc;
+	for (;;) {
+		uint8_t hdr[J_HDR];
+		uint64_t want, h;
+		if (eh_file_pread(fd, hdr, J_HDR, off, NULL) != EH_OK || get32(hdr) != J_MAGIC)
+			break;
+		size_t tl = get32(hdr + 4), hl = get32(hdr + 8), pl = get32(hdr + 12);
+		if (tl == 0 || tl > 65535 || hl >= EH_MQTT_HMAC_PROP_MAX || pl > EH_MAX_MSG_BYTES ||
+		    tl + 1 + hl + 1 + pl > cap)
+			break;
+		/* topic\0 hmac\0 payload, read in place */
+		if (eh_file_pread(fd, buf, tl, off + J_HDR, NULL) != EH_OK ||
+		    eh_file_pread(fd, buf + tl + 1, hl, off + J_HDR + tl, NULL) != EH_OK ||
+		    eh_file_pread(fd, buf + tl + hl + 2, pl, off + J_HDR + tl + hl, NULL) != EH_OK)
+			break;
+		memcpy(&want, hdr + 16, 8);
+		h = j_hash(hdr + 4, 12, 1469598103934665603ull);
+		h = j_hash(buf, tl, h);
+		h = j_hash(buf + tl + 1, hl, h);
+		h = j_hash(buf + tl + hl + 2, pl, h);
+		if (h != want)
+			break;
+		buf[tl] = '\0';
+		buf[tl + 1 + hl] = '\0';
+		fn(ctx, (const char *)buf, buf + tl + hl + 2, pl, hl ? (const char *)buf + tl + 1 : NULL);
+		(*n)++;
+		off += J_HDR + tl + hl + pl;
+	}
+	eh_file_close(fd);
+	return EH_OK;
+}
+
 static int on_paho_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
 {
 	struct eh_mqtt *m = ctx;
@@ -81,6 +189,8 @@ static int on_paho_message(void *ctx, char *topic, int topic_len, MQTTAsync_mess
 		MQTTAsync_free(topic);
 		return 1;
 	}
+	if (m->jfd >= 0)
+		journal_put(m, topic, msg);
 	pthread_mutex_lock(&m->mu);
 	/* While closing it never waits: the loop thread is about to call
 	 * MQTTAsync_disconnect, which needs the mutex Paho may hold here. */
@@ -571,6 +681,20 @@ eh_err eh_mqtt_open(struct eh_mqtt *m, const struct eh_mqtt_config *cfg, struct 
 		m->cfg.reconnect_max_s = m->cfg.reconnect_min_s;
 	m->h = *h;
 	m->loop = loop;
+	m->jfd = -1;
+	if (m->cfg.journal_rotate_bytes == 0)
+		m->cfg.journal_rotate_bytes = 4u << 20;
+	if (m->cfg.journal_path != NULL) {
+		/* Opened empty: the app replayed and committed what it held. */
+		rc = eh_file_open_rw(m->cfg.journal_path, 1, &m->jfd);
+		if (rc == EH_OK)
+			rc = eh_file_truncate(m->jfd, 0);
+		if (rc != EH_OK) {
+			EH_LOG_ERR("mqtt", "journal %s: %s", m->cfg.journal_path, eh_err_str(rc));
+			eh_file_close(m->jfd);
+			return rc;
+		}
+	}
 	m->backoff_s = m->cfg.reconnect_min_s;
 	for (i = 0; i < EH_MQTT_MAX_WINDOW; i++) {
 		m->slots[i].idx = (uint8_t)i;
@@ -792,6 +916,9 @@ void eh_mqtt_close(struct eh_mqtt *m)
 	if (m->loop->on_wake == poll_on_wake && m->loop->on_wake_arg == m)
 		eh_loop_on_wake(m->loop, NULL, NULL);
 	m->st.connected = false;
+	if (m->jfd >= 0)
+		eh_file_close(m->jfd); /* what it holds is committed by the app after close */
+	m->jfd = -1;
 	m->open = false;
 	pthread_cond_destroy(&m->wcv);
 	pthread_cond_destroy(&m->cv);

@@ -262,6 +262,8 @@ class Receiver:
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n)
+                if len(body) != n:
+                    return  # the sender died mid-request: nothing was delivered
                 try:
                     doc = json.loads(body)
                 except ValueError:
