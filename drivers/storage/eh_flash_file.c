@@ -73,7 +73,7 @@ uint32_t eh_flash_file_default_block(uint64_t size)
 /* Fill a new file with zeros, 64 KiB per write, then sync it. */
 static eh_err file_fill(int fd, uint64_t size)
 {
-	static const uint8_t zeros[64 * 1024];
+	static uint8_t zeros[64 * 1024]; /* bss, not rodata: 64 KiB off the binary */
 	uint64_t off = 0;
 	eh_err rc = EH_OK;
 	while (off < size && rc == EH_OK) {
