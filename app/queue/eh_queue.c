@@ -1198,8 +1198,8 @@ eh_err eh_queue_walk_recent(struct eh_queue *q, uint32_t max_segs, eh_queue_walk
 			    void *buf, size_t buf_len)
 {
 	struct it it;
-	struct rhdr h;
-	uint32_t at, live = 0, first;
+	struct rhdr h = {0};
+	uint32_t at = 0, live = 0, first;
 	int r;
 	EH_ASSERT(q != NULL && fn != NULL);
 	if (!q->open)
