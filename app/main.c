@@ -55,10 +55,6 @@ struct daemon {
 	bool mqtt_open;
 	bool coap_open;
 
-	/* Messages taken from MQTT whose notifications are staged, waiting for
-	 * the group commit before eh_mqtt_done (acknowledge after persist). */
-	struct eh_mqtt_msg *uncommitted[EH_MQTT_MAX_WINDOW];
-	unsigned nuncommitted;
 	uint32_t commit_timer;
 	uint64_t commit_due_ms;    /* when commit_timer fires */
 	/* Messages held under `block` while the queue is full, in arrival
@@ -179,29 +175,26 @@ static void commit_now(void)
 		eh_loop_stop(&D.loop);
 		return;
 	}
-	for (unsigned i = 0; i < D.nuncommitted; i++)
-		eh_mqtt_done(&D.mqtt, D.uncommitted[i]);
-	D.nuncommitted = 0;
+	/* Everything taken so far is durable: the MQTT journal may be emptied. */
+	if (D.mqtt_open)
+		eh_mqtt_committed(&D.mqtt);
 }
 
 static void on_commit_timer(struct eh_loop *l, void *arg)
 {
 	(void)arg;
 	D.commit_timer = 0;
-	if (D.nuncommitted || eh_queue_commit_due(&D.queue, eh_loop_now(l)))
+	if (eh_queue_commit_due(&D.queue, eh_loop_now(l)))
 		commit_now();
 	schedule_commit();
 }
 
-/* Arm the commit timer for the earliest of: the queue's own deadline
- * (records staged for commit_interval_ms, cursors dirty for a second) and,
- * when MQTT messages wait for their acknowledgment, one commit interval. */
+/* Arm the commit timer for the queue's own deadline: records staged for
+ * commit_interval_ms, or cursors dirty for a second. */
 static void schedule_commit(void)
 {
 	uint64_t now = eh_loop_now(&D.loop);
 	uint64_t due = eh_queue_commit_deadline(&D.queue);
-	if (D.nuncommitted && due > now + D.boot.queue.commit_interval_ms)
-		due = now + D.boot.queue.commit_interval_ms;
 	if (due == UINT64_MAX)
 		return;
 	if (D.commit_timer) {
@@ -410,10 +403,11 @@ static bool take_input(struct held_msg *e)
 	if (rc != EH_OK)
 		EH_LOG_WRN("ingest", "%s message of %zu bytes refused: %s", eh_type_name(e->type),
 			   e->len, diag);
-	D.uncommitted[D.nuncommitted++] = e->m;
+	/* Taken: staged in the queue, and already in the MQTT journal (written
+	 * by the driver before handing it over), so a kill -9 loses nothing;
+	 * a power cut loses at most the last group-commit interval. */
+	eh_mqtt_done(&D.mqtt, e->m);
 	schedule_commit();
-	if (eh_mqtt_wants_commit(&D.mqtt) || D.nuncommitted >= EH_MQTT_MAX_WINDOW)
-		commit_now();
 	return true;
 }
 
@@ -1014,7 +1008,6 @@ static void stop(void)
 	 * anything it had not seen acknowledged, and the queue dedupes nothing
 	 * across restarts, so at worst a notification is queued twice. */
 	eh_queue_commit(&D.queue);
-	D.nuncommitted = 0;
 	eh_queue_close(&D.queue);
 	eh_flash_close(&D.flash);
 	eh_loop_deinit(&D.loop);

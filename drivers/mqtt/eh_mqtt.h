@@ -134,6 +134,8 @@ struct eh_mqtt {
 	bool open;
 	int jfd;		/* the journal, -1 = none */
 	uint64_t jbytes;	/* its length (library thread, under mu) */
+	uint64_t jcount;	/* messages journalled since it was last emptied, ever */
+	uint64_t committed;	/* st.done at the app's last queue commit */
 	uint8_t jbuf[EH_MAX_MSG_BYTES + 512]; /* one journal entry being written */
 };
 
@@ -175,10 +177,15 @@ void eh_mqtt_poll(struct eh_mqtt *m);
 eh_err eh_mqtt_publish(struct eh_mqtt *m, const char *topic, const void *payload, size_t len,
 		       int qos, bool retain);
 
-/* The durability hook: the message handed to on_message is durable in the
- * app's queue (or was refused). Frees its slot; a library thread waiting for
+/* The message handed to on_message is taken: staged in the app's queue
+ * (durable against a kill through the journal, against a power cut after
+ * the next commit: see eh_mqtt_committed), or refused. Frees its slot; a library thread waiting for
  * room goes on. Loop thread only. */
 void eh_mqtt_done(struct eh_mqtt *m, struct eh_mqtt_msg *msg);
+
+/* The app's queue holds durably every message it has eh_mqtt_done so far:
+ * the journal may be emptied once everything journalled is done. */
+void eh_mqtt_committed(struct eh_mqtt *m);
 
 /* Backpressure: stop taking messages (the library thread waits, so the
  * broker keeps the rest) / start again. Loop thread only. */

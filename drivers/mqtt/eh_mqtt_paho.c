@@ -123,12 +123,15 @@ static void journal_put(struct eh_mqtt *m, const char *topic, MQTTAsync_message 
 	h = j_hash(m->jbuf + J_HDR, tl + hl + pl, h);
 	memcpy(m->jbuf + 16, &h, 8);
 	pthread_mutex_lock(&m->mu);
+	/* Every message journalled so far is done and committed: nothing in
+	 * the journal is needed any more. */
 	if (m->jbytes > m->cfg.journal_rotate_bytes && m->undone == 0 &&
-	    eh_file_truncate(m->jfd, 0) == EH_OK)
+	    m->committed >= m->jcount && eh_file_truncate(m->jfd, 0) == EH_OK)
 		m->jbytes = 0;
-	if (eh_file_pwrite(m->jfd, m->jbuf, total, m->jbytes) == EH_OK)
+	if (eh_file_pwrite(m->jfd, m->jbuf, total, m->jbytes) == EH_OK) {
 		m->jbytes += total;
-	else
+		m->jcount++;
+	} else
 		EH_LOG_WRN("mqtt", "journal write failed");
 	pthread_mutex_unlock(&m->mu);
 }
@@ -787,6 +790,15 @@ void eh_mqtt_done(struct eh_mqtt *m, struct eh_mqtt_msg *s)
 	pthread_mutex_unlock(&m->mu);
 	MQTTAsync_freeMessage(&msg);
 	MQTTAsync_free(topic);
+}
+
+void eh_mqtt_committed(struct eh_mqtt *m)
+{
+	if (!m->open)
+		return;
+	pthread_mutex_lock(&m->mu);
+	m->committed = m->st.done;
+	pthread_mutex_unlock(&m->mu);
 }
 
 void eh_mqtt_pause(struct eh_mqtt *m)

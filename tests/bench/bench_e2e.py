@@ -36,10 +36,10 @@ def proc_cpu_s(pid):
     return (int(parts[11]) + int(parts[12])) / tck
 
 
-def proc_hwm_kib(pid):
+def proc_status_kib(pid, key):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1])
     return 0
 
@@ -102,7 +102,7 @@ def run(args):
         boot = {"device_id": "bench", "topic_prefix": P,
                 "mqtt": {"uri": "tcp://127.0.0.1:%d" % broker.port},
                 "queue": {"path": os.path.join(work, "q.ring"), "size_bytes": 64 << 20},
-                "tls": {"ca_file": certs["ca"]}, "coap": {"port": 0}, "log_level": "warning"}
+                "tls": {"ca_file": certs["ca"]}, "coap": {"port": 0}, "log_level": "info"}
         os.environ["EH_DAEMON"] = args.daemon
         d = ehtest.Daemon(work, boot)
         d.start()
@@ -125,7 +125,9 @@ def run(args):
                         step=0.02, what="all delivered")
         dt = time.time() - t0
         cpu = proc_cpu_s(pid) - cpu0
-        hwm = proc_hwm_kib(pid)
+        hwm = proc_status_kib(pid, "VmHWM")
+        anon = proc_status_kib(pid, "RssAnon")
+        rfile = proc_status_kib(pid, "RssFile")
         time.sleep(1.5)
         st = json.loads(status.get(P + "/status", b"{}") or b"{}")
         written = st.get("queue", {}).get("bytes_written", 0)
@@ -135,7 +137,8 @@ def run(args):
         results.update(baseline_msgs_s=round(base_rate), daemon_delivered_s=round(out_rate),
                        ratio=round(out_rate / base_rate, 3),
                        cpu_us_per_notification=round(cpu * 1e6 / args.n, 2),
-                       peak_rss_kib=hwm, bytes_written_per_notification=round(written / args.n, 1),
+                       peak_rss_kib=hwm, rss_anon_kib_at_end=anon, rss_file_kib_at_end=rfile,
+                       bytes_written_per_notification=round(written / args.n, 1),
                        payload_bytes=size, written_per_payload_byte=round(written / args.n / size, 3),
                        fsyncs=syncs, batches=len(rx.delivered()), n=args.n, batch=args.batch)
 
