@@ -56,6 +56,7 @@ struct daemon {
 	bool coap_open;
 
 	uint32_t commit_timer;
+	bool cursor_dirty;         /* an ack not yet committed */
 	uint64_t commit_due_ms;    /* when commit_timer fires */
 	/* Messages held under `block` while the queue is full, in arrival
 	 * order; the first resumes from the notification that did not fit. */
@@ -175,6 +176,7 @@ static void commit_now(void)
 		eh_loop_stop(&D.loop);
 		return;
 	}
+	D.cursor_dirty = false;
 	/* Everything taken so far is durable: the MQTT journal may be emptied. */
 	if (D.mqtt_open)
 		eh_mqtt_committed(&D.mqtt);
@@ -494,7 +496,7 @@ static eh_err src_peek(void *ctx, unsigned slot, unsigned type, struct eh_delive
 	/* A batch goes out only with durable records: after a crash it is
 	 * re-formed from the same seqs, so under the same key. When the group
 	 * commit has not run yet, it runs now (latency over fsync count). */
-	if (*n > 0 && recs[*n - 1].seq > eh_queue_durable_seq(&D.queue)) {
+	if (*n > 0 && (D.cursor_dirty || recs[*n - 1].seq > eh_queue_durable_seq(&D.queue))) {
 		commit_now();
 		if (recs[*n - 1].seq > eh_queue_durable_seq(&D.queue))
 			return EH_ERR_IO;
@@ -511,11 +513,13 @@ static eh_err src_ack(void *ctx, unsigned slot, unsigned type, uint64_t upto)
 {
 	(void)ctx;
 	eh_err rc = eh_queue_ack(&D.queue, slot, type, upto);
-	/* The cursor is durable before this worker forms its next batch: after
-	 * a crash only the batch that was in flight is sent again, from the
-	 * same first record, so under the same X-Edgehook-Batch key. The
-	 * commit takes whatever else is staged with it (one sync). */
-	commit_now();
+	/* The cursor is durable before any next batch goes out (src_peek
+	 * commits first while it is dirty): after a crash only the batch that
+	 * was in flight is sent again, from the same first record, so under
+	 * the same X-Edgehook-Batch key. With nothing more to send, the
+	 * queue's own deadline persists it. */
+	D.cursor_dirty = true;
+	schedule_commit();
 	D.status_dirty = true;
 	retry_blocked();
 	return rc;
