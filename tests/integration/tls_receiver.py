@@ -25,6 +25,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 
 REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request",
            404: "Not Found", 405: "Not Allowed", 429: "Too Many Requests",
@@ -191,7 +192,7 @@ def serve_conn(conn, ctx, args, rec, script):
                 counter["requests"] += 1
             action = script[k] if k < len(script) else "200"
             if not args.quiet:
-                entry = {"ev": "request", "n": k, "conn": cid, "method": method,
+                entry = {"ev": "request", "t": time.time(), "n": k, "conn": cid, "method": method,
                          "path": path, "headers": headers,
                          "body": body.decode("utf-8", "replace"), "action": action}
                 if args.secret:
