@@ -64,6 +64,10 @@ class Mosquitto:
             f.write("max_queued_messages 1000000\n")
             f.write("max_inflight_messages 100\n")
             f.write("log_dest file %s\n" % self.log)
+            if os.geteuid() == 0:
+                # As root, mosquitto would switch to user "mosquitto", which
+                # cannot write its persistence file into this private dir.
+                f.write("user root\n")
         self.proc = None
 
     def start(self):

@@ -468,7 +468,165 @@ def scenario_lifecycle(c):
         e.close()
 
 
-SCENARIOS = {"filters": scenario_filters, "retry": scenario_retry, "soak": scenario_soak,
+# ==== config: retained before start, bad replacement, signed mode, broker restart ====
+
+def scenario_config(c):
+    import subprocess
+    key = b"0123456789abcdef-secret"
+    e = Env("config")
+    try:
+        # Retained before the daemon exists: applied at start.
+        ehtest.publish_wait(e.mq, P + "/config/webhooks/1", json.dumps(
+            {"title": "early", "url": e.rx.url + "/a", "filters": {"events": {}}}), retain=True)
+        e.daemon.start()
+        # The first connection creates the session: publish after it exists.
+        wait_for(lambda: (e.topic_json(P + "/status") or {}).get("state") == "online",
+                 20 * SLOW, what="online")
+        n = sample("event")
+        n["id"] = "c1"
+        e.publish("events", n)
+        wait_for(lambda: "c1" in ids_of(by_path(e.rx, "/a")), 20 * SLOW, what="c1")
+        c.check(True, "config retained before the start is applied at start")
+        # A bad replacement changes nothing: the old one keeps delivering.
+        st = e.webhook(1, {"title": "bad", "url": e.rx.url + "/b", "batch_size": 5000,
+                           "filters": {"events": {"camera_in": ["x"]}}})
+        c.check(st.get("accepted") is False and len(st.get("errors", [])) == 2,
+                "bad replacement refused with every error: %s" % st)
+        n["id"] = "c2"
+        e.publish("events", n)
+        wait_for(lambda: "c2" in ids_of(by_path(e.rx, "/a")), 20 * SLOW, what="c2")
+        c.check(not by_path(e.rx, "/b"), "the previous config keeps working")
+        # The broker goes away during a stream and comes back.
+        pub = ehtest.mqtt_client(e.broker.port, "cfg-pub-%d" % os.getpid())
+        sent = []
+        for i in range(300):
+            if i == 100:
+                e.broker.stop()
+                time.sleep(1.0)
+                e.broker.start()
+                pub.reconnect()
+                time.sleep(0.5)
+            m = dict(n)
+            m["id"] = "r%03d" % i
+            info = pub.publish(P + "/in/events", json.dumps(m), qos=1)
+            try:
+                info.wait_for_publish(10)
+            except (RuntimeError, ValueError):
+                pass
+            if info.is_published():
+                sent.append(m["id"])
+        wait_for(lambda: set(sent) <= set(ids_of(by_path(e.rx, "/a"))), 60 * SLOW,
+                 what="stream after broker restart")
+        c.check(len(sent) >= 290, "broker restart: %d of 300 acknowledged by the broker, all "
+                "delivered" % len(sent))
+        c.check("connected to" in e.daemon.log_since_start().split("connection lost")[-1],
+                "the daemon reconnected by itself")
+        pub.loop_stop()
+    finally:
+        e.close()
+
+    # Signed mode.
+    kdir = ehtest.tempdir("eh-key-")
+    kf = os.path.join(kdir, "key")
+    with open(kf, "wb") as f:
+        f.write(key + b"\n")
+    e = Env("signed", extra={"config_hmac_key_file": kf})
+    try:
+        e.daemon.start()
+        t = P + "/config/webhooks/7"
+        st_t = P + "/config-status/webhooks/7"
+
+        def signed(body, version, props_key=key, topic=t):
+            body = dict(body, version=version)
+            raw = json.dumps(body)
+            return raw, ehtest.hmac_props(props_key, topic, raw)
+
+        good = {"title": "signed", "url": e.rx.url + "/s", "filters": {"events": {}}}
+        raw, props = signed(good, 5)
+        e.retained.pop(st_t, None)
+        ehtest.publish_wait(e.mq, t, raw, retain=True, props=props)
+        st = wait_for(lambda: e.topic_json(st_t), 15 * SLOW, what="signed status")
+        c.check(st == {"accepted": True}, "signed config accepted: %s" % st)
+        # edgehookctl sign gives the same signature an operator would publish.
+        bodyf = os.path.join(kdir, "body.json")
+        with open(bodyf, "w") as f:
+            f.write(raw)
+        r = subprocess.run(ehtest.ctl_cmd() + ["sign", "--key-file", kf, "--topic", t, bodyf],
+                           capture_output=True, text=True)
+        c.check(r.returncode == 0 and r.stdout.strip() == props.UserProperty[0][1],
+                "edgehookctl sign matches")
+        for what, (raw2, props2) in {
+            "missing signature": (json.dumps(dict(good, version=6, title="x")), None),
+            "wrong signature": signed(dict(good, title="x"), 6, props_key=b"another-key-123456"),
+            "older version": signed(dict(good, title="x"), 4),
+        }.items():
+            e.retained.pop(st_t, None)
+            ehtest.publish_wait(e.mq, t, raw2, retain=False, props=props2)
+            st = wait_for(lambda: e.topic_json(st_t), 15 * SLOW, what=what)
+            c.check(st.get("accepted") is False, "%s refused: %s" % (what, st.get("errors")))
+        # Replay of an old signed message after a newer one.
+        raw6, props6 = signed(dict(good, title="six"), 6)
+        ehtest.publish_wait(e.mq, t, raw6, retain=True, props=props6)
+        time.sleep(0.5 * SLOW)
+        e.retained.pop(st_t, None)
+        ehtest.publish_wait(e.mq, t, raw, retain=False, props=props)
+        st = wait_for(lambda: e.topic_json(st_t), 15 * SLOW, what="replay")
+        c.check(st.get("accepted") is False, "replay of version 5 refused: %s" % st.get("errors"))
+        n = sample("event")
+        n["id"] = "s1"
+        e.publish("events", n)
+        wait_for(lambda: "s1" in ids_of(by_path(e.rx, "/s")), 20 * SLOW, what="s1")
+        c.check(True, "the running signed config is unchanged and delivers")
+    finally:
+        e.close()
+        shutil.rmtree(kdir, ignore_errors=True)
+
+
+# ==== coap: the same figures and the same ingest path as MQTT ====
+
+def scenario_coap(c):
+    import subprocess
+    port = ehtest.free_port()
+    client = shutil.which("coap-client-notls") or shutil.which("coap-client")
+    e = Env("coap", extra={"coap": {"bind": "127.0.0.1", "port": port}})
+    try:
+        e.daemon.start()
+        e.webhook(1, {"title": "coap", "url": e.rx.url, "filters": {}})
+        base = "coap://127.0.0.1:%d" % port
+        r = subprocess.run([client, "-m", "get", base + "/.well-known/core"], capture_output=True,
+                           text=True, timeout=30)
+        c.check("</status>" in r.stdout and "</in/events>" in r.stdout,
+                "discovery lists the resources: %s" % r.stdout.strip()[:120])
+        n = sample("counter_record")
+        n["id"] = 7070
+        f = os.path.join(e.dir, "note.json")
+        with open(f, "w") as fh:
+            json.dump(n, fh)
+        r = subprocess.run([client, "-m", "post", "-t", "50", "-f", f, base + "/in/counters"],
+                           capture_output=True, text=True, timeout=30)
+        wait_for(lambda: "7070" in ids_of(e.rx.delivered()), 20 * SLOW, what="coap ingest")
+        got = [x for x in e.rx.notes() if str(x["id"]) == "7070"][0]
+        c.check(got["webhook_type"] == "counters" and got["counter"] == n["counter"],
+                "a POSTed notification reaches the receiver like an MQTT one")
+        with open(f, "w") as fh:
+            fh.write("{not json")
+        r = subprocess.run([client, "-m", "post", "-t", "50", "-f", f, base + "/in/counters"],
+                           capture_output=True, text=True, timeout=30)
+        c.check("4.00" in (r.stdout + r.stderr), "bad JSON answered 4.00: %s"
+                % (r.stdout + r.stderr).strip()[:120])
+        r = subprocess.run([client, "-m", "get", base + "/status"], capture_output=True,
+                           text=True, timeout=30)
+        st = json.loads(r.stdout)
+        wait_for(lambda: (e.topic_json(P + "/status") or {}).get("input", {}).get("queued") == 1,
+                 10 * SLOW, what="P/status")
+        mq = e.topic_json(P + "/status")
+        c.check(st["state"] == "online" and st["input"]["queued"] == mq["input"]["queued"] == 1,
+                "GET /status gives the figures of P/status")
+    finally:
+        e.close()
+
+
+SCENARIOS = {"config": scenario_config, "coap": scenario_coap, "filters": scenario_filters, "retry": scenario_retry, "soak": scenario_soak,
              "full": scenario_full, "robust": scenario_robust, "lifecycle": scenario_lifecycle}
 
 if __name__ == "__main__":
