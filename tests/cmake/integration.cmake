@@ -50,3 +50,11 @@ if(TARGET edgehookd)
     ${PROJECT_SOURCE_DIR} ${CMAKE_BINARY_DIR} $<TARGET_FILE:edgehookd>)
   set_tests_properties(package_and_unit PROPERTIES LABELS integration TIMEOUT 300 RUN_SERIAL TRUE)
 endif()
+
+# The README's first quick-start command, run as a newcomer would (it builds
+# its own Release copy), stopping by itself after a few seconds.
+if(NOT CMAKE_CROSSCOMPILING AND EH_PYTHON)
+  add_test(NAME quickstart_demo COMMAND bash -c
+    "EH_DEMO_SECONDS=2 bash '${PROJECT_SOURCE_DIR}/scripts/demo.sh' > '${CMAKE_BINARY_DIR}/demo.log' 2>&1 && grep -q '^batch .* from webhook 3' '${CMAKE_BINARY_DIR}/demo.log' && grep -q '\"state\":\"online\"' '${CMAKE_BINARY_DIR}/demo.log' && echo '1 passed, 0 failed' || { tail -30 '${CMAKE_BINARY_DIR}/demo.log'; echo '0 passed, 1 failed'; exit 1; }")
+  set_tests_properties(quickstart_demo PROPERTIES LABELS integration TIMEOUT 600 RUN_SERIAL TRUE)
+endif()
