@@ -88,7 +88,6 @@ struct daemon {
 	uint32_t status_timer;
 	uint64_t status_hash;
 	uint64_t webhook_hash[EH_MAX_WEBHOOKS];
-	bool status_dirty;
 	uint64_t watchdog_ms;
 	uint32_t watchdog_timer;
 	int exit_code;
@@ -295,7 +294,6 @@ static eh_err ingest(unsigned type, const uint8_t *payload, size_t len, char *di
 				eh_delivery_kick(&D.delivery, s, type);
 	}
 	*from = 0;
-	D.status_dirty = true;
 	return EH_OK;
 }
 
@@ -372,7 +370,6 @@ static void handle_config(const char *topic, const uint8_t *payload, size_t len,
 		log_workers();
 		schedule_commit(); /* slot resets are persisted with the next commit */
 	}
-	D.status_dirty = true;
 }
 
 /* Before MQTT connects: the config accepted before the restart, so the
@@ -520,7 +517,6 @@ static eh_err src_ack(void *ctx, unsigned slot, unsigned type, uint64_t upto)
 	 * queue's own deadline persists it. */
 	D.cursor_dirty = true;
 	schedule_commit();
-	D.status_dirty = true;
 	retry_blocked();
 	return rc;
 }
@@ -560,7 +556,6 @@ static void deadletter(void *ctx, const struct eh_webhook *wh, unsigned type, co
 	(void)type;
 	snprintf(t, sizeof(t), "%s/deadletter/%u", D.boot.topic_prefix, wh->id);
 	publish(t, body, len, 1, false);
-	D.status_dirty = true;
 }
 
 /* ==== Status ==== */
