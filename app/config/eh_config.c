@@ -9,6 +9,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "eh_config_priv.h"
@@ -605,7 +606,17 @@ eh_err eh_config_init(struct eh_config *c, const struct eh_config_init *init)
 	    strpbrk(init->topic_prefix, "+#") != NULL ||
 	    (init->hmac_key != NULL && (init->hmac_key_len == 0 || init->versions_path == NULL)))
 		return EH_ERR_INVAL;
-	memset(c, 0, sizeof(*c));
+	/* Not the webhook and filter tables (a free slot is id 0; a slot is
+	 * written whole when a webhook takes it), the catalog arena nor the
+	 * versions file buffer: zeroing them would make ~800 KiB resident for
+	 * nothing. */
+	for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++) {
+		c->webhooks[s].id = 0;
+		c->webhooks[s].gen = 0;
+		c->webhooks[s].active = false;
+	}
+	memset(&c->gateway, 0, offsetof(struct eh_config, arena) - offsetof(struct eh_config, gateway));
+	memset(&c->arena_used, 0, offsetof(struct eh_config, vfile) - offsetof(struct eh_config, arena_used));
 	c->init = *init;
 	c->slot_hint = -1;
 	snprintf(c->prefix, sizeof(c->prefix), "%s", init->topic_prefix);

@@ -3,6 +3,7 @@
  * flash block each) holding CRC-framed records appended in whole write
  * units; cursors are records in the same log. docs/QUEUE.md is the spec;
  * the comments here say why each step is ordered as it is. */
+#include <stddef.h>
 #include <string.h>
 
 #include "eh_crypto.h"
@@ -567,7 +568,9 @@ eh_err eh_queue_open(struct eh_queue *q, const struct eh_queue_config *cfg)
 	uint64_t read0;
 
 	EH_ASSERT(q != NULL && cfg != NULL);
-	memset(q, 0, sizeof(*q));
+	/* Not the stage: its bytes are written before they are read, and
+	 * zeroing it would make 512 KiB resident for nothing. */
+	memset(q, 0, offsetof(struct eh_queue, stage));
 	f = cfg->flash;
 	if (f == NULL || cfg->full_policy > EH_QUEUE_BLOCK)
 		return EH_ERR_INVAL;

@@ -7,6 +7,7 @@
 
 #include <MQTTAsync.h>
 #include <limits.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -653,7 +654,10 @@ eh_err eh_mqtt_open(struct eh_mqtt *m, const struct eh_mqtt_config *cfg, struct 
 	eh_err rc;
 
 	EH_ASSERT(m != NULL && cfg != NULL && loop != NULL && h != NULL);
-	memset(m, 0, sizeof(*m));
+	/* Not the outbox nor the journal buffer (1.3 MiB): written before
+	 * read; zeroing them would make them resident for nothing. */
+	memset(m, 0, offsetof(struct eh_mqtt, outbox));
+	memset(&m->out_len, 0, offsetof(struct eh_mqtt, jbuf) - offsetof(struct eh_mqtt, out_len));
 	if (cfg->client_id == NULL || cfg->client_id[0] == '\0' || h->on_message == NULL ||
 	    cfg->nsubs > EH_MQTT_MAX_SUBS || (cfg->nsubs > 0 && cfg->subs == NULL) ||
 	    cfg->window > EH_MQTT_MAX_WINDOW ||
