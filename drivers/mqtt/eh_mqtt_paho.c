@@ -223,6 +223,9 @@ static int on_paho_message(void *ctx, char *topic, int topic_len, MQTTAsync_mess
 	s->lib_topic = topic;
 	s->taken_us = t0; /* PUBACK left a few microseconds before */
 	copy_hmac_prop(s, msg);
+	/* The loop drains the FIFO whole on each wake (hand_over), so only the
+	 * first message after it emptied needs one: a burst costs one wake-up. */
+	bool wake = m->fifo_n == 0;
 	m->fifo[(m->fifo_head + m->fifo_n) % EH_MQTT_MAX_WINDOW] = s->idx;
 	m->fifo_n++;
 	m->nfree--;
@@ -232,7 +235,8 @@ static int on_paho_message(void *ctx, char *topic, int topic_len, MQTTAsync_mess
 	m->st.received++;
 	pthread_cond_broadcast(&m->cv);
 	pthread_mutex_unlock(&m->mu);
-	eh_loop_wake(m->loop);
+	if (wake)
+		eh_loop_wake(m->loop);
 	return 1;
 }
 
