@@ -97,6 +97,7 @@ def run(args):
     rx = ehtest.Receiver(certs)
     payloads, size = make_payloads()
     results = {}
+    d = None
     try:
         base_rate, base_dt = baseline(broker, args.n, payloads)
         boot = {"device_id": "bench", "topic_prefix": P,
@@ -195,6 +196,8 @@ def run(args):
         pub.loop_stop()
         mq.loop_stop()
     finally:
+        if d is not None:
+            d.kill9()  # no-op when it stopped cleanly; never left running
         rx.stop()
         broker.stop()
         shutil.rmtree(work, ignore_errors=True)
