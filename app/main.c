@@ -85,6 +85,11 @@ struct daemon {
 	char sub_catalog[EH_BOOT_TOPIC_MAX + 16];  /* "P/catalog/#" */
 	const char *subs[5];
 
+	bool retry_held;   /* room may have appeared: retry held input from the loop */
+	bool stopping;	   /* SIGTERM seen: draining POSTs in flight */
+	uint64_t stop_deadline_ms;
+	uint32_t drain_timer;
+
 	uint32_t status_timer;
 	uint64_t status_hash;
 	uint64_t webhook_hash[EH_MAX_WEBHOOKS];
@@ -311,15 +316,19 @@ static void clear_retained(uint32_t id)
 static void log_workers(void)
 {
 	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
-		char ids[EH_MAX_WEBHOOKS * 11 + 4];
+		/* Every id at its widest: ", " + 10 digits each. */
+		char ids[EH_MAX_WEBHOOKS * 12 + 4];
 		size_t n = 0;
 		ids[0] = '\0';
 		for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++) {
 			const struct eh_webhook *w = &D.config.webhooks[s];
+			int k;
 			if (w->id == 0 || !w->active || !eh_config_wants_type(&D.config, s, t))
 				continue;
-			n += (size_t)snprintf(ids + n, sizeof(ids) - n, "%s%u", n ? ", " : "",
-					      w->id);
+			k = snprintf(ids + n, sizeof(ids) - n, "%s%u", n ? ", " : "", w->id);
+			if (k < 0 || (size_t)k >= sizeof(ids) - n)
+				break; /* cannot happen with the size above; never walk off */
+			n += (size_t)k;
 		}
 		EH_LOG_INF("WebhooksManager", "Updating \"%s\" workers for webhooks: {%s}",
 			   eh_type_name(t), ids);
@@ -517,7 +526,10 @@ static eh_err src_ack(void *ctx, unsigned slot, unsigned type, uint64_t upto)
 	 * queue's own deadline persists it. */
 	D.cursor_dirty = true;
 	schedule_commit();
-	retry_blocked();
+	/* Held input is retried from the loop (on_tick), never from inside
+	 * delivery's completion that called us. */
+	if (D.held_n)
+		D.retry_held = true;
 	return rc;
 }
 
@@ -548,14 +560,28 @@ static size_t note_id(void *ctx, const uint8_t *raw, size_t len, char *buf, size
 	return eh_note_id_text((const char *)raw, len, buf, cap);
 }
 
-static void deadletter(void *ctx, const struct eh_webhook *wh, unsigned type, const char *body,
-		       size_t len)
+/* A given-up batch: QoS 1 on P/deadletter/<id>; it leaves the queue only
+ * when the broker's PUBACK comes back (on_published). */
+static eh_err deadletter(void *ctx, const struct eh_webhook *wh, unsigned type, const char *body,
+			 size_t len, uint64_t tag)
 {
 	char t[EH_BOOT_TOPIC_MAX + 32];
 	(void)ctx;
 	(void)type;
+	if (!D.mqtt_open || !D.mqtt_connected)
+		return EH_ERR_CLOSED;
 	snprintf(t, sizeof(t), "%s/deadletter/%u", D.boot.topic_prefix, wh->id);
-	publish(t, body, len, 1, false);
+	eh_err rc = eh_mqtt_publish_tracked(&D.mqtt, t, body, len, tag);
+	if (rc != EH_OK)
+		EH_LOG_WRN("mqtt", "dead letter for webhook %u not published now: %s", wh->id,
+			   eh_err_str(rc));
+	return rc;
+}
+
+static void on_published(void *ctx, uint64_t tag, bool ok)
+{
+	(void)ctx;
+	eh_delivery_deadletter_done(&D.delivery, tag, ok);
 }
 
 /* ==== Status ==== */
@@ -609,6 +635,7 @@ static size_t webhook_state(unsigned slot, char *buf, size_t cap)
 	w.failed_attempts = ws.failed_attempts;
 	w.dropped = qs.drops[slot];
 	w.dead_lettered = ws.dead_lettered;
+	w.dead_letters_pending = ws.dead_letters_pending;
 	snprintf(w.last_error, sizeof(w.last_error), "%s", ws.last_error);
 	w.next_attempt_in_ms = ws.next_attempt_in_ms ? (int64_t)ws.next_attempt_in_ms : -1;
 	return eh_status_render_webhook(&w, buf, cap);
@@ -708,11 +735,54 @@ static eh_err coap_ingest(void *ctx, unsigned type, const uint8_t *payload, size
 
 /* ==== Loop glue ==== */
 
+/* Once per loop iteration, after the events: deferred work. */
+static void on_tick(struct eh_loop *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	if (D.retry_held && !D.stopping) {
+		D.retry_held = false;
+		retry_blocked();
+	}
+}
+
+/* A planned stop (CONTRACT 9.4): take no more input, let POSTs in flight
+ * finish for up to stop_grace_s (their acks are committed by stop()), then
+ * leave the loop. A receiver that answers in time sees no duplicate. */
+static void drain_check(struct eh_loop *l, void *arg)
+{
+	(void)arg;
+	D.drain_timer = 0;
+	unsigned n = eh_delivery_drain(&D.delivery);
+	if (n == 0 || eh_loop_now(l) >= D.stop_deadline_ms) {
+		if (n)
+			EH_LOG_WRN("edgehookd", "stop: %u POSTs still in flight after %u s; "
+						"they are sent again after the restart",
+				   n, (unsigned)D.boot.stop_grace_s);
+		eh_loop_stop(l);
+		return;
+	}
+	eh_loop_after(l, 10, drain_check, NULL, &D.drain_timer);
+}
+
+static void begin_stop(struct eh_loop *l)
+{
+	D.stopping = true;
+	eh_notify("STOPPING=1");
+	if (D.mqtt_open)
+		eh_mqtt_pause(&D.mqtt);
+	unsigned n = eh_delivery_drain(&D.delivery);
+	EH_LOG_INF("edgehookd", "stopping: %u POSTs in flight may finish within %u s", n,
+		   (unsigned)D.boot.stop_grace_s);
+	D.stop_deadline_ms = eh_loop_now(l) + (uint64_t)D.boot.stop_grace_s * 1000u;
+	drain_check(l, NULL);
+}
+
 static void on_wake(struct eh_loop *l, void *arg)
 {
 	(void)arg;
-	if (eh_signal_stop_requested()) {
-		eh_loop_stop(l);
+	if (eh_signal_stop_requested() && !D.stopping) {
+		begin_stop(l);
 		return;
 	}
 	if (eh_signal_take_hup())
@@ -869,7 +939,8 @@ static int start(void)
 	struct eh_config_init ci;
 	struct eh_delivery_config dc;
 	struct eh_mqtt_config mc;
-	static struct eh_mqtt_handlers mh = {on_message, on_connect, on_disconnect, NULL};
+	static struct eh_mqtt_handlers mh = {on_message, on_connect, on_disconnect, on_published,
+					     NULL};
 	static const int qos[5] = {1, 1, 1, 1, 1};
 	static char versions_path[EH_BOOT_PATH_MAX + 16];
 	static char store_path[EH_BOOT_PATH_MAX + 16];
@@ -903,6 +974,7 @@ static int start(void)
 	D.started_ms = eh_loop_now(&D.loop);
 	eh_signal_install(&D.loop);
 	eh_loop_on_wake(&D.loop, on_wake, NULL);
+	eh_loop_on_tick(&D.loop, on_tick, NULL);
 
 	memset(&dc, 0, sizeof(dc));
 	dc.loop = &D.loop;
@@ -992,7 +1064,8 @@ static int start(void)
 static void stop(void)
 {
 	static const char offline[] = "{\"state\":\"offline\"}";
-	eh_notify("STOPPING=1");
+	if (!D.stopping)
+		eh_notify("STOPPING=1");
 	EH_LOG_INF("edgehookd", "stopping");
 	eh_delivery_stop(&D.delivery);
 	if (D.coap_open)

@@ -307,6 +307,13 @@ def scenario_soak(c):
         # Duplicates are re-sent in-flight batches under their key; a rare
         # re-send under another key is tolerated up to 0.1% and reported.
         print("ids under more than one batch key: %d %s" % (len(bad_dups), sorted(bad_dups)[:5]))
+        for i in sorted(bad_dups)[:3]:
+            for r in e.rx.delivered():
+                ids = [str(n["id"]) for n in r["body"]]
+                if i in ids:
+                    print("  %s in batch %s: %s..%s (%d), t=%.3f" % (
+                        i, r["headers"].get("X-Edgehook-Batch"), ids[0], ids[-1], len(ids),
+                        r["t"]))
         c.check(len(bad_dups) <= total // 1000,
                 "duplicates are re-sent in-flight batches (same key): %d ids under more than "
                 "one key" % len(bad_dups))
