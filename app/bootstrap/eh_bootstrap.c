@@ -286,6 +286,7 @@ void eh_bootstrap_defaults(struct eh_bootstrap *b)
 	snprintf(b->ca_file, sizeof(b->ca_file), "/etc/ssl/certs/ca-certificates.crt");
 	snprintf(b->coap.bind, sizeof(b->coap.bind), "127.0.0.1");
 	b->coap.port = 5683;
+	b->stop_grace_s = 5;
 	b->log_level = EH_LOG_LEVEL_INF;
 }
 
@@ -294,7 +295,8 @@ eh_err eh_bootstrap_parse(const char *json, size_t len, struct eh_bootstrap *b,
 {
 	static const char *const keys[] = {"device_id", "topic_prefix", "mqtt", "inputs",
 					   "queue", "tls", "allow_plain_http",
-					   "config_hmac_key_file", "coap", "log_level", NULL};
+					   "config_hmac_key_file", "coap", "log_level",
+					   "stop_grace_s", NULL};
 	unsigned before = eh_errs_count(errs);
 	const cJSON *v;
 	char lvl[16];
@@ -358,6 +360,11 @@ eh_err eh_bootstrap_parse(const char *json, size_t len, struct eh_bootstrap *b,
 			   sizeof(b->config_hmac_key_file), true, false, errs);
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "coap")) != NULL)
 		parse_coap(v, b, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "stop_grace_s")) != NULL) {
+		uint64_t n;
+		if (get_uint(v, "stop_grace_s", 0, 60, &n, errs))
+			b->stop_grace_s = (uint32_t)n;
+	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "log_level")) != NULL &&
 	    get_string(v, "log_level", lvl, sizeof(lvl), false, false, errs)) {
 		int l = eh_log_level_parse(lvl);

@@ -50,6 +50,7 @@ struct eh_bootstrap {
 		uint16_t port; /* 0 = off */
 	} coap;
 	int log_level; /* enum eh_log_level */
+	uint32_t stop_grace_s; /* SIGTERM: how long POSTs in flight may finish [5] */
 
 	/* Loaded by eh_bootstrap_load_secrets(); never logged. */
 	char password[EH_BOOT_SECRET_MAX];

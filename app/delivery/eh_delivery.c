@@ -123,10 +123,28 @@ static void ids_add(struct eh_delivery *d, struct eh_delivery_sender *s, size_t 
 		*n += (size_t)wr;
 }
 
+/* The body of a record that cannot be rendered: its stored bytes in an
+ * array, so its dead letter still carries the notification. */
+static void raw_body(struct eh_delivery_worker *w, struct eh_delivery_sender *s,
+		     const struct eh_delivery_item *it)
+{
+	size_t n = it->len <= EH_DELIVERY_BODY_MAX - 2 ? it->len : EH_DELIVERY_BODY_MAX - 2;
+
+	s->body[0] = '[';
+	memcpy(s->body + 1, it->raw, n);
+	s->body[n + 1] = ']';
+	s->body_len = n + 2;
+	snprintf(s->ids, sizeof(s->ids), "#%" PRIu64, it->seq);
+	w->count = 1;
+	w->first_seq = w->last_seq = it->seq;
+	w->have_batch = true;
+}
+
 /* Peek and render the worker's batch into s->body. EH_OK with w->count
- * records; EH_ERR_NOENT when nothing is queued. A record that cannot be
- * rendered at all is reported and skipped (acked) so it cannot wedge the
- * worker. */
+ * records; EH_ERR_NOENT when nothing is queued; EH_ERR_CORRUPT when the
+ * first record cannot be rendered at all: the batch is that record alone,
+ * its stored bytes in s->body, to be given up (dead-lettered) so it cannot
+ * wedge the worker. */
 static eh_err batch_build(struct eh_delivery_worker *w, struct eh_delivery_sender *s,
 			  const struct eh_webhook *wh)
 {
@@ -186,11 +204,8 @@ static eh_err batch_build(struct eh_delivery_worker *w, struct eh_delivery_sende
 				   wh->id, eh_type_name(w->type), d->items[i].seq, eh_err_str(rc));
 			if (i > 0)
 				break; /* send what is ready; the bad one comes first next time */
-			c->source->ack(c->source_ctx, w->slot, w->type, d->items[0].seq);
-			d->slots[w->slot].dead_lettered++;
-			w->have_batch = false;
-			w->attempts = 0;
-			return EH_ERR_AGAIN;
+			raw_body(w, s, &d->items[0]);
+			return EH_ERR_CORRUPT;
 		}
 		if (i > 0)
 			s->body[pos++] = ',';
@@ -301,6 +316,149 @@ static void batch_sent(struct eh_delivery_worker *w, struct eh_delivery_sender *
 	w->attempts = 0;
 }
 
+/* ==== Dead letters ====
+ * A given-up batch leaves the queue only once its dead letter is
+ * acknowledged by the broker (CONTRACT 9.4): until then the worker holds it
+ * in EH_DW_DEADLETTER, counted in dead_letters_pending, and publishes it
+ * again after a wait. A kill in that state loses nothing: after the restart
+ * the batch is attempted again from the queue. */
+
+#define DL_WAIT_MIN_MS 1000u
+#define DL_WAIT_MAX_MS 30000u
+#define DL_ANSWER_MS 60000u /* a publish with no answer by then is sent again */
+
+static uint64_t dl_tag(const struct eh_delivery_worker *w)
+{
+	return ((uint64_t)w->slot << 40) | ((uint64_t)w->type << 32) | w->dl_gen;
+}
+
+static void dl_timer(struct eh_loop *l, void *arg);
+
+static void dl_wait(struct eh_delivery_worker *w, uint64_t ms)
+{
+	struct eh_delivery *d = w->d;
+
+	eh_loop_cancel(d->cfg.loop, w->timer);
+	w->timer = 0;
+	w->due_ms = eh_loop_now(d->cfg.loop) + ms;
+	if (eh_loop_after(d->cfg.loop, ms, dl_timer, w, &w->timer) != EH_OK)
+		EH_LOG_ERR("delivery", "timer table full; dead letter retried at the next kick");
+}
+
+/* Publish the dead letter in s->body; on a refusal, wait and try again. */
+static void dl_publish(struct eh_delivery_worker *w, struct eh_delivery_sender *s,
+		       const struct eh_webhook *wh)
+{
+	struct eh_delivery *d = w->d;
+	eh_err rc;
+
+	w->dl_gen++;
+	rc = d->cfg.deadletter(d->cfg.ctx, wh, w->type, s->body, s->body_len, dl_tag(w));
+	if (rc == EH_OK) {
+		if (w->state == EH_DW_DEADLETTER) /* not answered from inside the call */
+			dl_wait(w, DL_ANSWER_MS);
+		return;
+	}
+	snprintf(d->slots[w->slot].last_error, EH_DELIVERY_ERR_MAX,
+		 "dead letter not published: %s", eh_err_str(rc));
+	dl_wait(w, w->dl_wait_ms);
+	w->dl_wait_ms = w->dl_wait_ms * 2 > DL_WAIT_MAX_MS ? DL_WAIT_MAX_MS : w->dl_wait_ms * 2;
+}
+
+/* The batch in s->body is given up: hand it to the dead-letter publisher. */
+static void give_up(struct eh_delivery_worker *w, struct eh_delivery_sender *s,
+		    const struct eh_webhook *wh)
+{
+	struct eh_delivery *d = w->d;
+	struct eh_delivery_slot *sl = &d->slots[w->slot];
+
+	w->attempts = 0;
+	if (d->cfg.deadletter == NULL) {
+		d->cfg.source->ack(d->cfg.source_ctx, w->slot, w->type, w->last_seq);
+		sl->dead_lettered += w->count;
+		w->have_batch = false;
+		w->state = EH_DW_IDLE;
+		return;
+	}
+	w->state = EH_DW_DEADLETTER;
+	w->dl_wait_ms = DL_WAIT_MIN_MS;
+	sl->dl_pending += w->count;
+	dl_publish(w, s, wh);
+}
+
+/* The dead letter left the queue (published, or its records were evicted). */
+static void dl_finish(struct eh_delivery_worker *w, bool published)
+{
+	struct eh_delivery *d = w->d;
+	struct eh_delivery_slot *sl = &d->slots[w->slot];
+
+	eh_loop_cancel(d->cfg.loop, w->timer);
+	w->timer = 0;
+	sl->dl_pending -= sl->dl_pending >= w->count ? w->count : sl->dl_pending;
+	if (published) {
+		d->cfg.source->ack(d->cfg.source_ctx, w->slot, w->type, w->last_seq);
+		sl->dead_lettered += w->count;
+	}
+	w->have_batch = false;
+	w->attempts = 0;
+	w->state = EH_DW_IDLE;
+}
+
+/* Time to publish the dead letter again: the body is rendered anew from
+ * the same records (the same bytes unless the webhook or catalog changed). */
+static void dl_timer(struct eh_loop *l, void *arg)
+{
+	struct eh_delivery_worker *w = arg;
+	struct eh_delivery *d = w->d;
+	const struct eh_webhook *wh = worker_wh(w);
+	struct eh_delivery_sender *s;
+	uint64_t first = w->first_seq;
+	eh_err rc;
+
+	(void)l;
+	w->timer = 0;
+	if (w->state != EH_DW_DEADLETTER || wh == NULL || d->stopped || d->draining)
+		return;
+	if ((s = sender_get(d, w)) == NULL) {
+		dl_wait(w, DL_WAIT_MIN_MS); /* every sender busy: soon again */
+		return;
+	}
+	rc = batch_build(w, s, wh);
+	if ((rc == EH_OK || rc == EH_ERR_CORRUPT) && w->first_seq == first) {
+		dl_publish(w, s, wh);
+		sender_put(d, s);
+		return;
+	}
+	/* The batch left the queue meanwhile (full policy): nothing to publish. */
+	w->first_seq = first;
+	dl_finish(w, false);
+	sender_put(d, s);
+	worker_try(w);
+}
+
+void eh_delivery_deadletter_done(struct eh_delivery *d, uint64_t tag, bool ok)
+{
+	unsigned slot = (unsigned)(tag >> 40), type = (unsigned)(tag >> 32) & 0xffu;
+	struct eh_delivery_worker *w;
+
+	EH_ASSERT(d != NULL);
+	if (slot >= EH_MAX_WEBHOOKS || type >= EH_TYPE_COUNT)
+		return;
+	w = &d->slots[slot].w[type];
+	if (w->state != EH_DW_DEADLETTER || dl_tag(w) != tag)
+		return; /* an older publish of this batch, or the worker was reset */
+	if (!ok) {
+		snprintf(d->slots[slot].last_error, EH_DELIVERY_ERR_MAX,
+			 "dead letter not acknowledged by the broker");
+		dl_wait(w, w->dl_wait_ms);
+		w->dl_wait_ms =
+		    w->dl_wait_ms * 2 > DL_WAIT_MAX_MS ? DL_WAIT_MAX_MS : w->dl_wait_ms * 2;
+		return;
+	}
+	dl_finish(w, true);
+	worker_try(w);
+}
+
 /* A failed attempt: count it, then give up or schedule the next one. */
 static void batch_failed(struct eh_delivery_worker *w, struct eh_delivery_sender *s,
 			 const struct eh_webhook *wh, const char *reason, const char *retry_after,
@@ -322,13 +480,7 @@ static void batch_failed(struct eh_delivery_worker *w, struct eh_delivery_sender
 			   "batch(len-%zu, type-\"%s\") after %" PRIu32 " attempts: [%s]",
 			   worker_lag(w), wh->id, eh_type_name(w->type), w->count,
 			   eh_type_name(w->type), w->attempts, s->ids);
-		if (d->cfg.deadletter != NULL)
-			d->cfg.deadletter(d->cfg.ctx, wh, w->type, s->body, s->body_len);
-		d->cfg.source->ack(d->cfg.source_ctx, w->slot, w->type, w->last_seq);
-		sl->dead_lettered += w->count;
-		w->have_batch = false;
-		w->attempts = 0;
-		w->state = EH_DW_IDLE;
+		give_up(w, s, wh);
 		return;
 	}
 	wait_ms = eh_delivery_backoff_ms(w->attempts + 1);
@@ -402,7 +554,10 @@ static void worker_try(struct eh_delivery_worker *w)
 
 	for (;;) {
 		wh = worker_wh(w);
-		if (d->stopped || wh == NULL || !wh->active || w->state != EH_DW_IDLE)
+		/* A worker still holding a sender is inside its own completion
+		 * (on_done -> ack -> a kick from the app): on_done goes on after. */
+		if (d->stopped || d->draining || wh == NULL || !wh->active ||
+		    w->state != EH_DW_IDLE || w->sender != NULL)
 			return;
 		if (worker_lag(w) == 0)
 			return;
@@ -413,9 +568,21 @@ static void worker_try(struct eh_delivery_worker *w)
 			return;
 		}
 		rc = batch_build(w, s, wh);
-		if (rc == EH_ERR_AGAIN) {
+		if (rc == EH_ERR_CORRUPT) {
+			char mod[32];
+
+			log_module(wh, mod, sizeof(mod));
+			EH_LOG_ERR(mod,
+				   "Webhook worker(id-%" PRIu32 ", type-\"%s\") Gave up "
+				   "batch(len-1, type-\"%s\"): record %" PRIu64
+				   " cannot be rendered; its stored bytes go to the dead letter",
+				   wh->id, eh_type_name(w->type), eh_type_name(w->type),
+				   w->first_seq);
+			give_up(w, s, wh);
 			sender_put(d, s);
-			continue; /* a record was skipped; look again */
+			if (w->state != EH_DW_IDLE)
+				return;
+			continue;
 		}
 		if (rc != EH_OK) {
 			if (rc != EH_ERR_NOENT)
@@ -488,6 +655,7 @@ eh_err eh_delivery_init(struct eh_delivery *d, const struct eh_delivery_config *
 	memset(d->slots, 0, sizeof(d->slots));
 	d->cfg = *cfg;
 	d->stopped = false;
+	d->draining = false;
 	d->next_ticket = 1;
 	d->pool_open = false;
 	for (unsigned i = 0; i < EH_MAX_WEBHOOKS; i++)
@@ -533,6 +701,7 @@ void eh_delivery_set_webhook(struct eh_delivery *d, unsigned slot, const struct 
 		for (unsigned t = 0; t < EH_TYPE_COUNT; t++)
 			worker_reset(&s->w[t]);
 		s->sent = s->failed_attempts = s->dead_lettered = s->batches = 0;
+		s->dl_pending = 0;
 		s->last_error[0] = '\0';
 	}
 	s->wh = wh;
@@ -566,6 +735,7 @@ void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_del
 	out->failed_attempts = s->failed_attempts;
 	out->dead_lettered = s->dead_lettered;
 	out->batches = s->batches;
+	out->dead_letters_pending = s->dl_pending;
 	snprintf(out->last_error, sizeof(out->last_error), "%s", s->last_error);
 	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
 		const struct eh_delivery_worker *w = &s->w[t];
@@ -580,6 +750,18 @@ void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_del
 		}
 	}
 	out->next_attempt_in_s = (double)out->next_attempt_in_ms / 1000.0;
+}
+
+unsigned eh_delivery_drain(struct eh_delivery *d)
+{
+	unsigned n = 0;
+
+	EH_ASSERT(d != NULL);
+	d->draining = true;
+	for (unsigned i = 0; i < EH_DELIVERY_SENDERS; i++)
+		if (d->senders[i].w != NULL)
+			n++;
+	return n;
 }
 
 void eh_delivery_stop(struct eh_delivery *d)

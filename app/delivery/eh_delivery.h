@@ -68,9 +68,14 @@ typedef eh_err (*eh_delivery_render_fn)(void *ctx, unsigned type, const uint8_t 
 /* The notification's id as log text (digits, no quotes); returns its length. */
 typedef size_t (*eh_delivery_note_id_fn)(void *ctx, const uint8_t *raw, size_t len, char *buf,
 					 size_t cap);
-/* A batch given up after max_attempts: body exactly as it was POSTed. */
-typedef void (*eh_delivery_deadletter_fn)(void *ctx, const struct eh_webhook *wh, unsigned type,
-					  const char *body, size_t len);
+/* A batch given up after max_attempts: body exactly as it was POSTed (a
+ * record that cannot be rendered: "[<its stored bytes>]"). EH_OK: the
+ * publish is under way and its outcome comes back through
+ * eh_delivery_deadletter_done(tag); any other code: not published now, the
+ * worker tries again later. The batch stays in the queue until then. */
+typedef eh_err (*eh_delivery_deadletter_fn)(void *ctx, const struct eh_webhook *wh,
+					    unsigned type, const char *body, size_t len,
+					    uint64_t tag);
 
 struct eh_delivery_config {
 	struct eh_loop *loop;	      /* schedules attempts (its clock is the schedule's) */
@@ -82,7 +87,7 @@ struct eh_delivery_config {
 	void *source_ctx;
 	eh_delivery_render_fn render;
 	eh_delivery_note_id_fn note_id;	      /* optional: ids in log lines */
-	eh_delivery_deadletter_fn deadletter; /* optional */
+	eh_delivery_deadletter_fn deadletter; /* optional: NULL gives batches up at once */
 	void *ctx;			      /* for render, note_id and deadletter */
 	/* Optional: transports for the connection pool (tests, benchmarks);
 	 * NULL = TLS over mbedTLS with ca_file, TCP for http://. */
@@ -97,7 +102,8 @@ struct eh_delivery_wstats {
 	uint64_t queue[EH_TYPE_COUNT];	      /* undelivered notifications per type */
 	uint64_t sent;			      /* notifications delivered (2xx) */
 	uint64_t failed_attempts;	      /* attempts that failed */
-	uint64_t dead_lettered;		      /* notifications given up */
+	uint64_t dead_lettered;		      /* notifications given up and published */
+	uint64_t dead_letters_pending;	      /* given up, waiting for their publish */
 	uint64_t batches;		      /* batches delivered */
 	char last_error[EH_DELIVERY_ERR_MAX]; /* "" when none; never a secret */
 	uint64_t next_attempt_in_ms;	      /* soonest pending retry, 0 when none */
@@ -112,6 +118,7 @@ enum eh_delivery_wstate {
 	EH_DW_WAITING,	/* has records, waiting for a free sender */
 	EH_DW_SENDING,	/* a POST is in flight */
 	EH_DW_BACKOFF,	/* waiting before the next attempt */
+	EH_DW_DEADLETTER, /* given up: waiting for the dead letter's PUBACK or retry */
 };
 
 struct eh_delivery;
@@ -128,6 +135,8 @@ struct eh_delivery_worker {
 	uint32_t timer;	 /* back-off timer */
 	uint64_t due_ms; /* loop time of the next attempt */
 	uint64_t ticket; /* order of arrival while EH_DW_WAITING */
+	uint32_t dl_gen;     /* numbers each dead-letter publish, in its tag */
+	uint32_t dl_wait_ms; /* next wait before publishing the dead letter again */
 	struct eh_delivery_sender *sender;
 };
 
@@ -152,6 +161,7 @@ struct eh_delivery_slot {
 	uint32_t id;		     /* id and gen seen last, to spot a new webhook */
 	uint16_t gen;
 	uint64_t sent, failed_attempts, dead_lettered, batches;
+	uint64_t dl_pending; /* notifications of batches in EH_DW_DEADLETTER */
 	char last_error[EH_DELIVERY_ERR_MAX];
 	struct eh_delivery_worker w[EH_TYPE_COUNT];
 };
@@ -160,6 +170,7 @@ struct eh_delivery {
 	/* internal */
 	struct eh_delivery_config cfg;
 	bool stopped;
+	bool draining; /* eh_delivery_drain: no new attempt starts */
 	uint64_t next_ticket;
 	struct eh_https https;
 	struct eh_tls_pool pool;
@@ -187,6 +198,19 @@ void eh_delivery_set_webhook(struct eh_delivery *d, unsigned slot, const struct 
 void eh_delivery_kick(struct eh_delivery *d, unsigned slot, unsigned type);
 
 void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_delivery_wstats *out);
+
+/* The outcome of the dead-letter publish of tag (see
+ * eh_delivery_deadletter_fn): ok, the batch leaves the queue and the worker
+ * goes on; not ok, it is published again after a wait (1 s doubling to
+ * 30 s). A tag that is no longer awaited (the webhook changed, a retry
+ * already went out) is ignored. */
+void eh_delivery_deadletter_done(struct eh_delivery *d, uint64_t tag, bool ok);
+
+/* A planned stop: no new attempt starts from now on; POSTs in flight go on
+ * and their outcome is recorded (acked on 2xx). Returns how many are still
+ * in flight; call again (it is idempotent) until 0 or the grace runs out,
+ * then eh_delivery_stop. */
+unsigned eh_delivery_drain(struct eh_delivery *d);
 
 /* Abandon POSTs in flight, cancel timers, close connections. Idempotent;
  * afterwards kicks are ignored. */

@@ -218,6 +218,7 @@ size_t eh_status_render_webhook(const struct eh_status_webhook *s, char *buf, si
 	kv_u64(&w, "failed_attempts", s->failed_attempts);
 	kv_u64(&w, "dropped", s->dropped);
 	kv_u64(&w, "dead_lettered", s->dead_lettered);
+	kv_u64(&w, "dead_letters_pending", s->dead_letters_pending);
 	eh_jw_key(&w, "last_error");
 	if (s->last_error[0])
 		eh_jw_str(&w, s->last_error);

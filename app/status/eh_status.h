@@ -68,6 +68,7 @@ struct eh_status_webhook {
 	uint64_t failed_attempts;
 	uint64_t dropped;
 	uint64_t dead_lettered;
+	uint64_t dead_letters_pending; /* given up, waiting for the broker's PUBACK */
 	char last_error[160];     /* "" = none; never holds header values or secrets */
 	int64_t next_attempt_in_ms; /* < 0: none scheduled */
 };

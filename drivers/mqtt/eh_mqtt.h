@@ -23,7 +23,12 @@
 #define EH_MQTT_MAX_WINDOW 64 /* most messages taken and not yet eh_mqtt_done */
 #endif
 #ifndef EH_MQTT_OUTBOX_BYTES
-#define EH_MQTT_OUTBOX_BYTES (1088u * 1024u) /* publishes waiting for the worker thread */
+/* Publishes waiting for the worker thread: room for the largest dead letter
+ * (a whole POST body, EH_DELIVERY_BODY_MAX) with its topic. */
+#define EH_MQTT_OUTBOX_BYTES (1344u * 1024u)
+#endif
+#ifndef EH_MQTT_MAX_TRACKED
+#define EH_MQTT_MAX_TRACKED 128 /* tracked publishes waiting for the broker's answer */
 #endif
 #define EH_MQTT_HMAC_PROP_MAX 129 /* "hmac-sha256" user property value, with NUL */
 #define EH_MQTT_DEFAULT_WINDOW 16
@@ -79,7 +84,19 @@ struct eh_mqtt_handlers {
 	void (*on_connect)(void *ctx, bool session_present);
 	/* The connection is lost; the driver reconnects by itself. */
 	void (*on_disconnect)(void *ctx);
+	/* A tracked publish (eh_mqtt_publish_tracked) ended: ok when the broker
+	 * acknowledged it (PUBACK), false when it was refused or could not be
+	 * sent. Called once per tracked publish that the driver handed to the
+	 * library, possibly never for one in flight when the client is closed. */
+	void (*on_published)(void *ctx, uint64_t tag, bool ok);
 	void *ctx;
+};
+
+/* One tracked publish (internal). */
+struct eh_mqtt_track {
+	struct eh_mqtt *m;
+	uint64_t tag;  /* the caller's, handed back to on_published */
+	uint8_t state; /* free, queued, sent, acknowledged, failed */
 };
 
 /* Figures for P/status and docs/MQTT.md. Read with eh_mqtt_get_stats. */
@@ -92,6 +109,8 @@ struct eh_mqtt_stats {
 	uint64_t connect_failures;
 	uint64_t published;	  /* handed to the library by the worker thread */
 	uint64_t publish_dropped; /* queued, then the connection was gone */
+	uint64_t tracked_ok;	  /* tracked publishes the broker acknowledged */
+	uint64_t tracked_failed;  /* tracked publishes refused or never sent */
 	uint64_t window_max_us;	  /* longest taken -> done: broker acked, not yet durable */
 	uint64_t window_sum_us;	  /* sum over `done`, for the mean */
 	uint64_t waited_us;	  /* time the library thread waited for room or resume */
@@ -131,6 +150,7 @@ struct eh_mqtt {
 	unsigned backoff_s;   /* next reconnect delay (initial connect) */
 	uint32_t retry_timer; /* eh_loop timer id, 0 = none */
 	struct eh_mqtt_stats st;
+	struct eh_mqtt_track track[EH_MQTT_MAX_TRACKED];
 	bool open;
 	int jfd;		/* the journal, -1 = none */
 	uint64_t jbytes;	/* its length (library thread, under mu) */
@@ -176,6 +196,15 @@ void eh_mqtt_poll(struct eh_mqtt *m);
  * publish_dropped. */
 eh_err eh_mqtt_publish(struct eh_mqtt *m, const char *topic, const void *payload, size_t len,
 		       int qos, bool retain);
+
+/* A QoS 1 publish whose outcome matters (a dead letter): like
+ * eh_mqtt_publish, not retained, and h->on_published(tag, ok) reports the
+ * broker's PUBACK or the failure later, in the loop thread. EH_ERR_CLOSED
+ * when not connected, EH_ERR_AGAIN when the outbox or the table of tracked
+ * publishes (EH_MQTT_MAX_TRACKED) is full, EH_ERR_TOOBIG, EH_ERR_INVAL: in
+ * each of those cases nothing was queued and on_published is not called. */
+eh_err eh_mqtt_publish_tracked(struct eh_mqtt *m, const char *topic, const void *payload,
+			       size_t len, uint64_t tag);
 
 /* The message handed to on_message is taken: staged in the app's queue
  * (durable against a kill through the journal, against a power cut after

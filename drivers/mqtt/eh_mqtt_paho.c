@@ -22,6 +22,14 @@
 #define EV_CONNECT_FAILED 0x4u
 #define EV_VERSION_REFUSED 0x8u
 #define EV_DISCONNECT_DONE 0x10u
+#define EV_PUBLISHED 0x20u /* a tracked publish ended */
+
+/* Tracked publish states. */
+#define TRACK_FREE 0
+#define TRACK_QUEUED 1 /* in the outbox */
+#define TRACK_SENT 2   /* handed to the library, waiting for PUBACK */
+#define TRACK_OK 3     /* acknowledged, not yet reported */
+#define TRACK_FAILED 4 /* refused or lost, not yet reported */
 
 /* Slot states. */
 #define SLOT_FREE 0
@@ -424,7 +432,45 @@ struct out_hdr {
 	uint32_t payload_len; /* bytes after the topic's NUL */
 	uint8_t qos;
 	uint8_t retain;
+	int16_t track; /* index in m->track, -1: untracked */
 };
+
+/* A tracked publish ended (Paho's threads, or the worker on a refusal). */
+static void track_end(struct eh_mqtt_track *t, bool ok)
+{
+	struct eh_mqtt *m = t->m;
+
+	pthread_mutex_lock(&m->mu);
+	if (t->state == TRACK_SENT || t->state == TRACK_QUEUED)
+		t->state = ok ? TRACK_OK : TRACK_FAILED;
+	m->events |= EV_PUBLISHED;
+	pthread_mutex_unlock(&m->mu);
+	eh_loop_wake(m->loop);
+}
+
+static void on_pub_ok(void *ctx, MQTTAsync_successData *r)
+{
+	(void)r;
+	track_end(ctx, true);
+}
+
+static void on_pub_ok5(void *ctx, MQTTAsync_successData5 *r)
+{
+	/* A v5 PUBACK may carry a failure reason code (>= 0x80). */
+	track_end(ctx, r == NULL || r->reasonCode < 0x80);
+}
+
+static void on_pub_fail(void *ctx, MQTTAsync_failureData *r)
+{
+	(void)r;
+	track_end(ctx, false);
+}
+
+static void on_pub_fail5(void *ctx, MQTTAsync_failureData5 *r)
+{
+	(void)r;
+	track_end(ctx, false);
+}
 
 static size_t out_entry_size(const struct out_hdr *h)
 {
@@ -447,6 +493,21 @@ static void send_head(struct eh_mqtt *m, const uint8_t *e)
 	msg.payloadlen = (int)h->payload_len;
 	msg.qos = h->qos;
 	msg.retained = h->retain;
+	if (h->track >= 0) {
+		struct eh_mqtt_track *t = &m->track[h->track];
+
+		pthread_mutex_lock(&m->mu);
+		t->state = TRACK_SENT; /* before the library can answer */
+		pthread_mutex_unlock(&m->mu);
+		ro.context = t;
+		if (version_of(m) == MQTTVERSION_5) {
+			ro.onSuccess5 = on_pub_ok5;
+			ro.onFailure5 = on_pub_fail5;
+		} else {
+			ro.onSuccess = on_pub_ok;
+			ro.onFailure = on_pub_fail;
+		}
+	}
 	rc = MQTTAsync_sendMessage(m->client, topic, &msg, &ro);
 	pthread_mutex_lock(&m->mu);
 	if (rc == MQTTASYNC_SUCCESS)
@@ -454,6 +515,8 @@ static void send_head(struct eh_mqtt *m, const uint8_t *e)
 	else
 		m->st.publish_dropped++;
 	pthread_mutex_unlock(&m->mu);
+	if (rc != MQTTASYNC_SUCCESS && h->track >= 0)
+		track_end(&m->track[h->track], false);
 	if (rc != MQTTASYNC_SUCCESS && rc != MQTTASYNC_DISCONNECTED)
 		EH_LOG_WRN("mqtt", "publish to %s refused: paho %d", topic, rc);
 }
@@ -630,6 +693,30 @@ static void hand_over(struct eh_mqtt *m)
 	eh_loop_wake(m->loop);
 }
 
+/* Report tracked publishes that ended, and free their entries. */
+static void report_published(struct eh_mqtt *m)
+{
+	for (unsigned i = 0; i < EH_MQTT_MAX_TRACKED; i++) {
+		struct eh_mqtt_track *t = &m->track[i];
+		uint8_t state;
+		uint64_t tag;
+
+		pthread_mutex_lock(&m->mu);
+		state = t->state;
+		tag = t->tag;
+		if (state == TRACK_OK || state == TRACK_FAILED) {
+			t->state = TRACK_FREE;
+			if (state == TRACK_OK)
+				m->st.tracked_ok++;
+			else
+				m->st.tracked_failed++;
+		}
+		pthread_mutex_unlock(&m->mu);
+		if ((state == TRACK_OK || state == TRACK_FAILED) && m->h.on_published)
+			m->h.on_published(m->h.ctx, tag, state == TRACK_OK);
+	}
+}
+
 void eh_mqtt_poll(struct eh_mqtt *m)
 {
 	unsigned ev;
@@ -642,6 +729,8 @@ void eh_mqtt_poll(struct eh_mqtt *m)
 	pthread_mutex_unlock(&m->mu);
 	if (ev)
 		handle_events(m, ev);
+	if (ev & EV_PUBLISHED)
+		report_published(m);
 	hand_over(m);
 }
 
@@ -734,8 +823,9 @@ eh_err eh_mqtt_open(struct eh_mqtt *m, const struct eh_mqtt_config *cfg, struct 
 	return EH_OK;
 }
 
-eh_err eh_mqtt_publish(struct eh_mqtt *m, const char *topic, const void *payload, size_t len,
-		       int qos, bool retain)
+/* Copy one publish into the outbox; track: also take a tracked entry. */
+static eh_err out_put(struct eh_mqtt *m, const char *topic, const void *payload, size_t len,
+		      int qos, bool retain, bool track, uint64_t tag)
 {
 	struct out_hdr h;
 	size_t tlen, need;
@@ -747,10 +837,12 @@ eh_err eh_mqtt_publish(struct eh_mqtt *m, const char *topic, const void *payload
 	if (topic == NULL || topic[0] == '\0' || (len > 0 && payload == NULL) || qos < 0 || qos > 2)
 		return EH_ERR_INVAL;
 	tlen = strlen(topic);
+	memset(&h, 0, sizeof(h));
 	h.topic_len = (uint32_t)tlen;
 	h.payload_len = (uint32_t)len;
 	h.qos = (uint8_t)qos;
 	h.retain = retain ? 1 : 0;
+	h.track = -1;
 	need = out_entry_size(&h);
 	if (tlen > 65535u || len > UINT32_MAX || need > sizeof(m->outbox))
 		return EH_ERR_TOOBIG;
@@ -759,6 +851,19 @@ eh_err eh_mqtt_publish(struct eh_mqtt *m, const char *topic, const void *payload
 		rc = EH_ERR_CLOSED; /* nothing is kept for later: the app republishes on connect */
 	else if (m->out_len + need > sizeof(m->outbox))
 		rc = EH_ERR_AGAIN;
+	if (rc == EH_OK && track) {
+		rc = EH_ERR_AGAIN; /* every entry busy */
+		for (int i = 0; i < EH_MQTT_MAX_TRACKED; i++) {
+			if (m->track[i].state != TRACK_FREE)
+				continue;
+			m->track[i].m = m;
+			m->track[i].tag = tag;
+			m->track[i].state = TRACK_QUEUED;
+			h.track = (int16_t)i;
+			rc = EH_OK;
+			break;
+		}
+	}
 	if (rc == EH_OK) {
 		e = m->outbox + m->out_len;
 		memcpy(e, &h, sizeof(h));
@@ -770,6 +875,18 @@ eh_err eh_mqtt_publish(struct eh_mqtt *m, const char *topic, const void *payload
 	}
 	pthread_mutex_unlock(&m->mu);
 	return rc;
+}
+
+eh_err eh_mqtt_publish(struct eh_mqtt *m, const char *topic, const void *payload, size_t len,
+		       int qos, bool retain)
+{
+	return out_put(m, topic, payload, len, qos, retain, false, 0);
+}
+
+eh_err eh_mqtt_publish_tracked(struct eh_mqtt *m, const char *topic, const void *payload,
+			       size_t len, uint64_t tag)
+{
+	return out_put(m, topic, payload, len, 1, false, true, tag);
 }
 
 void eh_mqtt_done(struct eh_mqtt *m, struct eh_mqtt_msg *s)

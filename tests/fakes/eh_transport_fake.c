@@ -85,7 +85,7 @@ static eh_err fake_recv(struct eh_transport *t, void *buf, size_t len, size_t *n
 		f->pos = 0;
 	}
 	if (!f->released) {
-		if (f->cur >= f->nseg || f->tx_len == f->tx_mark)
+		if (f->hold || f->cur >= f->nseg || f->tx_len == f->tx_mark)
 			return EH_ERR_AGAIN; /* nothing asked, or nothing left to say */
 		f->released = true;
 		f->tx_mark = f->tx_len;

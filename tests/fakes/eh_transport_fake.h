@@ -31,6 +31,7 @@ struct eh_transport_fake {
 	unsigned again_every;	/* > 0: every Nth I/O call returns EH_ERR_AGAIN */
 	eh_err connect_result;	/* EH_OK, or the failure connect reports */
 	unsigned connect_again; /* connect returns EH_ERR_AGAIN this many times first */
+	bool hold;		/* a slow server: no answer starts while set */
 	/* observed */
 	uint8_t tx[EH_FAKE_TX_MAX]; /* everything the client wrote, all connections */
 	size_t tx_len;

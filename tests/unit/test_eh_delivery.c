@@ -22,6 +22,10 @@ struct fq {
 	unsigned acks;
 };
 static struct fq Q; /* one worker: slot 0, type events (others stay empty) */
+static struct eh_delivery D;
+/* The ack hook: an app that kicks the worker from inside the ack (held
+ * input retried at once) must not start a second POST for that worker. */
+static bool kick_in_ack;
 
 static void fq_add(const char *raw)
 {
@@ -55,6 +59,8 @@ static eh_err fq_ack(void *ctx, unsigned slot, unsigned type, uint64_t upto)
 	while (Q.head < Q.n && Q.seq[Q.head] <= upto)
 		Q.head++;
 	Q.acks++;
+	if (kick_in_ack)
+		eh_delivery_kick(&D, 0, EH_TYPE_EVENTS);
 	return EH_OK;
 }
 
@@ -107,17 +113,25 @@ static size_t id_of(void *ctx, const uint8_t *raw, size_t len, char *buf, size_t
 static char dl_body[65536];
 static size_t dl_len;
 static unsigned dl_count;
+static uint64_t dl_tag;	   /* of the last publish */
+static eh_err dl_result;   /* what the publisher answers */
 
-static void dead(void *ctx, const struct eh_webhook *wh, unsigned type, const char *body,
-		 size_t len)
+static eh_err dead(void *ctx, const struct eh_webhook *wh, unsigned type, const char *body,
+		   size_t len, uint64_t tag)
 {
 	(void)ctx;
 	(void)wh;
 	(void)type;
+	if (dl_result != EH_OK)
+		return dl_result;
 	memcpy(dl_body, body, len);
 	dl_len = len;
 	dl_count++;
+	dl_tag = tag;
+	return EH_OK;
 }
+
+
 
 /* ==== Log capture ==== */
 
@@ -159,7 +173,6 @@ static struct eh_clock_fake fclk;
 static struct eh_loop loop;
 static struct eh_transport tr;
 static struct eh_transport_fake fk;
-static struct eh_delivery D;
 static struct eh_webhook W;
 
 static struct eh_transport *fake_factory(void *ctx, unsigned idx, bool tls)
@@ -179,6 +192,9 @@ static void rig(unsigned batch_size, uint32_t max_bytes, uint16_t max_attempts)
 	nlines = 0;
 	dl_count = 0;
 	dl_len = 0;
+	dl_tag = 0;
+	dl_result = EH_OK;
+	kick_in_ack = false;
 	eh_log_set_sink(sink, NULL);
 	eh_log_set_level(EH_LOG_LEVEL_INF);
 	fclk.mono_ms = 50000;
@@ -473,19 +489,175 @@ EH_TEST(give_up_after_max_attempts_to_dead_letter)
 	run();
 	advance(729);
 	advance(1968);
-	CHECK_EQ(fk.requests, 4); /* 3 attempts, then the next batch at once */
 	CHECK_EQ(dl_count, 1);
 	REQUIRE(request_at(2, &h, &hl, &b, &bl));
 	CHECK(dl_len == bl && memcmp(dl_body, b, bl) == 0);
+	/* Until the broker acknowledges the dead letter, the batch stays. */
+	CHECK_EQ(fk.requests, 3);
+	CHECK_EQ(Q.head, 0);
+	eh_delivery_stats(&D, 0, &st);
+	CHECK_EQ(st.dead_letters_pending, 1);
+	CHECK_EQ(st.dead_lettered, 0);
+	eh_delivery_deadletter_done(&D, dl_tag, true);
+	run();
+	CHECK_EQ(fk.requests, 4); /* 3 attempts, then the next batch at once */
 	CHECK(log_has("ERROR    [WebhooksManager:2] <queue:  2> Webhook worker(id-2, "
 		      "type-\"events\") Gave up batch(len-1, type-\"events\") after 3 attempts: "
 		      "['4267685965791894192']"));
 	CHECK(log_contains("sent batch(len-1, type-\"events\"): ['next']"));
 	eh_delivery_stats(&D, 0, &st);
 	CHECK_EQ(st.dead_lettered, 1);
+	CHECK_EQ(st.dead_letters_pending, 0);
 	CHECK_EQ(st.sent, 1);
 	CHECK_EQ(st.failed_attempts, 3);
 	CHECK_EQ(Q.head, 2);
+	fini();
+}
+
+EH_TEST(dead_letter_kept_until_published)
+{
+	struct eh_delivery_wstats st;
+	uint64_t first_tag;
+
+	rig(1, 1048576, 1);
+	fq_add("{\"id\":\"dl\"}");
+	fq_add("{\"id\":\"after\"}");
+	eh_transport_fake_add(&fk, R405, EH_OK);
+	eh_transport_fake_add(&fk, R200, EH_OK);
+	dl_result = EH_ERR_CLOSED; /* the broker is away */
+	start();
+	run();
+	CHECK_EQ(fk.requests, 1);
+	CHECK_EQ(dl_count, 0);
+	eh_delivery_stats(&D, 0, &st);
+	CHECK_EQ(st.dead_letters_pending, 1);
+	CHECK(strstr(st.last_error, "dead letter not published") != NULL);
+	advance(1000); /* retried after 1 s, 2 s, 4 s ... while refused */
+	advance(2000);
+	CHECK_EQ(dl_count, 0);
+	CHECK_EQ(Q.head, 0);
+	dl_result = EH_OK; /* back: the next try publishes it */
+	advance(4000);
+	CHECK_EQ(dl_count, 1);
+	CHECK(dl_len == strlen("[{\"webhook_type\":\"events\",\"id\":\"dl\"}]"));
+	first_tag = dl_tag;
+	/* The broker refuses it: published again (a new tag), never acked. */
+	eh_delivery_deadletter_done(&D, first_tag, false);
+	run();
+	CHECK_EQ(Q.head, 0);
+	advance(8000);
+	CHECK_EQ(dl_count, 2);
+	CHECK(dl_tag != first_tag);
+	eh_delivery_deadletter_done(&D, first_tag, true); /* stale: ignored */
+	run();
+	CHECK_EQ(Q.head, 0);
+	eh_delivery_deadletter_done(&D, dl_tag, true);
+	run();
+	CHECK_EQ(Q.head, 2); /* the dead letter left, then "after" was sent */
+	CHECK_EQ(fk.requests, 2);
+	eh_delivery_stats(&D, 0, &st);
+	CHECK_EQ(st.dead_lettered, 1);
+	CHECK_EQ(st.dead_letters_pending, 0);
+	fini();
+}
+
+EH_TEST(dead_letter_without_answer_is_published_again)
+{
+	rig(1, 1048576, 1);
+	fq_add("{\"id\":\"dl\"}");
+	eh_transport_fake_add(&fk, R405, EH_OK);
+	start();
+	run();
+	CHECK_EQ(dl_count, 1);
+	advance(60000); /* no PUBACK within a minute */
+	CHECK_EQ(dl_count, 2);
+	CHECK_EQ(Q.head, 0);
+	eh_delivery_deadletter_done(&D, dl_tag, true);
+	run();
+	CHECK_EQ(Q.head, 1);
+	fini();
+}
+
+/* A record the renderer refuses goes to the dead letter as stored. */
+EH_TEST(unrenderable_record_is_dead_lettered_with_its_bytes)
+{
+	struct eh_delivery_wstats st;
+
+	rig(5, 1048576, 3);
+	fq_add("[not an object]");
+	fq_add("{\"id\":\"ok\"}");
+	eh_transport_fake_add(&fk, R200, EH_OK);
+	start();
+	run();
+	CHECK_EQ(fk.requests, 0);
+	CHECK_EQ(dl_count, 1);
+	CHECK(dl_len == strlen("[[not an object]]") && memcmp(dl_body, "[[not an object]]", dl_len) == 0);
+	CHECK_EQ(Q.head, 0);
+	eh_delivery_deadletter_done(&D, dl_tag, true);
+	run();
+	CHECK_EQ(Q.head, 2);
+	CHECK_EQ(fk.requests, 1);
+	eh_delivery_stats(&D, 0, &st);
+	CHECK_EQ(st.dead_lettered, 1);
+	CHECK_EQ(st.sent, 1);
+	fini();
+}
+
+/* The app kicks the worker from inside the ack of its own batch: the
+ * completion finishes first, then one next batch goes out, and its retry
+ * is the same batch (same records, same key) even when more arrived. */
+EH_TEST(kick_inside_ack_starts_no_second_post)
+{
+	const char *h, *b;
+	size_t hl, bl;
+	char k1[EH_DELIVERY_KEY_MAX], k2[EH_DELIVERY_KEY_MAX];
+	static const char two[] = "[{\"webhook_type\":\"events\",\"id\":\"k3\"},"
+				  "{\"webhook_type\":\"events\",\"id\":\"k4\"}]";
+
+	rig(3, 1048576, 3);
+	kick_in_ack = true;
+	for (int i = 0; i < 5; i++) {
+		char raw[32];
+		snprintf(raw, sizeof(raw), "{\"id\":\"k%d\"}", i);
+		fq_add(raw);
+	}
+	eh_transport_fake_add(&fk, R200, EH_OK);
+	eh_transport_fake_add(&fk, R405, EH_OK);
+	eh_transport_fake_add(&fk, R200, EH_OK);
+	start();
+	run();
+	CHECK_EQ(fk.requests, 2);
+	fq_add("{\"id\":\"k5\"}"); /* arrives while the second batch waits to retry */
+	advance(729);
+	CHECK_EQ(fk.requests, 3);
+	CHECK_EQ(Q.head, 5);
+	REQUIRE(request_at(1, &h, &hl, &b, &bl));
+	REQUIRE(head_value(h, hl, "X-Edgehook-Batch", k1, sizeof(k1)));
+	CHECK(bl == strlen(two) && memcmp(b, two, bl) == 0);
+	REQUIRE(request_at(2, &h, &hl, &b, &bl));
+	REQUIRE(head_value(h, hl, "X-Edgehook-Batch", k2, sizeof(k2)));
+	CHECK(strcmp(k1, k2) == 0);
+	CHECK(bl == strlen(two) && memcmp(b, two, bl) == 0);
+	fini();
+}
+
+EH_TEST(drain_lets_the_post_in_flight_finish_and_starts_none)
+{
+	rig(1, 1048576, 3);
+	fq_add("{\"id\":\"a\"}");
+	fq_add("{\"id\":\"b\"}");
+	fk.hold = true; /* the receiver is slow */
+	eh_transport_fake_add(&fk, R200, EH_OK);
+	eh_transport_fake_add(&fk, R200, EH_OK);
+	start();
+	run();
+	CHECK(memmem(fk.tx, fk.tx_len, "POST ", 5) != NULL);
+	CHECK_EQ(eh_delivery_drain(&D), 1);
+	fk.hold = false;
+	run();
+	CHECK_EQ(Q.head, 1); /* acked */
+	CHECK_EQ(fk.requests, 1); /* "b" waits for the next start */
+	CHECK_EQ(eh_delivery_drain(&D), 0);
 	fini();
 }
 

@@ -117,7 +117,8 @@ static int run(int argc, char **argv)
 	static const char *const subs[] = {"t/in/#", "t/config/#", "t/ctl/#"};
 	char uri[64];
 	struct eh_mqtt_config cfg = {0};
-	struct eh_mqtt_handlers h = {on_message, on_connect, on_disconnect, &a};
+	struct eh_mqtt_handlers h = {.on_message = on_message, .on_connect = on_connect,
+				    .on_disconnect = on_disconnect, .ctx = &a};
 	unsigned timeout_s = 60;
 	uint64_t until;
 	int i;
@@ -197,7 +198,7 @@ static int selftest(void)
 	static struct eh_mqtt m;
 	static const char *const subs[] = {"a/#"};
 	static const int bad_qos[] = {3};
-	struct eh_mqtt_handlers h = {noop_message, NULL, NULL, NULL};
+	struct eh_mqtt_handlers h = {.on_message = noop_message};
 	struct eh_mqtt_config cfg = {0};
 	struct eh_mqtt_stats st;
 	uint64_t until;
