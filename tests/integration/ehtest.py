@@ -253,6 +253,7 @@ class Receiver:
         self.requests = []
         self.status = status
         self.retry_after = None
+        self.delay = 0.0  # seconds before each answer (a slow receiver)
         self.handshakes = 0
         self.lock = threading.Lock()
         rec = self
@@ -272,6 +273,8 @@ class Receiver:
                     doc = json.loads(body)
                 except ValueError:
                     doc = None
+                if rec.delay:
+                    time.sleep(rec.delay)
                 with rec.lock:
                     status = rec.status
                     rec.requests.append({"path": self.path, "headers": dict(self.headers),

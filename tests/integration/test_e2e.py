@@ -48,6 +48,8 @@ class Env:
         self.retained = {}
         self.mq.on_message = self._on_msg
         self.mq.subscribe(P + "/#", qos=1)
+        # After a broker restart the client reconnects by itself: subscribe again.
+        self.mq.on_connect = lambda cl, u, f, rc, props=None: cl.subscribe(P + "/#", qos=1)
 
     def _on_msg(self, client, userdata, msg):
         self.retained[msg.topic] = msg.payload
