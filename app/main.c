@@ -37,7 +37,8 @@
 #define STATUS_BUF 8192
 #define DEDUPE_SETS 8192 /* redelivery filter: sets of DEDUPE_WAYS hashes, power of 2 */
 #define DEDUPE_WAYS 4
-#define MAX_STOP_MS 5000  /* CONTRACT section 1: stop within 5 s */
+#define RECONCILE_SEEN (EH_MAX_WEBHOOKS * 4) /* retained webhook topics tracked */
+#define HOLD_AT_START_MS 5000 /* delivery waits this long at most for reconciliation */
 
 /* ==== The daemon's state: one static instance ==== */
 
@@ -84,6 +85,18 @@ struct daemon {
 	char sub_config[EH_BOOT_TOPIC_MAX + 16];   /* "P/config/#" */
 	char sub_catalog[EH_BOOT_TOPIC_MAX + 16];  /* "P/catalog/#" */
 	const char *subs[5];
+
+	/* Reconciliation after each (re)subscribe: the broker sends every
+	 * retained config, then our own fence message; a stored webhook whose
+	 * topic did not come back was deleted while we were away. */
+	char topic_fence[EH_BOOT_TOPIC_MAX + 16]; /* "P/config/_fence" */
+	char fence_nonce[48];			  /* "" = no fence awaited */
+	uint64_t seen[RECONCILE_SEEN];		  /* hashes of webhook topics seen */
+	unsigned nseen;
+	bool seen_overflow;
+	bool reconciled_once; /* delivery is held at start until then */
+	uint32_t hold_timer;
+	uint64_t connects;
 
 	bool retry_held;   /* room may have appeared: retry held input from the loop */
 	bool stopping;	   /* SIGTERM seen: draining POSTs in flight */
@@ -397,6 +410,95 @@ static void replay_config(void)
 	}
 }
 
+/* ==== Reconciliation (CONTRACT 9.4) ==== */
+
+static bool is_webhook_topic(const char *topic)
+{
+	size_t n = strlen(D.topic_config);
+	return strncmp(topic, D.topic_config, n) == 0 && strncmp(topic + n, "webhooks/", 9) == 0;
+}
+
+static void seen_add(const char *topic)
+{
+	uint64_t h = fnv1a(1469598103934665603ull, topic, strlen(topic));
+	for (unsigned i = 0; i < D.nseen; i++)
+		if (D.seen[i] == h)
+			return;
+	if (D.nseen == RECONCILE_SEEN) {
+		D.seen_overflow = true;
+		return;
+	}
+	D.seen[D.nseen++] = h;
+}
+
+static bool seen_has(const char *topic)
+{
+	uint64_t h = fnv1a(1469598103934665603ull, topic, strlen(topic));
+	for (unsigned i = 0; i < D.nseen; i++)
+		if (D.seen[i] == h)
+			return true;
+	return false;
+}
+
+static void release_delivery(void)
+{
+	if (D.hold_timer) {
+		eh_loop_cancel(&D.loop, D.hold_timer);
+		D.hold_timer = 0;
+	}
+	if (!D.reconciled_once) {
+		D.reconciled_once = true;
+		eh_delivery_hold(&D.delivery, false);
+	}
+}
+
+static void on_hold_timer(struct eh_loop *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	D.hold_timer = 0;
+	if (!D.reconciled_once)
+		EH_LOG_WRN("config", "retained config not reconciled within %u ms of the start "
+				     "(broker away?): delivering with the stored config",
+			   HOLD_AT_START_MS);
+	release_delivery();
+}
+
+/* Every retained config has arrived: stored webhooks that did not come back
+ * were deleted while we were away. */
+static void reconcile(void)
+{
+	static char gone[EH_MAX_WEBHOOKS][EH_CONFIG_STORE_TOPIC];
+	unsigned ngone = 0, n = eh_config_store_count(&D.store);
+
+	D.fence_nonce[0] = '\0';
+	if (D.seen_overflow) {
+		EH_LOG_WRN("config", "more than %d retained webhook topics: deletions made "
+				     "while away are not reconciled", RECONCILE_SEEN);
+		release_delivery();
+		return;
+	}
+	for (unsigned i = 0; i < n && ngone < EH_MAX_WEBHOOKS; i++) {
+		const uint8_t *payload;
+		const struct eh_config_store_entry *e = eh_config_store_entry(&D.store, i, &payload);
+		if (e->len == 0 || !is_webhook_topic(e->topic) || seen_has(e->topic))
+			continue;
+		snprintf(gone[ngone++], sizeof(gone[0]), "%s", e->topic);
+	}
+	for (unsigned i = 0; i < ngone; i++) {
+		if (D.boot.hmac_key_len) {
+			/* A deletion must be signed: an absent retained message is not. */
+			EH_LOG_WRN("config", "%s: no retained config on the broker; kept (signed "
+					     "mode deletes only with a signed message)", gone[i]);
+			continue;
+		}
+		EH_LOG_WRN("config", "%s: no retained config on the broker after subscribing: "
+				     "deleted while away, removed", gone[i]);
+		handle_config(gone[i], (const uint8_t *)"", 0, NULL, false, -1);
+	}
+	release_delivery();
+}
+
 /* ==== MQTT handlers (loop thread) ==== */
 
 /* Ingest one input message (from e->from on). false: no room under
@@ -424,8 +526,17 @@ static void on_message(void *ctx, const char *topic, const uint8_t *payload, siz
 {
 	(void)ctx;
 
+	if (strcmp(topic, D.topic_fence) == 0) {
+		if (D.fence_nonce[0] && len == strlen(D.fence_nonce) &&
+		    memcmp(payload, D.fence_nonce, len) == 0)
+			reconcile();
+		eh_mqtt_done(&D.mqtt, m);
+		return;
+	}
 	if (strncmp(topic, D.topic_config, strlen(D.topic_config)) == 0 ||
 	    strncmp(topic, D.topic_catalog, strlen(D.topic_catalog)) == 0) {
+		if (len > 0 && is_webhook_topic(topic))
+			seen_add(topic);
 		handle_config(topic, payload, len, hmac, false, -1);
 		eh_mqtt_done(&D.mqtt, m);
 		return;
@@ -474,6 +585,15 @@ static void on_connect(void *ctx, bool session_present)
 	D.mqtt_connected = true;
 	(void)session_present; /* the driver logs the connection */
 	publish_status(true);
+	/* The subscriptions went out before this: the broker answers them with
+	 * every retained config, then routes this fence back to us. */
+	D.nseen = 0;
+	D.seen_overflow = false;
+	snprintf(D.fence_nonce, sizeof(D.fence_nonce), "%llu-%llu",
+		 (unsigned long long)D.started_ms, (unsigned long long)++D.connects);
+	if (eh_mqtt_publish(&D.mqtt, D.topic_fence, D.fence_nonce, strlen(D.fence_nonce), 1,
+			    false) != EH_OK)
+		D.fence_nonce[0] = '\0';
 }
 
 static void on_disconnect(void *ctx)
@@ -954,6 +1074,7 @@ static int start(void)
 	snprintf(D.topic_config, sizeof(D.topic_config), "%s/config/", D.boot.topic_prefix);
 	snprintf(D.topic_catalog, sizeof(D.topic_catalog), "%s/catalog/", D.boot.topic_prefix);
 	snprintf(D.sub_config, sizeof(D.sub_config), "%s/config/#", D.boot.topic_prefix);
+	snprintf(D.topic_fence, sizeof(D.topic_fence), "%s/config/_fence", D.boot.topic_prefix);
 	snprintf(D.sub_catalog, sizeof(D.sub_catalog), "%s/catalog/#", D.boot.topic_prefix);
 	snprintf(versions_path, sizeof(versions_path), "%s.versions", D.boot.queue.path);
 	snprintf(store_path, sizeof(store_path), "%s.config", D.boot.queue.path);
@@ -992,6 +1113,11 @@ static int start(void)
 		EH_LOG_ERR("delivery", "cannot start (CA file %s)", D.boot.ca_file);
 		return 1;
 	}
+	/* Nothing is POSTed before the retained config is reconciled (or
+	 * HOLD_AT_START_MS passed): a webhook deleted while we were away must
+	 * not send what the broker kept for the session. */
+	eh_delivery_hold(&D.delivery, true);
+	eh_loop_after(&D.loop, HOLD_AT_START_MS, on_hold_timer, NULL, &D.hold_timer);
 	eh_err src = eh_config_store_open(&D.store, store_path);
 	if (src == EH_OK)
 		replay_config();

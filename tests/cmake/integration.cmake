@@ -40,6 +40,7 @@ if(TARGET edgehookd AND EH_PYTHON)
   set(faults ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_faults.py)
   eh_integration(faults_capacity COMMAND ${faults} capacity)
   eh_integration(faults_deadletter COMMAND ${faults} deadletter)
+  eh_integration(faults_reconcile COMMAND ${faults} reconcile)
   eh_integration(faults_drain COMMAND ${faults} drain)
   if(CMAKE_CROSSCOMPILING)
     # Under QEMU the daemon is ~10x slower: a shorter soak keeps CI quick.

@@ -122,6 +122,60 @@ def scenario_deadletter(c):
         e.close()
 
 
+# ==== reconcile: a webhook deleted while the daemon was away stays deleted ====
+
+def scenario_reconcile(c):
+    """Webhooks 5 and 6 run; the daemon stops; webhook 5's retained config is
+    deleted (QoS 0, nothing queued for the daemon) and events are published
+    for the session. After the restart webhook 5 receives nothing, its
+    retained config-status and state are cleared, and 6 gets everything."""
+    e = Env("reconcile")
+    try:
+        e.daemon.start()
+        for wid in (5, 6):
+            e.webhook(wid, {"title": "w%d" % wid, "url": "%s/%d" % (e.rx.url, wid),
+                            "filters": {"events": {}}})
+        n = sample("event")
+        n["id"] = "before"
+        e.publish("events", n)
+        wait_for(lambda: "before" in ids_of(by_path(e.rx, "/5")) and
+                 "before" in ids_of(by_path(e.rx, "/6")), 20 * SLOW, what="both deliver")
+        wait_for(lambda: e.topic_json(P + "/webhooks/5/state"), 10 * SLOW, what="state of 5")
+        c.check(e.daemon.stop() == 0, "stopped")
+        e.mq.publish(P + "/config/webhooks/5", b"", qos=0, retain=True).wait_for_publish(5)
+        for i in range(5):
+            n["id"] = "away-%d" % i
+            e.publish("events", n)
+        e.daemon.start()
+        wait_for(lambda: all("away-%d" % i in ids_of(by_path(e.rx, "/6")) for i in range(5)),
+                 30 * SLOW, what="webhook 6 gets what was published while away")
+        wait_for(lambda: "deleted while away" in e.daemon.log_since_start(), 10 * SLOW,
+                 what="the removal logged")
+        n["id"] = "after"
+        e.publish("events", n)
+        wait_for(lambda: "after" in ids_of(by_path(e.rx, "/6")), 20 * SLOW, what="after at 6")
+        time.sleep(0.5 * SLOW)
+        c.check(ids_of(by_path(e.rx, "/5")) == ["before"],
+                "webhook 5 receives nothing after its deletion while away (%s)"
+                % ids_of(by_path(e.rx, "/5")))
+        wait_for(lambda: not e.retained.get(P + "/config-status/webhooks/5") and
+                 not e.retained.get(P + "/webhooks/5/state"), 10 * SLOW,
+                 what="retained topics of 5 cleared")
+        c.check(True, "its retained config-status and state are cleared")
+        e.daemon.stop()
+        e.daemon.start()
+        time.sleep(1.0 * SLOW)
+        c.check("1 config messages restored" in e.daemon.log_since_start(),
+                "the deletion is kept for the next start (only webhook 6 restored)")
+        n["id"] = "later"
+        e.publish("events", n)
+        wait_for(lambda: "later" in ids_of(by_path(e.rx, "/6")), 20 * SLOW, what="later at 6")
+        time.sleep(0.5 * SLOW)
+        c.check(ids_of(by_path(e.rx, "/5")) == ["before"], "still nothing for webhook 5")
+    finally:
+        e.close()
+
+
 # ==== drain: a planned stop lets POSTs in flight finish ====
 
 def scenario_drain(c):
@@ -173,7 +227,7 @@ def scenario_drain(c):
 
 
 SCENARIOS = {"capacity": scenario_capacity, "deadletter": scenario_deadletter,
-             "drain": scenario_drain}
+             "reconcile": scenario_reconcile, "drain": scenario_drain}
 
 if __name__ == "__main__":
     checks = Checks()
