@@ -38,7 +38,7 @@
 #define DEDUPE_SETS 8192 /* redelivery filter: sets of DEDUPE_WAYS hashes, power of 2 */
 #define DEDUPE_WAYS 4
 #define RECONCILE_SEEN (EH_MAX_WEBHOOKS * 4) /* retained webhook topics tracked */
-#define HOLD_AT_START_MS 5000 /* delivery waits this long at most for reconciliation */
+#define SNAPSHOT_MS 3000 /* how long start waits for the broker's retained config */
 
 /* ==== The daemon's state: one static instance ==== */
 
@@ -94,9 +94,9 @@ struct daemon {
 	uint64_t seen[RECONCILE_SEEN];		  /* hashes of webhook topics seen */
 	unsigned nseen;
 	bool seen_overflow;
-	bool reconciled_once; /* delivery is held at start until then */
-	uint32_t hold_timer;
 	uint64_t connects;
+	uint32_t clear_ids[EH_MAX_WEBHOOKS]; /* removed at start: retained topics to clear */
+	unsigned nclear;
 
 	bool retry_held;   /* room may have appeared: retry held input from the loop */
 	bool stopping;	   /* SIGTERM seen: draining POSTs in flight */
@@ -440,63 +440,91 @@ static bool seen_has(const char *topic)
 	return false;
 }
 
-static void release_delivery(void)
+/* The stored webhooks whose topic was not among the retained ones seen
+ * (gone[], at most EH_MAX_WEBHOOKS). Signed mode keeps them: an absent
+ * message is not a signed deletion. */
+static unsigned unseen_webhooks(char gone[][EH_CONFIG_STORE_TOPIC], int *slots)
 {
-	if (D.hold_timer) {
-		eh_loop_cancel(&D.loop, D.hold_timer);
-		D.hold_timer = 0;
-	}
-	if (!D.reconciled_once) {
-		D.reconciled_once = true;
-		eh_delivery_hold(&D.delivery, false);
-	}
-}
-
-static void on_hold_timer(struct eh_loop *l, void *arg)
-{
-	(void)l;
-	(void)arg;
-	D.hold_timer = 0;
-	if (!D.reconciled_once)
-		EH_LOG_WRN("config", "retained config not reconciled within %u ms of the start "
-				     "(broker away?): delivering with the stored config",
-			   HOLD_AT_START_MS);
-	release_delivery();
-}
-
-/* Every retained config has arrived: stored webhooks that did not come back
- * were deleted while we were away. */
-static void reconcile(void)
-{
-	static char gone[EH_MAX_WEBHOOKS][EH_CONFIG_STORE_TOPIC];
 	unsigned ngone = 0, n = eh_config_store_count(&D.store);
 
-	D.fence_nonce[0] = '\0';
 	if (D.seen_overflow) {
 		EH_LOG_WRN("config", "more than %d retained webhook topics: deletions made "
 				     "while away are not reconciled", RECONCILE_SEEN);
-		release_delivery();
-		return;
+		return 0;
 	}
 	for (unsigned i = 0; i < n && ngone < EH_MAX_WEBHOOKS; i++) {
 		const uint8_t *payload;
 		const struct eh_config_store_entry *e = eh_config_store_entry(&D.store, i, &payload);
 		if (e->len == 0 || !is_webhook_topic(e->topic) || seen_has(e->topic))
 			continue;
-		snprintf(gone[ngone++], sizeof(gone[0]), "%s", e->topic);
-	}
-	for (unsigned i = 0; i < ngone; i++) {
 		if (D.boot.hmac_key_len) {
-			/* A deletion must be signed: an absent retained message is not. */
 			EH_LOG_WRN("config", "%s: no retained config on the broker; kept (signed "
-					     "mode deletes only with a signed message)", gone[i]);
+					     "mode deletes only with a signed message)", e->topic);
 			continue;
 		}
+		slots[ngone] = e->slot;
+		snprintf(gone[ngone++], EH_CONFIG_STORE_TOPIC, "%s", e->topic);
+	}
+	return ngone;
+}
+
+/* Every retained config has arrived on our session (the fence came back
+ * after a reconnect): stored webhooks that did not come back were deleted
+ * while we were disconnected. */
+static void reconcile(void)
+{
+	static char gone[EH_MAX_WEBHOOKS][EH_CONFIG_STORE_TOPIC];
+	int slots[EH_MAX_WEBHOOKS];
+	unsigned ngone = unseen_webhooks(gone, slots);
+
+	D.fence_nonce[0] = '\0';
+	for (unsigned i = 0; i < ngone; i++) {
 		EH_LOG_WRN("config", "%s: no retained config on the broker after subscribing: "
 				     "deleted while away, removed", gone[i]);
 		handle_config(gone[i], (const uint8_t *)"", 0, NULL, false, -1);
 	}
-	release_delivery();
+}
+
+static void snap_topic(void *ctx, const char *topic)
+{
+	(void)ctx;
+	if (is_webhook_topic(topic))
+		seen_add(topic);
+}
+
+/* At start, before the stored config is replayed: read the broker's
+ * retained webhooks on a clean connection (no session backlog in front of
+ * them) and forget the stored ones deleted while we were away, with their
+ * queued notifications. Their retained status topics are cleared once
+ * connected. A broker that does not answer in time leaves the reconnect
+ * fence to do it later. */
+static void reconcile_at_start(const struct eh_mqtt_config *mc)
+{
+	static char gone[EH_MAX_WEBHOOKS][EH_CONFIG_STORE_TOPIC];
+	int slots[EH_MAX_WEBHOOKS];
+	uint64_t t0 = eh_time_mono_us();
+
+	D.nseen = 0;
+	D.seen_overflow = false;
+	eh_err rc = eh_mqtt_retained_snapshot(mc, D.sub_config, D.topic_fence, SNAPSHOT_MS,
+					      snap_topic, NULL);
+	if (rc != EH_OK) {
+		EH_LOG_WRN("config", "retained config not read at start (%s): deletions made while "
+				     "away apply once the broker answers", eh_err_str(rc));
+		return;
+	}
+	unsigned ngone = unseen_webhooks(gone, slots);
+	for (unsigned i = 0; i < ngone; i++) {
+		const char *id = gone[i] + strlen(D.topic_config) + strlen("webhooks/");
+		EH_LOG_WRN("config", "%s: no retained config on the broker: deleted while away, "
+				     "removed with its queued notifications", gone[i]);
+		if (slots[i] >= 0 && slots[i] < EH_MAX_WEBHOOKS)
+			eh_queue_slot_reset(&D.queue, (unsigned)slots[i]);
+		eh_config_store_put(&D.store, gone[i], NULL, 0, NULL, -1);
+		D.clear_ids[D.nclear++] = (uint32_t)strtoul(id, NULL, 10);
+	}
+	EH_LOG_INF("config", "%u retained webhooks on the broker, %u stored ones removed (%llu us)",
+		   D.nseen, ngone, (unsigned long long)(eh_time_mono_us() - t0));
 }
 
 /* ==== MQTT handlers (loop thread) ==== */
@@ -585,6 +613,9 @@ static void on_connect(void *ctx, bool session_present)
 	D.mqtt_connected = true;
 	(void)session_present; /* the driver logs the connection */
 	publish_status(true);
+	for (unsigned i = 0; i < D.nclear; i++)
+		clear_retained(D.clear_ids[i]);
+	D.nclear = 0;
 	/* The subscriptions went out before this: the broker answers them with
 	 * every retained config, then routes this fence back to us. */
 	D.nseen = 0;
@@ -923,11 +954,13 @@ static void replay_journalled(void *ctx, const char *topic, const uint8_t *paylo
 {
 	char diag[EH_ERRS_LEN];
 	(void)ctx;
+	(void)hmac;
+	/* Config and catalog are retained: the broker sends them again on
+	 * subscribe, and what it no longer holds was deleted (reconcile). A
+	 * journalled copy could only bring back a webhook deleted since. */
 	if (strncmp(topic, D.topic_config, strlen(D.topic_config)) == 0 ||
-	    strncmp(topic, D.topic_catalog, strlen(D.topic_catalog)) == 0) {
-		handle_config(topic, payload, len, hmac, false, -1);
+	    strncmp(topic, D.topic_catalog, strlen(D.topic_catalog)) == 0)
 		return;
-	}
 	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
 		size_t from = 0;
 		if (!topic_matches(D.boot.inputs[t], topic))
@@ -1113,32 +1146,11 @@ static int start(void)
 		EH_LOG_ERR("delivery", "cannot start (CA file %s)", D.boot.ca_file);
 		return 1;
 	}
-	/* Nothing is POSTed before the retained config is reconciled (or
-	 * HOLD_AT_START_MS passed): a webhook deleted while we were away must
-	 * not send what the broker kept for the session. */
-	eh_delivery_hold(&D.delivery, true);
-	eh_loop_after(&D.loop, HOLD_AT_START_MS, on_hold_timer, NULL, &D.hold_timer);
-	eh_err src = eh_config_store_open(&D.store, store_path);
-	if (src == EH_OK)
-		replay_config();
-	else
-		EH_LOG_ERR("config", "%s is damaged (%s): starting without webhooks until the "
-				     "retained config arrives", store_path, eh_err_str(src));
-
 	D.subs[0] = D.boot.inputs[0];
 	D.subs[1] = D.boot.inputs[1];
 	D.subs[2] = D.boot.inputs[2];
 	D.subs[3] = D.sub_config;
 	D.subs[4] = D.sub_catalog;
-	unsigned replayed = 0;
-	eh_mqtt_journal_replay(D.journal_path, replay_journalled, NULL, journal_buf,
-			       sizeof(journal_buf), &replayed);
-	if (replayed) {
-		commit_now();
-		EH_LOG_INF("mqtt", "%u journalled messages replayed from %s (%llu duplicates "
-				   "of queued notifications skipped)",
-			   replayed, D.journal_path, (unsigned long long)D.in.duplicates);
-	}
 	memset(&mc, 0, sizeof(mc));
 	mc.journal_path = D.journal_path;
 	mc.journal_rotate_bytes = 1u << 20;
@@ -1152,6 +1164,24 @@ static int start(void)
 	mc.subs = D.subs;
 	mc.subs_qos = qos;
 	mc.nsubs = 5;
+	eh_err src = eh_config_store_open(&D.store, store_path);
+	if (src == EH_OK) {
+		reconcile_at_start(&mc);
+		replay_config();
+	}
+	else
+		EH_LOG_ERR("config", "%s is damaged (%s): starting without webhooks until the "
+				     "retained config arrives", store_path, eh_err_str(src));
+
+	unsigned replayed = 0;
+	eh_mqtt_journal_replay(D.journal_path, replay_journalled, NULL, journal_buf,
+			       sizeof(journal_buf), &replayed);
+	if (replayed) {
+		commit_now();
+		EH_LOG_INF("mqtt", "%u journalled messages replayed from %s (%llu duplicates "
+				   "of queued notifications skipped)",
+			   replayed, D.journal_path, (unsigned long long)D.in.duplicates);
+	}
 	if (eh_mqtt_open(&D.mqtt, &mc, &D.loop, &mh) != EH_OK) {
 		EH_LOG_ERR("mqtt", "cannot start the MQTT client for %s", D.boot.mqtt.uri);
 		return 1;
