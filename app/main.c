@@ -113,26 +113,6 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-/* MQTT topic filter match: '+' one level, '#' the rest. */
-static bool topic_matches(const char *filter, const char *topic)
-{
-	while (*filter) {
-		if (*filter == '#')
-			return true;
-		if (*filter == '+') {
-			while (*topic && *topic != '/')
-				topic++;
-			filter++;
-			continue;
-		}
-		if (*filter != *topic)
-			return false;
-		filter++;
-		topic++;
-	}
-	return *topic == '\0';
-}
-
 static void publish(const char *topic, const char *body, size_t len, int qos, bool retain)
 {
 	if (!D.mqtt_open)
@@ -447,7 +427,7 @@ static void on_message(void *ctx, const char *topic, const uint8_t *payload, siz
 		return;
 	}
 	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
-		if (!topic_matches(D.boot.inputs[t], topic))
+		if (!eh_mqtt_topic_matches(D.boot.inputs[t], topic))
 			continue;
 		eh_ingest_offer(&D.ingest, t, payload, len, m);
 		return;
@@ -816,7 +796,7 @@ static void replay_journalled(void *ctx, const char *topic, const uint8_t *paylo
 		return;
 	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
 		size_t from = 0;
-		if (!topic_matches(D.boot.inputs[t], topic))
+		if (!eh_mqtt_topic_matches(D.boot.inputs[t], topic))
 			continue;
 		eh_err rc = eh_ingest_message(&D.ingest, t, payload, len, diag, sizeof(diag), &from);
 		if (rc == EH_ERR_NOSPC)

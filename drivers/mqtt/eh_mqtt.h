@@ -170,6 +170,11 @@ typedef void (*eh_mqtt_replay_fn)(void *ctx, const char *topic, const uint8_t *p
 eh_err eh_mqtt_journal_replay(const char *path, eh_mqtt_replay_fn fn, void *ctx, uint8_t *buf,
 			      size_t cap, unsigned *n);
 
+/* Whether topic matches the subscription filter (MQTT 4.7: '+' one level,
+ * '#' the rest including the parent level, "$" topics only literally).
+ * Pure; both strings NUL-terminated. */
+bool eh_mqtt_topic_matches(const char *filter, const char *topic);
+
 /* A retained message's topic, for eh_mqtt_retained_snapshot. */
 typedef void (*eh_mqtt_topic_fn)(void *ctx, const char *topic);
 
