@@ -25,6 +25,7 @@
 #include "eh_notify.h"
 #include "eh_queue.h"
 #include "eh_render.h"
+#include "eh_seen.h"
 #include "eh_signal.h"
 #include "eh_status.h"
 #include "eh_time.h"
@@ -58,12 +59,14 @@ struct daemon {
 
 	struct eh_commit commit;
 	struct eh_ingest ingest;
+	struct eh_seen seen; /* the redelivery filter across restarts */
 
 	uint64_t started_ms;
 	uint64_t mqtt_reconnects;
 	bool mqtt_connected;
 
 	char journal_path[EH_BOOT_PATH_MAX + 16]; /* "<queue>.journal" */
+	char seen_path[EH_BOOT_PATH_MAX + 16];	  /* "<queue>.seen" */
 	char topic_status[EH_BOOT_TOPIC_MAX + 16];
 	char topic_config[EH_BOOT_TOPIC_MAX + 16]; /* "P/config/" */
 	char topic_catalog[EH_BOOT_TOPIC_MAX + 16]; /* "P/catalog/" */
@@ -76,7 +79,7 @@ struct daemon {
 	 * topic did not come back was deleted while we were away. */
 	char topic_fence[EH_BOOT_TOPIC_MAX + 16]; /* "P/config/_fence" */
 	char fence_nonce[48];			  /* "" = no fence awaited */
-	uint64_t seen[RECONCILE_SEEN];		  /* hashes of webhook topics seen */
+	uint64_t seen_topics[RECONCILE_SEEN];	  /* hashes of webhook topics seen */
 	unsigned nseen;
 	bool seen_overflow;
 	uint64_t connects;
@@ -138,6 +141,7 @@ static void schedule_commit(void)
 static void on_durable(void *ctx)
 {
 	struct daemon *d = ctx;
+	eh_seen_flush(&d->seen); /* only hashes of durable notifications */
 	if (d->mqtt_open)
 		eh_mqtt_committed(&d->mqtt);
 }
@@ -158,11 +162,15 @@ static uint64_t in_match(void *ctx, const struct eh_note *n)
 	return eh_config_match(&d->config, n);
 }
 
-static eh_err in_append(void *ctx, unsigned type, uint64_t mask, const uint8_t *raw, size_t len)
+static eh_err in_append(void *ctx, unsigned type, uint64_t mask, const uint8_t *raw, size_t len,
+			uint64_t hash)
 {
 	struct daemon *d = ctx;
 	uint64_t seq;
-	return eh_queue_append(&d->queue, type, mask, raw, len, &seq);
+	eh_err rc = eh_queue_append(&d->queue, type, mask, raw, len, &seq);
+	if (rc == EH_OK)
+		eh_seen_add(&d->seen, seq, hash);
+	return rc;
 }
 
 static void in_kick(void *ctx, unsigned slot, unsigned type)
@@ -299,20 +307,20 @@ static void seen_add(const char *topic)
 {
 	uint64_t h = fnv1a(1469598103934665603ull, topic, strlen(topic));
 	for (unsigned i = 0; i < D.nseen; i++)
-		if (D.seen[i] == h)
+		if (D.seen_topics[i] == h)
 			return;
 	if (D.nseen == RECONCILE_SEEN) {
 		D.seen_overflow = true;
 		return;
 	}
-	D.seen[D.nseen++] = h;
+	D.seen_topics[D.nseen++] = h;
 }
 
 static bool seen_has(const char *topic)
 {
 	uint64_t h = fnv1a(1469598103934665603ull, topic, strlen(topic));
 	for (unsigned i = 0; i < D.nseen; i++)
-		if (D.seen[i] == h)
+		if (D.seen_topics[i] == h)
 			return true;
 	return false;
 }
@@ -877,10 +885,17 @@ static int dedupe_rebuild(void *arg, const struct eh_queue_rec *r, uint32_t seg)
 
 static uint8_t rebuild_buf[EH_MAX_MSG_BYTES];
 
+static void seen_hash(void *ctx, uint64_t hash)
+{
+	struct daemon *d = ctx;
+	eh_ingest_remember_hash(&d->ingest, hash);
+}
+
 static int open_queue(void)
 {
 	struct eh_queue_config qc;
 	snprintf(D.journal_path, sizeof(D.journal_path), "%s.journal", D.boot.queue.path);
+	snprintf(D.seen_path, sizeof(D.seen_path), "%s.seen", D.boot.queue.path);
 	eh_err rc = eh_flash_file_open(&D.flash, &D.flash_file, D.boot.queue.path,
 				       D.boot.queue.size_bytes, 0, 0, 0);
 	if (rc != EH_OK) {
@@ -912,6 +927,7 @@ static int open_queue(void)
 	}
 	uint32_t segs = 2 + (uint32_t)(jsize / (qs.segment_bytes ? qs.segment_bytes : 1));
 	eh_ingest_init(&D.ingest, &ingest_ops, &D);
+	eh_seen_open(&D.seen, D.seen_path, seen_hash, &D);
 	eh_queue_walk_recent(&D.queue, segs, dedupe_rebuild, NULL, rebuild_buf, sizeof(rebuild_buf));
 	EH_LOG_INF("queue", "%s mounted in %llu us: %llu records, %llu of %llu bytes used, "
 			    "%llu damaged records skipped",
@@ -1069,9 +1085,11 @@ static void stop(void)
 		D.mqtt_open = false;
 	}
 	/* What close handed over is made durable now; the broker redelivers
-	 * anything it had not seen acknowledged, and the queue dedupes nothing
-	 * across restarts, so at worst a notification is queued twice. */
-	eh_queue_commit(&D.queue);
+	 * anything it had not seen acknowledged, and the redelivery filter
+	 * (kept in <queue>.seen) drops it then. */
+	if (eh_queue_commit(&D.queue) == EH_OK)
+		eh_seen_flush(&D.seen);
+	eh_seen_close(&D.seen);
 	eh_queue_close(&D.queue);
 	eh_flash_close(&D.flash);
 	eh_loop_deinit(&D.loop);

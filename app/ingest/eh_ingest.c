@@ -59,6 +59,12 @@ void eh_ingest_remember(struct eh_ingest *g, unsigned type, const uint8_t *raw, 
 	dedupe_add(g, note_hash(type, raw, len));
 }
 
+void eh_ingest_remember_hash(struct eh_ingest *g, uint64_t hash)
+{
+	if (hash != 0 && !dedupe_seen(g, hash))
+		dedupe_add(g, hash);
+}
+
 /* ==== One message ==== */
 
 void eh_ingest_init(struct eh_ingest *g, const struct eh_ingest_ops *ops, void *ctx)
@@ -112,7 +118,8 @@ eh_err eh_ingest_message(struct eh_ingest *g, unsigned type, const uint8_t *payl
 			g->st.duplicates++;
 			continue;
 		}
-		rc = g->ops->append(g->ctx, type, mask, (const uint8_t *)note->raw, note->raw_len);
+		rc = g->ops->append(g->ctx, type, mask, (const uint8_t *)note->raw, note->raw_len,
+				    h);
 		if (rc == EH_ERR_NOSPC) {
 			g->st.notifications--;
 			*from = i;
@@ -126,6 +133,8 @@ eh_err eh_ingest_message(struct eh_ingest *g, unsigned type, const uint8_t *payl
 		}
 		g->st.queued++;
 		dedupe_add(g, h);
+		EH_LOG_DBG("ingest", "staged %s notification %.*s", eh_type_name(type),
+			   (int)(note->id_len < 64 ? note->id_len : 64), note->id);
 		if (g->ops->kick != NULL)
 			for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++)
 				if (mask & (1ull << s))

@@ -30,10 +30,11 @@
 struct eh_ingest_ops {
 	/* The slots of the webhooks that want n (0: none). */
 	uint64_t (*match)(void *ctx, const struct eh_note *n);
-	/* Stage one record. EH_ERR_NOSPC: the queue is full under `block`
+	/* Stage one record (hash: its redelivery-filter hash, for a filter
+	 * kept across restarts). EH_ERR_NOSPC: the queue is full under `block`
 	 * (nothing staged); another error refuses the message. */
 	eh_err (*append)(void *ctx, unsigned type, uint64_t mask, const uint8_t *raw,
-			 size_t len);
+			 size_t len, uint64_t hash);
 	/* Records were staged for (slot, type). */
 	void (*kick)(void *ctx, unsigned slot, unsigned type);
 	/* An offered message is taken (staged, refused or unwanted): the source
@@ -95,5 +96,8 @@ bool eh_ingest_holding(const struct eh_ingest *g);
 /* A record already in the queue (rebuild of the redelivery filter at
  * start): the same type and bytes will not be staged again. */
 void eh_ingest_remember(struct eh_ingest *g, unsigned type, const uint8_t *raw, size_t len);
+
+/* The same, from a hash kept across restarts (the append op's hash). */
+void eh_ingest_remember_hash(struct eh_ingest *g, uint64_t hash);
 
 #endif /* EH_INGEST_H */

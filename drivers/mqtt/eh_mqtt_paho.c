@@ -201,6 +201,8 @@ static int on_paho_message(void *ctx, char *topic, int topic_len, MQTTAsync_mess
 		MQTTAsync_free(topic);
 		return 1;
 	}
+	EH_LOG_DBG("mqtt", "received %s: %d bytes, qos %d, dup %d, msgid %d", topic,
+		   msg->payloadlen, msg->qos, msg->dup, msg->msgid);
 	if (m->jfd >= 0)
 		journal_put(m, topic, msg);
 	pthread_mutex_lock(&m->mu);

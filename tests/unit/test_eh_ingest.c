@@ -40,9 +40,11 @@ static uint64_t f_match(void *ctx, const struct eh_note *n)
 	return F.want;
 }
 
-static eh_err f_append(void *ctx, unsigned type, uint64_t mask, const uint8_t *raw, size_t len)
+static eh_err f_append(void *ctx, unsigned type, uint64_t mask, const uint8_t *raw, size_t len,
+		       uint64_t hash)
 {
 	(void)ctx;
+	CHECK(hash != 0);
 	if (F.fail != EH_OK)
 		return F.fail;
 	if (F.room == 0)
