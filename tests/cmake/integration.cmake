@@ -55,6 +55,7 @@ if(TARGET edgehookd AND EH_PYTHON)
     eh_integration(bounds_poison COMMAND ${bounds} poison)
   endif()
   eh_integration(bounds_journal_full COMMAND ${bounds} journal_full TIMEOUT 600)
+  eh_integration(bounds_journal_unreadable COMMAND ${bounds} journal_unreadable)
 endif()
 
 if(TARGET edgehookd)

@@ -3,7 +3,8 @@
 real mosquitto and a real TLS receiver. Usage: test_bounds.py SCENARIO...;
 scenarios: poison (a 32 MiB QoS 1 message on an input and on a config
 topic), journal_full (journalled messages + full queue under block +
-restart: none lost once there is room)."""
+restart: none lost once there is room), journal_unreadable (exit 3, the
+journal left as it is)."""
 import os
 import sys
 import threading
@@ -142,12 +143,29 @@ def scenario_journal_full(c):
         e.close()
 
 
+def scenario_journal_unreadable(c):
+    e = Env("journal-unreadable")
+    try:
+        jpath = os.path.join(e.dir, "q.ring.journal")
+        os.symlink(jpath, jpath)  # a loop: open(2) fails with ELOOP, even for root
+        e.daemon.start(wait_ready=False)
+        wait_for(lambda: e.daemon.proc.poll() is not None, 20 * SLOW, what="the daemon to stop")
+        c.check(e.daemon.proc.returncode == 3,
+                "a journal that cannot be read stops start with exit 3 (got %s)"
+                % e.daemon.proc.returncode)
+        c.check("cannot read the journal" in e.daemon.log_since_start(), "and says why")
+        c.check(os.path.islink(jpath), "the journal is left as it is")
+    finally:
+        e.close()
+
+
 def json_dumps(o):
     import json
     return json.dumps(o)
 
 
-SCENARIOS = {"poison": scenario_poison, "journal_full": scenario_journal_full}
+SCENARIOS = {"poison": scenario_poison, "journal_full": scenario_journal_full,
+             "journal_unreadable": scenario_journal_unreadable}
 
 if __name__ == "__main__":
     checks = Checks()
