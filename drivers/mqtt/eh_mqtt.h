@@ -38,7 +38,7 @@
  * payload, each at most its limit. A message that would not fit is never
  * written (the app refuses it as oversize); replay skips an entry over it. */
 #define EH_MQTT_J_HDR 24
-#define EH_MQTT_JOURNAL_ENTRY_MAX                                                                \
+#define EH_MQTT_JOURNAL_ENTRY_MAX                                                                  \
 	(EH_MQTT_J_HDR + EH_MQTT_TOPIC_MAX + (EH_MQTT_HMAC_PROP_MAX - 1) + EH_MAX_MSG_BYTES)
 
 /* Caller fills; zero means default. Strings are borrowed and must stay valid
@@ -192,8 +192,8 @@ struct eh_mqtt {
 	struct eh_mqtt_stats st;
 	struct eh_mqtt_track track[EH_MQTT_MAX_TRACKED];
 	bool open;
-	int jfd;		/* the journal, -1 = none */
-	uint64_t jbytes;	/* its length (library thread, under mu) */
+	int jfd;	 /* the journal, -1 = none */
+	uint64_t jbytes; /* its length (library thread, under mu) */
 	struct eh_mqtt_jstate js;
 	uint8_t jbuf[EH_MQTT_JOURNAL_ENTRY_MAX]; /* one journal entry being written */
 };
@@ -207,7 +207,7 @@ struct eh_mqtt_replay {
 	unsigned replayed; /* entries fn took */
 	unsigned skipped;  /* damaged entries, and intact ones over the bound, passed over */
 	bool stopped;	   /* fn did not take the entry at `next` */
-	uint64_t next;	   /* where to go on: the untaken entry, or the end of the last whole one */
+	uint64_t next;	   /* where to go on: the untaken entry, or the end of the last whole */
 };
 
 /* Hand every whole, intact entry of the journal at path, from offset `from`

@@ -289,8 +289,8 @@ eh_err eh_mqtt_journal_replay(const char *path, uint64_t from, uint64_t to, eh_m
 			r->next = off;
 			continue;
 		}
-		if (st == J_OK &&
-		    !fn(ctx, (const char *)buf, buf + tl + hl + 2, pl, hl ? (const char *)buf + tl + 1 : NULL)) {
+		if (st == J_OK && !fn(ctx, (const char *)buf, buf + tl + hl + 2, pl,
+				      hl ? (const char *)buf + tl + 1 : NULL)) {
 			r->stopped = true;
 			break;
 		}
@@ -758,10 +758,11 @@ static void on_up(struct eh_mqtt *m)
 	EH_LOG_INF("mqtt", "connected to %s (MQTT %s, session %s)", m->cfg.uri,
 		   m->st.mqtt_version == 5 ? "5" : "3.1.1", sp ? "resumed" : "new");
 	if (m->st.mqtt_version != 5)
-		EH_LOG_WRN("mqtt", "MQTT 3.1.1 cannot tell the broker the largest packet this "
-				   "client takes (%u bytes): a bigger message is read whole before "
-				   "it is refused; limit it on the broker (mosquitto: "
-				   "message_size_limit, max_packet_size; docs/MQTT.md)",
+		EH_LOG_WRN("mqtt",
+			   "MQTT 3.1.1 cannot tell the broker the largest packet this "
+			   "client takes (%u bytes): a bigger message is read whole before "
+			   "it is refused; limit it on the broker (mosquitto: "
+			   "message_size_limit, max_packet_size; docs/MQTT.md)",
 			   (unsigned)m->cfg.max_packet_bytes);
 	if (m->h.on_connect)
 		m->h.on_connect(m->h.ctx, sp);
@@ -901,7 +902,7 @@ eh_err eh_mqtt_open(struct eh_mqtt *m, const struct eh_mqtt_config *cfg, struct 
 	    cfg->nsubs > EH_MQTT_MAX_SUBS || (cfg->nsubs > 0 && cfg->subs == NULL) ||
 	    cfg->window > EH_MQTT_MAX_WINDOW ||
 	    (cfg->max_packet_bytes != 0 && (cfg->max_packet_bytes < EH_MQTT_MIN_PACKET_BYTES ||
-					     cfg->max_packet_bytes > EH_MQTT_MAX_PACKET_BYTES)) ||
+					    cfg->max_packet_bytes > EH_MQTT_MAX_PACKET_BYTES)) ||
 	    (cfg->mqtt_version != 0 && cfg->mqtt_version != 4 && cfg->mqtt_version != 5))
 		return EH_ERR_INVAL;
 	for (i = 0; i < cfg->nsubs; i++) {
