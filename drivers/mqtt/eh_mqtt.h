@@ -207,7 +207,7 @@ struct eh_mqtt_replay {
 	unsigned replayed; /* entries fn took */
 	unsigned skipped;  /* damaged entries, and intact ones over the bound, passed over */
 	bool stopped;	   /* fn did not take the entry at `next` */
-	uint64_t next;	   /* where to go on: the untaken entry, or the end of the last whole */
+	uint64_t next;	   /* where to go on: the untaken entry, or past the last whole one */
 };
 
 /* Hand every whole, intact entry of the journal at path, from offset `from`
