@@ -125,6 +125,16 @@ static void publish(const char *topic, const char *body, size_t len, int qos, bo
 		EH_LOG_WRN("mqtt", "publish to %s failed: %s", topic, eh_err_str(rc));
 }
 
+/* Journalled messages that found no room at start (full queue under
+ * `block`): kept in the journal from `next` to `end`, taken first once
+ * delivery makes room, while MQTT input stays paused. */
+static struct {
+	bool pending;
+	uint64_t next, end;
+} jback;
+
+static bool replay_backlog(void);
+
 /* ==== Queue and commit adapters ==== */
 
 static void commit_now(void)
@@ -520,7 +530,7 @@ static eh_err src_ack(void *ctx, unsigned slot, unsigned type, uint64_t upto)
 	eh_commit_cursor_moved(&D.commit);
 	/* Held input is retried from the loop (on_tick), never from inside
 	 * delivery's completion that called us. */
-	if (eh_ingest_holding(&D.ingest))
+	if (eh_ingest_holding(&D.ingest) || jback.pending)
 		D.retry_held = true;
 	return rc;
 }
@@ -734,7 +744,8 @@ static void on_tick(struct eh_loop *l, void *arg)
 	(void)arg;
 	if (D.retry_held && !D.stopping) {
 		D.retry_held = false;
-		eh_ingest_retry(&D.ingest);
+		if (replay_backlog()) /* journalled messages go first */
+			eh_ingest_retry(&D.ingest);
 	}
 }
 
@@ -785,12 +796,13 @@ static void on_wake(struct eh_loop *l, void *arg)
 
 /* ==== Inbound journal replay ==== */
 
-static uint8_t journal_buf[EH_MAX_MSG_BYTES + 512];
+static uint8_t journal_buf[EH_MQTT_JOURNAL_ENTRY_MAX];
 
 /* A message Paho acknowledged before the last stop and journalled at once:
  * it goes the normal way; the redelivery filter drops what the queue
- * already holds. */
-static void replay_journalled(void *ctx, const char *topic, const uint8_t *payload, size_t len,
+ * already holds (a message cut half-way by a full queue is taken again
+ * whole: its queued part is dropped as duplicates). false: no room. */
+static bool replay_journalled(void *ctx, const char *topic, const uint8_t *payload, size_t len,
 			      const char *hmac)
 {
 	char diag[EH_ERRS_LEN];
@@ -801,18 +813,117 @@ static void replay_journalled(void *ctx, const char *topic, const uint8_t *paylo
 	 * journalled copy could only bring back a webhook deleted since. */
 	if (strncmp(topic, D.topic_config, strlen(D.topic_config)) == 0 ||
 	    strncmp(topic, D.topic_catalog, strlen(D.topic_catalog)) == 0)
-		return;
+		return true;
 	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
 		size_t from = 0;
 		if (!eh_mqtt_topic_matches(D.boot.inputs[t], topic))
 			continue;
 		eh_err rc = eh_ingest_message(&D.ingest, t, payload, len, diag, sizeof(diag), &from);
 		if (rc == EH_ERR_NOSPC)
-			EH_LOG_ERR("queue", "full (block policy) at start: a journalled %s message "
-					    "from %s could not be queued",
-				   eh_type_name(t), topic);
-		return;
+			return false;
+		if (rc != EH_OK)
+			EH_LOG_WRN("ingest", "journalled %s message of %zu bytes refused: %s",
+				   eh_type_name(t), len, diag);
+		return true;
 	}
+	return true;
+}
+
+static bool journal_walk(void *ctx, const char *topic, const uint8_t *payload, size_t len,
+			 const char *hmac)
+{
+	(void)ctx;
+	(void)topic;
+	(void)payload;
+	(void)len;
+	(void)hmac;
+	return true;
+}
+
+/* Take what waits in the journal, in order. true: nothing waits (any
+ * more); MQTT input is resumed. A read or commit failure stops the daemon
+ * with the journal intact. */
+static bool replay_backlog(void)
+{
+	struct eh_mqtt_replay r;
+
+	if (!jback.pending)
+		return true;
+	eh_err rc = eh_mqtt_journal_replay(D.journal_path, jback.next, jback.end,
+					   replay_journalled, NULL, journal_buf,
+					   sizeof(journal_buf), &r);
+	if (rc != EH_OK) {
+		EH_LOG_ERR("mqtt", "cannot read the journal %s: %s", D.journal_path,
+			   eh_err_str(rc));
+		D.exit_code = EXIT_STORAGE;
+		eh_loop_stop(&D.loop);
+		return false;
+	}
+	jback.next = r.next;
+	if (r.stopped) {
+		if (r.replayed)
+			schedule_commit();
+		return false;
+	}
+	commit_now();
+	if (D.exit_code)
+		return false;
+	jback.pending = false;
+	eh_mqtt_journal_release(&D.mqtt);
+	eh_mqtt_resume(&D.mqtt);
+	EH_LOG_INF("queue", "room again: the journalled messages are queued, input resumed");
+	return true;
+}
+
+/* At start, before MQTT connects: replay the journal and commit. What
+ * finds no room stays in the journal (*keep: bytes to keep) and MQTT
+ * starts paused. -1: go on; else the exit code (the journal is intact). */
+static int replay_journal_at_start(uint64_t *keep)
+{
+	struct eh_mqtt_replay r, w;
+
+	*keep = 0;
+	eh_err rc = eh_mqtt_journal_replay(D.journal_path, 0, UINT64_MAX, replay_journalled, NULL,
+					   journal_buf, sizeof(journal_buf), &r);
+	if (rc != EH_OK) {
+		EH_LOG_ERR("mqtt", "cannot read the journal %s: %s: stopping, the journal is kept",
+			   D.journal_path, eh_err_str(rc));
+		return EXIT_STORAGE;
+	}
+	if (r.replayed) {
+		commit_now();
+		if (D.exit_code) {
+			EH_LOG_ERR("queue", "the %u journalled messages could not be committed: "
+					    "stopping, the journal %s is kept",
+				   r.replayed, D.journal_path);
+			D.exit_code = 0;
+			return EXIT_STORAGE;
+		}
+	}
+	if (r.replayed || r.skipped)
+		EH_LOG_INF("mqtt", "%u journalled messages replayed from %s (%llu duplicates "
+				   "of queued notifications skipped, %u damaged entries skipped)",
+			   r.replayed, D.journal_path,
+			   (unsigned long long)D.ingest.st.duplicates, r.skipped);
+	if (!r.stopped)
+		return -1;
+	/* The end of the last whole entry: a torn tail after it is cut. */
+	rc = eh_mqtt_journal_replay(D.journal_path, r.next, UINT64_MAX, journal_walk, NULL,
+				    journal_buf, sizeof(journal_buf), &w);
+	if (rc != EH_OK) {
+		EH_LOG_ERR("mqtt", "cannot read the journal %s: %s: stopping, the journal is kept",
+			   D.journal_path, eh_err_str(rc));
+		return EXIT_STORAGE;
+	}
+	jback.pending = true;
+	jback.next = r.next;
+	jback.end = w.next;
+	*keep = w.next;
+	D.ingest.st.blocked++;
+	EH_LOG_WRN("queue", "full (block policy) at start: %u journalled messages wait for room "
+			    "in %s; input paused",
+		   w.replayed, D.journal_path);
+	return -1;
 }
 
 /* ==== Start-up ==== */
@@ -1016,6 +1127,7 @@ static int start(void)
 	mc.subs = D.subs;
 	mc.subs_qos = qos;
 	mc.nsubs = 5;
+	mc.max_packet_bytes = D.boot.mqtt.max_packet_bytes;
 	eh_err src = eh_config_store_open(&D.store, store_path);
 	if (src == EH_OK) {
 		reconcile_at_start(&mc);
@@ -1025,15 +1137,11 @@ static int start(void)
 		EH_LOG_ERR("config", "%s is damaged (%s): starting without webhooks until the "
 				     "retained config arrives", store_path, eh_err_str(src));
 
-	unsigned replayed = 0;
-	eh_mqtt_journal_replay(D.journal_path, replay_journalled, NULL, journal_buf,
-			       sizeof(journal_buf), &replayed);
-	if (replayed) {
-		commit_now();
-		EH_LOG_INF("mqtt", "%u journalled messages replayed from %s (%llu duplicates "
-				   "of queued notifications skipped)",
-			   replayed, D.journal_path, (unsigned long long)D.ingest.st.duplicates);
-	}
+	uint64_t keep;
+	if ((rc = replay_journal_at_start(&keep)) >= 0)
+		return rc;
+	mc.journal_keep_bytes = keep;
+	mc.start_paused = jback.pending;
 	if (eh_mqtt_open(&D.mqtt, &mc, &D.loop, &mh) != EH_OK) {
 		EH_LOG_ERR("mqtt", "cannot start the MQTT client for %s", D.boot.mqtt.uri);
 		return 1;

@@ -152,6 +152,8 @@ static int snap_try(struct snap *s, const struct eh_mqtt_config *cfg, const char
 	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
 	MQTTAsync_connectOptions co5 = MQTTAsync_connectOptions_initializer5;
 	MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+	MQTTProperties props = MQTTProperties_initializer;
+	MQTTProperty maxpkt;
 	struct timespec until;
 	int state;
 
@@ -169,6 +171,13 @@ static int snap_try(struct snap *s, const struct eh_mqtt_config *cfg, const char
 		co.cleanstart = 1;
 		co.onSuccess5 = snap_connected5;
 		co.onFailure5 = snap_fail5;
+		/* Retained messages are read whole too: the same bound as the
+		 * daemon's own connection (docs/MQTT.md). */
+		maxpkt.identifier = MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE;
+		maxpkt.value.integer4 =
+		    cfg->max_packet_bytes ? cfg->max_packet_bytes : EH_MQTT_MAX_PACKET_BYTES;
+		MQTTProperties_add(&props, &maxpkt);
+		co.connectProperties = &props;
 	} else {
 		co.cleansession = 1;
 		co.MQTTVersion = MQTTVERSION_3_1_1;
@@ -182,8 +191,9 @@ static int snap_try(struct snap *s, const struct eh_mqtt_config *cfg, const char
 	co.password = cfg->password;
 	co.automaticReconnect = 0;
 	pthread_mutex_lock(&s->mu);
-	if (MQTTAsync_connect(s->client, &co) != MQTTASYNC_SUCCESS)
+	if (MQTTAsync_connect(s->client, &co) != MQTTASYNC_SUCCESS) /* copies the properties */
 		s->state = SNAP_FAILED;
+	MQTTProperties_free(&props);
 	deadline_mono(&until, timeout_ms);
 	while (s->state == SNAP_WAIT)
 		if (pthread_cond_timedwait(&s->cv, &s->mu, &until) != 0)
