@@ -162,11 +162,12 @@ static struct eh_transport_fake fk;
 static struct eh_delivery D;
 static struct eh_webhook W;
 
-static struct eh_transport *fake_factory(void *ctx, unsigned idx, bool tls)
+static struct eh_transport *fake_factory(void *ctx, unsigned idx,
+					  const struct eh_transport_route *route)
 {
 	(void)ctx;
 	(void)idx;
-	(void)tls;
+	(void)route;
 	return &tr;
 }
 
@@ -710,10 +711,11 @@ static struct eh_transport tr4[EH_HTTPS_MAX_CONNS];
 static struct eh_transport_fake fk4[EH_HTTPS_MAX_CONNS];
 static struct eh_webhook W6[NSLOT];
 
-static struct eh_transport *factory4(void *ctx, unsigned idx, bool tls)
+static struct eh_transport *factory4(void *ctx, unsigned idx,
+				      const struct eh_transport_route *route)
 {
 	(void)ctx;
-	(void)tls;
+	(void)route;
 	return &tr4[idx];
 }
 
