@@ -330,7 +330,7 @@ static void conn_step(struct eh_https_conn *c)
 			if (c->tx_off < c->tx_len)
 				rc = eh_transport_send(c->t, c->tx + c->tx_off,
 						       c->tx_len - c->tx_off, &n);
-			else if (c->body_off < c->req->body_len)
+			else if (!c->body_in_tx && c->body_off < c->req->body_len)
 				rc = eh_transport_send(c->t,
 						       (const char *)c->req->body + c->body_off,
 						       c->req->body_len - c->body_off, &n);
@@ -471,6 +471,14 @@ static eh_err build_head(struct eh_https_conn *c, const struct eh_https_req *req
 		PUT("Connection: close\r\n");
 	PUT("\r\n");
 #undef PUT
+	/* A body that fits goes out with the head in one write (one TLS
+	 * record, one segment): a second small write behind a relay without
+	 * TCP_NODELAY (a proxy) waits for the peer's delayed ACK. */
+	c->body_in_tx = req->body_len <= cap - n;
+	if (c->body_in_tx && req->body_len > 0) {
+		memcpy(c->tx + n, req->body, req->body_len);
+		n += req->body_len;
+	}
 	c->tx_len = n;
 	return EH_OK;
 }

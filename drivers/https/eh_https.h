@@ -164,6 +164,7 @@ struct eh_https_conn {
 	int reused;		  /* this request went out on a kept connection */
 	int retried;		  /* a stale kept connection was replaced once */
 	size_t tx_len, tx_off;	  /* request head in tx */
+	int body_in_tx;		  /* a small body was copied into tx after the head */
 	size_t body_off;
 	size_t rx_len; /* bytes of rx holding head (and beyond) */
 	int head_done;

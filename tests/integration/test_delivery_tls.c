@@ -59,6 +59,7 @@ static int rx_start(const char *cert, const char *script, const char *secret)
 	char line[64];
 	size_t n = 0;
 
+	rx_stop(); /* one left by a test that stopped at a REQUIRE */
 	snprintf(recfile, sizeof(recfile), "%s/record.jsonl", certdir);
 	unlink(recfile);
 	if (pipe(pfd) != 0)
@@ -794,6 +795,7 @@ static int tp_start(const char *extra)
 	char conf[300], *argv[] = {"tinyproxy", "-d", "-c", conf, NULL};
 	FILE *f;
 
+	tp_stop();
 	snprintf(conf, sizeof(conf), "%s/tinyproxy.conf", certdir);
 	snprintf(tp_log, sizeof(tp_log), "%s/tinyproxy.log", certdir);
 	unlink(tp_log);
@@ -827,6 +829,7 @@ static int ss_start(const char *cert, const char *proto, const char *cipher)
 
 	snprintf(crt, sizeof(crt), "%s/%s.crt", certdir, cert);
 	snprintf(key, sizeof(key), "%s/%s.key", certdir, cert);
+	ss_stop();
 	snprintf(ss_out, sizeof(ss_out), "%s/s_server.out", certdir);
 	unlink(ss_out);
 	if (pipe2(in, O_CLOEXEC) != 0)
@@ -1221,6 +1224,8 @@ __attribute__((destructor)) static void cleanup_certs(void)
 {
 	char cmd[300];
 	rx_stop();
+	tp_stop();
+	ss_stop();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", certdir);
