@@ -550,9 +550,10 @@ enum {
 };
 
 static const char *const webhook_keys[K_COUNT] = {
-    "title",   "url",	  "batch_size", "batch_max_bytes", "max_attempts", "active",  "filters",
-    "verbose", "headers", "secret",	"timeout_s",	   "version",	   "deleted",
-    "client_cert_file", "client_key_file", "proxy",
+    "title",	 "url",	    "batch_size", "batch_max_bytes",  "max_attempts",
+    "active",	 "filters", "verbose",	  "headers",	      "secret",
+    "timeout_s", "version", "deleted",	  "client_cert_file", "client_key_file",
+    "proxy",
 };
 
 static void parse_member(struct eh_json_cur *c, unsigned k, bool allow_plain_http, bool signed_mode,
@@ -641,8 +642,8 @@ static void parse_member(struct eh_json_cur *c, unsigned k, bool allow_plain_htt
 			w->version = (uint64_t)v;
 		break;
 	case K_CLIENT_CERT:
-		parse_file(c, "client_cert_file", w->client_cert_file,
-			   sizeof(w->client_cert_file), errs);
+		parse_file(c, "client_cert_file", w->client_cert_file, sizeof(w->client_cert_file),
+			   errs);
 		break;
 	case K_CLIENT_KEY:
 		parse_file(c, "client_key_file", w->client_key_file, sizeof(w->client_key_file),

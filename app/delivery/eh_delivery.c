@@ -111,8 +111,8 @@ eh_err eh_delivery_check_webhook(void *ctx, const struct eh_webhook *wh, struct 
 	EH_ASSERT(d != NULL && wh != NULL);
 	if (wh->client_cert_file[0] == '\0' || !d->pool_open)
 		return EH_OK;
-	rc = eh_tls_pool_identity_load(&d->pool, wh->client_cert_file, wh->client_key_file,
-				       &handle, &key, why, sizeof(why));
+	rc = eh_tls_pool_identity_load(&d->pool, wh->client_cert_file, wh->client_key_file, &handle,
+				       &key, why, sizeof(why));
 	if (rc != EH_OK) {
 		eh_errs_add(errs, key ? "client_key_file" : "client_cert_file", "%s", why);
 		return rc;

@@ -162,7 +162,7 @@ struct eh_delivery_slot {
 	uint16_t gen;
 	uint64_t sent, failed_attempts, dead_lettered, batches;
 	char last_error[EH_DELIVERY_ERR_MAX];
-	unsigned identity; /* client certificate handle of the pool, 0: none */
+	unsigned identity;			/* client certificate handle of the pool, 0: none */
 	char identity_err[EH_DELIVERY_ERR_MAX]; /* why the certificate did not load */
 	struct eh_delivery_worker w[EH_TYPE_COUNT];
 };

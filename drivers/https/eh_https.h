@@ -134,7 +134,7 @@ struct eh_https_req {
 	size_t nhdrs;
 	const void *body;
 	size_t body_len;
-	uint32_t timeout_ms; /* connect + proxy + TLS + response; 0 = 10 s */
+	uint32_t timeout_ms;	/* connect + proxy + TLS + response; 0 = 10 s */
 	const char *proxy_host; /* HTTP CONNECT proxy (name or IP literal), NULL: direct */
 	uint16_t proxy_port;
 	unsigned identity; /* client certificate handle for the factory; 0: none */

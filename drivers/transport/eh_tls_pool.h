@@ -50,9 +50,8 @@ struct eh_transport *eh_tls_pool_transport(void *ctx, unsigned idx,
  * key or a mismatched pair, EH_ERR_NOSPC all EH_TLS_POOL_IDENTITIES in use,
  * EH_ERR_INVAL the pool is not open. *key_at_fault tells which file; why
  * gets a reason (file names, never key bytes). mbedTLS allocates here. */
-eh_err eh_tls_pool_identity_load(struct eh_tls_pool *p, const char *cert_file,
-				 const char *key_file, unsigned *handle, bool *key_at_fault,
-				 char *why, size_t cap);
+eh_err eh_tls_pool_identity_load(struct eh_tls_pool *p, const char *cert_file, const char *key_file,
+				 unsigned *handle, bool *key_at_fault, char *why, size_t cap);
 void eh_tls_pool_identity_put(struct eh_tls_pool *p, unsigned handle);
 
 #endif /* EH_TLS_POOL_H */

@@ -148,10 +148,10 @@ struct eh_transport_proxy {
 	struct eh_transport *inner; /* TCP to the proxy; outlives this */
 	char host[EH_PROXY_HOST_MAX];
 	uint16_t port;
-	int phase;		  /* 0 idle, 1 connecting, 2 sending CONNECT, 3 reading, 4 open */
-	size_t len, off;	  /* request bytes to send / answer bytes read */
-	size_t extra_off;	  /* open: tunnel bytes that came with the answer's head */
-	unsigned want;		  /* EH_TRANSPORT_WANT_* after AGAIN */
+	int phase;	  /* 0 idle, 1 connecting, 2 sending CONNECT, 3 reading, 4 open */
+	size_t len, off;  /* request bytes to send / answer bytes read */
+	size_t extra_off; /* open: tunnel bytes that came with the answer's head */
+	unsigned want;	  /* EH_TRANSPORT_WANT_* after AGAIN */
 	char buf[EH_PROXY_HEAD_MAX];	/* the CONNECT request, then the answer */
 	char err[EH_TRANSPORT_ERR_MAX]; /* last failure text */
 };

@@ -32,21 +32,20 @@ void eh_tls_init(struct eh_tls *tls)
  * and AEAD ciphers only, strongest first. A receiver offering nothing of
  * this list fails the handshake. */
 static const int floor_suites[] = {
-	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-	MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-	MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-	0,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    0,
 };
 
 /* The settings every connection shares; conf is initialised. */
 static int conf_setup(struct eh_tls *tls, mbedtls_ssl_config *conf)
 {
-	int rc = mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_CLIENT,
-					     MBEDTLS_SSL_TRANSPORT_STREAM,
-					     MBEDTLS_SSL_PRESET_DEFAULT);
+	int rc = mbedtls_ssl_config_defaults(
+	    conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
 
 	if (rc != 0)
 		return rc;
@@ -677,9 +676,8 @@ void eh_tls_pool_free(struct eh_tls_pool *p)
 	eh_tls_free(&im->tls);
 }
 
-eh_err eh_tls_pool_identity_load(struct eh_tls_pool *p, const char *cert_file,
-				 const char *key_file, unsigned *handle, bool *key_at_fault,
-				 char *why, size_t cap)
+eh_err eh_tls_pool_identity_load(struct eh_tls_pool *p, const char *cert_file, const char *key_file,
+				 unsigned *handle, bool *key_at_fault, char *why, size_t cap)
 {
 	struct tls_pool_impl *im = (struct tls_pool_impl *)p->opaque;
 	enum eh_tls_identity_part bad = EH_TLS_IDENTITY_CERT;

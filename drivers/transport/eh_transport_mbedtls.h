@@ -69,17 +69,17 @@ void eh_tls_free(struct eh_tls *tls);
 
 struct eh_transport_mbedtls {
 	/* internal */
-	struct eh_tls *tls;		 /* shared context, outlives this */
-	struct eh_transport *inner;	 /* the byte stream under TLS */
-	struct eh_transport own_tcp;	 /* the inner transport by default */
+	struct eh_tls *tls;	     /* shared context, outlives this */
+	struct eh_transport *inner;  /* the byte stream under TLS */
+	struct eh_transport own_tcp; /* the inner transport by default */
 	struct eh_transport_tcp own_tcp_st;
 	struct eh_tls_identity *ident; /* client certificate, or NULL */
-	int phase;	    /* 0 idle, 1 inner connecting, 2 handshaking, 3 open */
-	unsigned want;	    /* EH_TRANSPORT_WANT_* after AGAIN */
-	int ssl_live;	    /* ssl holds allocated state */
-	int resumed;	    /* the last handshake resumed a session */
-	int offered;	    /* a saved session was offered in this handshake */
-	int full_handshake; /* this handshake passed ServerHelloDone */
+	int phase;		       /* 0 idle, 1 inner connecting, 2 handshaking, 3 open */
+	unsigned want;		       /* EH_TRANSPORT_WANT_* after AGAIN */
+	int ssl_live;		       /* ssl holds allocated state */
+	int resumed;		       /* the last handshake resumed a session */
+	int offered;		       /* a saved session was offered in this handshake */
+	int full_handshake;	       /* this handshake passed ServerHelloDone */
 	mbedtls_ssl_context ssl;
 	mbedtls_ssl_session saved; /* last session, offered on reconnect */
 	int have_saved;

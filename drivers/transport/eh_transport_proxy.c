@@ -193,8 +193,7 @@ static eh_err px_connect(struct eh_transport *t, const char *host, uint16_t port
 			return EH_ERR_NET;
 		}
 		st->len += n;
-		rc = eh_transport_proxy_parse(st->buf, st->len, &status, &reason, &rlen,
-					      &consumed);
+		rc = eh_transport_proxy_parse(st->buf, st->len, &status, &reason, &rlen, &consumed);
 		if (rc == EH_OK)
 			return answer(st, status, reason, rlen, consumed);
 		if (rc != EH_ERR_AGAIN) {

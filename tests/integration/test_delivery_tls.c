@@ -2,9 +2,9 @@
 /* test_delivery_tls.c - delivery against a real TLS server on 127.0.0.1
  * (tests/integration/tls_receiver.py, or openssl s_server for the TLS
  * floor; certificates made by the openssl CLI at test time), directly or
- * through a real tinyproxy started by the test. The real mbedTLS transport and sockets, the loop on a
- * hand-moved clock: retries happen when the test moves time, never by
- * sleeping. The receiver's record proves what reached it. */
+ * through a real tinyproxy started by the test. The real mbedTLS transport and sockets, the loop on
+ * a hand-moved clock: retries happen when the test moves time, never by sleeping. The receiver's
+ * record proves what reached it. */
 #define _GNU_SOURCE
 #define EH_TEST_MAIN
 #include "eh_test.h"
@@ -824,8 +824,8 @@ static int ss_start(const char *cert, const char *proto, const char *cipher)
 {
 	char crt[300], key[300], line[4096], *p;
 	int in[2];
-	char *argv[] = {"openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", crt, "-key",
-			key, (char *)proto, "-cipher", (char *)cipher, NULL};
+	char *argv[] = {"openssl", "s_server", "-accept",     "127.0.0.1:0", "-cert",	     crt,
+			"-key",	   key,	       (char *)proto, "-cipher",     (char *)cipher, NULL};
 
 	snprintf(crt, sizeof(crt), "%s/%s.crt", certdir, cert);
 	snprintf(key, sizeof(key), "%s/%s.key", certdir, cert);

@@ -168,7 +168,7 @@ static uint16_t seen_proxy_port;
 static unsigned seen_routes;
 
 static struct eh_transport *fake_factory(void *ctx, unsigned idx,
-					  const struct eh_transport_route *route)
+					 const struct eh_transport_route *route)
 {
 	(void)ctx;
 	(void)idx;
@@ -730,7 +730,7 @@ static struct eh_transport_fake fk4[EH_HTTPS_MAX_CONNS];
 static struct eh_webhook W6[NSLOT];
 
 static struct eh_transport *factory4(void *ctx, unsigned idx,
-				      const struct eh_transport_route *route)
+				     const struct eh_transport_route *route)
 {
 	(void)ctx;
 	(void)route;

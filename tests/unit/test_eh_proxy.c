@@ -208,15 +208,15 @@ EH_TEST(parse_bare_lf_and_rejects)
 	CHECK_EQ(used, 17);
 	CHECK_EQ(eh_transport_proxy_parse("HTTP/2 200\r\n\r\n", 14, &status, &reason, &rl, &used),
 		 EH_ERR_PROTO);
-	CHECK_EQ(eh_transport_proxy_parse("HTTP/1.1 20x OK\r\n\r\n", 19, &status, &reason, &rl,
-					  &used),
-		 EH_ERR_PROTO);
-	CHECK_EQ(eh_transport_proxy_parse("HTTP/1.1 099 X\r\n\r\n", 18, &status, &reason, &rl,
-					  &used),
-		 EH_ERR_PROTO);
-	CHECK_EQ(eh_transport_proxy_parse("HTTP/1.1 200 OK\rX\n\r\n", 20, &status, &reason, &rl,
-					  &used),
-		 EH_ERR_PROTO);
+	CHECK_EQ(
+	    eh_transport_proxy_parse("HTTP/1.1 20x OK\r\n\r\n", 19, &status, &reason, &rl, &used),
+	    EH_ERR_PROTO);
+	CHECK_EQ(
+	    eh_transport_proxy_parse("HTTP/1.1 099 X\r\n\r\n", 18, &status, &reason, &rl, &used),
+	    EH_ERR_PROTO);
+	CHECK_EQ(
+	    eh_transport_proxy_parse("HTTP/1.1 200 OK\rX\n\r\n", 20, &status, &reason, &rl, &used),
+	    EH_ERR_PROTO);
 	CHECK_EQ(eh_transport_proxy_parse("HTTP/1.1 200 OK\r\nA: \0\r\n\r\n", 25, &status, &reason,
 					  &rl, &used),
 		 EH_ERR_PROTO);
