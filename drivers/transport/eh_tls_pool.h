@@ -25,7 +25,7 @@
  * and aarch64. */
 #define EH_TLS_POOL_BYTES                                                                          \
 	(45056 + EH_TLS_POOL_CONNS * (2048 + 256 + EH_PROXY_HEAD_MAX) +                            \
-	 EH_TLS_POOL_IDENTITIES * 1024)
+	 EH_TLS_POOL_IDENTITIES * 1088)
 
 struct eh_tls_pool {
 	/* internal */
