@@ -235,3 +235,41 @@ EH_TEST(file_loading_and_secrets)
 	unlink(conf);
 	rmdir(dir);
 }
+
+EH_TEST(https_proxy_and_no_proxy)
+{
+	REQUIRE(parse("{}") == EH_OK);
+	CHECK_STR(b.https_proxy.host, "");
+	CHECK_EQ(b.n_no_proxy, 0);
+	REQUIRE(parse("{\"https_proxy\": \"http://proxy.site:3128\", \"no_proxy\": "
+		      "[\"localhost\", \".corp.example\", \"10.1.2.3\", \"*\"]}") == EH_OK);
+	CHECK_STR(b.https_proxy.host, "proxy.site");
+	CHECK_EQ(b.https_proxy.port, 3128);
+	REQUIRE(b.n_no_proxy == 4);
+	CHECK_STR(b.no_proxy_list[1], ".corp.example");
+	CHECK_STR(b.no_proxy_list[3], "*");
+	REQUIRE(parse("{\"https_proxy\": \"http://[::1]:8080/\"}") == EH_OK);
+	CHECK_STR(b.https_proxy.host, "::1");
+	CHECK_EQ(b.https_proxy.port, 8080);
+	REQUIRE(parse("{\"https_proxy\": null}") == EH_OK);
+	CHECK_STR(b.https_proxy.host, "");
+	expect_error("{\"https_proxy\": \"proxy.site:3128\"}",
+		     "https_proxy: expected null or \"http://host:port\"");
+	expect_error("{\"https_proxy\": \"http://proxy.site\"}",
+		     "https_proxy: expected null or \"http://host:port\"");
+	expect_error("{\"https_proxy\": \"https://proxy.site:3128\"}",
+		     "https_proxy: expected null or \"http://host:port\"");
+	expect_error("{\"https_proxy\": \"http://u:p@proxy.site:3128\"}",
+		     "https_proxy: expected null or \"http://host:port\"");
+	expect_error("{\"https_proxy\": \"http://proxy.site:0\"}",
+		     "https_proxy: expected null or \"http://host:port\"");
+	expect_error("{\"https_proxy\": 3128}", "https_proxy: expected null or \"http://host:port\"");
+	expect_error("{\"no_proxy\": \"localhost\"}",
+		     "no_proxy: expected an array of host names, suffixes or IPs");
+	expect_error("{\"no_proxy\": [\"ok\", 5]}", "no_proxy[1]: expected string");
+	expect_error("{\"no_proxy\": [\"10.0.0.0/8\"]}",
+		     "no_proxy[0]: a host name, \".suffix\", IP address or \"*\"");
+	expect_error("{\"no_proxy\": [\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\","
+		     "\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\"]}",
+		     "no_proxy: more than 16 entries");
+}
