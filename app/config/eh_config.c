@@ -654,6 +654,19 @@ static eh_err check_signature(struct eh_config *c, const char *topic, const uint
 	return EH_OK;
 }
 
+/* The contract's form of a signature: 64 lowercase hex digits. The value is
+ * kept in the config store one value a line, so nothing else may pass. */
+static bool sig_form(const char *prop)
+{
+	size_t n = 0;
+
+	for (; prop[n] != '\0'; n++)
+		if (n >= 64 || !((prop[n] >= '0' && prop[n] <= '9') ||
+				 (prop[n] >= 'a' && prop[n] <= 'f')))
+			return false;
+	return n == 64;
+}
+
 /* Everything after the topic is known: validate, then apply. */
 static eh_err handle_valid_topic(struct eh_config *c, const char *topic, const struct topic *t,
 				 const uint8_t *payload, size_t len, const char *hmac_prop,
@@ -676,6 +689,11 @@ static eh_err handle_valid_topic(struct eh_config *c, const char *topic, const s
 	if (len > EH_MAX_MSG_BYTES) {
 		eh_errs_add(errs, "payload", "larger than %d bytes", EH_MAX_MSG_BYTES);
 		return refuse(c, topic, res, errs, EH_ERR_TOOBIG);
+	}
+	if (!signed_mode && hmac_prop != NULL && !sig_form(hmac_prop)) {
+		/* Unsigned mode does not check it, but keeps it for restarts. */
+		eh_errs_add(errs, "hmac-sha256", "expected 64 lowercase hex digits");
+		return refuse(c, topic, res, errs, EH_ERR_PROTO);
 	}
 	if (signed_mode) {
 		if ((rc = check_signature(c, topic, payload, len, hmac_prop, digest, errs)) !=

@@ -676,6 +676,41 @@ EH_TEST(no_secret_or_header_value_in_any_answer)
 		CHECK(!C.webhooks[s].has_secret);
 }
 
+/* The hmac-sha256 user property is kept beside the payload in the config
+ * store, one value a line: only the contract's form (64 lowercase hex digits)
+ * may pass, or a newline in it would break the store for the next start. */
+EH_TEST(hmac_property_must_be_64_lowercase_hex)
+{
+	static const char json[] = "{" GOOD "}";
+	static const char *const bad[] = {
+	    "00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00f\n",
+	    "00ff00ff00ff00ff00ff00ff00ff00ff\n0ff00ff00ff00ff00ff00ff00ff00ff",
+	    "00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF",
+	    "00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00f",
+	    "00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff0",
+	    "00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00fg",
+	    "",
+	};
+	setup(false);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_EQ(eh_config_handle(&C, "edge/config/webhooks/5", (const uint8_t *)json,
+					  strlen(json), bad[i], &R),
+			 EH_ERR_PROTO);
+		CHECK(!R.accepted);
+		CHECK_STR(R.status_topic, "edge/config-status/webhooks/5");
+		CHECK_STR(R.status_body, "{\"accepted\": false, \"errors\": [\"hmac-sha256: "
+					 "expected 64 lowercase hex digits\"]}");
+		CHECK_EQ(R.nchanges, 0);
+		CHECK_EQ(C.webhooks[0].id, 0);
+	}
+	CHECK_EQ(eh_config_handle(&C, "edge/config/webhooks/5", (const uint8_t *)json,
+				  strlen(json),
+				  "00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff",
+				  &R),
+		 EH_OK);
+	CHECK(R.accepted);
+}
+
 EH_TEST(init_refuses_bad_arguments)
 {
 	struct eh_config_init ci;
