@@ -312,7 +312,19 @@ EH_TEST(validation_errors_name_their_paths)
 	for (int i = 0; i < 22; i++)
 		strcat(s, "QUFB");
 	strcat(s, "\"}");
-	CHECK(has_error(s, false, "secret: the key must decode to 1..64 bytes"));
+	CHECK(has_error(s, false, "secret: the key must decode to 16..64 bytes"));
+	/* A key shorter than 16 bytes is guessable: 1 byte, then 15 bytes. */
+	CHECK(has_error("{" GOOD ", \"secret\": \"whsec_YQ==\"}", false,
+			"secret: the key must decode to 16..64 bytes"));
+	CHECK(has_error("{" GOOD ", \"secret\": \"whsec_MDEyMzQ1Njc4OWFiY2Rl\"}", false,
+			"secret: the key must decode to 16..64 bytes"));
+	/* 16 bytes is the shortest accepted. */
+	{
+		static const char k16[] = "{" GOOD ", \"secret\": \"whsec_MDEyMzQ1Njc4OWFiY2RlZg==\"}";
+		static struct eh_errs e16;
+		eh_errs_init(&e16);
+		CHECK_EQ(eh_config_check_webhook(k16, strlen(k16), false, &e16), EH_OK);
+	}
 
 	/* the payload itself */
 	CHECK(has_error_prefix("{", "payload: invalid JSON: "));
