@@ -661,8 +661,8 @@ static bool sig_form(const char *prop)
 	size_t n = 0;
 
 	for (; prop[n] != '\0'; n++)
-		if (n >= 64 || !((prop[n] >= '0' && prop[n] <= '9') ||
-				 (prop[n] >= 'a' && prop[n] <= 'f')))
+		if (n >= 64 ||
+		    !((prop[n] >= '0' && prop[n] <= '9') || (prop[n] >= 'a' && prop[n] <= 'f')))
 			return false;
 	return n == 64;
 }

@@ -320,7 +320,8 @@ EH_TEST(validation_errors_name_their_paths)
 			"secret: the key must decode to 16..64 bytes"));
 	/* 16 bytes is the shortest accepted. */
 	{
-		static const char k16[] = "{" GOOD ", \"secret\": \"whsec_MDEyMzQ1Njc4OWFiY2RlZg==\"}";
+		static const char k16[] =
+		    "{" GOOD ", \"secret\": \"whsec_MDEyMzQ1Njc4OWFiY2RlZg==\"}";
 		static struct eh_errs e16;
 		eh_errs_init(&e16);
 		CHECK_EQ(eh_config_check_webhook(k16, strlen(k16), false, &e16), EH_OK);
@@ -715,10 +716,9 @@ EH_TEST(hmac_property_must_be_64_lowercase_hex)
 		CHECK_EQ(R.nchanges, 0);
 		CHECK_EQ(C.webhooks[0].id, 0);
 	}
-	CHECK_EQ(eh_config_handle(&C, "edge/config/webhooks/5", (const uint8_t *)json,
-				  strlen(json),
-				  "00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff",
-				  &R),
+	CHECK_EQ(eh_config_handle(
+		     &C, "edge/config/webhooks/5", (const uint8_t *)json, strlen(json),
+		     "00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff", &R),
 		 EH_OK);
 	CHECK(R.accepted);
 }

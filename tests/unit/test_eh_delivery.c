@@ -546,9 +546,8 @@ EH_TEST(retry_after_zero_or_past_is_floored)
 {
 	rig(1, 1048576, 0);
 	fq_add("{\"id\":\"x\"}");
-	eh_transport_fake_add(&fk,
-			      "HTTP/1.1 503 Busy\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n",
-			      EH_OK);
+	eh_transport_fake_add(
+	    &fk, "HTTP/1.1 503 Busy\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n", EH_OK);
 	/* wall clock: 22:13:20 GMT; this date is 20 s in the past */
 	eh_transport_fake_add(&fk,
 			      "HTTP/1.1 429 Slow Down\r\nRetry-After: Tue, 14 Nov 2023 22:13:00 GMT"
