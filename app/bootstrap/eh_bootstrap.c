@@ -87,6 +87,56 @@ static bool valid_topic(const char *t, bool filter)
 	return true;
 }
 
+/* Whether some topic matches both filters a and b (valid filters, '+' and
+ * '#' on either side). A wildcard first level matches no topic starting
+ * with '$' (MQTT 4.7.2). */
+static bool filters_overlap(const char *a, const char *b)
+{
+	for (bool first = true;; first = false) {
+		size_t la = strcspn(a, "/"), lb = strcspn(b, "/");
+		bool hash_a = la == 1 && a[0] == '#', hash_b = lb == 1 && b[0] == '#';
+		bool plus_a = la == 1 && a[0] == '+', plus_b = lb == 1 && b[0] == '+';
+
+		if (first &&
+		    (((hash_a || plus_a) && b[0] == '$') || ((hash_b || plus_b) && a[0] == '$')))
+			return false;
+		if (hash_a || hash_b)
+			return true;
+		if (!plus_a && !plus_b && (la != lb || memcmp(a, b, la) != 0))
+			return false;
+		a += la;
+		b += lb;
+		if (*a == '\0' || *b == '\0') /* "x/#" also matches "x" */
+			return (*a == '\0' && *b == '\0') || strcmp(a, "/#") == 0 ||
+			       strcmp(b, "/#") == 0;
+		a++;
+		b++;
+	}
+}
+
+/* An input filter must match no topic the daemon publishes (status, dead
+ * letters, webhook states, config-status) nor its config and catalog
+ * topics: the daemon would take its own output as input, dead letters
+ * re-ingested as notifications. Reported naming the key. */
+static void input_not_own(const struct eh_bootstrap *b, const char *key, const char *filter,
+			  struct eh_errs *errs)
+{
+	static const char *const own[] = {"status",	     "deadletter/+", "webhooks/+/state",
+					  "config-status/#", "config/#",     "catalog/#"};
+	char t[EH_BOOT_TOPIC_MAX + 32];
+
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		snprintf(t, sizeof(t), "%s/%s", b->topic_prefix, own[i]);
+		if (filters_overlap(filter, t)) {
+			eh_errs_add(errs, key,
+				    "overlaps %s, a topic of the daemon's own: it would take its "
+				    "own output as input",
+				    t);
+			return;
+		}
+	}
+}
+
 /* tcp://host:port or mqtt://host:port (port defaults to 1883). */
 static bool parse_mqtt_uri(struct eh_bootstrap *b)
 {
@@ -378,10 +428,15 @@ eh_err eh_bootstrap_parse(const char *json, size_t len, struct eh_bootstrap *b,
 		snprintf(b->mqtt.client_id, sizeof(b->mqtt.client_id), "edgehookd-%s",
 			 b->device_id);
 	static const char *const in_names[3] = {"events", "episodes", "counters"};
-	for (int t = 0; t < 3; t++)
+	char key[32];
+	for (int t = 0; t < 3; t++) {
 		if (!have_input[t])
 			snprintf(b->inputs[t], sizeof(b->inputs[t]), "%s/in/%s", b->topic_prefix,
 				 in_names[t]);
+		else if (valid_topic(b->inputs[t], true))
+			input_not_own(b, eh_path_key(key, sizeof(key), "inputs", in_names[t]),
+				      b->inputs[t], errs);
+	}
 	return eh_errs_count(errs) > before ? EH_ERR_INVAL : EH_OK;
 }
 

@@ -138,6 +138,68 @@ EH_TEST(every_error_names_its_key)
 	expect_error("{\"device_id\":\"a\\u0001\"}", "device_id: control character not allowed");
 }
 
+/* An input filter that matches a topic the daemon publishes (status, dead
+ * letters, webhook states, config-status) or reads its config from would
+ * feed the daemon its own output: refused, naming the key. */
+EH_TEST(input_overlapping_the_daemons_own_topics_is_refused)
+{
+	static const char *const refused[][2] = {
+	    {"gw/#", "gw/status"},
+	    {"#", "gw/status"},
+	    {"+/#", "gw/status"},
+	    {"gw/+", "gw/status"},
+	    {"+/status", "gw/status"},
+	    {"gw/deadletter/7", "gw/deadletter/+"},
+	    {"gw/+/7", "gw/deadletter/+"},
+	    /* matches gw/config/events, which the daemon reads as config */
+	    {"gw/+/events", "gw/deadletter/+"},
+	    {"gw/webhooks/+/state", "gw/webhooks/+/state"},
+	    {"gw/+/+/state", "gw/webhooks/+/state"},
+	    {"+/+/+/+", "gw/webhooks/+/state"},
+	    {"gw/webhooks/#", "gw/webhooks/+/state"},
+	    {"gw/config-status/webhooks/3", "gw/config-status/#"},
+	    {"gw/config/webhooks/+", "gw/config/#"},
+	    {"gw/config", "gw/config/#"},
+	    {"gw/catalog/cameras/1", "gw/catalog/#"},
+	};
+	static const char *const accepted[] = {
+	    "gw/in/events",
+	    "gw/in/#",
+	    "gw/in/+",
+	    "gw",
+	    "+/in/events",
+	    "cams/+/events",
+	    "gw/webhooks/+/other",
+	    "gw/status/x",
+	    "gw/deadletter",
+	    "gw/webhooks/+",
+	    "other/#",
+	};
+	char json[256], msg[256];
+
+	for (unsigned i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(json, sizeof(json),
+			 "{\"topic_prefix\":\"gw\",\"inputs\":{\"episodes\":\"%s\"}}",
+			 refused[i][0]);
+		snprintf(msg, sizeof(msg),
+			 "inputs.episodes: overlaps %s, a topic of the daemon's own: it would "
+			 "take its own output as input",
+			 refused[i][1]);
+		expect_error(json, msg);
+	}
+	for (unsigned i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+		snprintf(json, sizeof(json),
+			 "{\"topic_prefix\":\"gw\",\"inputs\":{\"counters\":\"%s\"}}", accepted[i]);
+		CHECK_EQ(parse(json), EH_OK);
+		if (errs.n)
+			fprintf(stderr, "  %s: %s\n", accepted[i], errs.msg[0]);
+	}
+	/* The derived prefix counts as well (edgehook/<device_id>). */
+	expect_error("{\"device_id\":\"cam-7\",\"inputs\":{\"events\":\"edgehook/#\"}}",
+		     "inputs.events: overlaps edgehook/cam-7/status, a topic of the daemon's "
+		     "own: it would take its own output as input");
+}
+
 EH_TEST(several_problems_are_all_reported)
 {
 	CHECK(parse("{\"x\":1,\"mqtt\":{\"keepalive_s\":0},\"coap\":{\"port\":-1}}") ==
