@@ -723,6 +723,66 @@ EH_TEST(hmac_property_must_be_64_lowercase_hex)
 	CHECK(R.accepted);
 }
 
+/* ==== URLs in logs ==== */
+
+static char logged[4096];
+
+static void log_sink(int level, const char *line, void *arg)
+{
+	(void)level;
+	(void)arg;
+	size_t n = strlen(logged);
+	snprintf(logged + n, sizeof(logged) - n, "%s\n", line);
+}
+
+static void url_shown(bool tls, const char *host, uint16_t port, const char *path, const char *want)
+{
+	struct eh_url u;
+	char out[EH_WEBHOOK_URL_MAX];
+
+	memset(&u, 0, sizeof(u));
+	u.tls = tls;
+	snprintf(u.host, sizeof(u.host), "%s", host);
+	u.port = port;
+	snprintf(u.path, sizeof(u.path), "%s", path);
+	eh_config_url_shown(&u, out, sizeof(out));
+	CHECK_STR(out, want);
+}
+
+/* Receivers take their tokens in the query string: the log shows scheme,
+ * host, port and path only. */
+EH_TEST(logged_urls_have_no_query_string)
+{
+	url_shown(true, "hooks.example", 443, "/ff?token=SECRET", "https://hooks.example/ff");
+	url_shown(true, "hooks.example", 443, "/?token=SECRET", "https://hooks.example/");
+	url_shown(true, "hooks.example", 443, "", "https://hooks.example/");
+	url_shown(true, "hooks.example", 8443, "/a/b?x=1&token=SECRET",
+		  "https://hooks.example:8443/a/b");
+	url_shown(false, "10.0.0.5", 80, "/a?SECRET", "http://10.0.0.5/a");
+	url_shown(false, "::1", 8080, "/in?SECRET", "http://[::1]:8080/in");
+
+	logged[0] = '\0';
+	eh_log_set_sink(log_sink, NULL);
+	setup(false);
+	CHECK_EQ(put_hook(3, "{\"title\": \"t\", \"url\": "
+			     "\"https://hooks.example/ff?token=SECRET\"}"),
+		 EH_OK);
+	CHECK_EQ(put_hook(3, "{\"title\": \"t\", \"url\": "
+			     "\"https://hooks.example:8443/ff?a=1&token=SECRET\"}"),
+		 EH_OK);
+	/* User information is refused, and the refusal does not quote it. */
+	CHECK(put_hook(4, "{\"title\": \"t\", \"url\": "
+			  "\"https://user:SECRET@hooks.example/ff\"}") != EH_OK);
+	eh_log_set_sink(NULL, NULL);
+	CHECK(strstr(logged, "webhook 3 created (slot 0): \"t\" -> https://hooks.example/ff\n"));
+	CHECK(strstr(logged,
+		     "webhook 3 replaced (slot 0): \"t\" -> https://hooks.example:8443/ff\n"));
+	CHECK(strstr(logged, "url: user information is not allowed"));
+	CHECK(strstr(logged, "SECRET") == NULL);
+	if (strstr(logged, "SECRET") != NULL)
+		fprintf(stderr, "%s", logged);
+}
+
 EH_TEST(init_refuses_bad_arguments)
 {
 	struct eh_config_init ci;
