@@ -3,8 +3,10 @@
  * file once at start (its heap use ends with this function); every key is
  * checked against a table, so an unknown or mistyped key never passes. */
 #include "eh_bootstrap.h"
+#include "eh_crypto.h"
 #include "eh_file.h"
 #include "eh_log.h"
+#include "eh_sock.h"
 
 #include <cJSON.h>
 #include <limits.h>
@@ -317,6 +319,12 @@ static void parse_coap(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *e
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "port")) != NULL &&
 	    get_uint(v, "coap.port", 0, 65535, &n, errs))
 		b->coap.port = (uint16_t)n;
+	/* libcoap binds an IP literal; a name would fail only at start. */
+	uint8_t ip[16];
+	size_t iplen;
+	if (b->coap.port != 0 && b->coap.bind[0] != '\0' &&
+	    !eh_sock_ip_literal(b->coap.bind, ip, &iplen))
+		eh_errs_add(errs, "coap.bind", "expected an IPv4 or IPv6 address");
 }
 
 /* ==== Entry points ==== */
@@ -454,6 +462,18 @@ eh_err eh_bootstrap_load(const char *path, struct eh_bootstrap *b, struct eh_err
 		return rc;
 	}
 	return eh_bootstrap_parse(text, len, b, errs);
+}
+
+eh_err eh_bootstrap_check_files(const struct eh_bootstrap *b, struct eh_errs *errs)
+{
+	unsigned before = eh_errs_count(errs);
+	eh_err rc = eh_crypto_ca_check(b->ca_file, NULL);
+
+	if (rc == EH_ERR_NOENT)
+		eh_errs_add(errs, "tls.ca_file", "cannot read %s", b->ca_file);
+	else if (rc != EH_OK)
+		eh_errs_add(errs, "tls.ca_file", "no usable CA certificate in %s", b->ca_file);
+	return eh_errs_count(errs) > before ? EH_ERR_INVAL : EH_OK;
 }
 
 eh_err eh_bootstrap_read_secret(const char *path, uint8_t *buf, size_t cap, size_t *len)

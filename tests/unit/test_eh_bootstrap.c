@@ -271,3 +271,50 @@ EH_TEST(file_loading_and_secrets)
 	unlink(conf);
 	rmdir(dir);
 }
+
+/* What start loads besides the file itself is checked before start (and
+ * by --check-config): a CA bundle start could not load, or a CoAP bind
+ * address that is not an IP address, is a configuration error (exit 2),
+ * not a failure later at start (exit 1, restarted in a loop). */
+EH_TEST(check_files_refuses_what_start_would_fail_on)
+{
+	char dir[] = "/tmp/eh_boot_ca_XXXXXX";
+	char junk[128], want[256];
+	REQUIRE(mkdtemp(dir) != NULL);
+	snprintf(junk, sizeof(junk), "%s/junk.pem", dir);
+	FILE *f = fopen(junk, "w");
+	fputs("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+	      f);
+	fclose(f);
+
+	REQUIRE(parse("{\"tls\":{\"ca_file\":\"" EH_FIXTURES "/tls/ca.pem\"}}") == EH_OK);
+	CHECK_EQ(eh_bootstrap_check_files(&b, &errs), EH_OK);
+	CHECK_EQ(errs.n, 0);
+
+	REQUIRE(parse("{\"tls\":{\"ca_file\":\"/nonexistent/ca.pem\"}}") == EH_OK);
+	CHECK_EQ(eh_bootstrap_check_files(&b, &errs), EH_ERR_INVAL);
+	CHECK_EQ(errs.n, 1);
+	CHECK_STR(errs.msg[0], "tls.ca_file: cannot read /nonexistent/ca.pem");
+
+	snprintf(b.ca_file, sizeof(b.ca_file), "%s", junk);
+	eh_errs_init(&errs);
+	CHECK_EQ(eh_bootstrap_check_files(&b, &errs), EH_ERR_INVAL);
+	snprintf(want, sizeof(want), "tls.ca_file: no usable CA certificate in %s", junk);
+	CHECK_STR(errs.msg[0], want);
+
+	snprintf(b.ca_file, sizeof(b.ca_file), "%s", dir); /* a directory */
+	eh_errs_init(&errs);
+	CHECK_EQ(eh_bootstrap_check_files(&b, &errs), EH_ERR_INVAL);
+	CHECK_EQ(errs.n, 1);
+
+	/* The CoAP bind address must be an IP literal (libcoap binds it as one). */
+	expect_error("{\"coap\":{\"bind\":\"localhost\",\"port\":5683}}",
+		     "coap.bind: expected an IPv4 or IPv6 address");
+	expect_error("{\"coap\":{\"bind\":\"127.0.0.300\"}}",
+		     "coap.bind: expected an IPv4 or IPv6 address");
+	CHECK_EQ(parse("{\"coap\":{\"bind\":\"::1\"}}"), EH_OK);
+	CHECK_EQ(parse("{\"coap\":{\"bind\":\"0.0.0.0\",\"port\":5684}}"), EH_OK);
+	CHECK_EQ(parse("{\"coap\":{\"bind\":\"localhost\",\"port\":0}}"), EH_OK); /* off */
+	unlink(junk);
+	rmdir(dir);
+}
