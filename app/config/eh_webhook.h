@@ -19,7 +19,7 @@
 #define EH_HEADER_NAME_MAX 64
 #define EH_HEADER_VALUE_MAX 512
 #define EH_SECRET_MAX 64 /* decoded HMAC key bytes */
-#define EH_SECRET_MIN 16 /* shorter keys are guessable (Standard Webhooks uses 24..64) */
+#define EH_SECRET_MIN 16 /* decoded HMAC key bytes: a shorter key is guessable */
 
 struct eh_header {
 	char name[EH_HEADER_NAME_MAX];   /* token characters only, validated */

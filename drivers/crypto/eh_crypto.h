@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* eh_crypto.h - the few primitives the app needs (HMAC-SHA256 for webhook
  * signatures and signed config, base64, random bytes, a CA bundle check),
- * so that no file
- * outside drivers/ includes a crypto library header. Backend: mbedTLS. */
+ * so that no file outside drivers/ includes a crypto library header.
+ * Backend: mbedTLS. */
 #ifndef EH_CRYPTO_H
 #define EH_CRYPTO_H
 
