@@ -46,8 +46,10 @@ static int check_config(int argc, char **argv)
 	bool webhook = strstr(text, "\"url\"") != NULL || strstr(text, "\"filters\"") != NULL;
 	if (webhook)
 		eh_config_check_webhook(text, len, true, &errs);
-	else if (eh_bootstrap_parse(text, len, &b, &errs) == EH_OK)
+	else if (eh_bootstrap_parse(text, len, &b, &errs) == EH_OK) {
 		eh_bootstrap_load_secrets(&b, &errs);
+		eh_bootstrap_check_files(&b, &errs);
+	}
 	for (unsigned i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s: %s\n", argv[1], errs.msg[i]);
 	if (errs.dropped)

@@ -127,7 +127,7 @@ eh_err eh_file_lock(int fd)
 
 eh_err eh_file_read_all(const char *path, char *buf, size_t cap, size_t *len)
 {
-	int fd;
+	int fd = -1; /* set by a successful open; GCC 12 -O2 -g cannot see that */
 	size_t got = 0;
 	eh_err rc = eh_file_open_ro(path, &fd);
 	if (rc != EH_OK)

@@ -49,10 +49,10 @@ run_build() {
 	status[$name]="$line"
 }
 
-run_build native build -DCMAKE_BUILD_TYPE=Asan
+run_build native build -DCMAKE_BUILD_TYPE=Asan -DEH_WERROR=ON
 if [ "${EH_SKIP_AARCH64:-0}" != 1 ]; then
 	run_build aarch64 build-aarch64 -DCMAKE_TOOLCHAIN_FILE=toolchains/aarch64-linux-gnu.cmake \
-		-DCMAKE_BUILD_TYPE=MinSizeRel
+		-DCMAKE_BUILD_TYPE=MinSizeRel -DEH_WERROR=ON
 fi
 
 echo
