@@ -120,6 +120,10 @@ eh_err eh_config_handle(struct eh_config *c, const char *topic, const uint8_t *p
 eh_err eh_config_check_webhook(const char *json, size_t len, bool allow_plain_http,
 			       struct eh_errs *errs);
 
+/* Validate a P/config/gateway JSON (unsigned mode) without applying it:
+ * every error with its path. EH_OK when valid, else EH_ERR_PROTO. */
+eh_err eh_config_check_gateway(const char *json, size_t len, struct eh_errs *errs);
+
 /* The mask of ACTIVE webhook slots whose filters want n (bit s = slot s). */
 uint64_t eh_config_match(const struct eh_config *c, const struct eh_note *n);
 
