@@ -40,6 +40,16 @@ check "systemd-analyze verify accepts the unit" "systemd-analyze verify '$tmp/ed
 check "the unit is Type=notify with a watchdog and hardening" \
 	"grep -q '^Type=notify' '$src/config/edgehookd.service' && grep -q '^WatchdogSec=' '$src/config/edgehookd.service' && grep -q '^ProtectSystem=strict' '$src/config/edgehookd.service' && grep -q '^NoNewPrivileges=yes' '$src/config/edgehookd.service'"
 
+# The runbook's drop-in for a queue outside /var/lib (docs/OPERATING.md),
+# merged with the unit: systemd accepts every line of it.
+mkdir -p "$tmp/units/edgehookd.service.d"
+cp "$tmp/edgehookd.service" "$tmp/units/"
+sed -n "/queue-dir.conf <<'CONF'/,/^CONF/p" "$src/docs/OPERATING.md" | sed '1d;$d' \
+	>"$tmp/units/edgehookd.service.d/queue-dir.conf"
+check "the runbook's ReadWritePaths= drop-in verifies with the unit" \
+	"grep -q '^ReadWritePaths=' '$tmp/units/edgehookd.service.d/queue-dir.conf' && SYSTEMD_UNIT_PATH='$tmp/units:' systemd-analyze verify '$tmp/units/edgehookd.service' >'$tmp/dropin.log' 2>&1 && [ ! -s '$tmp/dropin.log' ]"
+[ -s "$tmp/dropin.log" ] && cat "$tmp/dropin.log"
+
 # ==== build the packages as they ship ====
 # build_deb ARCH DIR CMAKE_ARGS...: configure, build, cpack; prints the .deb
 build_deb() {
