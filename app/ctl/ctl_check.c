@@ -22,8 +22,8 @@ static const char *const doc_names[DOC_COUNT] = {"bootstrap", "webhook", "gatewa
  * shared by the bootstrap file and the gateway document; "version" and
  * "deleted" by every config message; they decide nothing. */
 static const char *const bootstrap_only[] = {
-    "device_id",	"topic_prefix",		"mqtt", "inputs", "queue", "tls",
-    "allow_plain_http", "config_hmac_key_file", "coap", NULL};
+    "device_id",	"topic_prefix",		"mqtt", "inputs",	"queue", "tls",
+    "allow_plain_http", "config_hmac_key_file", "coap", "stop_grace_s", NULL};
 static const char *const webhook_only[] = {
     "title",	    "url",	 "batch_size", "batch_max_bytes",
     "max_attempts", "active",	 "filters",    "headers",
