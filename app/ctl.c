@@ -9,19 +9,22 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: edgehookctl COMMAND ...\n"
-		"  queue stat FILE                        capacity, fill, per-cursor lag, drops, damage\n"
-		"  queue dump FILE                        records, cursors and damage found\n"
-		"  sign --key-file K --topic T FILE       the hmac-sha256 user property for a config message\n"
-		"  check-config TYPE FILE                 validate a document; TYPE is bootstrap, webhook\n"
-		"                                         or gateway\n"
-		"  explain WEBHOOK.json NOTIFICATION.json why a notification is (not) delivered\n"
-		"  -V, --version                          print the version\n"
-		"  -h, --help                             this text; COMMAND --help: the command's usage\n"
-		"A FILE that is read as a document may be - (standard input).\n"
-		"Exit status: 0 ok, 1 refused or a negative answer (invalid, not matched),\n"
-		"             2 bad usage or a file that cannot be read or used, 3 unreachable.\n");
+	fprintf(out, "Usage: edgehookctl COMMAND ...\n"
+		     "  queue stat FILE                   capacity, fill, lag per cursor, drops,\n"
+		     "                                    damage\n"
+		     "  queue dump FILE                   records, cursors and damage found\n"
+		     "  sign --key-file K --topic T FILE  the hmac-sha256 user property of a\n"
+		     "                                    config message\n"
+		     "  check-config TYPE FILE            validate a document; TYPE is bootstrap,\n"
+		     "                                    webhook or gateway\n"
+		     "  explain WEBHOOK.json NOTIFICATION.json\n"
+		     "                                    why a notification is (not) delivered\n"
+		     "  -V, --version                     print the version\n"
+		     "  -h, --help                        this text; COMMAND --help: its usage\n"
+		     "A FILE that is read as a document may be - (standard input).\n"
+		     "Exit status: 0 ok, 1 refused or a negative answer (invalid, not\n"
+		     "  matched), 2 bad usage or a file that cannot be read or used,\n"
+		     "  3 unreachable.\n");
 }
 
 int main(int argc, char **argv)
