@@ -11,10 +11,13 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=$(nproc)
 
+groups=(test cross)
+[ "${EH_SKIP_AARCH64:-0}" = 1 ] && groups=(test)
 if [ "$(id -u)" = 0 ]; then
-	bash scripts/deps.sh || { echo "deps: install failed"; exit 1; }
+	bash scripts/deps.sh "${groups[@]}" || { echo "deps: install failed"; exit 1; }
 else
-	sudo -n true 2>/dev/null && sudo bash scripts/deps.sh || echo "deps: not root; assuming packages are installed"
+	sudo -n true 2>/dev/null && sudo bash scripts/deps.sh "${groups[@]}" ||
+		echo "deps: not root; assuming packages are installed"
 fi
 
 declare -A passed failed status

@@ -435,6 +435,19 @@ static void parse_gateway(struct eh_config *c, const char *json, size_t len, boo
 	(void)c;
 }
 
+eh_err eh_config_check_gateway(const char *json, size_t len, struct eh_errs *errs)
+{
+	struct eh_json_cur cur;
+	struct eh_gateway g;
+	unsigned before = eh_errs_count(errs);
+
+	memset(&g, 0, sizeof(g));
+	if (!cfg_begin_object(&cur, json, len, errs))
+		return EH_ERR_PROTO;
+	parse_gateway(NULL, json, len, false, &g, errs);
+	return eh_errs_count(errs) > before ? EH_ERR_PROTO : EH_OK;
+}
+
 static void gateway_defaults(const struct eh_config *c, struct eh_gateway *g)
 {
 	memset(g, 0, sizeof(*g));

@@ -131,6 +131,10 @@ void eh_config_url_shown(const struct eh_url *u, char *out, size_t cap);
 eh_err eh_config_check_webhook(const char *json, size_t len, bool allow_plain_http,
 			       struct eh_errs *errs);
 
+/* Validate a P/config/gateway JSON (unsigned mode) without applying it:
+ * every error with its path. EH_OK when valid, else EH_ERR_PROTO. */
+eh_err eh_config_check_gateway(const char *json, size_t len, struct eh_errs *errs);
+
 /* The mask of ACTIVE webhook slots whose filters want n (bit s = slot s). */
 uint64_t eh_config_match(const struct eh_config *c, const struct eh_note *n);
 

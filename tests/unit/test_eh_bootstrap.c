@@ -110,6 +110,31 @@ EH_TEST(device_id_drives_derived_names)
 	CHECK_STR(b.inputs[0], "site/a/in/events");
 }
 
+/* Two boxes set up from the shipped example differ only in device_id: every
+ * MQTT name (prefix, client id, input topics) must follow it, or they share
+ * a client id and a session and knock each other off the broker. */
+EH_TEST(shipped_example_derives_every_name_from_device_id)
+{
+	static char text[8192], edited[8300];
+	char path[512];
+	snprintf(path, sizeof(path), "%s/config/edgehookd.conf.example", EH_SOURCE_DIR);
+	REQUIRE(eh_test_read_file(path, text, sizeof(text)) > 0);
+	const char *k = strstr(text, "\"device_id\"");
+	REQUIRE(k != NULL);
+	const char *open = strchr(strchr(k + 11, ':'), '"');
+	REQUIRE(open != NULL);
+	const char *close = strchr(open + 1, '"');
+	REQUIRE(close != NULL);
+	snprintf(edited, sizeof(edited), "%.*s\"gw-42\"%s", (int)(open - text), text, close + 1);
+	REQUIRE(parse(edited) == EH_OK);
+	CHECK_STR(b.device_id, "gw-42");
+	CHECK_STR(b.topic_prefix, "edgehook/gw-42");
+	CHECK_STR(b.mqtt.client_id, "edgehookd-gw-42");
+	CHECK_STR(b.inputs[0], "edgehook/gw-42/in/events");
+	CHECK_STR(b.inputs[1], "edgehook/gw-42/in/episodes");
+	CHECK_STR(b.inputs[2], "edgehook/gw-42/in/counters");
+}
+
 EH_TEST(every_error_names_its_key)
 {
 	expect_error("[]", "expected a JSON object");
