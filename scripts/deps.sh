@@ -9,13 +9,13 @@ NATIVE_PKGS=(
 	build-essential cmake pkg-config clang libclang-rt-14-dev llvm
 	libpaho-mqtt-dev libmbedtls-dev libcoap3-dev libcjson-dev libcmocka-dev
 	mosquitto mosquitto-clients libcoap3-bin
-	python3 python3-aiohttp python3-paho-mqtt openssl valgrind procps iproute2 file
+	python3 python3-aiohttp python3-paho-mqtt openssl libssl-dev valgrind procps iproute2 file
 	qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 	dpkg-dev fakeroot systemd
 )
 ARM_PKGS=(
 	libpaho-mqtt-dev:arm64 libmbedtls-dev:arm64 libcoap3-dev:arm64
-	libcjson-dev:arm64 libcmocka-dev:arm64
+	libcjson-dev:arm64 libcmocka-dev:arm64 libssl-dev:arm64
 )
 
 missing=()
