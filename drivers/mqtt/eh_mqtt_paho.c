@@ -310,7 +310,7 @@ static void connect_failed(struct eh_mqtt *m, int code, int reason)
 	EH_LOG_WRN("mqtt", "connect to %s failed: paho %d, reason 0x%02x", m->cfg.uri, code,
 		   (unsigned)reason);
 	if (m->tls)
-		eh_mqtt_tls_explain(m);
+		eh_mqtt_tls_explain(m, code, reason);
 	/* 3.1.1 brokers answer a v5 CONNECT with return code 1 (unacceptable
 	 * protocol version); v5 brokers with reason 0x84. */
 	if (code == 1 || reason == MQTTREASONCODE_UNSUPPORTED_PROTOCOL_VERSION ||

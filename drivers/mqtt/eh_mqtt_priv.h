@@ -15,10 +15,11 @@
  * Paho copies every string at MQTTAsync_connect. */
 void eh_mqtt_tls_options(struct eh_mqtt *m, MQTTAsync_SSLOptions *o);
 
-/* A connect over TLS failed (Paho's thread): log one line with OpenSSL's
- * reason and what it means for the operator (which file or key to look
- * at), then forget the reason. */
-void eh_mqtt_tls_explain(struct eh_mqtt *m);
+/* A connect over TLS failed with Paho's code and MQTT v5 reason (Paho's
+ * thread): log one line with the TLS reason and what it means for the
+ * operator (which file or key to look at), then forget it. Nothing is
+ * logged for a failure below TLS (TCP) or above it (a CONNACK refusal). */
+void eh_mqtt_tls_explain(struct eh_mqtt *m, int code, int reason_code);
 
 /* A condition variable whose timed waits run on CLOCK_MONOTONIC, and an
  * absolute deadline ms from now on that clock: a wall clock that jumps

@@ -46,30 +46,33 @@ static int on_ssl_error(const char *str, size_t len, void *u)
 	return 0;
 }
 
-/* Paho reports two handshake outcomes only through its trace, whose hook is
- * process-wide and has no context pointer: a failed host check (nothing
- * reaches ssl_error_cb then) and an alert the broker sent (with TLS 1.3 a
- * refused client certificate arrives that way, after the handshake). So
- * these two live here, for the process; the daemon has one client. */
+/* Paho reports some handshake outcomes only through its trace, whose hook
+ * is process-wide and has no context pointer: a failed host check (nothing
+ * reaches ssl_error_cb then), an alert the broker sent, and whether CONNECT
+ * went out over a finished handshake (with TLS 1.3 a broker that refuses
+ * the client certificate says so after the client finished, often by just
+ * closing). So this state lives here, for the process; the daemon has one
+ * client. */
 static pthread_mutex_t trace_mu = PTHREAD_MUTEX_INITIALIZER;
-static bool trace_host_failed; /* "X509_check_host for hostname ... failed" */
-static char trace_alert[64];   /* "unknown CA" from "SSL alert read:fatal:unknown CA" */
+static struct {
+	bool host_failed;  /* "X509_check_host for hostname ... failed" (IP: then checked as IP) */
+	bool connect_sent; /* "-> CONNECT": the handshake and the host check passed */
+	char alert[64];	   /* "unknown CA" from "SSL alert read:fatal:unknown CA" */
+} tr;
 
 static void on_paho_trace(enum MQTTASYNC_TRACE_LEVELS level, char *msg)
 {
 	const char *a;
 
 	(void)level;
-	if (strncmp(msg, "X509_check_host for hostname", 28) == 0) {
-		pthread_mutex_lock(&trace_mu);
-		trace_host_failed = true;
-		pthread_mutex_unlock(&trace_mu);
-	} else if ((a = strstr(msg, "SSL alert read:fatal:")) != NULL) {
-		pthread_mutex_lock(&trace_mu);
-		if (trace_alert[0] == '\0')
-			snprintf(trace_alert, sizeof(trace_alert), "%s", a + 21);
-		pthread_mutex_unlock(&trace_mu);
-	}
+	pthread_mutex_lock(&trace_mu);
+	if (strstr(msg, "X509_check_host for hostname") != NULL)
+		tr.host_failed = true;
+	else if (strstr(msg, "-> CONNECT ") != NULL)
+		tr.connect_sent = true;
+	else if ((a = strstr(msg, "SSL alert read:fatal:")) != NULL && tr.alert[0] == '\0')
+		snprintf(tr.alert, sizeof(tr.alert), "%s", a + 21);
+	pthread_mutex_unlock(&trace_mu);
 }
 
 void eh_mqtt_tls_options(struct eh_mqtt *m, MQTTAsync_SSLOptions *o)
@@ -81,8 +84,7 @@ void eh_mqtt_tls_options(struct eh_mqtt *m, MQTTAsync_SSLOptions *o)
 	m->tls_err[0] = '\0';
 	pthread_mutex_unlock(&m->mu);
 	pthread_mutex_lock(&trace_mu);
-	trace_host_failed = false;
-	trace_alert[0] = '\0';
+	memset(&tr, 0, sizeof(tr));
 	pthread_mutex_unlock(&trace_mu);
 	MQTTAsync_setTraceCallback(on_paho_trace);
 	MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_PROTOCOL);
@@ -127,35 +129,43 @@ static void ssl_reason(const char *line, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-void eh_mqtt_tls_explain(struct eh_mqtt *m)
+void eh_mqtt_tls_explain(struct eh_mqtt *m, int code, int reason_code)
 {
 	char line[sizeof(m->tls_err)], reason[sizeof(m->tls_err)];
 	const char *what, *src = "OpenSSL";
-	bool host_failed, alert = false;
+	bool host_failed, connect_sent;
 
 	pthread_mutex_lock(&m->mu);
 	memcpy(line, m->tls_err, sizeof(line));
 	m->tls_err[0] = '\0';
 	pthread_mutex_unlock(&m->mu);
 	pthread_mutex_lock(&trace_mu);
-	host_failed = trace_host_failed;
-	if (line[0] == '\0' && trace_alert[0] != '\0') {
-		snprintf(reason, sizeof(reason), "alert %s", trace_alert);
+	host_failed = tr.host_failed;
+	connect_sent = tr.connect_sent;
+	reason[0] = '\0';
+	if (line[0] == '\0' && tr.alert[0] != '\0' && strcmp(tr.alert, "unknown") != 0) {
+		snprintf(reason, sizeof(reason), "alert %s", tr.alert);
 		src = "the broker";
-		alert = true;
 	}
-	trace_host_failed = false;
-	trace_alert[0] = '\0';
+	memset(&tr, 0, sizeof(tr));
 	pthread_mutex_unlock(&trace_mu);
-	if (line[0] != '\0') {
+	if (line[0] != '\0')
 		ssl_reason(line, reason, sizeof(reason));
-	} else if (!alert) {
-		/* Nothing from OpenSSL and no alert: a TCP failure (logged by the
-		 * caller), unless Paho's host check refused the certificate. */
-		if (host_failed && !m->cfg.tls.no_verify_host)
+	if (reason[0] == '\0') {
+		/* Nothing from OpenSSL and no alert it could name. */
+		if (host_failed && !connect_sent && !m->cfg.tls.no_verify_host)
 			EH_LOG_ERR("mqtt", "TLS to %s refused: the broker's certificate does not name "
 					   "this host (mqtt.tls.verify_host)",
 				   m->cfg.uri);
+		else if (connect_sent && code == MQTTASYNC_FAILURE && reason_code == 0)
+			EH_LOG_ERR("mqtt", "TLS to %s: the broker closed the connection after the "
+					   "handshake, without CONNACK: %s, or its policy refuses this "
+					   "client",
+				   m->cfg.uri,
+				   m->cfg.tls.cert_file != NULL
+					   ? "it refused our client certificate (mqtt.tls.cert_file)"
+					   : "it requires a client certificate (mqtt.tls.cert_file)");
+		/* else a TCP failure or a CONNACK refusal: the caller's line says it */
 		return;
 	}
 	for (char *c = reason; *c; c++) /* alerts read "unknown CA", errors "unknown ca" */
@@ -164,8 +174,7 @@ void eh_mqtt_tls_explain(struct eh_mqtt *m)
 	if (strstr(reason, "certificate verify failed") != NULL)
 		what = "the broker's certificate is not signed by a CA in the CA file, or has "
 		       "expired";
-	else if (strstr(reason, "unknown ca") != NULL ||
-		 strstr(reason, "bad certificate") != NULL ||
+	else if (strstr(reason, "unknown ca") != NULL || strstr(reason, "bad certificate") != NULL ||
 		 strstr(reason, "certificate required") != NULL ||
 		 strstr(reason, "certificate unknown") != NULL ||
 		 strstr(reason, "unsupported certificate") != NULL ||
