@@ -989,20 +989,19 @@ static void check_mqtt_tls(const struct eh_bootstrap *b, struct eh_errs *errs)
 {
 	struct eh_mqtt_tls t;
 	const char *bad = NULL;
-	char why[EH_BOOT_PATH_MAX + 64];
+	char why[EH_BOOT_PATH_MAX + 64], key[32];
 
 	if (!b->mqtt.use_tls)
 		return;
 	mqtt_tls_of(b, &t);
 	if (eh_mqtt_tls_check(&t, &bad, why, sizeof(why)) == EH_OK)
 		return;
-	if (strcmp(bad, "ca_file") == 0 && b->mqtt.tls.ca_file[0] == '\0')
+	if (strcmp(bad, "ca_file") == 0 && b->mqtt.tls.ca_file[0] == '\0') {
 		eh_errs_add(errs, "tls.ca_file", "%s (the CA for mqtts://)", why);
-	else
-		eh_errs_add(errs, bad[0] == 'c' && bad[1] == 'a' ? "mqtt.tls.ca_file"
-				  : bad[0] == 'c'		 ? "mqtt.tls.cert_file"
-								 : "mqtt.tls.key_file",
-			    "%s", why);
+		return;
+	}
+	snprintf(key, sizeof(key), "mqtt.tls.%s", bad);
+	eh_errs_add(errs, key, "%s", why);
 }
 
 static int load_config(const char *path, bool check_only, const char *level)

@@ -161,8 +161,7 @@ static void unknown_keys(const cJSON *obj, const char *base, const char *const *
  * start and by --check-config (the MQTT driver reads them as PEM). */
 static void parse_mqtt_tls(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *errs)
 {
-	static const char *const keys[] = {"ca_file", "cert_file", "key_file", "verify_host",
-					   NULL};
+	static const char *const keys[] = {"ca_file", "cert_file", "key_file", "verify_host", NULL};
 	const cJSON *v;
 	unsigned before = eh_errs_count(errs);
 
@@ -197,8 +196,8 @@ static void parse_mqtt_tls(const cJSON *o, struct eh_bootstrap *b, struct eh_err
 
 static void parse_mqtt(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *errs)
 {
-	static const char *const keys[] = {"uri", "client_id", "username", "password_file",
-					   "keepalive_s", "tls", NULL};
+	static const char *const keys[] = {"uri",	  "client_id", "username", "password_file",
+					   "keepalive_s", "tls",       NULL};
 	const cJSON *v;
 	uint64_t n;
 
@@ -229,9 +228,10 @@ static void parse_mqtt(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *e
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "tls")) != NULL && !cJSON_IsNull(v)) {
 		parse_mqtt_tls(v, b, errs);
 		/* Settings that would silently do nothing over plain TCP. */
-		if (!b->mqtt.use_tls &&
-		    (b->mqtt.tls.ca_file[0] || b->mqtt.tls.cert_file[0] || !b->mqtt.tls.verify_host))
-			eh_errs_add(errs, "mqtt.tls", "set, but mqtt.uri is not mqtts:// or ssl://");
+		if (!b->mqtt.use_tls && (b->mqtt.tls.ca_file[0] || b->mqtt.tls.cert_file[0] ||
+					 !b->mqtt.tls.verify_host))
+			eh_errs_add(errs, "mqtt.tls",
+				    "set, but mqtt.uri is not mqtts:// or ssl://");
 	}
 }
 

@@ -39,7 +39,7 @@ struct eh_bootstrap {
 			char ca_file[EH_BOOT_PATH_MAX];	  /* "" = the top-level tls.ca_file */
 			char cert_file[EH_BOOT_PATH_MAX]; /* client certificate, "" = none */
 			char key_file[EH_BOOT_PATH_MAX];  /* its key; set with cert_file */
-			bool verify_host; /* check the broker's name [true] */
+			bool verify_host;		  /* check the broker's name [true] */
 		} tls;
 	} mqtt;
 	char inputs[3][EH_BOOT_TOPIC_MAX + 16]; /* indexed by enum eh_note_type */

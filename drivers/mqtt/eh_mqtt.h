@@ -161,8 +161,8 @@ struct eh_mqtt {
 	unsigned backoff_s;   /* next reconnect delay (initial connect) */
 	uint32_t retry_timer; /* eh_loop timer id, 0 = none */
 	struct eh_mqtt_stats st;
-	bool tls;	      /* the uri asks for TLS */
-	char tls_err[192];    /* OpenSSL's reason for the last failed handshake (mu) */
+	bool tls;	   /* the uri asks for TLS */
+	char tls_err[192]; /* OpenSSL's reason for the last failed handshake (mu) */
 	struct eh_mqtt_track track[EH_MQTT_MAX_TRACKED];
 	bool open;
 	int jfd;		/* the journal, -1 = none */
@@ -191,8 +191,7 @@ eh_err eh_mqtt_journal_replay(const char *path, eh_mqtt_replay_fn fn, void *ctx,
  * "key_file" and why (cap bytes) says what is wrong: EH_ERR_NOENT (missing),
  * EH_ERR_IO (unreadable), EH_ERR_INVAL (not PEM, or the key does not match
  * the certificate). Any thread; allocates only inside OpenSSL, freed here. */
-eh_err eh_mqtt_tls_check(const struct eh_mqtt_tls *t, const char **bad_key, char *why,
-			 size_t cap);
+eh_err eh_mqtt_tls_check(const struct eh_mqtt_tls *t, const char **bad_key, char *why, size_t cap);
 
 /* True for the uri schemes that mean TLS (mqtts://, ssl://). */
 bool eh_mqtt_uri_is_tls(const char *uri);

@@ -765,7 +765,8 @@ eh_err eh_mqtt_open(struct eh_mqtt *m, const struct eh_mqtt_config *cfg, struct 
 	    (cfg->mqtt_version != 0 && cfg->mqtt_version != 4 && cfg->mqtt_version != 5))
 		return EH_ERR_INVAL;
 	if (eh_mqtt_uri_is_tls(cfg->uri) &&
-	    (cfg->tls.ca_file == NULL || (cfg->tls.cert_file == NULL) != (cfg->tls.key_file == NULL)))
+	    (cfg->tls.ca_file == NULL ||
+	     (cfg->tls.cert_file == NULL) != (cfg->tls.key_file == NULL)))
 		return EH_ERR_INVAL;
 	for (i = 0; i < cfg->nsubs; i++) {
 		if (cfg->subs[i] == NULL || cfg->subs[i][0] == '\0')
@@ -795,8 +796,9 @@ eh_err eh_mqtt_open(struct eh_mqtt *m, const struct eh_mqtt_config *cfg, struct 
 	m->jfd = -1;
 	m->tls = eh_mqtt_uri_is_tls(m->cfg.uri);
 	if (m->tls && m->cfg.tls.no_verify_host)
-		EH_LOG_WRN("mqtt", "TLS to %s without a host name check (mqtt.tls.verify_host false): "
-				   "any certificate the CA signed is accepted for the broker",
+		EH_LOG_WRN("mqtt",
+			   "TLS to %s without a host name check (mqtt.tls.verify_host false): "
+			   "any certificate the CA signed is accepted for the broker",
 			   m->cfg.uri);
 	if (m->cfg.journal_rotate_bytes == 0)
 		m->cfg.journal_rotate_bytes = 4u << 20;

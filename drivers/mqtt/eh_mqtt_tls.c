@@ -154,17 +154,19 @@ void eh_mqtt_tls_explain(struct eh_mqtt *m, int code, int reason_code)
 	if (reason[0] == '\0') {
 		/* Nothing from OpenSSL and no alert it could name. */
 		if (host_failed && !connect_sent && !m->cfg.tls.no_verify_host)
-			EH_LOG_ERR("mqtt", "TLS to %s refused: the broker's certificate does not name "
-					   "this host (mqtt.tls.verify_host)",
+			EH_LOG_ERR("mqtt",
+				   "TLS to %s refused: the broker's certificate does not name "
+				   "this host (mqtt.tls.verify_host)",
 				   m->cfg.uri);
 		else if (connect_sent && code == MQTTASYNC_FAILURE && reason_code == 0)
-			EH_LOG_ERR("mqtt", "TLS to %s: the broker closed the connection after the "
-					   "handshake, without CONNACK: %s, or its policy refuses this "
-					   "client",
+			EH_LOG_ERR("mqtt",
+				   "TLS to %s: the broker closed the connection after the "
+				   "handshake, without CONNACK: %s, or its policy refuses this "
+				   "client",
 				   m->cfg.uri,
 				   m->cfg.tls.cert_file != NULL
-					   ? "it refused our client certificate (mqtt.tls.cert_file)"
-					   : "it requires a client certificate (mqtt.tls.cert_file)");
+				       ? "it refused our client certificate (mqtt.tls.cert_file)"
+				       : "it requires a client certificate (mqtt.tls.cert_file)");
 		/* else a TCP failure or a CONNACK refusal: the caller's line says it */
 		return;
 	}
@@ -174,7 +176,8 @@ void eh_mqtt_tls_explain(struct eh_mqtt *m, int code, int reason_code)
 	if (strstr(reason, "certificate verify failed") != NULL)
 		what = "the broker's certificate is not signed by a CA in the CA file, or has "
 		       "expired";
-	else if (strstr(reason, "unknown ca") != NULL || strstr(reason, "bad certificate") != NULL ||
+	else if (strstr(reason, "unknown ca") != NULL ||
+		 strstr(reason, "bad certificate") != NULL ||
 		 strstr(reason, "certificate required") != NULL ||
 		 strstr(reason, "certificate unknown") != NULL ||
 		 strstr(reason, "unsupported certificate") != NULL ||
@@ -189,7 +192,8 @@ void eh_mqtt_tls_explain(struct eh_mqtt *m, int code, int reason_code)
 	else if (strstr(reason, "handshake failure") != NULL ||
 		 strstr(reason, "no shared cipher") != NULL ||
 		 strstr(reason, "protocol version") != NULL)
-		what = "no common TLS version or cipher suite (TLS 1.2 with ECDHE and AEAD, or 1.3)";
+		what =
+		    "no common TLS version or cipher suite (TLS 1.2 with ECDHE and AEAD, or 1.3)";
 	else
 		what = "the handshake failed";
 	EH_LOG_ERR("mqtt", "TLS to %s refused: %s (%s: %s)", m->cfg.uri, what, src, reason);
@@ -214,8 +218,8 @@ static eh_err file_ok(const char *path, char *why, size_t cap)
 		eh_file_close(fd);
 		return EH_OK;
 	}
-	snprintf(why, cap, "cannot read %s: %s", path, rc == EH_ERR_NOENT ? "no such file"
-									: eh_err_str(rc));
+	snprintf(why, cap, "cannot read %s: %s", path,
+		 rc == EH_ERR_NOENT ? "no such file" : eh_err_str(rc));
 	return rc == EH_ERR_NOENT ? EH_ERR_NOENT : EH_ERR_IO;
 }
 
@@ -245,8 +249,7 @@ static eh_err check_ca(const char *path, char *why, size_t cap)
 	return EH_OK;
 }
 
-eh_err eh_mqtt_tls_check(const struct eh_mqtt_tls *t, const char **bad_key, char *why,
-			 size_t cap)
+eh_err eh_mqtt_tls_check(const struct eh_mqtt_tls *t, const char **bad_key, char *why, size_t cap)
 {
 	X509 *cert = NULL;
 	EVP_PKEY *key = NULL;
@@ -263,7 +266,8 @@ eh_err eh_mqtt_tls_check(const struct eh_mqtt_tls *t, const char **bad_key, char
 			goto out;
 		rc = EH_ERR_INVAL;
 		bio = BIO_new_file(t->cert_file, "r");
-		if (bio == NULL || (cert = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) == NULL) {
+		if (bio == NULL ||
+		    (cert = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) == NULL) {
 			snprintf(why, cap, "%s is not a PEM certificate", t->cert_file);
 			goto out;
 		}
@@ -283,8 +287,8 @@ eh_err eh_mqtt_tls_check(const struct eh_mqtt_tls *t, const char **bad_key, char
 			goto out;
 		}
 		if (cert != NULL && X509_check_private_key(cert, key) != 1) {
-			snprintf(why, cap, "%s is not the key of the certificate in %s", t->key_file,
-				 t->cert_file);
+			snprintf(why, cap, "%s is not the key of the certificate in %s",
+				 t->key_file, t->cert_file);
 			goto out;
 		}
 		rc = EH_OK;
