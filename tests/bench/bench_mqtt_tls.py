@@ -3,8 +3,10 @@
 over plain TCP and over TLS with a client certificate (P-256 keys, a
 listener with require_certificate), R times each. Per mode: time from the
 start of the connect to CONNACK (the daemon's log timestamps), the daemon's
-CPU time until connected, its memory once connected (RssAnon, RssFile), and
-a reconnect after the broker restarts. Prints a table; used for
+CPU time until connected, its memory once connected (RssAnon, RssFile), a
+reconnect after the broker restarts, and the bare handshake (Python's ssl
+client against the same listener, no MQTT) to separate TLS from Paho's own
+scheduling. Prints a table; used for
 docs/BENCHMARKS.md.
 
   /usr/bin/python3 tests/bench/bench_mqtt_tls.py --daemon build-rel/edgehookd [--runs 10]
@@ -13,6 +15,8 @@ import argparse
 import datetime
 import os
 import shutil
+import socket
+import ssl
 import statistics
 import sys
 import time
@@ -22,7 +26,6 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import ehtest  # noqa: E402
 from ehtest import Daemon, Mosquitto, wait_for  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def stamp(line):
@@ -30,9 +33,15 @@ def stamp(line):
 
 
 def cpu_ms(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000.0 / TICK
+    """CPU time of every live thread of pid (schedstat: nanoseconds, not ticks)."""
+    total = 0
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass
+    return total / 1e6
 
 
 def status_kib(pid, key):
@@ -97,6 +106,23 @@ def main():
         for i in range(a.runs):
             for mode in ("tcp", "tls"):
                 res[mode].append(one(tmp, pki, broker, mode, i, reconnect=(i < 3)))
+        bare = {"tcp": [], "tls": []}
+        ctx = ssl.create_default_context(cafile=ca["ca"])
+        ctx.load_cert_chain(pki["client"]["cert"], pki["client"]["key"])
+        for i in range(50):
+            t0 = time.perf_counter()
+            s = socket.create_connection(("127.0.0.1", broker.port))
+            bare["tcp"].append((time.perf_counter() - t0) * 1000.0)
+            s.close()
+            t0 = time.perf_counter()
+            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", broker.tls_port)),
+                                server_hostname="127.0.0.1")
+            bare["tls"].append((time.perf_counter() - t0) * 1000.0)
+            version = s.version()
+            s.close()
+        for mode in ("tcp", "tls"):
+            for r in res[mode]:
+                r["bare_ms"] = statistics.median(bare[mode])
     finally:
         broker.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -106,7 +132,9 @@ def main():
         return statistics.median(v) if v else float("nan")
 
     print("figure (median of %d runs)        tcp://     mqtts:// (client cert)" % a.runs)
-    for k, label in (("connect_ms", "connect -> CONNACK, ms"),
+    print("bare handshake protocol: %s" % version)
+    for k, label in (("bare_ms", "bare TCP connect / TLS handshake, ms"),
+                     ("connect_ms", "connect -> CONNACK, ms"),
                      ("reconnect_ms", "reconnect -> CONNACK, ms"),
                      ("cpu_ms", "daemon CPU until connected, ms"),
                      ("reconnect_cpu_ms", "daemon CPU for a reconnect, ms"),
