@@ -196,6 +196,29 @@ eh_err eh_mqtt_tls_check(const struct eh_mqtt_tls *t, const char **bad_key, char
 /* True for the uri schemes that mean TLS (mqtts://, ssl://). */
 bool eh_mqtt_uri_is_tls(const char *uri);
 
+/* Whether topic matches the subscription filter (MQTT 4.7: '+' one level,
+ * '#' the rest including the parent level, "$" topics only literally).
+ * Pure; both strings NUL-terminated. */
+bool eh_mqtt_topic_matches(const char *filter, const char *topic);
+
+/* A retained message's topic, for eh_mqtt_retained_snapshot. */
+typedef void (*eh_mqtt_topic_fn)(void *ctx, const char *topic);
+
+/* The topics of every non-empty retained message under filter, read once on
+ * a short-lived clean connection (client id cfg->client_id + "-sync", the
+ * uri, credentials and version of cfg): the broker sends them on subscribe,
+ * then routes back our fence message on fence_topic (which filter must
+ * match), which marks the end. fn(ctx, topic) is called once per message,
+ * from the library's thread while the caller waits. Blocks up to
+ * timeout_ms: for start-up, before the loop runs. EH_OK when the fence came
+ * back (the list is complete); EH_ERR_TIMEOUT when the broker did not answer
+ * in time, EH_ERR_NET when it refused or could not be reached, EH_ERR_INVAL
+ * on a bad cfg: in those cases the topics seen so far are not the whole
+ * set. */
+eh_err eh_mqtt_retained_snapshot(const struct eh_mqtt_config *cfg, const char *filter,
+				 const char *fence_topic, unsigned timeout_ms, eh_mqtt_topic_fn fn,
+				 void *ctx);
+
 /* Create the client and start connecting (asynchronously): MQTT v5 with
  * clean start off and a session expiry (3.1.1 with clean session off when
  * the broker refuses v5), the last will, QoS 1 subscriptions sent on every

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* eh_mqtt_priv.h - what the two files of the MQTT driver share: the TLS
  * options handed to Paho (eh_mqtt_tls.c) and the timed waits of
- * eh_mqtt_paho.c. Not for callers of eh_mqtt.h. */
+ * eh_mqtt_paho.c and eh_mqtt_snapshot.c. Not for callers of eh_mqtt.h. */
 #ifndef EH_MQTT_PRIV_H
 #define EH_MQTT_PRIV_H
 
@@ -10,6 +10,11 @@
 #include <time.h>
 
 #include "eh_mqtt.h"
+
+/* Fill o with t's files, the host check and the cipher floor (o starts as
+ * MQTTAsync_SSLOptions_initializer); no callbacks. Paho copies every string
+ * at MQTTAsync_connect. */
+void eh_mqtt_tls_ssl_options(const struct eh_mqtt_tls *t, MQTTAsync_SSLOptions *o);
 
 /* Fill o for m's TLS connection (o starts as MQTTAsync_SSLOptions_initializer).
  * Paho copies every string at MQTTAsync_connect. */

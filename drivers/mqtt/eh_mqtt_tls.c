@@ -75,6 +75,20 @@ static void on_paho_trace(enum MQTTASYNC_TRACE_LEVELS level, char *msg)
 	pthread_mutex_unlock(&trace_mu);
 }
 
+void eh_mqtt_tls_ssl_options(const struct eh_mqtt_tls *t, MQTTAsync_SSLOptions *o)
+{
+	o->trustStore = t->ca_file;
+	o->keyStore = t->cert_file;
+	o->privateKey = t->key_file;
+	o->enabledCipherSuites = TLS12_CIPHERS;
+	o->enableServerCertAuth = 1;
+	/* Ignored by Paho on OpenSSL >= 1.1 (its method is TLS_client_method);
+	 * the cipher list above is what enforces the floor. */
+	o->sslVersion = MQTT_SSL_VERSION_TLS_1_2;
+	o->verify = t->no_verify_host ? 0 : 1; /* the broker's name in its certificate */
+	o->disableDefaultTrustStore = 1;	/* only ca_file is trusted */
+}
+
 void eh_mqtt_tls_options(struct eh_mqtt *m, MQTTAsync_SSLOptions *o)
 {
 	/* A new attempt: forget what the last one left. At the PROTOCOL level
@@ -88,19 +102,9 @@ void eh_mqtt_tls_options(struct eh_mqtt *m, MQTTAsync_SSLOptions *o)
 	pthread_mutex_unlock(&trace_mu);
 	MQTTAsync_setTraceCallback(on_paho_trace);
 	MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_PROTOCOL);
-
-	o->trustStore = m->cfg.tls.ca_file;
-	o->keyStore = m->cfg.tls.cert_file;
-	o->privateKey = m->cfg.tls.key_file;
-	o->enabledCipherSuites = TLS12_CIPHERS;
-	o->enableServerCertAuth = 1;
-	/* Ignored by Paho on OpenSSL >= 1.1 (its method is TLS_client_method);
-	 * the cipher list above is what enforces the floor. */
-	o->sslVersion = MQTT_SSL_VERSION_TLS_1_2;
-	o->verify = m->cfg.tls.no_verify_host ? 0 : 1; /* the broker's name in its certificate */
+	eh_mqtt_tls_ssl_options(&m->cfg.tls, o);
 	o->ssl_error_cb = on_ssl_error;
 	o->ssl_error_context = m;
-	o->disableDefaultTrustStore = 1; /* only ca_file is trusted */
 }
 
 /* "<tid>:error:0A000086:SSL routines:<func>:certificate verify failed:<file>:<line>:"

@@ -77,6 +77,8 @@ def scenario_mtls(c):
         wait_for(lambda: "connected to mqtts://" in d.log_since_start(), 20 * SLOW,
                  what="TLS connect")
         c.check(True, "daemon connected over TLS with its client certificate")
+        c.check("retained config not read at start" not in d.log_since_start(),
+                "the start-up snapshot of the retained config also went over TLS")
         blog = open(broker.log).read()
         c.check("as edgehookd-t" in blog,
                 "the broker saw the client connect on its TLS listener")
