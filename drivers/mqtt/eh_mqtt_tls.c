@@ -86,7 +86,7 @@ void eh_mqtt_tls_ssl_options(const struct eh_mqtt_tls *t, MQTTAsync_SSLOptions *
 	 * the cipher list above is what enforces the floor. */
 	o->sslVersion = MQTT_SSL_VERSION_TLS_1_2;
 	o->verify = t->no_verify_host ? 0 : 1; /* the broker's name in its certificate */
-	o->disableDefaultTrustStore = 1;	/* only ca_file is trusted */
+	o->disableDefaultTrustStore = 1;       /* only ca_file is trusted */
 }
 
 void eh_mqtt_tls_options(struct eh_mqtt *m, MQTTAsync_SSLOptions *o)
