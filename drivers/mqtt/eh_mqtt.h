@@ -332,10 +332,6 @@ void eh_mqtt_committed(struct eh_mqtt *m);
 void eh_mqtt_pause(struct eh_mqtt *m);
 void eh_mqtt_resume(struct eh_mqtt *m);
 
-/* True when the library thread waits for a free slot: the app should commit
- * its queue now rather than at the next group-commit tick. */
-bool eh_mqtt_wants_commit(struct eh_mqtt *m);
-
 void eh_mqtt_get_stats(struct eh_mqtt *m, struct eh_mqtt_stats *out);
 
 /* Disconnect and free the client. Publishes nothing (the app publishes

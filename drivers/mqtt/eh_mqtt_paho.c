@@ -1131,18 +1131,6 @@ void eh_mqtt_resume(struct eh_mqtt *m)
 	pthread_mutex_unlock(&m->mu);
 }
 
-bool eh_mqtt_wants_commit(struct eh_mqtt *m)
-{
-	bool w;
-
-	if (!m->open)
-		return false;
-	pthread_mutex_lock(&m->mu);
-	w = m->waiting && !m->paused;
-	pthread_mutex_unlock(&m->mu);
-	return w;
-}
-
 void eh_mqtt_get_stats(struct eh_mqtt *m, struct eh_mqtt_stats *out)
 {
 	if (!m->open) {
