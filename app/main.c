@@ -60,6 +60,7 @@ struct daemon {
 	struct eh_commit commit;
 	struct eh_ingest ingest;
 	struct eh_seen seen; /* the redelivery filter across restarts */
+	uint64_t last_seq;   /* of the record appended last */
 
 	uint64_t started_ms;
 	uint64_t mqtt_reconnects;
@@ -178,15 +179,17 @@ static eh_err in_append(void *ctx, unsigned type, uint64_t mask, const uint8_t *
 	struct daemon *d = ctx;
 	uint64_t seq;
 	eh_err rc = eh_queue_append(&d->queue, type, mask, raw, len, &seq);
-	if (rc == EH_OK)
+	if (rc == EH_OK) {
 		eh_seen_add(&d->seen, seq, hash);
+		d->last_seq = seq; /* for in_kick */
+	}
 	return rc;
 }
 
 static void in_kick(void *ctx, unsigned slot, unsigned type)
 {
 	struct daemon *d = ctx;
-	eh_delivery_kick(&d->delivery, slot, type);
+	eh_delivery_appended(&d->delivery, slot, type, d->last_seq);
 }
 
 /* Taken: staged in the queue, and already in the MQTT journal (written by
@@ -639,7 +642,11 @@ static size_t webhook_state(unsigned slot, char *buf, size_t cap)
 	w.dead_lettered = ws.dead_lettered;
 	w.dead_letters_pending = ws.dead_letters_pending;
 	snprintf(w.last_error, sizeof(w.last_error), "%s", ws.last_error);
-	w.next_attempt_in_ms = ws.next_attempt_in_ms ? (int64_t)ws.next_attempt_in_ms : -1;
+	w.last_error_ms = ws.last_error_ms;
+	w.last_success_ms = ws.last_success_ms;
+	w.oldest_ms = ws.oldest_ms;
+	w.attempt = ws.attempt;
+	w.next_attempt_at_ms = ws.next_attempt_at_ms;
 	return eh_status_render_webhook(&w, buf, cap);
 }
 

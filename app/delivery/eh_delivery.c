@@ -53,6 +53,21 @@ static void set_error(struct eh_delivery_worker *w, const char *text)
 {
 	struct eh_delivery_slot *s = &w->d->slots[w->slot];
 	snprintf(s->last_error, sizeof(s->last_error), "%s", text);
+	s->last_error_ms = eh_clock_wall_ms(w->d->cfg.clock);
+}
+
+/* Records up to upto_seq left the queue: drop the samples no longer needed
+ * (each sample covers the seqs up to the next one). */
+static void age_acked(struct eh_delivery_worker *w, uint64_t upto_seq)
+{
+	unsigned k = 0;
+
+	while (k + 1 < w->nage && w->age[k + 1].seq <= upto_seq + 1)
+		k++;
+	if (k == 0)
+		return;
+	memmove(w->age, w->age + k, (w->nage - k) * sizeof(w->age[0]));
+	w->nage -= k;
 }
 
 /* ==== Routes: proxy and client certificate ==== */
@@ -406,8 +421,12 @@ static void batch_sent(struct eh_delivery_worker *w, struct eh_delivery_sender *
 	char mod[32];
 
 	d->cfg.source->ack(d->cfg.source_ctx, w->slot, w->type, w->last_seq);
+	age_acked(w, w->last_seq);
 	sl->sent += w->count;
 	sl->batches++;
+	sl->last_success_ms = eh_clock_wall_ms(d->cfg.clock);
+	sl->last_error[0] = '\0'; /* the state says what is wrong now */
+	sl->last_error_ms = 0;
 	log_module(wh, mod, sizeof(mod));
 	EH_LOG_INF(mod,
 		   "<queue:%3" PRIu64 "> Webhook worker(id-%" PRIu32 ", type-\"%s\") sent "
@@ -461,8 +480,9 @@ static void dl_publish(struct eh_delivery_worker *w, struct eh_delivery_sender *
 			dl_wait(w, DL_ANSWER_MS);
 		return;
 	}
-	snprintf(d->slots[w->slot].last_error, EH_DELIVERY_ERR_MAX,
-		 "dead letter not published: %s", eh_err_str(rc));
+	char why[EH_DELIVERY_ERR_MAX];
+	snprintf(why, sizeof(why), "dead letter not published: %s", eh_err_str(rc));
+	set_error(w, why);
 	dl_wait(w, w->dl_wait_ms);
 	w->dl_wait_ms = w->dl_wait_ms * 2 > DL_WAIT_MAX_MS ? DL_WAIT_MAX_MS : w->dl_wait_ms * 2;
 }
@@ -499,6 +519,7 @@ static void dl_finish(struct eh_delivery_worker *w, bool published)
 	sl->dl_pending -= sl->dl_pending >= w->count ? w->count : sl->dl_pending;
 	if (published) {
 		d->cfg.source->ack(d->cfg.source_ctx, w->slot, w->type, w->last_seq);
+		age_acked(w, w->last_seq);
 		sl->dead_lettered += w->count;
 	}
 	w->have_batch = false;
@@ -550,8 +571,7 @@ void eh_delivery_deadletter_done(struct eh_delivery *d, uint64_t tag, bool ok)
 	if (w->state != EH_DW_DEADLETTER || dl_tag(w) != tag)
 		return; /* an older publish of this batch, or the worker was reset */
 	if (!ok) {
-		snprintf(d->slots[slot].last_error, EH_DELIVERY_ERR_MAX,
-			 "dead letter not acknowledged by the broker");
+		set_error(w, "dead letter not acknowledged by the broker");
 		dl_wait(w, w->dl_wait_ms);
 		w->dl_wait_ms =
 		    w->dl_wait_ms * 2 > DL_WAIT_MAX_MS ? DL_WAIT_MAX_MS : w->dl_wait_ms * 2;
@@ -735,6 +755,7 @@ static void worker_reset(struct eh_delivery_worker *w)
 	w->state = EH_DW_IDLE;
 	w->attempts = 0;
 	w->have_batch = false;
+	w->nage = 0;
 }
 
 /* ==== API ==== */
@@ -809,6 +830,7 @@ void eh_delivery_set_webhook(struct eh_delivery *d, unsigned slot, const struct 
 			worker_reset(&s->w[t]);
 		s->sent = s->failed_attempts = s->dead_lettered = s->batches = 0;
 		s->dl_pending = 0;
+		s->last_success_ms = s->last_error_ms = 0;
 		s->last_error[0] = '\0';
 	}
 	slot_identity(d, s, wh);
@@ -816,8 +838,16 @@ void eh_delivery_set_webhook(struct eh_delivery *d, unsigned slot, const struct 
 	s->id = wh ? wh->id : 0;
 	s->gen = wh ? wh->gen : 0;
 	if (wh != NULL)
-		for (unsigned t = 0; t < EH_TYPE_COUNT; t++)
-			worker_try(&s->w[t]);
+		for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
+			struct eh_delivery_worker *w = &s->w[t];
+			/* Records queued before we started: at least this old. */
+			if (w->nage == 0 && worker_lag(w) > 0) {
+				w->age[0].seq = 0;
+				w->age[0].ms = eh_clock_wall_ms(d->cfg.clock);
+				w->nage = 1;
+			}
+			worker_try(w);
+		}
 }
 
 void eh_delivery_kick(struct eh_delivery *d, unsigned slot, unsigned type)
@@ -826,6 +856,27 @@ void eh_delivery_kick(struct eh_delivery *d, unsigned slot, unsigned type)
 	if (slot >= EH_MAX_WEBHOOKS || type >= EH_TYPE_COUNT)
 		return;
 	worker_try(&d->slots[slot].w[type]);
+}
+
+void eh_delivery_appended(struct eh_delivery *d, unsigned slot, unsigned type, uint64_t seq)
+{
+	struct eh_delivery_worker *w;
+	uint64_t now;
+
+	EH_ASSERT(d != NULL);
+	if (slot >= EH_MAX_WEBHOOKS || type >= EH_TYPE_COUNT)
+		return;
+	w = &d->slots[slot].w[type];
+	now = eh_clock_wall_ms(d->cfg.clock);
+	/* One sample a second at most; when all are taken the newest one
+	 * stands for later records too (the oldest age stays exact). */
+	if (w->nage < EH_DELIVERY_AGE_SAMPLES &&
+	    (w->nage == 0 || now >= w->age[w->nage - 1].ms + 1000)) {
+		w->age[w->nage].seq = seq;
+		w->age[w->nage].ms = now;
+		w->nage++;
+	}
+	worker_try(w);
 }
 
 void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_delivery_wstats *out)
@@ -844,6 +895,8 @@ void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_del
 	out->dead_lettered = s->dead_lettered;
 	out->batches = s->batches;
 	out->dead_letters_pending = s->dl_pending;
+	out->last_success_ms = s->last_success_ms;
+	out->last_error_ms = s->last_error[0] ? s->last_error_ms : 0;
 	snprintf(out->last_error, sizeof(out->last_error), "%s", s->last_error);
 	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
 		const struct eh_delivery_worker *w = &s->w[t];
@@ -851,6 +904,12 @@ void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_del
 			out->queue[t] = d->cfg.source->lag(d->cfg.source_ctx, slot, t);
 		if (w->state == EH_DW_SENDING)
 			out->in_flight = true;
+		if (out->queue[t] > 0 && w->nage > 0 &&
+		    (out->oldest_ms == 0 || w->age[0].ms < out->oldest_ms))
+			out->oldest_ms = w->age[0].ms;
+		if ((w->state == EH_DW_BACKOFF || w->state == EH_DW_SENDING) && w->attempts > 0 &&
+		    w->attempts + 1 > out->attempt)
+			out->attempt = w->attempts + 1;
 		if (w->state == EH_DW_BACKOFF) {
 			uint64_t in = w->due_ms > now ? w->due_ms - now : 1;
 			if (out->next_attempt_in_ms == 0 || in < out->next_attempt_in_ms)
@@ -858,6 +917,8 @@ void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_del
 		}
 	}
 	out->next_attempt_in_s = (double)out->next_attempt_in_ms / 1000.0;
+	if (out->next_attempt_in_ms)
+		out->next_attempt_at_ms = eh_clock_wall_ms(d->cfg.clock) + out->next_attempt_in_ms;
 }
 
 unsigned eh_delivery_drain(struct eh_delivery *d)

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* ==== JSON writer ==== */
 
@@ -200,6 +201,23 @@ size_t eh_status_render(const struct eh_status_figures *f, char *buf, size_t cap
 	return eh_jw_end(&w);
 }
 
+/* "key": "2026-12-06T12:00:00Z" (UTC, to the second), or null for 0: a
+ * time, not a countdown, so the document changes only when it does. */
+static void kv_time(struct eh_jw *w, const char *k, uint64_t ms)
+{
+	char t[32];
+	struct tm tm;
+	time_t sec = (time_t)(ms / 1000);
+
+	eh_jw_key(w, k);
+	if (ms == 0 || gmtime_r(&sec, &tm) == NULL ||
+	    strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+		eh_jw_null(w);
+		return;
+	}
+	eh_jw_str(w, t);
+}
+
 size_t eh_status_render_webhook(const struct eh_status_webhook *s, char *buf, size_t cap)
 {
 	struct eh_jw w;
@@ -219,20 +237,16 @@ size_t eh_status_render_webhook(const struct eh_status_webhook *s, char *buf, si
 	kv_u64(&w, "dropped", s->dropped);
 	kv_u64(&w, "dead_lettered", s->dead_lettered);
 	kv_u64(&w, "dead_letters_pending", s->dead_letters_pending);
+	kv_time(&w, "last_success", s->last_success_ms);
 	eh_jw_key(&w, "last_error");
 	if (s->last_error[0])
 		eh_jw_str(&w, s->last_error);
 	else
 		eh_jw_null(&w);
-	eh_jw_key(&w, "next_attempt_in_s");
-	if (s->next_attempt_in_ms >= 0) {
-		char num[32];
-		snprintf(num, sizeof(num), "%.3f", (double)s->next_attempt_in_ms / 1000.0);
-		jw_value_prefix(&w);
-		eh_jw_raw(&w, num);
-	} else {
-		eh_jw_null(&w);
-	}
+	kv_time(&w, "last_error_at", s->last_error[0] ? s->last_error_ms : 0);
+	kv_u64(&w, "attempt", s->attempt);
+	kv_time(&w, "next_attempt_at", s->next_attempt_at_ms);
+	kv_time(&w, "oldest_undelivered_at", s->oldest_ms);
 	eh_jw_close(&w, '}');
 	return eh_jw_end(&w);
 }

@@ -70,7 +70,11 @@ struct eh_status_webhook {
 	uint64_t dead_lettered;
 	uint64_t dead_letters_pending; /* given up, waiting for the broker's PUBACK */
 	char last_error[160];     /* "" = none; never holds header values or secrets */
-	int64_t next_attempt_in_ms; /* < 0: none scheduled */
+	uint64_t last_error_ms;   /* wall ms of last_error; 0: none */
+	uint64_t last_success_ms; /* wall ms of the last delivery; 0: none */
+	uint64_t oldest_ms;       /* wall ms the oldest undelivered was queued; 0: none */
+	uint32_t attempt;         /* attempt number of a failing batch; 0: none */
+	uint64_t next_attempt_at_ms; /* wall ms of the next retry; 0: none */
 };
 
 /* Render into buf (NUL-terminated). Returns the length, or 0 when cap was

@@ -176,6 +176,62 @@ def scenario_reconcile(c):
         e.close()
 
 
+# ==== state: the webhook state document says what is wrong now, and when ====
+
+def scenario_state(c):
+    """A receiver that fails (503) then recovers. While it fails the state
+    names the attempt, the error and its time, the next attempt as a time
+    and when the oldest undelivered notification was queued; it is not
+    republished every second. A success clears the error."""
+    e = Env("state", status=503)
+    states = []
+    base_on_msg = e.mq.on_message
+
+    def on_msg(client, userdata, msg):
+        if msg.topic == P + "/webhooks/3/state" and msg.payload:
+            states.append((time.time(), json.loads(msg.payload)))
+        base_on_msg(client, userdata, msg)
+
+    e.mq.on_message = on_msg
+    try:
+        e.daemon.start()
+        e.webhook(3, {"title": "st", "url": e.rx.url, "max_attempts": 0,
+                      "filters": {"events": {}}})
+        n = sample("event")
+        n["id"] = "st-1"
+        e.publish("events", n)
+        wait_for(lambda: states and states[-1][1].get("attempt", 0) >= 4, 30 * SLOW,
+                 what="attempt 4 on the state topic")
+        st = states[-1][1]
+        c.check(st["last_error"].startswith("503"), "last_error names the failure: %r"
+                % st["last_error"])
+        iso = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        c.check(all(iso.match(st.get(k) or "") for k in
+                    ("last_error_at", "next_attempt_at", "oldest_undelivered_at")),
+                "times, not countdowns: %s" % {k: st.get(k) for k in
+                                               ("last_error_at", "next_attempt_at",
+                                                "oldest_undelivered_at")})
+        c.check(st.get("last_success") is None and "next_attempt_in_s" not in st,
+                "no success yet, no countdown field")
+        # During the 5.3 s wait before attempt 5 nothing changes: not republished.
+        wait_for(lambda: states[-1][1].get("attempt") == 5 or
+                 "Next attempt in 5.314" in e.daemon.log(), 20 * SLOW, what="the long wait")
+        k = len(states)
+        time.sleep(3.0)
+        c.check(len(states) - k <= 1, "not republished every second during back-off "
+                "(%d in 3 s)" % (len(states) - k))
+        e.rx.status = 200
+        wait_for(lambda: "st-1" in ids_of(e.rx.delivered()), 30 * SLOW, what="delivery")
+        wait_for(lambda: states[-1][1].get("last_success"), 10 * SLOW, what="success state")
+        st = states[-1][1]
+        c.check(st["last_error"] is None and st["last_error_at"] is None and
+                st["attempt"] == 0 and st["next_attempt_at"] is None and
+                st["oldest_undelivered_at"] is None,
+                "a success clears the error, the attempt and the age: %s" % st)
+    finally:
+        e.close()
+
+
 # ==== drain: a planned stop lets POSTs in flight finish ====
 
 def scenario_drain(c):
@@ -227,7 +283,8 @@ def scenario_drain(c):
 
 
 SCENARIOS = {"capacity": scenario_capacity, "deadletter": scenario_deadletter,
-             "reconcile": scenario_reconcile, "drain": scenario_drain}
+             "reconcile": scenario_reconcile, "drain": scenario_drain,
+             "state": scenario_state}
 
 if __name__ == "__main__":
     checks = Checks()

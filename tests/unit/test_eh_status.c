@@ -43,16 +43,21 @@ EH_TEST(webhook_state_escapes_and_nulls)
 	memset(&w, 0, sizeof(w));
 	w.id = 2;
 	w.queue[0] = 3;
-	w.next_attempt_in_ms = -1;
 	REQUIRE(eh_status_render_webhook(&w, buf, sizeof(buf)) > 0);
-	CHECK(strstr(buf, "\"last_error\":null,\"next_attempt_in_s\":null") != NULL);
+	CHECK(strstr(buf, "\"last_success\":null,\"last_error\":null,\"last_error_at\":null,"
+			  "\"attempt\":0,\"next_attempt_at\":null,\"oldest_undelivered_at\":null") !=
+	      NULL);
 	snprintf(w.last_error, sizeof(w.last_error), "405, message='Not \"Allowed\"\n'");
-	w.next_attempt_in_ms = 729;
+	w.last_error_ms = 1796558400123ull; /* 2026-12-06T12:00:00.123Z */
+	w.next_attempt_at_ms = 1796558402000ull;
+	w.attempt = 3;
 	REQUIRE(eh_status_render_webhook(&w, buf, sizeof(buf)) > 0);
 	cJSON *j = cJSON_Parse(buf);
 	REQUIRE(j != NULL);
 	CHECK_STR(cJSON_GetObjectItem(j, "last_error")->valuestring, "405, message='Not \"Allowed\"\n'");
-	CHECK(cJSON_GetObjectItem(j, "next_attempt_in_s")->valuedouble > 0.728);
+	CHECK_STR(cJSON_GetObjectItem(j, "last_error_at")->valuestring, "2026-12-06T12:00:00Z");
+	CHECK_STR(cJSON_GetObjectItem(j, "next_attempt_at")->valuestring, "2026-12-06T12:00:02Z");
+	CHECK_EQ(cJSON_GetObjectItem(j, "attempt")->valuedouble, 3);
 	CHECK_EQ(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "queue"), "events")->valuedouble, 3);
 	cJSON_Delete(j);
 }
