@@ -305,6 +305,7 @@ static void batch_sent(struct eh_delivery_worker *w, struct eh_delivery_sender *
 
 	d->cfg.source->ack(d->cfg.source_ctx, w->slot, w->type, w->last_seq);
 	sl->sent += w->count;
+	w->sent += w->count;
 	sl->batches++;
 	log_module(wh, mod, sizeof(mod));
 	EH_LOG_INF(mod,
@@ -376,6 +377,7 @@ static void give_up(struct eh_delivery_worker *w, struct eh_delivery_sender *s,
 	if (d->cfg.deadletter == NULL) {
 		d->cfg.source->ack(d->cfg.source_ctx, w->slot, w->type, w->last_seq);
 		sl->dead_lettered += w->count;
+		w->dead_lettered += w->count;
 		w->have_batch = false;
 		w->state = EH_DW_IDLE;
 		return;
@@ -398,6 +400,7 @@ static void dl_finish(struct eh_delivery_worker *w, bool published)
 	if (published) {
 		d->cfg.source->ack(d->cfg.source_ctx, w->slot, w->type, w->last_seq);
 		sl->dead_lettered += w->count;
+		w->dead_lettered += w->count;
 	}
 	w->have_batch = false;
 	w->attempts = 0;
@@ -475,6 +478,7 @@ static void batch_failed(struct eh_delivery_worker *w, struct eh_delivery_sender
 
 	w->attempts++;
 	sl->failed_attempts++;
+	w->failed_attempts++;
 	set_error(w, reason);
 	log_module(wh, mod, sizeof(mod));
 	if (wh->max_attempts != 0 && w->attempts >= wh->max_attempts) {
@@ -744,6 +748,9 @@ void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_del
 	snprintf(out->last_error, sizeof(out->last_error), "%s", s->last_error);
 	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
 		const struct eh_delivery_worker *w = &s->w[t];
+		out->by_type[t].sent = w->sent;
+		out->by_type[t].failed_attempts = w->failed_attempts;
+		out->by_type[t].dead_lettered = w->dead_lettered;
 		if (s->wh != NULL)
 			out->queue[t] = d->cfg.source->lag(d->cfg.source_ctx, slot, t);
 		if (w->state == EH_DW_SENDING)

@@ -109,6 +109,9 @@ struct eh_delivery_wstats {
 	uint64_t next_attempt_in_ms;	      /* soonest pending retry, 0 when none */
 	double next_attempt_in_s;	      /* the same in seconds, for the state topic */
 	bool in_flight;			      /* a POST of this webhook is under way */
+	struct {			      /* the counters above, per input type */
+		uint64_t sent, failed_attempts, dead_lettered;
+	} by_type[EH_TYPE_COUNT];
 };
 
 /* ==== Internal state (caller allocates the whole struct) ==== */
@@ -138,6 +141,8 @@ struct eh_delivery_worker {
 	uint32_t dl_gen;     /* numbers each dead-letter publish, in its tag */
 	uint32_t dl_wait_ms; /* next wait before publishing the dead letter again */
 	struct eh_delivery_sender *sender;
+	/* This type's share of the slot's counters (for per-type metrics). */
+	uint64_t sent, failed_attempts, dead_lettered;
 };
 
 struct eh_delivery_sender {
