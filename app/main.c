@@ -16,6 +16,8 @@
 #include "eh_delivery.h"
 #include "eh_file.h"
 #include "eh_flash.h"
+#include "eh_httpd.h"
+#include "eh_httpd_mhd.h"
 #include "eh_log.h"
 #include "eh_loop.h"
 #include "eh_mqtt.h"
@@ -53,8 +55,12 @@ struct daemon {
 	struct eh_delivery delivery;
 	struct eh_mqtt mqtt;
 	struct eh_coap coap;
+	struct eh_httpd httpd;
 	bool mqtt_open;
 	bool coap_open;
+	bool httpd_open;
+	struct eh_status_ages ages; /* append times, for the oldest undelivered age */
+	uint64_t peek_head[EH_MAX_WEBHOOKS][EH_TYPE_COUNT]; /* first seq of the last peek */
 
 	uint32_t commit_timer;
 	bool cursor_dirty;         /* an ack not yet committed */
@@ -252,6 +258,8 @@ static void dedupe_add(uint64_t h)
 	D.dedupe_next[i] = (uint8_t)((D.dedupe_next[i] + 1) % DEDUPE_WAYS);
 }
 
+static eh_err ingest_parsed(size_t n, char *diag, size_t diag_cap, size_t *from);
+
 /* Parse, filter and stage one message of input `type`. EH_OK: staged (or
  * nothing wanted it); EH_ERR_PROTO/TOOBIG: refused whole (diag says why);
  * EH_ERR_NOSPC: no room under `block`, nothing was appended. */
@@ -279,9 +287,19 @@ static eh_err ingest(unsigned type, const uint8_t *payload, size_t len, char *di
 		snprintf(diag, diag_cap, "%s", errs.n ? errs.msg[0] : eh_err_str(rc));
 		return rc == EH_ERR_TOOBIG ? EH_ERR_TOOBIG : EH_ERR_PROTO;
 	}
+	return ingest_parsed(n, diag, diag_cap, from);
+}
+
+/* Match and stage notes[*from..n), each of its own type (MQTT and CoAP
+ * messages have one type; an HTTP body to /in may mix them). */
+static eh_err ingest_parsed(size_t n, char *diag, size_t diag_cap, size_t *from)
+{
+	eh_err rc;
+
 	/* Under `block` a message may stop half-way: *from says where it goes
 	 * on once there is room, so no notification is appended twice. */
 	for (size_t i = *from; i < n; i++) {
+		unsigned type = notes[i].type;
 		uint64_t seq, h, mask = eh_config_match(&D.config, &notes[i]);
 		D.in.notifications++;
 		if (mask == 0) {
@@ -306,6 +324,7 @@ static eh_err ingest(unsigned type, const uint8_t *payload, size_t len, char *di
 			return rc == EH_ERR_IO ? EH_ERR_IO : EH_ERR_TOOBIG;
 		}
 		D.in.queued++;
+		eh_status_ages_note(&D.ages, seq, eh_loop_now(&D.loop));
 		dedupe_add(h);
 		for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++)
 			if (mask & (1ull << s))
@@ -627,6 +646,8 @@ static eh_err src_peek(void *ctx, unsigned slot, unsigned type, struct eh_delive
 		if (recs[*n - 1].seq > eh_queue_durable_seq(&D.queue))
 			return EH_ERR_IO;
 	}
+	if (*n > 0)
+		D.peek_head[slot][type] = recs[0].seq; /* the oldest undelivered, for /metrics */
 	for (size_t i = 0; i < *n; i++) {
 		items[i].seq = recs[i].seq;
 		items[i].raw = recs[i].payload;
@@ -851,6 +872,115 @@ static eh_err coap_ingest(void *ctx, unsigned type, const uint8_t *payload, size
 		return rc; /* NOSPC half-way: the part that went in stays (at least once) */
 	commit_now();
 	return D.exit_code ? EH_ERR_IO : EH_OK;
+}
+
+/* ==== HTTP listener handlers (CONTRACT 9.5) ==== */
+
+/* A body POSTed to /in (type EH_HTTPD_TYPE_AUTO: each element's webhook_type) or
+ * /in/<type>. Validated whole before anything is appended; answered 200 only after the
+ * commit, so a kill -9 after the answer loses nothing. */
+static eh_err http_ingest(void *ctx, int type, const uint8_t *body, size_t len,
+			  size_t *accepted, char *diag, size_t diag_cap)
+{
+	struct eh_errs errs;
+	size_t n = 0, from = 0;
+	eh_err rc;
+
+	(void)ctx;
+	if (D.stopping || D.held_n != 0) {
+		snprintf(diag, diag_cap, "queue full");
+		return EH_ERR_NOSPC; /* MQTT input waits too: first come, first in */
+	}
+	D.in.messages++;
+	eh_errs_init(&errs);
+	if (type == EH_HTTPD_TYPE_AUTO)
+		rc = eh_note_parse_typed((const char *)body, len, notes, EH_MAX_ARRAY_NOTES, &n,
+					 &errs);
+	else
+		rc = eh_note_parse_message((const char *)body, len, (enum eh_note_type)type,
+					   notes, EH_MAX_ARRAY_NOTES, &n, &errs);
+	if (rc != EH_OK) {
+		D.in.rejected++;
+		D.in.oversize += len > EH_MAX_MSG_BYTES;
+		snprintf(diag, diag_cap, "%s", errs.n ? errs.msg[0] : eh_err_str(rc));
+		return rc == EH_ERR_TOOBIG ? EH_ERR_TOOBIG : EH_ERR_PROTO;
+	}
+	if ((rc = ingest_parsed(n, diag, diag_cap, &from)) != EH_OK) {
+		/* NOSPC half-way: what went in stays and is committed with the group commit;
+		 * the client's retry finds it in the redelivery filter (no duplicate). */
+		schedule_commit();
+		return rc;
+	}
+	commit_now();
+	if (D.exit_code)
+		return EH_ERR_IO;
+	*accepted = n;
+	return EH_OK;
+}
+
+/* Seconds since the oldest undelivered notification of (slot, type) was appended: the
+ * worker's last peek names it (or, before any peek, the first one after the cursor),
+ * and the append-time ring dates it; records from before the start date from the start. */
+static uint64_t oldest_age_s(unsigned slot, unsigned type, uint64_t lag)
+{
+	uint64_t now = eh_loop_now(&D.loop), seq = D.peek_head[slot][type], at;
+
+	if (lag == 0)
+		return 0;
+	if (seq <= eh_queue_cursor(&D.queue, slot, type))
+		seq = eh_queue_cursor(&D.queue, slot, type) + 1;
+	at = eh_status_ages_time(&D.ages, seq, D.started_ms);
+	return now > at ? (now - at) / 1000 : 0;
+}
+
+static size_t http_metrics(void *ctx, char *buf, size_t cap)
+{
+	static struct eh_status_metric_webhook mw[EH_MAX_WEBHOOKS];
+	struct eh_status_figures f;
+	size_t n = 0;
+
+	(void)ctx;
+	fill_figures(&f);
+	for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++) {
+		struct eh_delivery_wstats ws;
+		if (D.config.webhooks[s].id == 0)
+			continue;
+		eh_delivery_stats(&D.delivery, s, &ws);
+		mw[n].id = D.config.webhooks[s].id;
+		for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
+			struct eh_status_metric_type *m = &mw[n].t[t];
+			m->depth = eh_queue_lag(&D.queue, s, t);
+			m->oldest_age_s = oldest_age_s(s, t, m->depth);
+			m->sent = ws.by_type[t].sent;
+			m->failed_attempts = ws.by_type[t].failed_attempts;
+			m->dead_lettered = ws.by_type[t].dead_lettered;
+		}
+		n++;
+	}
+	return eh_status_render_metrics(&f, mw, n, buf, cap);
+}
+
+static int open_httpd(void)
+{
+	static struct eh_httpd_mhd st;
+	static const struct eh_httpd_handlers hh = {status_json, http_metrics, http_ingest, NULL};
+	struct eh_httpd_config hc;
+
+	if (D.boot.http.port == 0)
+		return -1;
+	memset(&hc, 0, sizeof(hc));
+	hc.bind = D.boot.http.bind;
+	hc.port = D.boot.http.port;
+	hc.token = D.boot.http_token_len ? D.boot.http_token : NULL;
+	hc.token_len = D.boot.http_token_len;
+	hc.max_body = EH_MAX_MSG_BYTES;
+	eh_httpd_mhd_init(&D.httpd, &st);
+	if (eh_httpd_open(&D.httpd, &hc, &D.loop, &hh) != EH_OK) {
+		EH_LOG_ERR("httpd", "cannot listen on %s port %u", hc.bind, hc.port);
+		return 1;
+	}
+	D.httpd_open = true;
+	return -1;
 }
 
 /* ==== Loop glue ==== */
@@ -1093,6 +1223,7 @@ static int start(void)
 	if (eh_loop_init(&D.loop, &eh_clock_system) != EH_OK)
 		return 1;
 	D.started_ms = eh_loop_now(&D.loop);
+	eh_status_ages_init(&D.ages);
 	eh_signal_install(&D.loop);
 	eh_loop_on_wake(&D.loop, on_wake, NULL);
 	eh_loop_on_tick(&D.loop, on_tick, NULL);
@@ -1173,6 +1304,8 @@ static int start(void)
 		}
 		D.coap_open = true;
 	}
+	if ((rc = open_httpd()) >= 0)
+		return rc;
 
 	eh_loop_after(&D.loop, 1000, on_status_timer, NULL, &D.status_timer);
 	D.watchdog_ms = eh_notify_watchdog_ms();
@@ -1196,6 +1329,8 @@ static void stop(void)
 	eh_delivery_stop(&D.delivery);
 	if (D.coap_open)
 		eh_coap_close(&D.coap);
+	if (D.httpd_open)
+		eh_httpd_close(&D.httpd);
 	commit_now();
 	if (D.mqtt_open) {
 		publish(D.topic_status, offline, sizeof(offline) - 1, 1, true);

@@ -7,15 +7,15 @@ set -euo pipefail
 
 NATIVE_PKGS=(
 	build-essential cmake pkg-config clang libclang-rt-14-dev llvm
-	libpaho-mqtt-dev libmbedtls-dev libcoap3-dev libcjson-dev libcmocka-dev
+	libpaho-mqtt-dev libmbedtls-dev libcoap3-dev libcjson-dev libcmocka-dev libmicrohttpd-dev
 	mosquitto mosquitto-clients libcoap3-bin
-	python3 python3-aiohttp python3-paho-mqtt openssl valgrind procps iproute2 file
+	python3 python3-aiohttp python3-paho-mqtt python3-prometheus-client openssl valgrind procps iproute2 file
 	qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 	dpkg-dev fakeroot systemd
 )
 ARM_PKGS=(
 	libpaho-mqtt-dev:arm64 libmbedtls-dev:arm64 libcoap3-dev:arm64
-	libcjson-dev:arm64 libcmocka-dev:arm64
+	libcjson-dev:arm64 libcmocka-dev:arm64 libmicrohttpd-dev:arm64
 )
 
 missing=()
