@@ -26,7 +26,7 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-  "libc6, libpaho-mqtt1.3, libmbedtls14, libmbedx509-1, libmbedcrypto7, libcjson1, libcoap3, adduser")
+  "libc6, libpaho-mqtt1.3, libmbedtls14, libmbedx509-1, libmbedcrypto7, libcjson1, libcoap3, libmicrohttpd12, adduser")
 if(CMAKE_CROSSCOMPILING AND CMAKE_SYSTEM_PROCESSOR STREQUAL "aarch64")
   set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE arm64)
 endif()
