@@ -42,10 +42,10 @@
 /* What a request asks for (routing, eh_httpd_route). */
 enum eh_httpd_target {
 	EH_HTTPD_NOT_FOUND = 0, /* -> 404 */
-	EH_HTTPD_BAD_METHOD,    /* a known path with another method -> 405 */
-	EH_HTTPD_INGEST,        /* POST /in or /in/<type> */
-	EH_HTTPD_STATUS,        /* GET /status */
-	EH_HTTPD_METRICS,       /* GET /metrics */
+	EH_HTTPD_BAD_METHOD,	/* a known path with another method -> 405 */
+	EH_HTTPD_INGEST,	/* POST /in or /in/<type> */
+	EH_HTTPD_STATUS,	/* GET /status */
+	EH_HTTPD_METRICS,	/* GET /metrics */
 };
 
 /* Type of an ingest request: 0 events, 1 episodes, 2 counters (the path's), or
@@ -54,8 +54,8 @@ enum eh_httpd_target {
 
 struct eh_httpd_route {
 	enum eh_httpd_target target;
-	int type;               /* for EH_HTTPD_INGEST */
-	const char *allow;      /* for EH_HTTPD_BAD_METHOD: the Allow header's value */
+	int type;	   /* for EH_HTTPD_INGEST */
+	const char *allow; /* for EH_HTTPD_BAD_METHOD: the Allow header's value */
 };
 
 /* Route method + path (path without the query: "?..." is ignored). Pure, no allocation;
@@ -93,7 +93,7 @@ struct eh_httpd_handlers {
 /* Caller fills; zero means default; validated by open (EH_ERR_INVAL). */
 struct eh_httpd_config {
 	const char *bind;     /* numeric IPv4 or IPv6 address; NULL or "" -> "127.0.0.1" */
-	uint16_t port;        /* TCP port; 0: off (open succeeds and does nothing) */
+	uint16_t port;	      /* TCP port; 0: off (open succeeds and does nothing) */
 	const uint8_t *token; /* bearer token bytes (copied at open); NULL: none required */
 	size_t token_len;     /* 1..EH_HTTPD_TOKEN_MAX when token is set */
 	size_t max_body;      /* 0 -> EH_HTTPD_BODY_CEILING; larger -> EH_ERR_INVAL */
@@ -122,7 +122,7 @@ struct eh_httpd_ops {
 		       const struct eh_httpd_handlers *hd);
 	uint16_t (*port)(const struct eh_httpd *h); /* the bound port; 0 when off */
 	const struct eh_httpd_stats *(*stats)(const struct eh_httpd *h);
-	void (*close)(struct eh_httpd *h);          /* idempotent, cannot fail */
+	void (*close)(struct eh_httpd *h); /* idempotent, cannot fail */
 };
 
 /* Caller allocates (static); a backend's *_init() fills it; read-only afterwards. `state`

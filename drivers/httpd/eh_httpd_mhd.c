@@ -147,8 +147,8 @@ static enum MHD_Result answer_get(struct eh_httpd_mhd *st, struct MHD_Connection
 	EH_ASSERT(n <= sizeof(st->resp));
 	if (n == 0)
 		return answer_error(st, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				    status ? "status: does not fit" : "metrics: do not fit",
-				    NULL, NULL);
+				    status ? "status: does not fit" : "metrics: do not fit", NULL,
+				    NULL);
 	return answer(st, c, r, MHD_HTTP_OK,
 		      status ? "application/json" : "text/plain; version=0.0.4; charset=utf-8",
 		      st->resp, n, NULL, NULL);
@@ -162,20 +162,18 @@ static enum MHD_Result answer_ingest(struct eh_httpd_mhd *st, struct MHD_Connect
 	eh_err rc;
 
 	st->diag[0] = '\0';
-	rc = st->h.ingest(st->h.ctx, r->route.type, st->body[r->slot], r->len, &accepted,
-			  st->diag, sizeof(st->diag));
+	rc = st->h.ingest(st->h.ctx, r->route.type, st->body[r->slot], r->len, &accepted, st->diag,
+			  sizeof(st->diag));
 	st->diag[sizeof(st->diag) - 1] = '\0';
 	switch (rc) {
 	case EH_OK:
 		st->stats.ingested++;
-		n = (size_t)snprintf(st->small, sizeof(st->small), "{\"accepted\": %zu}",
-				     accepted);
-		return answer(st, c, r, MHD_HTTP_OK, "application/json", st->small, n, NULL,
-			      NULL);
+		n = (size_t)snprintf(st->small, sizeof(st->small), "{\"accepted\": %zu}", accepted);
+		return answer(st, c, r, MHD_HTTP_OK, "application/json", st->small, n, NULL, NULL);
 	case EH_ERR_PROTO:
 		return answer_error(st, c, r, MHD_HTTP_BAD_REQUEST,
-				    st->diag[0] ? st->diag : "body: not a valid notification",
-				    NULL, NULL);
+				    st->diag[0] ? st->diag : "body: not a valid notification", NULL,
+				    NULL);
 	case EH_ERR_TOOBIG:
 		return answer_error(st, c, r, MHD_HTTP_CONTENT_TOO_LARGE,
 				    st->diag[0] ? st->diag : "body: too large", NULL, NULL);
@@ -183,8 +181,8 @@ static enum MHD_Result answer_ingest(struct eh_httpd_mhd *st, struct MHD_Connect
 		return answer_busy(st, c, r, st->diag[0] ? st->diag : "queue full");
 	default:
 		EH_LOG_WRN("httpd", "ingest: %s", eh_err_str(rc));
-		return answer_error(st, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, eh_err_str(rc),
-				    NULL, NULL);
+		return answer_error(st, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, eh_err_str(rc), NULL,
+				    NULL);
 	}
 }
 
@@ -250,9 +248,8 @@ static enum MHD_Result request_begin(struct eh_httpd_mhd *st, struct MHD_Connect
 /* The access handler: called once with the headers, then once per piece of body, then
  * once more with *upload_data_size == 0 when the body is complete. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size,
-				  void **con_cls)
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
 {
 	struct eh_httpd_mhd *st = cls;
 	struct eh_httpd_mhd_req *r = *con_cls;
@@ -306,8 +303,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ==== Ops ==== */
 
-static eh_err parse_bind(const char *bind, uint16_t port, struct sockaddr_storage *ss,
-			 bool *v6)
+static eh_err parse_bind(const char *bind, uint16_t port, struct sockaddr_storage *ss, bool *v6)
 {
 	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
@@ -346,8 +342,8 @@ static void mhd_close(struct eh_httpd *h)
 	st->port = 0;
 }
 
-static eh_err mhd_open(struct eh_httpd *h, const struct eh_httpd_config *cfg,
-		       struct eh_loop *loop, const struct eh_httpd_handlers *hd)
+static eh_err mhd_open(struct eh_httpd *h, const struct eh_httpd_config *cfg, struct eh_loop *loop,
+		       const struct eh_httpd_handlers *hd)
 {
 	struct eh_httpd_mhd *st = h->state;
 	const union MHD_DaemonInfo *info;
@@ -373,16 +369,16 @@ static eh_err mhd_open(struct eh_httpd *h, const struct eh_httpd_config *cfg,
 	memset(st->slot_busy, 0, sizeof(st->slot_busy));
 	if (v6)
 		flags |= MHD_USE_IPv6;
-	st->d = MHD_start_daemon(
-		flags, cfg->port, NULL, NULL, on_request, st, MHD_OPTION_SOCK_ADDR,
-		(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)EH_HTTPD_MAX_CONNS,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)EH_HTTPD_TIMEOUT_S,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, st, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-		st, MHD_OPTION_END);
+	st->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, st, MHD_OPTION_SOCK_ADDR,
+				 (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+				 (unsigned)EH_HTTPD_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
+				 (unsigned)EH_HTTPD_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+				 (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, st,
+				 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, st, MHD_OPTION_END);
 	if (st->d == NULL) {
-		EH_LOG_ERR("httpd", "cannot listen on %s port %u (in use, or not an address of "
-				    "this host)",
+		EH_LOG_ERR("httpd",
+			   "cannot listen on %s port %u (in use, or not an address of "
+			   "this host)",
 			   cfg->bind && cfg->bind[0] ? cfg->bind : "127.0.0.1", cfg->port);
 		return EH_ERR_NET;
 	}

@@ -31,8 +31,9 @@ EH_TEST(routes)
 	CHECK_EQ(route("POST", "/metrics").target, EH_HTTPD_BAD_METHOD);
 	CHECK_STR(route("DELETE", "/status").allow, "GET, HEAD");
 	/* Near misses are unknown. */
-	static const char *const no[] = {"/", "", "/inx", "/in/event", "/in/events/x", "/in//",
-					 "/IN", "/status/1", "/metricsx", "in", "/in/events//"};
+	static const char *const no[] = {
+	    "/",   "",		"/inx",	     "/in/event", "/in/events/x", "/in//",
+	    "/IN", "/status/1", "/metricsx", "in",	  "/in/events//"};
 	for (unsigned i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
 		if (route("POST", no[i]).target != EH_HTTPD_NOT_FOUND)
 			fprintf(stderr, "path %s\n", no[i]);
