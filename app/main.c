@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "eh_bootstrap.h"
 #include "eh_coap.h"
+#include "eh_commit.h"
 #include "eh_config.h"
 #include "eh_config_store.h"
 #include "eh_crypto.h"
@@ -18,6 +19,7 @@
 #include "eh_flash.h"
 #include "eh_httpd.h"
 #include "eh_httpd_mhd.h"
+#include "eh_ingest.h"
 #include "eh_log.h"
 #include "eh_loop.h"
 #include "eh_mqtt.h"
@@ -25,6 +27,7 @@
 #include "eh_notify.h"
 #include "eh_queue.h"
 #include "eh_render.h"
+#include "eh_seen.h"
 #include "eh_signal.h"
 #include "eh_status.h"
 #include "eh_time.h"
@@ -37,10 +40,8 @@
 #define EXIT_USAGE 2   /* bad usage or bad bootstrap config */
 #define EXIT_STORAGE 3 /* queue storage unusable */
 #define STATUS_BUF 8192
-#define DEDUPE_SETS 8192 /* redelivery filter: sets of DEDUPE_WAYS hashes, power of 2 */
-#define DEDUPE_WAYS 4
 #define RECONCILE_SEEN (EH_MAX_WEBHOOKS * 4) /* retained webhook topics tracked */
-#define HOLD_AT_START_MS 5000 /* delivery waits this long at most for reconciliation */
+#define SNAPSHOT_MS 3000 /* how long start waits for the broker's retained config */
 
 /* ==== The daemon's state: one static instance ==== */
 
@@ -62,29 +63,16 @@ struct daemon {
 	struct eh_status_ages ages; /* append times, for the oldest undelivered age */
 	uint64_t peek_head[EH_MAX_WEBHOOKS][EH_TYPE_COUNT]; /* first seq of the last peek */
 
-	uint32_t commit_timer;
-	bool cursor_dirty;         /* an ack not yet committed */
-	uint64_t commit_due_ms;    /* when commit_timer fires */
-	/* Messages held under `block` while the queue is full, in arrival
-	 * order; the first resumes from the notification that did not fit. */
-	struct held_msg {
-		struct eh_mqtt_msg *m;
-		const uint8_t *payload; /* valid until eh_mqtt_done(m) */
-		size_t len;
-		unsigned type;
-		size_t from;            /* next notification to append */
-	} held[EH_MQTT_MAX_WINDOW];
-	unsigned held_head, held_n;
-
-	uint64_t dedupe[DEDUPE_SETS][DEDUPE_WAYS]; /* 0 = empty */
-	uint8_t dedupe_next[DEDUPE_SETS];          /* way replaced next, round robin */
+	struct eh_commit commit;
+	struct eh_ingest ingest;
+	struct eh_seen seen; /* the redelivery filter across restarts */
 
 	uint64_t started_ms;
-	struct eh_status_ingest in;
 	uint64_t mqtt_reconnects;
 	bool mqtt_connected;
 
 	char journal_path[EH_BOOT_PATH_MAX + 16]; /* "<queue>.journal" */
+	char seen_path[EH_BOOT_PATH_MAX + 16];	  /* "<queue>.seen" */
 	char topic_status[EH_BOOT_TOPIC_MAX + 16];
 	char topic_config[EH_BOOT_TOPIC_MAX + 16]; /* "P/config/" */
 	char topic_catalog[EH_BOOT_TOPIC_MAX + 16]; /* "P/catalog/" */
@@ -97,12 +85,12 @@ struct daemon {
 	 * topic did not come back was deleted while we were away. */
 	char topic_fence[EH_BOOT_TOPIC_MAX + 16]; /* "P/config/_fence" */
 	char fence_nonce[48];			  /* "" = no fence awaited */
-	uint64_t seen[RECONCILE_SEEN];		  /* hashes of webhook topics seen */
+	uint64_t seen_topics[RECONCILE_SEEN];	  /* hashes of webhook topics seen */
 	unsigned nseen;
 	bool seen_overflow;
-	bool reconciled_once; /* delivery is held at start until then */
-	uint32_t hold_timer;
 	uint64_t connects;
+	uint32_t clear_ids[EH_MAX_WEBHOOKS]; /* removed at start: retained topics to clear */
+	unsigned nclear;
 
 	bool retry_held;   /* room may have appeared: retry held input from the loop */
 	bool stopping;	   /* SIGTERM seen: draining POSTs in flight */
@@ -121,26 +109,8 @@ static struct daemon D;
 
 /* Scratch buffers for the loop thread (never on the stack: they are big). */
 static char status_buf[STATUS_BUF];
-static struct eh_note notes[EH_MAX_ARRAY_NOTES];
 
 /* ==== Small helpers ==== */
-
-/* A fast 64-bit hash for the redelivery filter: eight bytes a step. */
-static uint64_t note_hash(unsigned type, const uint8_t *p, size_t n)
-{
-	uint64_t h = (0x9e3779b97f4a7c15ull ^ n) + type;
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w;
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
-		h ^= h >> 29;
-	}
-	for (; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	h ^= h >> 32;
-	return h ? h : 1;
-}
 
 static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 {
@@ -152,26 +122,6 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-/* MQTT topic filter match: '+' one level, '#' the rest. */
-static bool topic_matches(const char *filter, const char *topic)
-{
-	while (*filter) {
-		if (*filter == '#')
-			return true;
-		if (*filter == '+') {
-			while (*topic && *topic != '/')
-				topic++;
-			filter++;
-			continue;
-		}
-		if (*filter != *topic)
-			return false;
-		filter++;
-		topic++;
-	}
-	return *topic == '\0';
-}
-
 static void publish(const char *topic, const char *body, size_t len, int qos, bool retain)
 {
 	if (!D.mqtt_open)
@@ -181,158 +131,92 @@ static void publish(const char *topic, const char *body, size_t len, int qos, bo
 		EH_LOG_WRN("mqtt", "publish to %s failed: %s", topic, eh_err_str(rc));
 }
 
-/* ==== Group commit: acknowledge after persist ==== */
+/* Journalled messages that found no room at start (full queue under
+ * `block`): kept in the journal from `next` to `end`, taken first once
+ * delivery makes room, while MQTT input stays paused. */
+static struct {
+	bool pending;
+	uint64_t next, end;
+} jback;
 
-static void schedule_commit(void);
+static bool replay_backlog(void);
+
+/* ==== Queue and commit adapters ==== */
 
 static void commit_now(void)
 {
-	if (D.commit_timer) {
-		eh_loop_cancel(&D.loop, D.commit_timer);
-		D.commit_timer = 0;
-	}
-	eh_err rc = eh_queue_commit(&D.queue);
-	if (rc != EH_OK) {
-		/* Nothing is acknowledged: the broker redelivers after a restart. */
-		EH_LOG_ERR("queue", "commit failed: %s", eh_err_str(rc));
-		D.exit_code = 1;
-		eh_loop_stop(&D.loop);
-		return;
-	}
-	D.cursor_dirty = false;
-	/* Everything taken so far is durable: the MQTT journal may be emptied. */
-	if (D.mqtt_open)
-		eh_mqtt_committed(&D.mqtt);
+	(void)eh_commit_now(&D.commit); /* a failure stops the loop (on_commit_failed) */
 }
 
-static void on_commit_timer(struct eh_loop *l, void *arg)
-{
-	(void)arg;
-	D.commit_timer = 0;
-	if (eh_queue_commit_due(&D.queue, eh_loop_now(l)))
-		commit_now();
-	schedule_commit();
-}
-
-/* Arm the commit timer for the queue's own deadline: records staged for
- * commit_interval_ms, or cursors dirty for a second. */
 static void schedule_commit(void)
 {
-	uint64_t now = eh_loop_now(&D.loop);
-	uint64_t due = eh_queue_commit_deadline(&D.queue);
-	if (due == UINT64_MAX)
-		return;
-	if (D.commit_timer) {
-		if (D.commit_due_ms <= due)
-			return;
-		eh_loop_cancel(&D.loop, D.commit_timer);
-		D.commit_timer = 0;
-	}
-	D.commit_due_ms = due;
-	if (eh_loop_after(&D.loop, due > now ? due - now : 0, on_commit_timer, NULL,
-			  &D.commit_timer) != EH_OK)
-		commit_now();
+	eh_commit_schedule(&D.commit);
 }
 
-/* ==== Ingest: parse, match, append (MQTT and CoAP alike) ==== */
-
-/* Broker redeliveries of notifications already queued (same type, same
- * bytes): a 4-way set-associative table of recent hashes (32768 of them,
- * 256 KiB), O(1) per notification,
- * rebuilt at start from the newest records of the queue. A collision only
- * forgets an older entry, which then may be queued twice: still at least
- * once, never lost. */
-static bool dedupe_seen(uint64_t h)
+/* Everything taken so far is durable: the MQTT journal may be emptied. */
+static void on_durable(void *ctx)
 {
-	const uint64_t *set = D.dedupe[h & (DEDUPE_SETS - 1)];
-	for (unsigned w = 0; w < DEDUPE_WAYS; w++)
-		if (set[w] == h)
-			return true;
-	return false;
+	struct daemon *d = ctx;
+	eh_seen_flush(&d->seen); /* only hashes of durable notifications */
+	if (d->mqtt_open)
+		eh_mqtt_committed(&d->mqtt);
 }
 
-static void dedupe_add(uint64_t h)
+static void on_commit_failed(void *ctx, eh_err rc)
 {
-	unsigned i = (unsigned)(h & (DEDUPE_SETS - 1));
-	D.dedupe[i][D.dedupe_next[i]] = h;
-	D.dedupe_next[i] = (uint8_t)((D.dedupe_next[i] + 1) % DEDUPE_WAYS);
+	struct daemon *d = ctx;
+	(void)rc;
+	d->exit_code = 1;
+	eh_loop_stop(&d->loop);
 }
 
-static eh_err ingest_parsed(size_t n, char *diag, size_t diag_cap, size_t *from);
+/* ==== Ingest seams (MQTT, CoAP and the journal alike) ==== */
 
-/* Parse, filter and stage one message of input `type`. EH_OK: staged (or
- * nothing wanted it); EH_ERR_PROTO/TOOBIG: refused whole (diag says why);
- * EH_ERR_NOSPC: no room under `block`, nothing was appended. */
-static eh_err ingest(unsigned type, const uint8_t *payload, size_t len, char *diag,
-		     size_t diag_cap, size_t *from)
+static uint64_t in_match(void *ctx, const struct eh_note *n)
 {
-	struct eh_errs errs;
-	size_t n = 0;
-	eh_err rc;
-
-	if (*from == 0)
-		D.in.messages++;
-	if (len > EH_MAX_MSG_BYTES) {
-		D.in.rejected++;
-		D.in.oversize++;
-		snprintf(diag, diag_cap, "message of %zu bytes is over the %d byte limit", len,
-			 EH_MAX_MSG_BYTES);
-		return EH_ERR_TOOBIG;
-	}
-	eh_errs_init(&errs);
-	rc = eh_note_parse_message((const char *)payload, len, type, notes, EH_MAX_ARRAY_NOTES,
-				   &n, &errs);
-	if (rc != EH_OK) {
-		D.in.rejected++;
-		snprintf(diag, diag_cap, "%s", errs.n ? errs.msg[0] : eh_err_str(rc));
-		return rc == EH_ERR_TOOBIG ? EH_ERR_TOOBIG : EH_ERR_PROTO;
-	}
-	return ingest_parsed(n, diag, diag_cap, from);
+	struct daemon *d = ctx;
+	return eh_config_match(&d->config, n);
 }
 
-/* Match and stage notes[*from..n), each of its own type (MQTT and CoAP
- * messages have one type; an HTTP body to /in may mix them). */
-static eh_err ingest_parsed(size_t n, char *diag, size_t diag_cap, size_t *from)
+static eh_err in_append(void *ctx, unsigned type, uint64_t mask, const uint8_t *raw, size_t len,
+			uint64_t hash)
 {
-	eh_err rc;
-
-	/* Under `block` a message may stop half-way: *from says where it goes
-	 * on once there is room, so no notification is appended twice. */
-	for (size_t i = *from; i < n; i++) {
-		unsigned type = notes[i].type;
-		uint64_t seq, h, mask = eh_config_match(&D.config, &notes[i]);
-		D.in.notifications++;
-		if (mask == 0) {
-			D.in.unmatched++;
-			continue;
-		}
-		h = note_hash(type, (const uint8_t *)notes[i].raw, notes[i].raw_len);
-		if (dedupe_seen(h)) {
-			D.in.duplicates++;
-			continue;
-		}
-		rc = eh_queue_append(&D.queue, type, mask, notes[i].raw, notes[i].raw_len, &seq);
-		if (rc == EH_ERR_NOSPC) {
-			D.in.notifications--;
-			*from = i;
-			snprintf(diag, diag_cap, "queue full");
-			return EH_ERR_NOSPC;
-		}
-		if (rc != EH_OK) {
-			D.in.rejected++;
-			snprintf(diag, diag_cap, "[%zu]: queue refused: %s", i, eh_err_str(rc));
-			return rc == EH_ERR_IO ? EH_ERR_IO : EH_ERR_TOOBIG;
-		}
-		D.in.queued++;
-		eh_status_ages_note(&D.ages, seq, eh_loop_now(&D.loop));
-		dedupe_add(h);
-		for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++)
-			if (mask & (1ull << s))
-				eh_delivery_kick(&D.delivery, s, type);
+	struct daemon *d = ctx;
+	uint64_t seq;
+	eh_err rc = eh_queue_append(&d->queue, type, mask, raw, len, &seq);
+	if (rc == EH_OK) {
+		eh_seen_add(&d->seen, seq, hash);
+		eh_status_ages_note(&d->ages, seq, eh_loop_now(&d->loop));
 	}
-	*from = 0;
-	return EH_OK;
+	return rc;
 }
+
+static void in_kick(void *ctx, unsigned slot, unsigned type)
+{
+	struct daemon *d = ctx;
+	eh_delivery_kick(&d->delivery, slot, type);
+}
+
+/* Taken: staged in the queue, and already in the MQTT journal (written by
+ * the driver before handing it over): docs/DURABILITY.md. */
+static void in_taken(void *ctx, void *msg)
+{
+	struct daemon *d = ctx;
+	eh_mqtt_done(&d->mqtt, msg);
+	eh_commit_schedule(&d->commit);
+}
+
+static void in_pause(void *ctx, bool pause)
+{
+	struct daemon *d = ctx;
+	if (pause)
+		eh_mqtt_pause(&d->mqtt);
+	else
+		eh_mqtt_resume(&d->mqtt);
+}
+
+static const struct eh_ingest_ops ingest_ops = {in_match, in_append, in_kick, in_taken,
+						in_pause};
 
 /* ==== Config topics ==== */
 
@@ -441,104 +325,112 @@ static void seen_add(const char *topic)
 {
 	uint64_t h = fnv1a(1469598103934665603ull, topic, strlen(topic));
 	for (unsigned i = 0; i < D.nseen; i++)
-		if (D.seen[i] == h)
+		if (D.seen_topics[i] == h)
 			return;
 	if (D.nseen == RECONCILE_SEEN) {
 		D.seen_overflow = true;
 		return;
 	}
-	D.seen[D.nseen++] = h;
+	D.seen_topics[D.nseen++] = h;
 }
 
 static bool seen_has(const char *topic)
 {
 	uint64_t h = fnv1a(1469598103934665603ull, topic, strlen(topic));
 	for (unsigned i = 0; i < D.nseen; i++)
-		if (D.seen[i] == h)
+		if (D.seen_topics[i] == h)
 			return true;
 	return false;
 }
 
-static void release_delivery(void)
+/* The stored webhooks whose topic was not among the retained ones seen
+ * (gone[], at most EH_MAX_WEBHOOKS). Signed mode keeps them: an absent
+ * message is not a signed deletion. */
+static unsigned unseen_webhooks(char gone[][EH_CONFIG_STORE_TOPIC], int *slots)
 {
-	if (D.hold_timer) {
-		eh_loop_cancel(&D.loop, D.hold_timer);
-		D.hold_timer = 0;
-	}
-	if (!D.reconciled_once) {
-		D.reconciled_once = true;
-		eh_delivery_hold(&D.delivery, false);
-	}
-}
-
-static void on_hold_timer(struct eh_loop *l, void *arg)
-{
-	(void)l;
-	(void)arg;
-	D.hold_timer = 0;
-	if (!D.reconciled_once)
-		EH_LOG_WRN("config", "retained config not reconciled within %u ms of the start "
-				     "(broker away?): delivering with the stored config",
-			   HOLD_AT_START_MS);
-	release_delivery();
-}
-
-/* Every retained config has arrived: stored webhooks that did not come back
- * were deleted while we were away. */
-static void reconcile(void)
-{
-	static char gone[EH_MAX_WEBHOOKS][EH_CONFIG_STORE_TOPIC];
 	unsigned ngone = 0, n = eh_config_store_count(&D.store);
 
-	D.fence_nonce[0] = '\0';
 	if (D.seen_overflow) {
 		EH_LOG_WRN("config", "more than %d retained webhook topics: deletions made "
 				     "while away are not reconciled", RECONCILE_SEEN);
-		release_delivery();
-		return;
+		return 0;
 	}
 	for (unsigned i = 0; i < n && ngone < EH_MAX_WEBHOOKS; i++) {
 		const uint8_t *payload;
 		const struct eh_config_store_entry *e = eh_config_store_entry(&D.store, i, &payload);
 		if (e->len == 0 || !is_webhook_topic(e->topic) || seen_has(e->topic))
 			continue;
-		snprintf(gone[ngone++], sizeof(gone[0]), "%s", e->topic);
-	}
-	for (unsigned i = 0; i < ngone; i++) {
 		if (D.boot.hmac_key_len) {
-			/* A deletion must be signed: an absent retained message is not. */
 			EH_LOG_WRN("config", "%s: no retained config on the broker; kept (signed "
-					     "mode deletes only with a signed message)", gone[i]);
+					     "mode deletes only with a signed message)", e->topic);
 			continue;
 		}
+		slots[ngone] = e->slot;
+		snprintf(gone[ngone++], EH_CONFIG_STORE_TOPIC, "%s", e->topic);
+	}
+	return ngone;
+}
+
+/* Every retained config has arrived on our session (the fence came back
+ * after a reconnect): stored webhooks that did not come back were deleted
+ * while we were disconnected. */
+static void reconcile(void)
+{
+	static char gone[EH_MAX_WEBHOOKS][EH_CONFIG_STORE_TOPIC];
+	int slots[EH_MAX_WEBHOOKS];
+	unsigned ngone = unseen_webhooks(gone, slots);
+
+	D.fence_nonce[0] = '\0';
+	for (unsigned i = 0; i < ngone; i++) {
 		EH_LOG_WRN("config", "%s: no retained config on the broker after subscribing: "
 				     "deleted while away, removed", gone[i]);
 		handle_config(gone[i], (const uint8_t *)"", 0, NULL, false, -1);
 	}
-	release_delivery();
+}
+
+static void snap_topic(void *ctx, const char *topic)
+{
+	(void)ctx;
+	if (is_webhook_topic(topic))
+		seen_add(topic);
+}
+
+/* At start, before the stored config is replayed: read the broker's
+ * retained webhooks on a clean connection (no session backlog in front of
+ * them) and forget the stored ones deleted while we were away, with their
+ * queued notifications. Their retained status topics are cleared once
+ * connected. A broker that does not answer in time leaves the reconnect
+ * fence to do it later. */
+static void reconcile_at_start(const struct eh_mqtt_config *mc)
+{
+	static char gone[EH_MAX_WEBHOOKS][EH_CONFIG_STORE_TOPIC];
+	int slots[EH_MAX_WEBHOOKS];
+	uint64_t t0 = eh_time_mono_us();
+
+	D.nseen = 0;
+	D.seen_overflow = false;
+	eh_err rc = eh_mqtt_retained_snapshot(mc, D.sub_config, D.topic_fence, SNAPSHOT_MS,
+					      snap_topic, NULL);
+	if (rc != EH_OK) {
+		EH_LOG_WRN("config", "retained config not read at start (%s): deletions made while "
+				     "away apply once the broker answers", eh_err_str(rc));
+		return;
+	}
+	unsigned ngone = unseen_webhooks(gone, slots);
+	for (unsigned i = 0; i < ngone; i++) {
+		const char *id = gone[i] + strlen(D.topic_config) + strlen("webhooks/");
+		EH_LOG_WRN("config", "%s: no retained config on the broker: deleted while away, "
+				     "removed with its queued notifications", gone[i]);
+		if (slots[i] >= 0 && slots[i] < EH_MAX_WEBHOOKS)
+			eh_queue_slot_reset(&D.queue, (unsigned)slots[i]);
+		eh_config_store_put(&D.store, gone[i], NULL, 0, NULL, -1);
+		D.clear_ids[D.nclear++] = (uint32_t)strtoul(id, NULL, 10);
+	}
+	EH_LOG_INF("config", "%u retained webhooks on the broker, %u stored ones removed (%llu us)",
+		   D.nseen, ngone, (unsigned long long)(eh_time_mono_us() - t0));
 }
 
 /* ==== MQTT handlers (loop thread) ==== */
-
-/* Ingest one input message (from e->from on). false: no room under
- * `block` (e->from says where to go on); true: taken, its acknowledgment
- * waits for the group commit. */
-static bool take_input(struct held_msg *e)
-{
-	char diag[EH_ERRS_LEN];
-	eh_err rc = ingest(e->type, e->payload, e->len, diag, sizeof(diag), &e->from);
-	if (rc == EH_ERR_NOSPC)
-		return false;
-	if (rc != EH_OK)
-		EH_LOG_WRN("ingest", "%s message of %zu bytes refused: %s", eh_type_name(e->type),
-			   e->len, diag);
-	/* Taken: staged in the queue, and already in the MQTT journal (written
-	 * by the driver before handing it over), so a kill -9 loses nothing;
-	 * a power cut loses at most the last group-commit interval. */
-	eh_mqtt_done(&D.mqtt, e->m);
-	schedule_commit();
-	return true;
-}
 
 static void on_message(void *ctx, const char *topic, const uint8_t *payload, size_t len,
 		       const char *hmac, struct eh_mqtt_msg *m)
@@ -561,37 +453,13 @@ static void on_message(void *ctx, const char *topic, const uint8_t *payload, siz
 		return;
 	}
 	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
-		if (!topic_matches(D.boot.inputs[t], topic))
+		if (!eh_mqtt_topic_matches(D.boot.inputs[t], topic))
 			continue;
-		struct held_msg e = {m, payload, len, t, 0};
-		if (D.held_n == 0 && take_input(&e))
-			return;
-		/* block: hold it behind the others, take no more until room appears */
-		D.held[(D.held_head + D.held_n++) % EH_MQTT_MAX_WINDOW] = e;
-		if (D.held_n == 1) {
-			D.in.blocked++;
-			eh_mqtt_pause(&D.mqtt);
-			EH_LOG_WRN("queue", "full (block policy): input paused");
-		}
+		eh_ingest_offer(&D.ingest, t, payload, len, m);
 		return;
 	}
 	EH_LOG_DBG("mqtt", "message on unexpected topic %s ignored", topic);
 	eh_mqtt_done(&D.mqtt, m);
-}
-
-/* Called when delivery acknowledged records: room may have appeared. */
-static void retry_blocked(void)
-{
-	if (D.held_n == 0)
-		return;
-	while (D.held_n) {
-		if (!take_input(&D.held[D.held_head]))
-			return;
-		D.held_head = (D.held_head + 1) % EH_MQTT_MAX_WINDOW;
-		D.held_n--;
-	}
-	eh_mqtt_resume(&D.mqtt);
-	EH_LOG_INF("queue", "room again: input resumed");
 }
 
 static void publish_status(bool force);
@@ -604,6 +472,9 @@ static void on_connect(void *ctx, bool session_present)
 	D.mqtt_connected = true;
 	(void)session_present; /* the driver logs the connection */
 	publish_status(true);
+	for (unsigned i = 0; i < D.nclear; i++)
+		clear_retained(D.clear_ids[i]);
+	D.nclear = 0;
 	/* The subscriptions went out before this: the broker answers them with
 	 * every retained config, then routes this fence back to us. */
 	D.nseen = 0;
@@ -641,7 +512,8 @@ static eh_err src_peek(void *ctx, unsigned slot, unsigned type, struct eh_delive
 	/* A batch goes out only with durable records: after a crash it is
 	 * re-formed from the same seqs, so under the same key. When the group
 	 * commit has not run yet, it runs now (latency over fsync count). */
-	if (*n > 0 && (D.cursor_dirty || recs[*n - 1].seq > eh_queue_durable_seq(&D.queue))) {
+	if (*n > 0 && (eh_commit_cursor_dirty(&D.commit) ||
+		       recs[*n - 1].seq > eh_queue_durable_seq(&D.queue))) {
 		commit_now();
 		if (recs[*n - 1].seq > eh_queue_durable_seq(&D.queue))
 			return EH_ERR_IO;
@@ -665,11 +537,10 @@ static eh_err src_ack(void *ctx, unsigned slot, unsigned type, uint64_t upto)
 	 * was in flight is sent again, from the same first record, so under
 	 * the same X-Edgehook-Batch key. With nothing more to send, the
 	 * queue's own deadline persists it. */
-	D.cursor_dirty = true;
-	schedule_commit();
+	eh_commit_cursor_moved(&D.commit);
 	/* Held input is retried from the loop (on_tick), never from inside
 	 * delivery's completion that called us. */
-	if (D.held_n)
+	if (eh_ingest_holding(&D.ingest) || jback.pending)
 		D.retry_held = true;
 	return rc;
 }
@@ -737,7 +608,7 @@ static void fill_figures(struct eh_status_figures *f)
 	f->uptime_s = (eh_loop_now(&D.loop) - D.started_ms) / 1000;
 	f->mqtt_connected = D.mqtt_connected;
 	f->mqtt_reconnects = D.mqtt_reconnects;
-	f->in = D.in;
+	f->in = D.ingest.st;
 	eh_config_status(&D.config, &f->config);
 	eh_queue_stats(&D.queue, &qs);
 	f->queue.capacity_bytes = qs.capacity_bytes;
@@ -863,11 +734,11 @@ static eh_err coap_ingest(void *ctx, unsigned type, const uint8_t *payload, size
 {
 	size_t from = 0;
 	(void)ctx;
-	if (D.held_n != 0) {
+	if (eh_ingest_holding(&D.ingest)) {
 		snprintf(diag, diag_cap, "queue full");
 		return EH_ERR_NOSPC; /* MQTT input waits too: first come, first in */
 	}
-	eh_err rc = ingest(type, payload, len, diag, diag_cap, &from);
+	eh_err rc = eh_ingest_message(&D.ingest, type, payload, len, diag, diag_cap, &from);
 	if (rc != EH_OK)
 		return rc; /* NOSPC half-way: the part that went in stays (at least once) */
 	commit_now();
@@ -882,39 +753,27 @@ static eh_err coap_ingest(void *ctx, unsigned type, const uint8_t *payload, size
 static eh_err http_ingest(void *ctx, int type, const uint8_t *body, size_t len,
 			  size_t *accepted, char *diag, size_t diag_cap)
 {
-	struct eh_errs errs;
-	size_t n = 0, from = 0;
+	size_t from = 0;
 	eh_err rc;
 
 	(void)ctx;
-	if (D.stopping || D.held_n != 0) {
+	if (D.stopping || eh_ingest_holding(&D.ingest)) {
 		snprintf(diag, diag_cap, "queue full");
 		return EH_ERR_NOSPC; /* MQTT input waits too: first come, first in */
 	}
-	D.in.messages++;
-	eh_errs_init(&errs);
-	if (type == EH_HTTPD_TYPE_AUTO)
-		rc = eh_note_parse_typed((const char *)body, len, notes, EH_MAX_ARRAY_NOTES, &n,
-					 &errs);
-	else
-		rc = eh_note_parse_message((const char *)body, len, (enum eh_note_type)type,
-					   notes, EH_MAX_ARRAY_NOTES, &n, &errs);
+	rc = eh_ingest_message(&D.ingest,
+			       type == EH_HTTPD_TYPE_AUTO ? EH_INGEST_BY_WEBHOOK_TYPE : (unsigned)type,
+			       body, len, diag, diag_cap, &from);
 	if (rc != EH_OK) {
-		D.in.rejected++;
-		D.in.oversize += len > EH_MAX_MSG_BYTES;
-		snprintf(diag, diag_cap, "%s", errs.n ? errs.msg[0] : eh_err_str(rc));
-		return rc == EH_ERR_TOOBIG ? EH_ERR_TOOBIG : EH_ERR_PROTO;
-	}
-	if ((rc = ingest_parsed(n, diag, diag_cap, &from)) != EH_OK) {
 		/* NOSPC half-way: what went in stays and is committed with the group commit;
 		 * the client's retry finds it in the redelivery filter (no duplicate). */
-		schedule_commit();
+		eh_commit_schedule(&D.commit);
 		return rc;
 	}
 	commit_now();
 	if (D.exit_code)
 		return EH_ERR_IO;
-	*accepted = n;
+	*accepted = eh_ingest_last_count(&D.ingest);
 	return EH_OK;
 }
 
@@ -992,7 +851,8 @@ static void on_tick(struct eh_loop *l, void *arg)
 	(void)arg;
 	if (D.retry_held && !D.stopping) {
 		D.retry_held = false;
-		retry_blocked();
+		if (replay_backlog()) /* journalled messages go first */
+			eh_ingest_retry(&D.ingest);
 	}
 }
 
@@ -1043,32 +903,134 @@ static void on_wake(struct eh_loop *l, void *arg)
 
 /* ==== Inbound journal replay ==== */
 
-static uint8_t journal_buf[EH_MAX_MSG_BYTES + 512];
+static uint8_t journal_buf[EH_MQTT_JOURNAL_ENTRY_MAX];
 
 /* A message Paho acknowledged before the last stop and journalled at once:
  * it goes the normal way; the redelivery filter drops what the queue
- * already holds. */
-static void replay_journalled(void *ctx, const char *topic, const uint8_t *payload, size_t len,
+ * already holds (a message cut half-way by a full queue is taken again
+ * whole: its queued part is dropped as duplicates). false: no room. */
+static bool replay_journalled(void *ctx, const char *topic, const uint8_t *payload, size_t len,
 			      const char *hmac)
 {
 	char diag[EH_ERRS_LEN];
 	(void)ctx;
+	(void)hmac;
+	/* Config and catalog are retained: the broker sends them again on
+	 * subscribe, and what it no longer holds was deleted (reconcile). A
+	 * journalled copy could only bring back a webhook deleted since. */
 	if (strncmp(topic, D.topic_config, strlen(D.topic_config)) == 0 ||
-	    strncmp(topic, D.topic_catalog, strlen(D.topic_catalog)) == 0) {
-		handle_config(topic, payload, len, hmac, false, -1);
-		return;
-	}
+	    strncmp(topic, D.topic_catalog, strlen(D.topic_catalog)) == 0)
+		return true;
 	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
 		size_t from = 0;
-		if (!topic_matches(D.boot.inputs[t], topic))
+		if (!eh_mqtt_topic_matches(D.boot.inputs[t], topic))
 			continue;
-		eh_err rc = ingest(t, payload, len, diag, sizeof(diag), &from);
+		eh_err rc = eh_ingest_message(&D.ingest, t, payload, len, diag, sizeof(diag), &from);
 		if (rc == EH_ERR_NOSPC)
-			EH_LOG_ERR("queue", "full (block policy) at start: a journalled %s message "
-					    "from %s could not be queued",
-				   eh_type_name(t), topic);
-		return;
+			return false;
+		if (rc != EH_OK)
+			EH_LOG_WRN("ingest", "journalled %s message of %zu bytes refused: %s",
+				   eh_type_name(t), len, diag);
+		return true;
 	}
+	return true;
+}
+
+static bool journal_walk(void *ctx, const char *topic, const uint8_t *payload, size_t len,
+			 const char *hmac)
+{
+	(void)ctx;
+	(void)topic;
+	(void)payload;
+	(void)len;
+	(void)hmac;
+	return true;
+}
+
+/* Take what waits in the journal, in order. true: nothing waits (any
+ * more); MQTT input is resumed. A read or commit failure stops the daemon
+ * with the journal intact. */
+static bool replay_backlog(void)
+{
+	struct eh_mqtt_replay r;
+
+	if (!jback.pending)
+		return true;
+	eh_err rc = eh_mqtt_journal_replay(D.journal_path, jback.next, jback.end,
+					   replay_journalled, NULL, journal_buf,
+					   sizeof(journal_buf), &r);
+	if (rc != EH_OK) {
+		EH_LOG_ERR("mqtt", "cannot read the journal %s: %s", D.journal_path,
+			   eh_err_str(rc));
+		D.exit_code = EXIT_STORAGE;
+		eh_loop_stop(&D.loop);
+		return false;
+	}
+	jback.next = r.next;
+	if (r.stopped) {
+		if (r.replayed)
+			schedule_commit();
+		return false;
+	}
+	commit_now();
+	if (D.exit_code)
+		return false;
+	jback.pending = false;
+	eh_mqtt_journal_release(&D.mqtt);
+	eh_mqtt_resume(&D.mqtt);
+	EH_LOG_INF("queue", "room again: the journalled messages are queued, input resumed");
+	return true;
+}
+
+/* At start, before MQTT connects: replay the journal and commit. What
+ * finds no room stays in the journal (*keep: bytes to keep) and MQTT
+ * starts paused. -1: go on; else the exit code (the journal is intact). */
+static int replay_journal_at_start(uint64_t *keep)
+{
+	struct eh_mqtt_replay r, w;
+
+	*keep = 0;
+	eh_err rc = eh_mqtt_journal_replay(D.journal_path, 0, UINT64_MAX, replay_journalled, NULL,
+					   journal_buf, sizeof(journal_buf), &r);
+	if (rc != EH_OK) {
+		EH_LOG_ERR("mqtt", "cannot read the journal %s: %s: stopping, the journal is kept",
+			   D.journal_path, eh_err_str(rc));
+		return EXIT_STORAGE;
+	}
+	if (r.replayed) {
+		commit_now();
+		if (D.exit_code) {
+			EH_LOG_ERR("queue", "the %u journalled messages could not be committed: "
+					    "stopping, the journal %s is kept",
+				   r.replayed, D.journal_path);
+			D.exit_code = 0;
+			return EXIT_STORAGE;
+		}
+	}
+	if (r.replayed || r.skipped)
+		EH_LOG_INF("mqtt", "%u journalled messages replayed from %s (%llu duplicates "
+				   "of queued notifications skipped, %u damaged entries skipped)",
+			   r.replayed, D.journal_path,
+			   (unsigned long long)D.ingest.st.duplicates, r.skipped);
+	if (!r.stopped)
+		return -1;
+	/* The end of the last whole entry: a torn tail after it is cut. */
+	rc = eh_mqtt_journal_replay(D.journal_path, r.next, UINT64_MAX, journal_walk, NULL,
+				    journal_buf, sizeof(journal_buf), &w);
+	if (rc != EH_OK) {
+		EH_LOG_ERR("mqtt", "cannot read the journal %s: %s: stopping, the journal is kept",
+			   D.journal_path, eh_err_str(rc));
+		return EXIT_STORAGE;
+	}
+	jback.pending = true;
+	jback.next = r.next;
+	jback.end = w.next;
+	*keep = w.next;
+	D.ingest.st.blocked++;
+	EH_LOG_WRN("queue", "full (block policy) at start: %u journalled messages wait for room "
+			    "in %s; input paused",
+		   w.replayed, D.journal_path);
+	return -1;
 }
 
 /* ==== Start-up ==== */
@@ -1135,16 +1097,23 @@ static int dedupe_rebuild(void *arg, const struct eh_queue_rec *r, uint32_t seg)
 {
 	(void)arg;
 	(void)seg;
-	dedupe_add(note_hash(r->type, r->payload, r->len));
+	eh_ingest_remember(&D.ingest, r->type, r->payload, r->len);
 	return 0;
 }
 
 static uint8_t rebuild_buf[EH_MAX_MSG_BYTES];
 
+static void seen_hash(void *ctx, uint64_t hash)
+{
+	struct daemon *d = ctx;
+	eh_ingest_remember_hash(&d->ingest, hash);
+}
+
 static int open_queue(void)
 {
 	struct eh_queue_config qc;
 	snprintf(D.journal_path, sizeof(D.journal_path), "%s.journal", D.boot.queue.path);
+	snprintf(D.seen_path, sizeof(D.seen_path), "%s.seen", D.boot.queue.path);
 	eh_err rc = eh_flash_file_open(&D.flash, &D.flash_file, D.boot.queue.path,
 				       D.boot.queue.size_bytes, 0, 0, 0);
 	if (rc != EH_OK) {
@@ -1175,6 +1144,8 @@ static int open_queue(void)
 		eh_file_close(jfd);
 	}
 	uint32_t segs = 2 + (uint32_t)(jsize / (qs.segment_bytes ? qs.segment_bytes : 1));
+	eh_ingest_init(&D.ingest, &ingest_ops, &D);
+	eh_seen_open(&D.seen, D.seen_path, seen_hash, &D);
 	eh_queue_walk_recent(&D.queue, segs, dedupe_rebuild, NULL, rebuild_buf, sizeof(rebuild_buf));
 	EH_LOG_INF("queue", "%s mounted in %llu us: %llu records, %llu of %llu bytes used, "
 			    "%llu damaged records skipped",
@@ -1224,6 +1195,8 @@ static int start(void)
 		return 1;
 	D.started_ms = eh_loop_now(&D.loop);
 	eh_status_ages_init(&D.ages);
+	struct eh_commit_config gc = {&D.loop, &D.queue, on_durable, on_commit_failed, &D};
+	eh_commit_init(&D.commit, &gc);
 	eh_signal_install(&D.loop);
 	eh_loop_on_wake(&D.loop, on_wake, NULL);
 	eh_loop_on_tick(&D.loop, on_tick, NULL);
@@ -1244,32 +1217,11 @@ static int start(void)
 		EH_LOG_ERR("delivery", "cannot start (CA file %s)", D.boot.ca_file);
 		return 1;
 	}
-	/* Nothing is POSTed before the retained config is reconciled (or
-	 * HOLD_AT_START_MS passed): a webhook deleted while we were away must
-	 * not send what the broker kept for the session. */
-	eh_delivery_hold(&D.delivery, true);
-	eh_loop_after(&D.loop, HOLD_AT_START_MS, on_hold_timer, NULL, &D.hold_timer);
-	eh_err src = eh_config_store_open(&D.store, store_path);
-	if (src == EH_OK)
-		replay_config();
-	else
-		EH_LOG_ERR("config", "%s is damaged (%s): starting without webhooks until the "
-				     "retained config arrives", store_path, eh_err_str(src));
-
 	D.subs[0] = D.boot.inputs[0];
 	D.subs[1] = D.boot.inputs[1];
 	D.subs[2] = D.boot.inputs[2];
 	D.subs[3] = D.sub_config;
 	D.subs[4] = D.sub_catalog;
-	unsigned replayed = 0;
-	eh_mqtt_journal_replay(D.journal_path, replay_journalled, NULL, journal_buf,
-			       sizeof(journal_buf), &replayed);
-	if (replayed) {
-		commit_now();
-		EH_LOG_INF("mqtt", "%u journalled messages replayed from %s (%llu duplicates "
-				   "of queued notifications skipped)",
-			   replayed, D.journal_path, (unsigned long long)D.in.duplicates);
-	}
 	memset(&mc, 0, sizeof(mc));
 	mc.journal_path = D.journal_path;
 	mc.journal_rotate_bytes = 1u << 20;
@@ -1283,6 +1235,21 @@ static int start(void)
 	mc.subs = D.subs;
 	mc.subs_qos = qos;
 	mc.nsubs = 5;
+	mc.max_packet_bytes = D.boot.mqtt.max_packet_bytes;
+	eh_err src = eh_config_store_open(&D.store, store_path);
+	if (src == EH_OK) {
+		reconcile_at_start(&mc);
+		replay_config();
+	}
+	else
+		EH_LOG_ERR("config", "%s is damaged (%s): starting without webhooks until the "
+				     "retained config arrives", store_path, eh_err_str(src));
+
+	uint64_t keep;
+	if ((rc = replay_journal_at_start(&keep)) >= 0)
+		return rc;
+	mc.journal_keep_bytes = keep;
+	mc.start_paused = jback.pending;
 	if (eh_mqtt_open(&D.mqtt, &mc, &D.loop, &mh) != EH_OK) {
 		EH_LOG_ERR("mqtt", "cannot start the MQTT client for %s", D.boot.mqtt.uri);
 		return 1;
@@ -1338,9 +1305,11 @@ static void stop(void)
 		D.mqtt_open = false;
 	}
 	/* What close handed over is made durable now; the broker redelivers
-	 * anything it had not seen acknowledged, and the queue dedupes nothing
-	 * across restarts, so at worst a notification is queued twice. */
-	eh_queue_commit(&D.queue);
+	 * anything it had not seen acknowledged, and the redelivery filter
+	 * (kept in <queue>.seen) drops it then. */
+	if (eh_queue_commit(&D.queue) == EH_OK)
+		eh_seen_flush(&D.seen);
+	eh_seen_close(&D.seen);
 	eh_queue_close(&D.queue);
 	eh_flash_close(&D.flash);
 	eh_loop_deinit(&D.loop);

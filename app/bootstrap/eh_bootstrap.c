@@ -4,6 +4,7 @@
  * checked against a table, so an unknown or mistyped key never passes. */
 #include "eh_bootstrap.h"
 #include "eh_file.h"
+#include "eh_limits.h"
 #include "eh_log.h"
 
 #include <cJSON.h>
@@ -154,7 +155,7 @@ static void unknown_keys(const cJSON *obj, const char *base, const char *const *
 static void parse_mqtt(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *errs)
 {
 	static const char *const keys[] = {"uri", "client_id", "username", "password_file",
-					   "keepalive_s", NULL};
+					   "keepalive_s", "max_packet_bytes", NULL};
 	const cJSON *v;
 	uint64_t n;
 
@@ -182,6 +183,16 @@ static void parse_mqtt(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *e
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "keepalive_s")) != NULL &&
 	    get_uint(v, "mqtt.keepalive_s", 5, 3600, &n, errs))
 		b->mqtt.keepalive_s = (uint32_t)n;
+	/* A v5 broker never sends this client a bigger packet, so a huge
+	 * message cannot reach the library's buffers. Above the largest
+	 * message + headroom it would only let them in. */
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "max_packet_bytes")) != NULL) {
+		if (cJSON_IsNull(v))
+			b->mqtt.max_packet_bytes = EH_MQTT_MAX_PACKET_BYTES;
+		else if (get_uint(v, "mqtt.max_packet_bytes", EH_MQTT_MIN_PACKET_BYTES,
+				  EH_MQTT_MAX_PACKET_BYTES, &n, errs))
+			b->mqtt.max_packet_bytes = (uint32_t)n;
+	}
 }
 
 static void parse_inputs(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *errs)
@@ -299,6 +310,7 @@ void eh_bootstrap_defaults(struct eh_bootstrap *b)
 	snprintf(b->mqtt.host, sizeof(b->mqtt.host), "127.0.0.1");
 	b->mqtt.port = 1883;
 	b->mqtt.keepalive_s = 30;
+	b->mqtt.max_packet_bytes = EH_MQTT_MAX_PACKET_BYTES;
 	snprintf(b->queue.path, sizeof(b->queue.path), "/var/lib/edgehook/queue.ring");
 	b->queue.size_bytes = 16u * 1024 * 1024;
 	b->queue.full_policy = EH_BOOT_DROP_OLDEST;

@@ -34,6 +34,9 @@ struct eh_bootstrap {
 		char username[EH_BOOT_TOPIC_MAX]; /* "" = none */
 		char password_file[EH_BOOT_PATH_MAX];
 		uint32_t keepalive_s;
+		/* MQTT v5 Maximum Packet Size; null: EH_MQTT_MAX_PACKET_BYTES (the
+		 * largest message + headroom), range EH_MQTT_MIN_PACKET_BYTES.. that */
+		uint32_t max_packet_bytes;
 	} mqtt;
 	char inputs[3][EH_BOOT_TOPIC_MAX + 16]; /* indexed by enum eh_note_type */
 	struct {

@@ -422,10 +422,6 @@ static void dl_timer(struct eh_loop *l, void *arg)
 	w->timer = 0;
 	if (w->state != EH_DW_DEADLETTER || wh == NULL || d->stopped || d->draining)
 		return;
-	if (d->held) {
-		dl_wait(w, DL_WAIT_MIN_MS);
-		return;
-	}
 	if ((s = sender_get(d, w)) == NULL) {
 		dl_wait(w, DL_WAIT_MIN_MS); /* every sender busy: soon again */
 		return;
@@ -564,7 +560,7 @@ static void worker_try(struct eh_delivery_worker *w)
 		wh = worker_wh(w);
 		/* A worker still holding a sender is inside its own completion
 		 * (on_done -> ack -> a kick from the app): on_done goes on after. */
-		if (d->stopped || d->draining || d->held || wh == NULL || !wh->active ||
+		if (d->stopped || d->draining || wh == NULL || !wh->active ||
 		    w->state != EH_DW_IDLE || w->sender != NULL)
 			return;
 		if (worker_lag(w) == 0)
@@ -664,7 +660,6 @@ eh_err eh_delivery_init(struct eh_delivery *d, const struct eh_delivery_config *
 	d->cfg = *cfg;
 	d->stopped = false;
 	d->draining = false;
-	d->held = false;
 	d->next_ticket = 1;
 	d->pool_open = false;
 	for (unsigned i = 0; i < EH_MAX_WEBHOOKS; i++)
@@ -762,17 +757,6 @@ void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_del
 		}
 	}
 	out->next_attempt_in_s = (double)out->next_attempt_in_ms / 1000.0;
-}
-
-void eh_delivery_hold(struct eh_delivery *d, bool hold)
-{
-	EH_ASSERT(d != NULL);
-	d->held = hold;
-	if (hold)
-		return;
-	for (unsigned i = 0; i < EH_MAX_WEBHOOKS; i++)
-		for (unsigned t = 0; t < EH_TYPE_COUNT; t++)
-			worker_try(&d->slots[i].w[t]);
 }
 
 unsigned eh_delivery_drain(struct eh_delivery *d)

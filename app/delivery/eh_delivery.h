@@ -176,7 +176,6 @@ struct eh_delivery {
 	struct eh_delivery_config cfg;
 	bool stopped;
 	bool draining; /* eh_delivery_drain: no new attempt starts */
-	bool held;     /* eh_delivery_hold */
 	uint64_t next_ticket;
 	struct eh_https https;
 	struct eh_tls_pool pool;
@@ -211,11 +210,6 @@ void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_del
  * 30 s). A tag that is no longer awaited (the webhook changed, a retry
  * already went out) is ignored. */
 void eh_delivery_deadletter_done(struct eh_delivery *d, uint64_t tag, bool ok);
-
-/* Hold (true) or release (false) every worker: while held no attempt
- * starts (a POST in flight finishes); release kicks every worker. Used at
- * start until the retained config is reconciled. */
-void eh_delivery_hold(struct eh_delivery *d, bool hold);
 
 /* A planned stop: no new attempt starts from now on; POSTs in flight go on
  * and their outcome is recorded (acked on 2xx). Returns how many are still

@@ -33,6 +33,14 @@
 #define EH_MQTT_HMAC_PROP_MAX 129 /* "hmac-sha256" user property value, with NUL */
 #define EH_MQTT_DEFAULT_WINDOW 16
 
+/* The inbound journal's one bound, shared by its writer and its replay: an
+ * entry is a 24-byte header, the topic, the hmac-sha256 property and the
+ * payload, each at most its limit. A message that would not fit is never
+ * written (the app refuses it as oversize); replay skips an entry over it. */
+#define EH_MQTT_J_HDR 24
+#define EH_MQTT_JOURNAL_ENTRY_MAX                                                                  \
+	(EH_MQTT_J_HDR + EH_MQTT_TOPIC_MAX + (EH_MQTT_HMAC_PROP_MAX - 1) + EH_MAX_MSG_BYTES)
+
 /* Caller fills; zero means default. Strings are borrowed and must stay valid
  * until eh_mqtt_close(). */
 struct eh_mqtt_config {
@@ -51,13 +59,24 @@ struct eh_mqtt_config {
 	unsigned reconnect_min_s;  /* first reconnect delay [1] */
 	unsigned reconnect_max_s;  /* cap of the doubling delay [30] */
 	int mqtt_version;	   /* 0: v5, falling back to 3.1.1 if refused; 4: 3.1.1 only */
+	/* MQTT v5 Maximum Packet Size sent in CONNECT: a v5 broker never sends
+	 * a bigger packet, so a huge message never reaches Paho's buffers.
+	 * [EH_MQTT_MAX_PACKET_BYTES]; 3.1.1 has no such field (warned at
+	 * connect: the broker's own limit is the only guard). */
+	uint32_t max_packet_bytes;
+	bool start_paused; /* as if eh_mqtt_pause was called before the first message */
 	/* The inbound journal: each message Paho hands over is appended here
 	 * (write(2), no sync) in the library thread before it waits for the
 	 * window, so a kill -9 after Paho's PUBACK loses only the microseconds
 	 * before that write. The app replays it with eh_mqtt_journal_replay
-	 * before eh_mqtt_open, which empties it. NULL: no journal. */
+	 * before eh_mqtt_open, which empties it - all but its first
+	 * journal_keep_bytes, which hold entries the app has not taken yet
+	 * (and whatever follows them is cut: a torn tail). Those are kept, and
+	 * the journal is never emptied, until eh_mqtt_journal_release. NULL: no
+	 * journal. */
 	const char *journal_path;
 	uint64_t journal_rotate_bytes; /* emptied past this when all is done [4 MiB] */
+	uint64_t journal_keep_bytes;   /* [0] */
 };
 
 /* One message handed to the app. Valid from on_message until eh_mqtt_done. */
@@ -67,6 +86,7 @@ struct eh_mqtt_msg {
 	char *lib_topic;		  /* the library's topic string */
 	uint64_t taken_us;		  /* when the library thread took it (ack already sent) */
 	uint8_t state;			  /* free, filled (waiting for the loop), handed */
+	bool journalled;		  /* its entry is in the journal */
 	uint8_t idx;			  /* slot index */
 	char hmac[EH_MQTT_HMAC_PROP_MAX]; /* the user property, "" when absent */
 };
@@ -111,6 +131,10 @@ struct eh_mqtt_stats {
 	uint64_t publish_dropped; /* queued, then the connection was gone */
 	uint64_t tracked_ok;	  /* tracked publishes the broker acknowledged */
 	uint64_t tracked_failed;  /* tracked publishes refused or never sent */
+	uint64_t refused;	  /* dropped by the driver: topic over EH_MQTT_TOPIC_MAX or
+				     holding a NUL byte */
+	uint64_t not_journalled;  /* handed over without a journal entry (payload over
+				     EH_MAX_MSG_BYTES: the app refuses it) or write failed */
 	uint64_t window_max_us;	  /* longest taken -> done: broker acked, not yet durable */
 	uint64_t window_sum_us;	  /* sum over `done`, for the mean */
 	uint64_t waited_us;	  /* time the library thread waited for room or resume */
@@ -118,6 +142,22 @@ struct eh_mqtt_stats {
 	int mqtt_version;	  /* 5 or 4 (3.1.1) of the current connection; 0 before */
 	bool connected;
 };
+
+/* When the journal may be emptied. Only journalled messages count: one
+ * handed over without an entry (oversize, failed write) must not make the
+ * last journalled one look committed. Exposed for the unit tests. */
+struct eh_mqtt_jstate {
+	uint64_t count;	    /* messages journalled, ever */
+	uint64_t done;	    /* of those, eh_mqtt_done */
+	uint64_t committed; /* `done` at the app's last queue commit */
+	uint64_t keep;	    /* bytes at its head the app has not taken: never emptied */
+};
+void eh_mqtt_jstate_written(struct eh_mqtt_jstate *js);
+void eh_mqtt_jstate_done(struct eh_mqtt_jstate *js, bool journalled);
+void eh_mqtt_jstate_committed(struct eh_mqtt_jstate *js);
+/* True when nothing in the journal is needed: every entry is done and
+ * covered by a queue commit, and no entry is kept for the app. */
+bool eh_mqtt_jstate_may_empty(const struct eh_mqtt_jstate *js);
 
 struct eh_mqtt {
 	/* internal: set by eh_mqtt_open */
@@ -152,23 +192,66 @@ struct eh_mqtt {
 	struct eh_mqtt_stats st;
 	struct eh_mqtt_track track[EH_MQTT_MAX_TRACKED];
 	bool open;
-	int jfd;		/* the journal, -1 = none */
-	uint64_t jbytes;	/* its length (library thread, under mu) */
-	uint64_t jcount;	/* messages journalled since it was last emptied, ever */
-	uint64_t committed;	/* st.done at the app's last queue commit */
-	uint8_t jbuf[EH_MAX_MSG_BYTES + 512]; /* one journal entry being written */
+	int jfd;	 /* the journal, -1 = none */
+	uint64_t jbytes; /* its length (library thread, under mu) */
+	struct eh_mqtt_jstate js;
+	uint8_t jbuf[EH_MQTT_JOURNAL_ENTRY_MAX]; /* one journal entry being written */
 };
 
-/* One journalled message, for eh_mqtt_journal_replay. */
-typedef void (*eh_mqtt_replay_fn)(void *ctx, const char *topic, const uint8_t *payload, size_t len,
+/* One journalled message, for eh_mqtt_journal_replay. false: not taken
+ * (no room); the replay stops at it. */
+typedef bool (*eh_mqtt_replay_fn)(void *ctx, const char *topic, const uint8_t *payload, size_t len,
 				  const char *hmac_prop);
 
-/* Hand every whole, intact entry of the journal at path to fn, oldest
- * first (a torn last entry, from a kill during its write, is ignored).
- * buf (cap >= EH_MAX_MSG_BYTES + 512) is scratch. *n gets the count.
- * EH_OK also when there is no journal. */
-eh_err eh_mqtt_journal_replay(const char *path, eh_mqtt_replay_fn fn, void *ctx, uint8_t *buf,
-			      size_t cap, unsigned *n);
+struct eh_mqtt_replay {
+	unsigned replayed; /* entries fn took */
+	unsigned skipped;  /* damaged entries, and intact ones over the bound, passed over */
+	bool stopped;	   /* fn did not take the entry at `next` */
+	uint64_t next;	   /* where to go on: the untaken entry, or past the last whole one */
+};
+
+/* Hand every whole, intact entry of the journal at path, from offset `from`
+ * up to `to`, to fn, oldest first. A damaged entry, or one over
+ * EH_MQTT_JOURNAL_ENTRY_MAX, is skipped and counted, and replay goes on at
+ * the next intact entry; a torn last entry (a kill during its write) ends
+ * it. Stops at the first entry fn does not take. buf (cap >=
+ * EH_MQTT_JOURNAL_ENTRY_MAX) is scratch. EH_OK also when there is no
+ * journal; an error when it cannot be read. */
+eh_err eh_mqtt_journal_replay(const char *path, uint64_t from, uint64_t to, eh_mqtt_replay_fn fn,
+			      void *ctx, uint8_t *buf, size_t cap, struct eh_mqtt_replay *r);
+
+/* Write one entry into buf (cap >= its size): EH_ERR_TOOBIG, nothing
+ * written, when it is over EH_MQTT_JOURNAL_ENTRY_MAX (topic over
+ * EH_MQTT_TOPIC_MAX, payload over EH_MAX_MSG_BYTES). *total gets its size. */
+eh_err eh_mqtt_journal_encode(uint8_t *buf, size_t cap, const char *topic, const char *hmac,
+			      const void *payload, size_t len, size_t *total);
+
+/* The entries kept at open (journal_keep_bytes) are taken and committed:
+ * the journal may be emptied again. Loop thread only. */
+void eh_mqtt_journal_release(struct eh_mqtt *m);
+
+/* Whether topic matches the subscription filter (MQTT 4.7: '+' one level,
+ * '#' the rest including the parent level, "$" topics only literally).
+ * Pure; both strings NUL-terminated. */
+bool eh_mqtt_topic_matches(const char *filter, const char *topic);
+
+/* A retained message's topic, for eh_mqtt_retained_snapshot. */
+typedef void (*eh_mqtt_topic_fn)(void *ctx, const char *topic);
+
+/* The topics of every non-empty retained message under filter, read once on
+ * a short-lived clean connection (client id cfg->client_id + "-sync", the
+ * uri, credentials and version of cfg): the broker sends them on subscribe,
+ * then routes back our fence message on fence_topic (which filter must
+ * match), which marks the end. fn(ctx, topic) is called once per message,
+ * from the library's thread while the caller waits. Blocks up to
+ * timeout_ms: for start-up, before the loop runs. EH_OK when the fence came
+ * back (the list is complete); EH_ERR_TIMEOUT when the broker did not answer
+ * in time, EH_ERR_NET when it refused or could not be reached, EH_ERR_INVAL
+ * on a bad cfg: in those cases the topics seen so far are not the whole
+ * set. */
+eh_err eh_mqtt_retained_snapshot(const struct eh_mqtt_config *cfg, const char *filter,
+				 const char *fence_topic, unsigned timeout_ms, eh_mqtt_topic_fn fn,
+				 void *ctx);
 
 /* Create the client and start connecting (asynchronously): MQTT v5 with
  * clean start off and a session expiry (3.1.1 with clean session off when

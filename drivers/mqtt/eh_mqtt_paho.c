@@ -73,14 +73,11 @@ static void copy_hmac_prop(struct eh_mqtt_msg *s, MQTTAsync_message *msg)
 	}
 }
 
-/* Called in Paho's receive thread right after it sent PUBACK (QoS 1; see
- * docs/MQTT.md). Waiting here keeps Paho from reading the socket, so the
- * broker keeps every later message unacknowledged. Always returns 1: the
- * message is ours (or dropped and counted at close). */
 /* ==== Inbound journal ==== */
 
 #define J_MAGIC 0x314a4845u /* "EHJ1" little-endian */
-#define J_HDR 24            /* magic, topic len, hmac len, payload len, 64-bit hash */
+#define J_HDR EH_MQTT_J_HDR /* magic, topic len, hmac len, payload len, 64-bit hash */
+#define J_SEED 1469598103934665603ull
 
 static uint64_t j_hash(const uint8_t *p, size_t n, uint64_t h)
 {
@@ -103,90 +100,215 @@ static uint32_t get32(const uint8_t *p)
 	return v;
 }
 
-/* Library thread: append one entry. Empties the journal first when it is
- * long and every message journalled before is done (durable in the app's
- * queue, or refused). A failed write is logged; the message still flows. */
-static void journal_put(struct eh_mqtt *m, const char *topic, MQTTAsync_message *msg)
+void eh_mqtt_jstate_written(struct eh_mqtt_jstate *js)
 {
-	size_t tl = strlen(topic), pl = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
-	char hmac[EH_MQTT_HMAC_PROP_MAX] = "";
-	struct eh_mqtt_msg tmp;
-	size_t hl, total;
+	js->count++;
+}
+
+void eh_mqtt_jstate_done(struct eh_mqtt_jstate *js, bool journalled)
+{
+	if (journalled)
+		js->done++;
+}
+
+void eh_mqtt_jstate_committed(struct eh_mqtt_jstate *js)
+{
+	js->committed = js->done;
+}
+
+bool eh_mqtt_jstate_may_empty(const struct eh_mqtt_jstate *js)
+{
+	return js->keep == 0 && js->done == js->count && js->committed >= js->count;
+}
+
+eh_err eh_mqtt_journal_encode(uint8_t *buf, size_t cap, const char *topic, const char *hmac,
+			      const void *payload, size_t len, size_t *total)
+{
+	size_t tl = strlen(topic), hl = hmac ? strlen(hmac) : 0;
 	uint64_t h;
 
+	*total = 0;
+	if (tl == 0 || tl > EH_MQTT_TOPIC_MAX || hl >= EH_MQTT_HMAC_PROP_MAX ||
+	    len > EH_MAX_MSG_BYTES)
+		return EH_ERR_TOOBIG;
+	if (J_HDR + tl + hl + len > cap)
+		return EH_ERR_TOOBIG;
+	put32(buf, J_MAGIC);
+	put32(buf + 4, (uint32_t)tl);
+	put32(buf + 8, (uint32_t)hl);
+	put32(buf + 12, (uint32_t)len);
+	memcpy(buf + J_HDR, topic, tl);
+	if (hl)
+		memcpy(buf + J_HDR + tl, hmac, hl);
+	if (len)
+		memcpy(buf + J_HDR + tl + hl, payload, len);
+	h = j_hash(buf + 4, 12, J_SEED);
+	h = j_hash(buf + J_HDR, tl + hl + len, h);
+	memcpy(buf + 16, &h, 8);
+	*total = J_HDR + tl + hl + len;
+	return EH_OK;
+}
+
+/* Library thread: append one entry. Empties the journal first when it is
+ * long and nothing in it is needed any more. false: not journalled (over
+ * the bound: the app refuses it anyway; or the write failed, logged). */
+static bool journal_put(struct eh_mqtt *m, const char *topic, MQTTAsync_message *msg)
+{
+	size_t pl = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, total;
+	struct eh_mqtt_msg tmp;
+	bool ok = false;
+
 	copy_hmac_prop(&tmp, msg);
-	memcpy(hmac, tmp.hmac, sizeof(hmac));
-	hl = strlen(hmac);
-	total = J_HDR + tl + hl + pl;
-	if (total > sizeof(m->jbuf))
-		return; /* over every bound: the app refuses it anyway */
-	put32(m->jbuf, J_MAGIC);
-	put32(m->jbuf + 4, (uint32_t)tl);
-	put32(m->jbuf + 8, (uint32_t)hl);
-	put32(m->jbuf + 12, (uint32_t)pl);
-	memcpy(m->jbuf + J_HDR, topic, tl);
-	memcpy(m->jbuf + J_HDR + tl, hmac, hl);
-	if (pl)
-		memcpy(m->jbuf + J_HDR + tl + hl, msg->payload, pl);
-	h = j_hash(m->jbuf + 4, 12, 1469598103934665603ull);
-	h = j_hash(m->jbuf + J_HDR, tl + hl + pl, h);
-	memcpy(m->jbuf + 16, &h, 8);
+	if (eh_mqtt_journal_encode(m->jbuf, sizeof(m->jbuf), topic, tmp.hmac, msg->payload, pl,
+				   &total) != EH_OK)
+		return false;
 	pthread_mutex_lock(&m->mu);
-	/* Every message journalled so far is done and committed: nothing in
-	 * the journal is needed any more. */
 	if (m->jbytes > m->cfg.journal_rotate_bytes && m->undone == 0 &&
-	    m->committed >= m->jcount && eh_file_truncate(m->jfd, 0) == EH_OK)
+	    eh_mqtt_jstate_may_empty(&m->js) && eh_file_truncate(m->jfd, 0) == EH_OK)
 		m->jbytes = 0;
 	if (eh_file_pwrite(m->jfd, m->jbuf, total, m->jbytes) == EH_OK) {
 		m->jbytes += total;
-		m->jcount++;
+		eh_mqtt_jstate_written(&m->js);
+		ok = true;
 	} else
 		EH_LOG_WRN("mqtt", "journal write failed");
 	pthread_mutex_unlock(&m->mu);
+	return ok;
 }
 
-eh_err eh_mqtt_journal_replay(const char *path, eh_mqtt_replay_fn fn, void *ctx, uint8_t *buf,
-			      size_t cap, unsigned *n)
+/* The entry at off: J_OK (lengths in *tl, *hl, *pl; topic, hmac and
+ * payload read into buf as topic NUL hmac NUL payload), J_OVER (intact but
+ * over the bound), J_TORN (runs past the end), J_BAD (damaged). */
+enum { J_OK, J_OVER, J_TORN, J_BAD };
+
+static int j_entry(int fd, uint64_t off, uint64_t end, uint8_t *buf, size_t cap, size_t *tl,
+		   size_t *hl, size_t *pl)
+{
+	uint8_t hdr[J_HDR];
+	uint64_t want, h, len, pos;
+
+	if (end - off < J_HDR)
+		return J_TORN;
+	if (eh_file_pread(fd, hdr, J_HDR, off, NULL) != EH_OK)
+		return J_TORN;
+	if (get32(hdr) != J_MAGIC)
+		return J_BAD;
+	*tl = get32(hdr + 4);
+	*hl = get32(hdr + 8);
+	*pl = get32(hdr + 12);
+	memcpy(&want, hdr + 16, 8);
+	len = (uint64_t)*tl + *hl + *pl; /* 64 bits: three 32-bit fields never wrap */
+	if (len > end - off - J_HDR)
+		return J_TORN;
+	h = j_hash(hdr + 4, 12, J_SEED);
+	if (*tl == 0 || *tl > EH_MQTT_TOPIC_MAX || *hl >= EH_MQTT_HMAC_PROP_MAX ||
+	    *pl > EH_MAX_MSG_BYTES || *tl + 1 + *hl + 1 + *pl > cap) {
+		/* Over the bound: hash it in pieces to tell intact from damaged. */
+		for (pos = 0; pos < len;) {
+			size_t k = len - pos < cap ? (size_t)(len - pos) : cap;
+			if (eh_file_pread(fd, buf, k, off + J_HDR + pos, NULL) != EH_OK)
+				return J_TORN;
+			h = j_hash(buf, k, h);
+			pos += k;
+		}
+		return h == want ? J_OVER : J_BAD;
+	}
+	/* topic\0 hmac\0 payload, read in place */
+	if (eh_file_pread(fd, buf, *tl, off + J_HDR, NULL) != EH_OK ||
+	    eh_file_pread(fd, buf + *tl + 1, *hl, off + J_HDR + *tl, NULL) != EH_OK ||
+	    eh_file_pread(fd, buf + *tl + *hl + 2, *pl, off + J_HDR + *tl + *hl, NULL) != EH_OK)
+		return J_TORN;
+	h = j_hash(buf, *tl, h);
+	h = j_hash(buf + *tl + 1, *hl, h);
+	h = j_hash(buf + *tl + *hl + 2, *pl, h);
+	if (h != want)
+		return J_BAD;
+	buf[*tl] = '\0';
+	buf[*tl + 1 + *hl] = '\0';
+	return J_OK;
+}
+
+/* After a damaged entry at off: the next offset holding an intact entry,
+ * or end when there is none. Scans for the magic; an entry counts only when
+ * its hash verifies. */
+static uint64_t j_resync(int fd, uint64_t off, uint64_t end, uint8_t *buf, size_t cap)
+{
+	static const uint8_t magic[4] = {0x45, 0x48, 0x4a, 0x31};
+	uint64_t pos = off + 1;
+	size_t tl, hl, pl;
+
+	while (pos + J_HDR <= end) {
+		uint8_t win[4096];
+		size_t k = end - pos < sizeof(win) ? (size_t)(end - pos) : sizeof(win), i;
+		if (eh_file_pread(fd, win, k, pos, NULL) != EH_OK)
+			return end;
+		for (i = 0; i + 4 <= k; i++) {
+			if (memcmp(win + i, magic, 4) != 0)
+				continue;
+			int st = j_entry(fd, pos + i, end, buf, cap, &tl, &hl, &pl);
+			if (st == J_OK || st == J_OVER)
+				return pos + i;
+		}
+		pos += k > 3 ? k - 3 : k; /* a magic across the window's edge */
+	}
+	return end;
+}
+
+eh_err eh_mqtt_journal_replay(const char *path, uint64_t from, uint64_t to, eh_mqtt_replay_fn fn,
+			      void *ctx, uint8_t *buf, size_t cap, struct eh_mqtt_replay *r)
 {
 	int fd;
-	uint64_t off = 0;
+	uint64_t off = from, end = 0;
 	eh_err rc = eh_file_open_ro(path, &fd);
-	*n = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->next = from;
 	if (rc == EH_ERR_NOENT)
 		return EH_OK;
 	if (rc != EH_OK)
 		return rc;
-	for (;;) {
-		uint8_t hdr[J_HDR];
-		uint64_t want, h;
-		if (eh_file_pread(fd, hdr, J_HDR, off, NULL) != EH_OK || get32(hdr) != J_MAGIC)
+	if ((rc = eh_file_size(fd, &end)) != EH_OK) {
+		eh_file_close(fd);
+		return rc;
+	}
+	if (end > to)
+		end = to;
+	while (off < end) {
+		size_t tl = 0, hl = 0, pl = 0;
+		int st = j_entry(fd, off, end, buf, cap, &tl, &hl, &pl);
+		if (st == J_TORN || st == J_BAD) {
+			/* A torn last entry ends the journal; anything else is
+			 * damage, and the intact entries after it still count. */
+			uint64_t nxt = j_resync(fd, off, end, buf, cap);
+			if (nxt >= end) {
+				r->skipped += st == J_BAD;
+				break;
+			}
+			r->skipped++;
+			off = nxt;
+			r->next = off;
+			continue;
+		}
+		if (st == J_OK && !fn(ctx, (const char *)buf, buf + tl + hl + 2, pl,
+				      hl ? (const char *)buf + tl + 1 : NULL)) {
+			r->stopped = true;
 			break;
-		size_t tl = get32(hdr + 4), hl = get32(hdr + 8), pl = get32(hdr + 12);
-		if (tl == 0 || tl > 65535 || hl >= EH_MQTT_HMAC_PROP_MAX || pl > EH_MAX_MSG_BYTES ||
-		    tl + 1 + hl + 1 + pl > cap)
-			break;
-		/* topic\0 hmac\0 payload, read in place */
-		if (eh_file_pread(fd, buf, tl, off + J_HDR, NULL) != EH_OK ||
-		    eh_file_pread(fd, buf + tl + 1, hl, off + J_HDR + tl, NULL) != EH_OK ||
-		    eh_file_pread(fd, buf + tl + hl + 2, pl, off + J_HDR + tl + hl, NULL) != EH_OK)
-			break;
-		memcpy(&want, hdr + 16, 8);
-		h = j_hash(hdr + 4, 12, 1469598103934665603ull);
-		h = j_hash(buf, tl, h);
-		h = j_hash(buf + tl + 1, hl, h);
-		h = j_hash(buf + tl + hl + 2, pl, h);
-		if (h != want)
-			break;
-		buf[tl] = '\0';
-		buf[tl + 1 + hl] = '\0';
-		fn(ctx, (const char *)buf, buf + tl + hl + 2, pl, hl ? (const char *)buf + tl + 1 : NULL);
-		(*n)++;
-		off += J_HDR + tl + hl + pl;
+		}
+		if (st == J_OK)
+			r->replayed++;
+		else
+			r->skipped++;
+		off += J_HDR + (uint64_t)tl + hl + pl;
+		r->next = off;
 	}
 	eh_file_close(fd);
 	return EH_OK;
 }
 
+/* Called in Paho's receive thread right after it sent PUBACK (QoS 1; see
+ * docs/MQTT.md). Waiting here keeps Paho from reading the socket, so the
+ * broker keeps every later message unacknowledged. Always returns 1: the
+ * message is ours (or dropped and counted). */
 static int on_paho_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
 {
 	struct eh_mqtt *m = ctx;
@@ -194,15 +316,29 @@ static int on_paho_message(void *ctx, char *topic, int topic_len, MQTTAsync_mess
 	struct eh_mqtt_msg *s = NULL;
 	unsigned i;
 
-	if (topic_len != 0 && (topic_len < 0 || strlen(topic) != (size_t)topic_len)) {
-		/* An embedded NUL: a hostile topic; nothing downstream could route it. */
-		EH_LOG_WRN("mqtt", "dropped a message whose topic holds a NUL byte");
+	size_t tl = strlen(topic);
+	bool journalled = false;
+
+	if ((topic_len != 0 && (topic_len < 0 || tl != (size_t)topic_len)) ||
+	    tl > EH_MQTT_TOPIC_MAX) {
+		/* An embedded NUL or an endless topic: hostile; nothing downstream
+		 * could route it. */
+		if (tl > EH_MQTT_TOPIC_MAX)
+			EH_LOG_WRN("mqtt", "dropped a message whose topic is over %d bytes",
+				   EH_MQTT_TOPIC_MAX);
+		else
+			EH_LOG_WRN("mqtt", "dropped a message whose topic holds a NUL byte");
+		pthread_mutex_lock(&m->mu);
+		m->st.refused++;
+		pthread_mutex_unlock(&m->mu);
 		MQTTAsync_freeMessage(&msg);
 		MQTTAsync_free(topic);
 		return 1;
 	}
+	EH_LOG_DBG("mqtt", "received %s: %d bytes, qos %d, dup %d, msgid %d", topic,
+		   msg->payloadlen, msg->qos, msg->dup, msg->msgid);
 	if (m->jfd >= 0)
-		journal_put(m, topic, msg);
+		journalled = journal_put(m, topic, msg);
 	pthread_mutex_lock(&m->mu);
 	/* While closing it never waits: the loop thread is about to call
 	 * MQTTAsync_disconnect, which needs the mutex Paho may hold here. */
@@ -230,6 +366,9 @@ static int on_paho_message(void *ctx, char *topic, int topic_len, MQTTAsync_mess
 	s->lib_msg = msg;
 	s->lib_topic = topic;
 	s->taken_us = t0; /* PUBACK left a few microseconds before */
+	s->journalled = journalled;
+	if (!journalled && m->jfd >= 0)
+		m->st.not_journalled++;
 	copy_hmac_prop(s, msg);
 	/* The loop drains the FIFO whole on each wake (hand_over), so only the
 	 * first message after it emptied needs one: a burst costs one wake-up. */
@@ -375,7 +514,7 @@ static eh_err connect_now(struct eh_mqtt *m)
 	MQTTAsync_connectOptions co5 = MQTTAsync_connectOptions_initializer5;
 	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
 	MQTTProperties props = MQTTProperties_initializer;
-	MQTTProperty expiry;
+	MQTTProperty expiry, maxpkt;
 	int rc;
 
 	if (version_of(m) == MQTTVERSION_5) {
@@ -384,6 +523,9 @@ static eh_err connect_now(struct eh_mqtt *m)
 		expiry.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
 		expiry.value.integer4 = m->cfg.session_expiry_s;
 		MQTTProperties_add(&props, &expiry);
+		maxpkt.identifier = MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE;
+		maxpkt.value.integer4 = m->cfg.max_packet_bytes;
+		MQTTProperties_add(&props, &maxpkt);
 		co.connectProperties = &props;
 		co.onSuccess5 = on_paho_connect5;
 		co.onFailure5 = on_paho_connect_fail5;
@@ -617,6 +759,13 @@ static void on_up(struct eh_mqtt *m)
 	m->backoff_s = m->cfg.reconnect_min_s;
 	EH_LOG_INF("mqtt", "connected to %s (MQTT %s, session %s)", m->cfg.uri,
 		   m->st.mqtt_version == 5 ? "5" : "3.1.1", sp ? "resumed" : "new");
+	if (m->st.mqtt_version != 5)
+		EH_LOG_WRN("mqtt",
+			   "MQTT 3.1.1 cannot tell the broker the largest packet this "
+			   "client takes (%u bytes): a bigger message is read whole before "
+			   "it is refused; limit it on the broker (mosquitto: "
+			   "message_size_limit, max_packet_size; docs/MQTT.md)",
+			   (unsigned)m->cfg.max_packet_bytes);
 	if (m->h.on_connect)
 		m->h.on_connect(m->h.ctx, sp);
 }
@@ -754,6 +903,8 @@ eh_err eh_mqtt_open(struct eh_mqtt *m, const struct eh_mqtt_config *cfg, struct 
 	if (cfg->client_id == NULL || cfg->client_id[0] == '\0' || h->on_message == NULL ||
 	    cfg->nsubs > EH_MQTT_MAX_SUBS || (cfg->nsubs > 0 && cfg->subs == NULL) ||
 	    cfg->window > EH_MQTT_MAX_WINDOW ||
+	    (cfg->max_packet_bytes != 0 && (cfg->max_packet_bytes < EH_MQTT_MIN_PACKET_BYTES ||
+					    cfg->max_packet_bytes > EH_MQTT_MAX_PACKET_BYTES)) ||
 	    (cfg->mqtt_version != 0 && cfg->mqtt_version != 4 && cfg->mqtt_version != 5))
 		return EH_ERR_INVAL;
 	for (i = 0; i < cfg->nsubs; i++) {
@@ -785,10 +936,13 @@ eh_err eh_mqtt_open(struct eh_mqtt *m, const struct eh_mqtt_config *cfg, struct 
 	if (m->cfg.journal_rotate_bytes == 0)
 		m->cfg.journal_rotate_bytes = 4u << 20;
 	if (m->cfg.journal_path != NULL) {
-		/* Opened empty: the app replayed and committed what it held. */
+		/* Opened empty: the app replayed and committed what it held -
+		 * but for the entries it could not take yet, kept at the head. */
 		rc = eh_file_open_rw(m->cfg.journal_path, 1, &m->jfd);
 		if (rc == EH_OK)
-			rc = eh_file_truncate(m->jfd, 0);
+			rc = eh_file_truncate(m->jfd, m->cfg.journal_keep_bytes);
+		m->jbytes = m->cfg.journal_keep_bytes;
+		m->js.keep = m->cfg.journal_keep_bytes;
 		if (rc != EH_OK) {
 			EH_LOG_ERR("mqtt", "journal %s: %s", m->cfg.journal_path, eh_err_str(rc));
 			eh_file_close(m->jfd);
@@ -801,6 +955,9 @@ eh_err eh_mqtt_open(struct eh_mqtt *m, const struct eh_mqtt_config *cfg, struct 
 		m->slots[i].state = SLOT_FREE;
 	}
 	m->nfree = m->cfg.window;
+	m->paused = m->cfg.start_paused;
+	if (m->cfg.max_packet_bytes == 0)
+		m->cfg.max_packet_bytes = EH_MQTT_MAX_PACKET_BYTES;
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_cond_init(&m->cv, NULL);
 	if ((rc = create_client(m)) != EH_OK) {
@@ -908,6 +1065,8 @@ void eh_mqtt_done(struct eh_mqtt *m, struct eh_mqtt_msg *s)
 	m->nfree++;
 	m->undone--;
 	m->st.done++;
+	eh_mqtt_jstate_done(&m->js, s->journalled);
+	s->journalled = false;
 	m->st.window_sum_us += w;
 	if (w > m->st.window_max_us)
 		m->st.window_max_us = w;
@@ -922,7 +1081,16 @@ void eh_mqtt_committed(struct eh_mqtt *m)
 	if (!m->open)
 		return;
 	pthread_mutex_lock(&m->mu);
-	m->committed = m->st.done;
+	eh_mqtt_jstate_committed(&m->js);
+	pthread_mutex_unlock(&m->mu);
+}
+
+void eh_mqtt_journal_release(struct eh_mqtt *m)
+{
+	if (!m->open)
+		return;
+	pthread_mutex_lock(&m->mu);
+	m->js.keep = 0;
 	pthread_mutex_unlock(&m->mu);
 }
 

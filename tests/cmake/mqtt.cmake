@@ -4,6 +4,7 @@
 # test_eh_mqtt against it (native only).
 if(TARGET eh_drv_mqtt)
   eh_unit_test(test_eh_mqtt SOURCES unit/test_eh_mqtt.c LIBS eh_drv_mqtt ARGS selftest TIMEOUT 60)
+  eh_unit_test(test_eh_mqtt_topic SOURCES unit/test_eh_mqtt_topic.c LIBS eh_drv_mqtt)
   find_program(EH_MOSQUITTO mosquitto PATHS /usr/sbin /usr/bin)
   if(NOT CMAKE_CROSSCOMPILING AND EH_MOSQUITTO AND EH_PYTHON)
     add_test(NAME test_mqtt_broker
@@ -11,4 +12,7 @@ if(TARGET eh_drv_mqtt)
               --bin $<TARGET_FILE:test_eh_mqtt> --mosquitto ${EH_MOSQUITTO})
     set_tests_properties(test_mqtt_broker PROPERTIES LABELS integration TIMEOUT 180)
   endif()
+endif()
+if(TARGET eh_drv_mqtt)
+  eh_unit_test(test_eh_mqtt_journal SOURCES unit/test_eh_mqtt_journal.c LIBS eh_drv_mqtt)
 endif()

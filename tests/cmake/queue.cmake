@@ -34,3 +34,6 @@ if(CMAKE_CROSSCOMPILING)
   # under the emulator: fewer damaged files and kill rounds
   set_tests_properties(test_eh_queue_corrupt test_eh_queue_kill PROPERTIES ENVIRONMENT EH_QEMU=1)
 endif()
+
+# The group commit over the queue on the emulated device.
+eh_unit_test(test_eh_commit SOURCES unit/test_eh_commit.c LIBS eh_commit eh_drv_flash_emu)

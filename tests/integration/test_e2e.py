@@ -40,7 +40,7 @@ class Env:
                 "queue": {"path": os.path.join(self.dir, "q.ring"), "size_bytes": queue_size,
                           "full_policy": policy},
                 "tls": {"ca_file": self.certs["ca"]}, "coap": {"port": 0},
-                "log_level": "info"}
+                "log_level": os.environ.get("EH_LOG_LEVEL", "info")}
         if extra:
             boot.update(extra)
         self.daemon = Daemon(self.dir, boot)

@@ -267,6 +267,10 @@ def main():
               "3.1.1: live message received, clean stop")
         check(any(l.startswith("STATS") and "version=4" in l for l in old.lines),
               "3.1.1: the connection is MQTT 3.1.1")
+        time.sleep(0.2)  # stderr is drained by a thread
+        check(any("MQTT 3.1.1 cannot tell the broker the largest packet" in l
+                  for l in getattr(old, "err", [])),
+              "3.1.1: a warning that the broker must limit packet sizes itself")
 
         stream(broker, args.bin, args.count, args.count // 2)
         if args.measure:

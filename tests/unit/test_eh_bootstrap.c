@@ -4,6 +4,7 @@
 #define EH_TEST_MAIN
 #include "eh_test.h"
 #include "eh_bootstrap.h"
+#include "eh_limits.h"
 #include "eh_log.h"
 
 #include <unistd.h>
@@ -35,6 +36,7 @@ EH_TEST(empty_object_gives_contract_defaults)
 	CHECK_STR(b.mqtt.uri, "tcp://127.0.0.1:1883");
 	CHECK_STR(b.mqtt.client_id, "edgehookd-edgehook");
 	CHECK_EQ(b.mqtt.keepalive_s, 30);
+	CHECK_EQ(b.mqtt.max_packet_bytes, EH_MQTT_MAX_PACKET_BYTES);
 	CHECK_STR(b.inputs[0], "edgehook/edgehook/in/events");
 	CHECK_STR(b.inputs[1], "edgehook/edgehook/in/episodes");
 	CHECK_STR(b.inputs[2], "edgehook/edgehook/in/counters");
@@ -48,6 +50,30 @@ EH_TEST(empty_object_gives_contract_defaults)
 	CHECK_STR(b.coap.bind, "127.0.0.1");
 	CHECK_EQ(b.coap.port, 5683);
 	CHECK_EQ(b.log_level, EH_LOG_LEVEL_INF);
+}
+
+EH_TEST(max_packet_bytes_null_range_and_errors)
+{
+	char j[128], msg[128];
+	REQUIRE(parse("{\"mqtt\":{\"max_packet_bytes\":null}}") == EH_OK);
+	CHECK_EQ(b.mqtt.max_packet_bytes, EH_MAX_MSG_BYTES + EH_MQTT_PACKET_HEADROOM);
+	snprintf(j, sizeof(j), "{\"mqtt\":{\"max_packet_bytes\":%d}}", EH_MQTT_MIN_PACKET_BYTES);
+	REQUIRE(parse(j) == EH_OK);
+	CHECK_EQ(b.mqtt.max_packet_bytes, EH_MQTT_MIN_PACKET_BYTES);
+	snprintf(j, sizeof(j), "{\"mqtt\":{\"max_packet_bytes\":%d}}", EH_MQTT_MAX_PACKET_BYTES);
+	REQUIRE(parse(j) == EH_OK);
+	CHECK_EQ(b.mqtt.max_packet_bytes, EH_MQTT_MAX_PACKET_BYTES);
+	snprintf(msg, sizeof(msg), "mqtt.max_packet_bytes: out of range %d..%d",
+		 EH_MQTT_MIN_PACKET_BYTES, EH_MQTT_MAX_PACKET_BYTES);
+	snprintf(j, sizeof(j), "{\"mqtt\":{\"max_packet_bytes\":%d}}",
+		 EH_MQTT_MAX_PACKET_BYTES + 1);
+	expect_error(j, msg);
+	snprintf(j, sizeof(j), "{\"mqtt\":{\"max_packet_bytes\":%d}}",
+		 EH_MQTT_MIN_PACKET_BYTES - 1);
+	expect_error(j, msg);
+	expect_error("{\"mqtt\":{\"max_packet_bytes\":33554432}}", msg);
+	expect_error("{\"mqtt\":{\"max_packet_bytes\":\"1M\"}}",
+		     "mqtt.max_packet_bytes: expected integer");
 }
 
 EH_TEST(contract_example_parses)
