@@ -1186,6 +1186,8 @@ static int start(void)
 	ci.hmac_key = D.boot.hmac_key_len ? D.boot.hmac_key : NULL;
 	ci.hmac_key_len = D.boot.hmac_key_len;
 	ci.versions_path = versions_path;
+	ci.check_webhook = eh_delivery_check_webhook;
+	ci.check_ctx = &D.delivery;
 	if (eh_config_init(&D.config, &ci) != EH_OK) {
 		EH_LOG_ERR("config", "cannot read %s", versions_path);
 		return EXIT_STORAGE;
@@ -1213,6 +1215,10 @@ static int start(void)
 	dc.render = render;
 	dc.note_id = note_id;
 	dc.deadletter = deadletter;
+	dc.proxy_host = D.boot.https_proxy.host[0] ? D.boot.https_proxy.host : NULL;
+	dc.proxy_port = D.boot.https_proxy.port;
+	dc.no_proxy = D.boot.no_proxy_list;
+	dc.n_no_proxy = D.boot.n_no_proxy;
 	if (eh_delivery_init(&D.delivery, &dc) != EH_OK) {
 		EH_LOG_ERR("delivery", "cannot start (CA file %s)", D.boot.ca_file);
 		return 1;

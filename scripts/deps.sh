@@ -11,7 +11,7 @@ NATIVE_PKGS=(
 	mosquitto mosquitto-clients libcoap3-bin
 	python3 python3-aiohttp python3-paho-mqtt python3-prometheus-client openssl valgrind procps iproute2 file
 	qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-	dpkg-dev fakeroot systemd
+	dpkg-dev fakeroot systemd tinyproxy
 )
 ARM_PKGS=(
 	libpaho-mqtt-dev:arm64 libmbedtls-dev:arm64 libcoap3-dev:arm64

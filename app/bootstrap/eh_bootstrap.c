@@ -7,6 +7,7 @@
 #include "eh_limits.h"
 #include "eh_log.h"
 
+#include <arpa/inet.h>
 #include <cJSON.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -129,6 +130,71 @@ static bool parse_mqtt_uri(struct eh_bootstrap *b)
 		return false;
 	}
 	return true;
+}
+
+/* "http://host:port" with an optional trailing "/": an HTTP CONNECT proxy.
+ * host may be a name, an IPv4 literal or a bracketed IPv6 literal. */
+static bool parse_proxy_url(const char *u, char *host, size_t cap, uint16_t *port)
+{
+	const char *h, *hend, *p;
+	char *end;
+	long v;
+	size_t hl;
+
+	if (strncmp(u, "http://", 7) != 0)
+		return false;
+	h = u + 7;
+	if (*h == '[') {
+		h++;
+		if ((hend = strchr(h, ']')) == NULL)
+			return false;
+		p = hend + 1;
+	} else {
+		hend = h + strcspn(h, ":/");
+		p = hend;
+	}
+	hl = (size_t)(hend - h);
+	if (hl == 0 || hl >= cap || *p != ':')
+		return false;
+	for (size_t i = 0; i < hl; i++) {
+		char c = h[i];
+		if (!(id_char(c) || c == ':'))
+			return false;
+	}
+	v = strtol(p + 1, &end, 10);
+	if (end == p + 1 || v < 1 || v > 65535 || !(*end == '\0' || strcmp(end, "/") == 0))
+		return false;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (uint16_t)v;
+	return true;
+}
+
+static void parse_no_proxy(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *errs)
+{
+	char p[64];
+	int i = 0;
+
+	if (!cJSON_IsArray(o)) {
+		eh_errs_add(errs, "no_proxy", "expected an array of host names, suffixes or IPs");
+		return;
+	}
+	for (const cJSON *v = o->child; v != NULL; v = v->next, i++) {
+		snprintf(p, sizeof(p), "no_proxy[%d]", i);
+		if (b->n_no_proxy >= EH_BOOT_NO_PROXY_MAX) {
+			eh_errs_add(errs, "no_proxy", "more than %d entries",
+				    EH_BOOT_NO_PROXY_MAX);
+			return;
+		}
+		if (!get_string(v, p, b->no_proxy[b->n_no_proxy], sizeof(b->no_proxy[0]), false,
+				false, errs))
+			continue;
+		if (strpbrk(b->no_proxy[b->n_no_proxy], " \t/@") != NULL) {
+			eh_errs_add(errs, p, "a host name, \".suffix\", IP address or \"*\"");
+			continue;
+		}
+		b->n_no_proxy++;
+	}
 }
 
 /* ==== Sections ==== */
@@ -290,8 +356,14 @@ static void parse_http(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *e
 		return;
 	}
 	unknown_keys(o, "http", keys, errs);
-	if ((v = cJSON_GetObjectItemCaseSensitive(o, "bind")) != NULL)
-		get_string(v, "http.bind", b->http.bind, sizeof(b->http.bind), false, false, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "bind")) != NULL &&
+	    get_string(v, "http.bind", b->http.bind, sizeof(b->http.bind), false, false, errs)) {
+		unsigned char a[16];
+		/* Checked here so that --check-config finds it, not the start. */
+		if (inet_pton(AF_INET, b->http.bind, a) != 1 &&
+		    inet_pton(AF_INET6, b->http.bind, a) != 1)
+			eh_errs_add(errs, "http.bind", "expected a numeric IPv4 or IPv6 address");
+	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "port")) != NULL &&
 	    get_uint(v, "http.port", 0, 65535, &n, errs))
 		b->http.port = (uint16_t)n;
@@ -329,7 +401,7 @@ eh_err eh_bootstrap_parse(const char *json, size_t len, struct eh_bootstrap *b,
 	static const char *const keys[] = {"device_id", "topic_prefix", "mqtt", "inputs",
 					   "queue", "tls", "allow_plain_http",
 					   "config_hmac_key_file", "coap", "log_level",
-					   "stop_grace_s", "http", NULL};
+					   "stop_grace_s", "https_proxy", "no_proxy", "http", NULL};
 	unsigned before = eh_errs_count(errs);
 	const cJSON *v;
 	char lvl[16];
@@ -400,6 +472,16 @@ eh_err eh_bootstrap_parse(const char *json, size_t len, struct eh_bootstrap *b,
 		if (get_uint(v, "stop_grace_s", 0, 60, &n, errs))
 			b->stop_grace_s = (uint32_t)n;
 	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "https_proxy")) != NULL &&
+	    !cJSON_IsNull(v) &&
+	    (!cJSON_IsString(v) ||
+	     !parse_proxy_url(v->valuestring, b->https_proxy.host, sizeof(b->https_proxy.host),
+			      &b->https_proxy.port)))
+		eh_errs_add(errs, "https_proxy", "expected null or \"http://host:port\"");
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "no_proxy")) != NULL)
+		parse_no_proxy(v, b, errs);
+	for (size_t i = 0; i < b->n_no_proxy; i++)
+		b->no_proxy_list[i] = b->no_proxy[i];
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "log_level")) != NULL &&
 	    get_string(v, "log_level", lvl, sizeof(lvl), false, false, errs)) {
 		int l = eh_log_level_parse(lvl);

@@ -20,6 +20,10 @@
 #define EH_BOOT_SECRET_MAX 256 /* password or HMAC key bytes */
 #define EH_BOOT_HMAC_MIN 16    /* shortest HMAC key accepted */
 #define EH_BOOT_BOOTFILE_MAX 65536
+#define EH_BOOT_HOST_MAX 256    /* a host name, IP literal or no_proxy entry */
+#ifndef EH_BOOT_NO_PROXY_MAX
+#define EH_BOOT_NO_PROXY_MAX 16 /* no_proxy entries */
+#endif
 
 enum eh_boot_full_policy { EH_BOOT_DROP_OLDEST = 0, EH_BOOT_BLOCK = 1 };
 
@@ -46,6 +50,15 @@ struct eh_bootstrap {
 		uint32_t commit_interval_ms;
 	} queue;
 	char ca_file[EH_BOOT_PATH_MAX];
+	struct {
+		char host[EH_BOOT_HOST_MAX]; /* "" = no proxy; IPv6 without [] */
+		uint16_t port;
+	} https_proxy; /* from "http://host:port" */
+	char no_proxy[EH_BOOT_NO_PROXY_MAX][EH_BOOT_HOST_MAX];
+	size_t n_no_proxy;
+	/* no_proxy[i] as a list of pointers into this struct (for delivery);
+	 * set by eh_bootstrap_parse, so b must not be copied afterwards. */
+	const char *no_proxy_list[EH_BOOT_NO_PROXY_MAX];
 	bool allow_plain_http;
 	char config_hmac_key_file[EH_BOOT_PATH_MAX]; /* "" = unsigned config */
 	struct {

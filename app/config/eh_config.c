@@ -741,6 +741,8 @@ validate:
 			break;
 		rc = cfg_parse_webhook(json, len, c->init.allow_plain_http, signed_mode, &w, &f,
 				       errs);
+		if (rc == EH_OK && c->init.check_webhook != NULL)
+			rc = c->init.check_webhook(c->init.check_ctx, &w, errs);
 		if (rc == EH_OK && slot < 0 && c->slot_hint >= 0 &&
 		    c->webhooks[c->slot_hint].id == 0)
 			slot = c->slot_hint; /* replay after a restart: the slot it had */

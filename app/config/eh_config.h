@@ -38,6 +38,12 @@ struct eh_config_init {
 	const uint8_t *hmac_key;    /* NULL: unsigned mode; borrowed */
 	size_t hmac_key_len;
 	const char *versions_path;  /* signed mode: last accepted version per topic */
+	/* Optional: what validation alone cannot tell, run on a webhook that
+	 * passed it, before anything is applied (the delivery side loads its
+	 * client certificate files). Errors go to errs with their path; any
+	 * error refuses the message. */
+	eh_err (*check_webhook)(void *ctx, const struct eh_webhook *w, struct eh_errs *errs);
+	void *check_ctx;
 };
 
 struct eh_gateway {

@@ -469,6 +469,64 @@ out:
 	}
 }
 
+/* ==== client certificate and proxy ==== */
+
+/* null or a non-empty path; the file itself is loaded by the check hook. */
+static void parse_file(struct eh_json_cur *c, const char *path, char *buf, size_t cap,
+		       struct eh_errs *errs)
+{
+	size_t n = 0;
+
+	if (eh_json_peek(c) == EH_JSON_NULL) {
+		eh_json_skip(c, NULL);
+		buf[0] = '\0';
+		return;
+	}
+	if (eh_json_peek(c) != EH_JSON_STRING) {
+		eh_json_skip(c, NULL);
+		eh_errs_add(errs, path, "expected null or a file path");
+		return;
+	}
+	if (cfg_read_str(c, errs, path, buf, cap, &n) && n == 0)
+		eh_errs_add(errs, path, "expected null or a file path");
+}
+
+static void parse_proxy(struct eh_json_cur *c, struct eh_webhook *w, struct eh_errs *errs)
+{
+	static const char want[] = "expected null, \"direct\" or \"http://host:port\"";
+	char text[EH_WEBHOOK_URL_MAX + 1];
+	struct eh_url u;
+	struct eh_errs quiet;
+	size_t n = 0;
+
+	w->proxy = EH_WEBHOOK_PROXY_GATEWAY;
+	if (eh_json_peek(c) == EH_JSON_NULL) {
+		eh_json_skip(c, NULL);
+		return;
+	}
+	if (eh_json_peek(c) != EH_JSON_STRING) {
+		eh_json_skip(c, NULL);
+		eh_errs_add(errs, "proxy", "%s", want);
+		return;
+	}
+	if (!cfg_read_str(c, errs, "proxy", text, sizeof(text), &n))
+		return;
+	if (strcmp(text, "direct") == 0) {
+		w->proxy = EH_WEBHOOK_PROXY_DIRECT;
+		return;
+	}
+	eh_errs_init(&quiet);
+	if (n < 7 || strncasecmp(text, "http://", 7) != 0 ||
+	    !cfg_parse_url(text, n, true, "proxy", &u, &quiet) || u.tls ||
+	    strcmp(u.path, "/") != 0) {
+		eh_errs_add(errs, "proxy", "%s", want);
+		return;
+	}
+	w->proxy = EH_WEBHOOK_PROXY_URL;
+	memcpy(w->proxy_host, u.host, sizeof(w->proxy_host));
+	w->proxy_port = u.port;
+}
+
 /* ==== the webhook ==== */
 
 enum {
@@ -485,12 +543,17 @@ enum {
 	K_TIMEOUT_S,
 	K_VERSION,
 	K_DELETED,
+	K_CLIENT_CERT,
+	K_CLIENT_KEY,
+	K_PROXY,
 	K_COUNT
 };
 
 static const char *const webhook_keys[K_COUNT] = {
-    "title",   "url",	  "batch_size", "batch_max_bytes", "max_attempts", "active",  "filters",
-    "verbose", "headers", "secret",	"timeout_s",	   "version",	   "deleted",
+    "title",	 "url",	    "batch_size", "batch_max_bytes",  "max_attempts",
+    "active",	 "filters", "verbose",	  "headers",	      "secret",
+    "timeout_s", "version", "deleted",	  "client_cert_file", "client_key_file",
+    "proxy",
 };
 
 static void parse_member(struct eh_json_cur *c, unsigned k, bool allow_plain_http, bool signed_mode,
@@ -578,6 +641,17 @@ static void parse_member(struct eh_json_cur *c, unsigned k, bool allow_plain_htt
 		else if (cfg_read_int(c, errs, "version", 1, INT64_MAX, &v))
 			w->version = (uint64_t)v;
 		break;
+	case K_CLIENT_CERT:
+		parse_file(c, "client_cert_file", w->client_cert_file, sizeof(w->client_cert_file),
+			   errs);
+		break;
+	case K_CLIENT_KEY:
+		parse_file(c, "client_key_file", w->client_key_file, sizeof(w->client_key_file),
+			   errs);
+		break;
+	case K_PROXY:
+		parse_proxy(c, w, errs);
+		break;
 	case K_DELETED:
 		if (signed_mode)
 			eh_json_skip(c, NULL);
@@ -638,6 +712,13 @@ eh_err cfg_parse_webhook(const char *json, size_t len, bool allow_plain_http, bo
 		eh_errs_add(errs, "title", "required");
 	if (!(seen & (1u << K_URL)))
 		eh_errs_add(errs, "url", "required");
+	if (w->client_cert_file[0] != '\0' && w->client_key_file[0] == '\0')
+		eh_errs_add(errs, "client_key_file", "required with client_cert_file");
+	if (w->client_key_file[0] != '\0' && w->client_cert_file[0] == '\0')
+		eh_errs_add(errs, "client_cert_file", "required with client_key_file");
+	if (w->client_cert_file[0] != '\0' && (seen & (1u << K_URL)) && !w->url.tls &&
+	    w->url.host[0] != '\0')
+		eh_errs_add(errs, "client_cert_file", "only for https:// URLs");
 	if (eh_errs_count(errs) != before) {
 		memset(w->secret, 0, sizeof(w->secret));
 		memset(w->headers, 0, sizeof(w->headers));

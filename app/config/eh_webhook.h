@@ -19,6 +19,14 @@
 #define EH_HEADER_NAME_MAX 64
 #define EH_HEADER_VALUE_MAX 512
 #define EH_SECRET_MAX 64 /* decoded HMAC key bytes */
+#define EH_WEBHOOK_FILE_MAX 256 /* a file path on the box */
+
+/* How a webhook's connections leave the box (CONTRACT 9.2 "proxy"). */
+enum eh_webhook_proxy {
+	EH_WEBHOOK_PROXY_GATEWAY = 0, /* null: the bootstrap's https_proxy and no_proxy */
+	EH_WEBHOOK_PROXY_DIRECT,      /* "direct" */
+	EH_WEBHOOK_PROXY_URL,	      /* "http://host:port": proxy_host, proxy_port */
+};
 
 struct eh_header {
 	char name[EH_HEADER_NAME_MAX];   /* token characters only, validated */
@@ -48,7 +56,12 @@ struct eh_webhook {
 	bool has_secret;
 	uint8_t secret[EH_SECRET_MAX]; /* decoded "whsec_" key; never logged */
 	uint8_t secret_len;
-	uint32_t timeout_s;  /* connect + TLS + response */
+	uint32_t timeout_s;  /* connect + proxy + TLS + response */
+	char client_cert_file[EH_WEBHOOK_FILE_MAX]; /* "" none; PEM, loaded when applied */
+	char client_key_file[EH_WEBHOOK_FILE_MAX];  /* set exactly when the cert is */
+	uint8_t proxy;                              /* enum eh_webhook_proxy */
+	char proxy_host[EH_WEBHOOK_HOST_MAX];       /* EH_WEBHOOK_PROXY_URL only */
+	uint16_t proxy_port;
 	uint64_t version;    /* signed mode: last accepted version */
 };
 

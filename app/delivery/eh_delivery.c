@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static void worker_try(struct eh_delivery_worker *w);
 
@@ -52,6 +53,103 @@ static void set_error(struct eh_delivery_worker *w, const char *text)
 {
 	struct eh_delivery_slot *s = &w->d->slots[w->slot];
 	snprintf(s->last_error, sizeof(s->last_error), "%s", text);
+}
+
+/* ==== Routes: proxy and client certificate ==== */
+
+bool eh_delivery_no_proxy_match(const char *const *list, size_t n, const char *host)
+{
+	size_t hl = strlen(host);
+
+	for (size_t i = 0; i < n; i++) {
+		const char *e = list[i];
+		size_t el;
+
+		if (e == NULL || e[0] == '\0')
+			continue;
+		if (strcmp(e, "*") == 0)
+			return true;
+		if (e[0] == '.')
+			e++; /* ".example.com" and "example.com" both cover subdomains */
+		el = strlen(e);
+		if (el == 0 || el > hl)
+			continue;
+		if (strcasecmp(host + hl - el, e) == 0 && (el == hl || host[hl - el - 1] == '.'))
+			return true;
+	}
+	return false;
+}
+
+/* The proxy of wh's connections, or NULL for direct. */
+static const char *route_proxy(const struct eh_delivery *d, const struct eh_webhook *wh,
+			       uint16_t *port)
+{
+	*port = 0;
+	switch (wh->proxy) {
+	case EH_WEBHOOK_PROXY_DIRECT:
+		return NULL;
+	case EH_WEBHOOK_PROXY_URL:
+		*port = wh->proxy_port;
+		return wh->proxy_host;
+	default:
+		if (d->cfg.proxy_host == NULL || d->cfg.proxy_host[0] == '\0' ||
+		    eh_delivery_no_proxy_match(d->cfg.no_proxy, d->cfg.n_no_proxy, wh->url.host))
+			return NULL;
+		*port = d->cfg.proxy_port;
+		return d->cfg.proxy_host;
+	}
+}
+
+eh_err eh_delivery_check_webhook(void *ctx, const struct eh_webhook *wh, struct eh_errs *errs)
+{
+	struct eh_delivery *d = ctx;
+	char why[EH_DELIVERY_ERR_MAX];
+	unsigned handle = 0;
+	bool key = false;
+	eh_err rc;
+
+	EH_ASSERT(d != NULL && wh != NULL);
+	if (wh->client_cert_file[0] == '\0' || !d->pool_open)
+		return EH_OK;
+	rc = eh_tls_pool_identity_load(&d->pool, wh->client_cert_file, wh->client_key_file, &handle,
+				       &key, why, sizeof(why));
+	if (rc != EH_OK) {
+		eh_errs_add(errs, key ? "client_key_file" : "client_cert_file", "%s", why);
+		return rc;
+	}
+	eh_tls_pool_identity_put(&d->pool, handle);
+	return EH_OK;
+}
+
+/* Read the slot's client certificate again (a new or changed webhook);
+ * connections in flight keep the one they started with. */
+static void slot_identity(struct eh_delivery *d, struct eh_delivery_slot *s,
+			  const struct eh_webhook *wh)
+{
+	unsigned old = s->identity;
+	bool key = false;
+	eh_err rc;
+
+	s->identity = 0;
+	s->identity_err[0] = '\0';
+	if (wh != NULL && wh->client_cert_file[0] != '\0') {
+		char why[EH_DELIVERY_ERR_MAX - 24];
+
+		rc = d->pool_open ? eh_tls_pool_identity_load(&d->pool, wh->client_cert_file,
+							      wh->client_key_file, &s->identity,
+							      &key, why, sizeof(why))
+				  : EH_ERR_INVAL;
+		if (rc != EH_OK) {
+			if (!d->pool_open)
+				snprintf(why, sizeof(why), "no TLS context");
+			snprintf(s->identity_err, sizeof(s->identity_err), "client certificate: %s",
+				 why);
+			EH_LOG_ERR("delivery", "webhook %" PRIu32 ": %s", wh->id, s->identity_err);
+			s->identity = 0;
+		}
+	}
+	if (old != 0)
+		eh_tls_pool_identity_put(&d->pool, old);
 }
 
 /* ==== Senders ==== */
@@ -279,6 +377,10 @@ static eh_err request_fill(struct eh_delivery_worker *w, struct eh_delivery_send
 	s->req.body = s->body;
 	s->req.body_len = s->body_len;
 	s->req.timeout_ms = (wh->timeout_s ? wh->timeout_s : 10) * 1000u;
+	s->req.proxy_host = route_proxy(d, wh, &s->req.proxy_port);
+	s->req.identity = d->slots[w->slot].identity;
+	if (wh->client_cert_file[0] != '\0' && s->req.identity == 0)
+		return EH_ERR_NOENT; /* the certificate did not load */
 	return EH_OK;
 }
 
@@ -608,6 +710,7 @@ static void worker_try(struct eh_delivery_worker *w)
 		const char *why = rc == EH_ERR_PERM	? "plain http:// is not allowed"
 				  : rc == EH_ERR_BUSY	? "no free connection"
 				  : rc == EH_ERR_TOOBIG ? "request headers too large"
+				  : rc == EH_ERR_NOENT	? d->slots[w->slot].identity_err
 							: "invalid request (URL or headers)";
 		batch_failed(w, s, wh, why, "", 0);
 		sender_put(d, s);
@@ -637,13 +740,14 @@ static void worker_reset(struct eh_delivery_worker *w)
 
 /* ==== API ==== */
 
-static struct eh_transport *pool_transport(void *ctx, unsigned idx, bool tls)
+static struct eh_transport *pool_transport(void *ctx, unsigned idx,
+					   const struct eh_transport_route *route)
 {
 	struct eh_delivery *d = ctx;
 
 	if (d->cfg.transport != NULL)
-		return d->cfg.transport(d->cfg.transport_ctx, idx, tls);
-	return eh_tls_pool_transport(&d->pool, idx, tls);
+		return d->cfg.transport(d->cfg.transport_ctx, idx, route);
+	return eh_tls_pool_transport(&d->pool, idx, route);
 }
 
 eh_err eh_delivery_init(struct eh_delivery *d, const struct eh_delivery_config *cfg)
@@ -708,6 +812,7 @@ void eh_delivery_set_webhook(struct eh_delivery *d, unsigned slot, const struct 
 		s->dl_pending = 0;
 		s->last_error[0] = '\0';
 	}
+	slot_identity(d, s, wh);
 	s->wh = wh;
 	s->id = wh ? wh->id : 0;
 	s->gen = wh ? wh->gen : 0;
@@ -781,6 +886,11 @@ void eh_delivery_stop(struct eh_delivery *d)
 		for (unsigned t = 0; t < EH_TYPE_COUNT; t++)
 			worker_reset(&d->slots[i].w[t]);
 	eh_https_close_all(&d->https);
+	for (unsigned i = 0; i < EH_MAX_WEBHOOKS; i++) {
+		if (d->pool_open)
+			eh_tls_pool_identity_put(&d->pool, d->slots[i].identity);
+		d->slots[i].identity = 0;
+	}
 	if (d->pool_open)
 		eh_tls_pool_free(&d->pool);
 	d->pool_open = false;

@@ -14,6 +14,7 @@
 
 #include "config/eh_webhook.h"
 #include "eh_err.h"
+#include "eh_errs.h"
 #include "eh_https.h"
 #include "eh_limits.h"
 #include "eh_loop.h"
@@ -91,8 +92,16 @@ struct eh_delivery_config {
 	void *ctx;			      /* for render, note_id and deadletter */
 	/* Optional: transports for the connection pool (tests, benchmarks);
 	 * NULL = TLS over mbedTLS with ca_file, TCP for http://. */
-	struct eh_transport *(*transport)(void *ctx, unsigned idx, bool tls);
+	struct eh_transport *(*transport)(void *ctx, unsigned idx,
+					  const struct eh_transport_route *route);
 	void *transport_ctx;
+	/* The gateway's HTTP CONNECT proxy (bootstrap https_proxy), used by
+	 * webhooks whose "proxy" is null unless their host matches no_proxy.
+	 * All borrowed for d's life. */
+	const char *proxy_host; /* NULL: none */
+	uint16_t proxy_port;
+	const char *const *no_proxy; /* host names, ".suffix"es, IP literals, "*" */
+	size_t n_no_proxy;
 	bool no_keepalive; /* a new connection per POST (benchmark baseline) */
 	uint32_t idle_ms;  /* idle connection close; 0 = EH_HTTPS_IDLE_MS */
 };
@@ -168,6 +177,8 @@ struct eh_delivery_slot {
 	uint64_t sent, failed_attempts, dead_lettered, batches;
 	uint64_t dl_pending; /* notifications of batches in EH_DW_DEADLETTER */
 	char last_error[EH_DELIVERY_ERR_MAX];
+	unsigned identity;			/* client certificate handle of the pool, 0: none */
+	char identity_err[EH_DELIVERY_ERR_MAX]; /* why the certificate did not load */
 	struct eh_delivery_worker w[EH_TYPE_COUNT];
 };
 
@@ -192,10 +203,23 @@ struct eh_delivery {
  * pool's errors (EH_ERR_NOENT, EH_ERR_TLS) for an unusable ca_file. */
 eh_err eh_delivery_init(struct eh_delivery *d, const struct eh_delivery_config *cfg);
 
+/* The check hook of struct eh_config_init (ctx is the struct eh_delivery):
+ * a webhook's client certificate and key must load (the files are read,
+ * parsed and matched, then released). Errors name client_cert_file or
+ * client_key_file. EH_OK with no certificate, or when d has no TLS pool
+ * of its own (test transports). */
+eh_err eh_delivery_check_webhook(void *ctx, const struct eh_webhook *wh, struct eh_errs *errs);
+
+/* 1 when host is sent direct under the no_proxy list: an entry "*", an
+ * equal name or IP literal, or a name or ".name" that host ends with at a
+ * label boundary (case-insensitive). */
+bool eh_delivery_no_proxy_match(const char *const *list, size_t n, const char *host);
+
 /* The webhook in slot changed: wh (kept; it must stay valid and change only
  * ahead of another call for this slot), or NULL when deleted. A new webhook
  * in the slot starts fresh; a changed one keeps its batch and applies the
- * change from the next attempt; a deleted one stops at once (a POST in
+ * change from the next attempt (its client certificate files are read
+ * again here: a failure is logged and fails its attempts); a deleted one stops at once (a POST in
  * flight is abandoned). */
 void eh_delivery_set_webhook(struct eh_delivery *d, unsigned slot, const struct eh_webhook *wh);
 

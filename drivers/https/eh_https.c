@@ -142,13 +142,18 @@ static void on_deadline(struct eh_loop *l, void *arg)
 			    : c->state == CONN_SENDING	? "sending"
 							: "waiting for the response";
 	uint32_t ms = c->req != NULL ? c->req->timeout_ms : 0;
+	const char *stage = c->state == CONN_CONNECTING ? eh_transport_stage(c->t) : NULL;
 
 	(void)l;
 	c->deadline_timer = 0;
 	if (c->req == NULL)
 		return;
-	snprintf(text, sizeof(text), "timeout after %u.%03u seconds while %s", ms / 1000, ms % 1000,
-		 phase);
+	if (stage != NULL)
+		snprintf(text, sizeof(text), "%s: timeout after %u.%03u seconds", stage, ms / 1000,
+			 ms % 1000);
+	else
+		snprintf(text, sizeof(text), "timeout after %u.%03u seconds while %s", ms / 1000,
+			 ms % 1000, phase);
 	conn_finish(c, EH_ERR_TIMEOUT, text);
 }
 
@@ -325,7 +330,7 @@ static void conn_step(struct eh_https_conn *c)
 			if (c->tx_off < c->tx_len)
 				rc = eh_transport_send(c->t, c->tx + c->tx_off,
 						       c->tx_len - c->tx_off, &n);
-			else if (c->body_off < c->req->body_len)
+			else if (!c->body_in_tx && c->body_off < c->req->body_len)
 				rc = eh_transport_send(c->t,
 						       (const char *)c->req->body + c->body_off,
 						       c->req->body_len - c->body_off, &n);
@@ -466,6 +471,14 @@ static eh_err build_head(struct eh_https_conn *c, const struct eh_https_req *req
 		PUT("Connection: close\r\n");
 	PUT("\r\n");
 #undef PUT
+	/* A body that fits goes out with the head in one write (one TLS
+	 * record, one segment): a second small write behind a relay without
+	 * TCP_NODELAY (a proxy) waits for the peer's delayed ACK. */
+	c->body_in_tx = req->body_len <= cap - n;
+	if (c->body_in_tx && req->body_len > 0) {
+		memcpy(c->tx + n, req->body, req->body_len);
+		n += req->body_len;
+	}
 	c->tx_len = n;
 	return EH_OK;
 }
@@ -490,6 +503,8 @@ eh_err eh_https_start(struct eh_https *h, struct eh_https_req *req)
 
 	EH_ASSERT(h != NULL && req != NULL && req->done != NULL && req->conn == NULL);
 	if (req->host == NULL || req->host[0] == '\0' || strlen(req->host) >= EH_HTTPS_HOST_MAX ||
+	    (req->proxy_host != NULL &&
+	     (req->proxy_host[0] == '\0' || strlen(req->proxy_host) >= EH_HTTPS_HOST_MAX)) ||
 	    !valid_path(req->path) || !valid_token(req->method) ||
 	    (req->body == NULL && req->body_len != 0))
 		return EH_ERR_INVAL;
@@ -502,7 +517,9 @@ eh_err eh_https_start(struct eh_https *h, struct eh_https_req *req)
 	for (unsigned i = 0; i < EH_HTTPS_MAX_CONNS && c == NULL; i++) {
 		struct eh_https_conn *k = &h->conns[i];
 		if (k->state == CONN_IDLE && k->tls == req->tls && k->port == req->port &&
-		    strcmp(k->host, req->host) == 0) {
+		    strcmp(k->host, req->host) == 0 && k->identity == req->identity &&
+		    k->proxy_port == (req->proxy_host ? req->proxy_port : 0) &&
+		    strcmp(k->proxy_host, req->proxy_host ? req->proxy_host : "") == 0) {
 			c = k;
 			idx = i;
 		}
@@ -538,11 +555,18 @@ eh_err eh_https_start(struct eh_https *h, struct eh_https_req *req)
 		h->stats.reused++;
 		c->state = CONN_SENDING;
 	} else {
-		c->t = h->cfg.transport(h->cfg.transport_ctx, idx, req->tls);
+		struct eh_transport_route route = {req->tls, req->proxy_host, req->proxy_port,
+						   req->identity};
+
+		c->t = h->cfg.transport(h->cfg.transport_ctx, idx, &route);
 		EH_ASSERT(c->t != NULL);
 		c->tls = req->tls;
 		c->port = req->port;
 		snprintf(c->host, sizeof(c->host), "%s", req->host);
+		snprintf(c->proxy_host, sizeof(c->proxy_host), "%s",
+			 req->proxy_host ? req->proxy_host : "");
+		c->proxy_port = req->proxy_host ? req->proxy_port : 0;
+		c->identity = req->identity;
 		c->reused = 0;
 		c->state = CONN_CONNECTING;
 	}

@@ -111,7 +111,8 @@ struct eh_https_result {
 	int status;	      /* HTTP status when err == EH_OK */
 	char reason[64];      /* reason phrase, printable ASCII only */
 	char retry_after[64]; /* the Retry-After value, or "" */
-	char error[128];      /* what failed when err != EH_OK; no secrets */
+	char error[128];      /* what failed when err != EH_OK ("proxy: ..." for the
+				 proxy's part); no secrets */
 	int reused;	      /* sent on a kept-alive connection */
 	int resumed;	      /* the TLS handshake resumed a session */
 };
@@ -133,7 +134,10 @@ struct eh_https_req {
 	size_t nhdrs;
 	const void *body;
 	size_t body_len;
-	uint32_t timeout_ms; /* connect + TLS + response; 0 = 10 s */
+	uint32_t timeout_ms;	/* connect + proxy + TLS + response; 0 = 10 s */
+	const char *proxy_host; /* HTTP CONNECT proxy (name or IP literal), NULL: direct */
+	uint16_t proxy_port;
+	unsigned identity; /* client certificate handle for the factory; 0: none */
 	eh_https_done_cb done;
 	void *arg;
 	/* internal */
@@ -150,6 +154,9 @@ struct eh_https_conn {
 	bool tls;
 	char host[EH_HTTPS_HOST_MAX];
 	uint16_t port;
+	char proxy_host[EH_HTTPS_HOST_MAX]; /* "" direct; with the identity, the route */
+	uint16_t proxy_port;
+	unsigned identity;
 	struct eh_https_req *req; /* in flight, or NULL */
 	int fd;			  /* fd watched in the loop, -1 none */
 	uint32_t deadline_timer;  /* request deadline or idle close */
@@ -157,6 +164,7 @@ struct eh_https_conn {
 	int reused;		  /* this request went out on a kept connection */
 	int retried;		  /* a stale kept connection was replaced once */
 	size_t tx_len, tx_off;	  /* request head in tx */
+	int body_in_tx;		  /* a small body was copied into tx after the head */
 	size_t body_off;
 	size_t rx_len; /* bytes of rx holding head (and beyond) */
 	int head_done;
@@ -172,9 +180,11 @@ struct eh_https_conn {
 
 struct eh_https_config {
 	struct eh_loop *loop;
-	/* Transport for connection idx (0..EH_HTTPS_MAX_CONNS-1), TLS or plain;
-	 * the same object may be returned each time for one idx and kind. */
-	struct eh_transport *(*transport)(void *ctx, unsigned idx, bool tls);
+	/* Transport for connection idx (0..EH_HTTPS_MAX_CONNS-1) set up for the
+	 * route (TLS or plain, proxy, client identity); called only while that
+	 * connection is closed, so the same object may be returned each time. */
+	struct eh_transport *(*transport)(void *ctx, unsigned idx,
+					  const struct eh_transport_route *route);
 	void *transport_ctx;
 	bool allow_plain_http; /* http:// URLs; refused (EH_ERR_PERM) otherwise */
 	bool no_keepalive;     /* one connection per request (a baseline for benchmarks) */

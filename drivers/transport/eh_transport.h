@@ -6,6 +6,7 @@
 #ifndef EH_TRANSPORT_H
 #define EH_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,9 @@ struct eh_transport_ops {
 	const char *(*error)(const struct eh_transport *t);
 	/* 1 when the last successful connect resumed a TLS session. */
 	int (*resumed)(const struct eh_transport *t);
+	/* Optional (may be NULL): "proxy" while a connect is still setting up
+	 * the proxy tunnel, else NULL. Names the stage a timeout hit. */
+	const char *(*stage)(const struct eh_transport *t);
 };
 
 /* Caller allocates (static or stack); a backend's *_init() fills it, and all
@@ -96,6 +100,21 @@ static inline int eh_transport_resumed(const struct eh_transport *t)
 	return t->ops->resumed != NULL ? t->ops->resumed(t) : 0;
 }
 
+static inline const char *eh_transport_stage(const struct eh_transport *t)
+{
+	EH_ASSERT(t != NULL && t->ops != NULL);
+	return t->ops->stage != NULL ? t->ops->stage(t) : NULL;
+}
+
+/* How a connection reaches its origin: what a transport factory is asked
+ * for. Connections are only reused for an equal route. */
+struct eh_transport_route {
+	bool tls;		/* https:// */
+	const char *proxy_host; /* HTTP CONNECT proxy, or NULL: direct */
+	uint16_t proxy_port;
+	unsigned identity; /* client certificate handle of the TLS pool; 0: none */
+};
+
 /* ==== Plain TCP backend (eh_transport_tcp.c) ==== */
 
 #define EH_TRANSPORT_ERR_MAX 96 /* bytes of failure text kept per transport */
@@ -110,5 +129,46 @@ struct eh_transport_tcp {
 
 /* Cannot fail. st must outlive t. */
 void eh_transport_tcp_init(struct eh_transport *t, struct eh_transport_tcp *st);
+
+/* ==== HTTP CONNECT proxy backend (eh_transport_proxy.c) ==== */
+
+/* connect(host, port) connects the inner transport to the proxy, sends
+ * "CONNECT host:port HTTP/1.1" and reads the proxy's answer; once it is a
+ * 2xx, send and recv move the tunnel's bytes through the inner transport.
+ * Every step is non-blocking: the caller's deadline bounds a proxy that
+ * hangs. A refusal is EH_ERR_NET with error() "proxy: 403 Forbidden". */
+
+#ifndef EH_PROXY_HEAD_MAX
+#define EH_PROXY_HEAD_MAX 2048 /* bound on the CONNECT request and the answer's head */
+#endif
+#define EH_PROXY_HOST_MAX 256 /* proxy host name bytes incl. NUL */
+
+struct eh_transport_proxy {
+	/* internal */
+	struct eh_transport *inner; /* TCP to the proxy; outlives this */
+	char host[EH_PROXY_HOST_MAX];
+	uint16_t port;
+	int phase;	  /* 0 idle, 1 connecting, 2 sending CONNECT, 3 reading, 4 open */
+	size_t len, off;  /* request bytes to send / answer bytes read */
+	size_t extra_off; /* open: tunnel bytes that came with the answer's head */
+	unsigned want;	  /* EH_TRANSPORT_WANT_* after AGAIN */
+	char buf[EH_PROXY_HEAD_MAX];	/* the CONNECT request, then the answer */
+	char err[EH_TRANSPORT_ERR_MAX]; /* last failure text */
+};
+
+/* Cannot fail. inner and st must outlive t. */
+void eh_transport_proxy_init(struct eh_transport *t, struct eh_transport_proxy *st,
+			     struct eh_transport *inner);
+/* The proxy to use from the next connect: host (name or IP literal, copied)
+ * and port. Only while closed. */
+void eh_transport_proxy_set(struct eh_transport *t, const char *host, uint16_t port);
+
+/* Parse a proxy's answer to CONNECT in buf[0..len): its status line and
+ * header block. EH_OK: *status and the reason (a view into buf) are set,
+ * *consumed is the head's size with its empty line. EH_ERR_AGAIN: not
+ * complete yet. EH_ERR_PROTO: not an HTTP/1.x answer. Allocates nothing;
+ * the fuzz target. */
+eh_err eh_transport_proxy_parse(const char *buf, size_t len, int *status, const char **reason,
+				size_t *reason_len, size_t *consumed);
 
 #endif /* EH_TRANSPORT_H */

@@ -14,6 +14,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* ==== Shared context ==== */
 
@@ -25,6 +26,38 @@ void eh_tls_init(struct eh_tls *tls)
 	mbedtls_x509_crt_init(&tls->ca);
 	mbedtls_ssl_config_init(&tls->conf);
 	tls->ready = 0;
+}
+
+/* The delivery floor: TLS 1.2 key exchanges with forward secrecy (ECDHE)
+ * and AEAD ciphers only, strongest first. A receiver offering nothing of
+ * this list fails the handshake. */
+static const int floor_suites[] = {
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    0,
+};
+
+/* The settings every connection shares; conf is initialised. */
+static int conf_setup(struct eh_tls *tls, mbedtls_ssl_config *conf)
+{
+	int rc = mbedtls_ssl_config_defaults(
+	    conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+
+	if (rc != 0)
+		return rc;
+	/* TLS 1.2 is the floor (major 3, minor 3). */
+	mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+				     MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_ciphersuites(conf, floor_suites);
+	mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_ca_chain(conf, &tls->ca, NULL);
+	mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &tls->drbg);
+	mbedtls_ssl_conf_session_tickets(conf, MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+	return 0;
 }
 
 eh_err eh_tls_open(struct eh_tls *tls, const struct eh_tls_config *cfg)
@@ -51,19 +84,11 @@ eh_err eh_tls_open(struct eh_tls *tls, const struct eh_tls_config *cfg)
 			   cfg->ca_file, (unsigned)(rc < 0 ? -rc : 0));
 		return EH_ERR_TLS;
 	}
-	rc = mbedtls_ssl_config_defaults(&tls->conf, MBEDTLS_SSL_IS_CLIENT,
-					 MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
-	if (rc != 0) {
+	if ((rc = conf_setup(tls, &tls->conf)) != 0) {
 		EH_LOG_ERR("tls", "ssl_config_defaults: -0x%04x", (unsigned)-rc);
 		return EH_ERR_TLS;
 	}
-	/* TLS 1.2 is the floor (major 3, minor 3). */
-	mbedtls_ssl_conf_min_version(&tls->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-				     MBEDTLS_SSL_MINOR_VERSION_3);
-	mbedtls_ssl_conf_authmode(&tls->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-	mbedtls_ssl_conf_ca_chain(&tls->conf, &tls->ca, NULL);
-	mbedtls_ssl_conf_rng(&tls->conf, mbedtls_ctr_drbg_random, &tls->drbg);
-	mbedtls_ssl_conf_session_tickets(&tls->conf, MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+	tls->next_serial = 1;
 	tls->ready = 1;
 	return EH_OK;
 }
@@ -77,6 +102,75 @@ void eh_tls_free(struct eh_tls *tls)
 	mbedtls_ctr_drbg_free(&tls->drbg);
 	mbedtls_entropy_free(&tls->entropy);
 	tls->ready = 0;
+}
+
+/* ==== Client identities ==== */
+
+eh_err eh_tls_identity_load(struct eh_tls *tls, struct eh_tls_identity *id, const char *cert_file,
+			    const char *key_file, enum eh_tls_identity_part *bad, char *why,
+			    size_t cap)
+{
+	eh_err err = EH_ERR_TLS;
+	int rc;
+
+	EH_ASSERT(tls != NULL && tls->ready && id != NULL && id->refs == 0);
+	EH_ASSERT(cert_file != NULL && key_file != NULL && bad != NULL && why != NULL);
+	mbedtls_x509_crt_init(&id->crt);
+	mbedtls_pk_init(&id->pk);
+	mbedtls_ssl_config_init(&id->conf);
+	*bad = EH_TLS_IDENTITY_CERT;
+	rc = mbedtls_x509_crt_parse_file(&id->crt, cert_file);
+	if (rc == MBEDTLS_ERR_X509_FILE_IO_ERROR || rc == MBEDTLS_ERR_PK_FILE_IO_ERROR) {
+		snprintf(why, cap, "cannot read %s", cert_file);
+		err = EH_ERR_NOENT;
+		goto out;
+	}
+	if (rc != 0 || id->crt.version == 0) {
+		snprintf(why, cap, "no PEM certificate in %s (-0x%04x)", cert_file,
+			 (unsigned)(rc < 0 ? -rc : 0));
+		goto out;
+	}
+	*bad = EH_TLS_IDENTITY_KEY;
+	rc = mbedtls_pk_parse_keyfile(&id->pk, key_file, NULL);
+	if (rc == MBEDTLS_ERR_PK_FILE_IO_ERROR) {
+		snprintf(why, cap, "cannot read %s", key_file);
+		err = EH_ERR_NOENT;
+		goto out;
+	}
+	if (rc != 0) {
+		/* Never quote the key's bytes: only the library code. */
+		snprintf(why, cap, "no unencrypted PEM private key in %s (-0x%04x)", key_file,
+			 (unsigned)-rc);
+		goto out;
+	}
+	if (mbedtls_pk_check_pair(&id->crt.pk, &id->pk) != 0) {
+		snprintf(why, cap, "the key in %s is not the certificate's", key_file);
+		goto out;
+	}
+	if ((rc = conf_setup(tls, &id->conf)) != 0 ||
+	    (rc = mbedtls_ssl_conf_own_cert(&id->conf, &id->crt, &id->pk)) != 0) {
+		snprintf(why, cap, "TLS setup failed (-0x%04x)", (unsigned)-rc);
+		goto out;
+	}
+	id->serial = tls->next_serial++;
+	id->refs = 1;
+	return EH_OK;
+out:
+	mbedtls_ssl_config_free(&id->conf);
+	mbedtls_pk_free(&id->pk);
+	mbedtls_x509_crt_free(&id->crt);
+	return err;
+}
+
+void eh_tls_identity_put(struct eh_tls_identity *id)
+{
+	if (id == NULL || id->refs == 0)
+		return;
+	if (--id->refs != 0)
+		return;
+	mbedtls_ssl_config_free(&id->conf);
+	mbedtls_pk_free(&id->pk);
+	mbedtls_x509_crt_free(&id->crt);
 }
 
 /* ==== iPAddress SAN check ==== */
@@ -140,17 +234,44 @@ int eh_tls_cert_has_ip(const mbedtls_x509_crt *crt, const uint8_t *ip, size_t ip
 	return 0;
 }
 
+/* 1 when the certificate names host as a dNSName SAN or, without DNS
+ * SANs, as its CN (exact, case-insensitive). */
+static int cert_has_name(const mbedtls_x509_crt *crt, const char *host)
+{
+	size_t n = strlen(host);
+	int have_dns = 0;
+
+	for (const mbedtls_x509_sequence *san = &crt->subject_alt_names; san != NULL;
+	     san = san->next) {
+		if (san->buf.p == NULL ||
+		    san->buf.tag != (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_X509_SAN_DNS_NAME))
+			continue;
+		have_dns = 1;
+		if (san->buf.len == n && strncasecmp((const char *)san->buf.p, host, n) == 0)
+			return 1;
+	}
+	if (have_dns)
+		return 0;
+	for (const mbedtls_x509_name *name = &crt->subject; name != NULL; name = name->next)
+		if (name->oid.p != NULL && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &name->oid) == 0 &&
+		    name->val.len == n && strncasecmp((const char *)name->val.p, host, n) == 0)
+			return 1;
+	return 0;
+}
+
 /* mbedTLS calls this for each certificate of the chain. For an IP-literal
- * host the name check of mbedTLS compares the text against DNS names and
- * the CN only; an equal iPAddress SAN clears that one flag. Every other
- * flag stays and fails the handshake. */
+ * host no name is given to mbedTLS (so no SNI is sent, RFC 6066 3), and
+ * the leaf's name check is made here: an equal iPAddress SAN, or the
+ * literal as a DNS name or CN. Every other flag stays and fails the
+ * handshake. */
 static int verify_ip(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
 	struct eh_transport_mbedtls *st = ctx;
 
-	if (depth == 0 && st->ip_len != 0 && (*flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) &&
-	    eh_tls_cert_has_ip(crt, st->ip, st->ip_len))
-		*flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_CN_MISMATCH;
+	if (depth != 0 || st->ip_len == 0)
+		return 0;
+	if (!eh_tls_cert_has_ip(crt, st->ip, st->ip_len) && !cert_has_name(crt, st->ip_text))
+		*flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
 	return 0;
 }
 
@@ -160,12 +281,12 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
 	struct eh_transport_mbedtls *st = ctx;
 	size_t n = 0;
-	eh_err rc = eh_sock_send(st->fd, buf, len, &n);
+	eh_err rc = eh_transport_send(st->inner, buf, len, &n);
 
 	if (rc == EH_OK)
 		return (int)n;
 	if (rc == EH_ERR_AGAIN) {
-		st->want = EH_TRANSPORT_WANT_WRITE;
+		st->want = eh_transport_want(st->inner);
 		return MBEDTLS_ERR_SSL_WANT_WRITE;
 	}
 	return MBEDTLS_ERR_NET_CONN_RESET;
@@ -175,12 +296,12 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 {
 	struct eh_transport_mbedtls *st = ctx;
 	size_t n = 0;
-	eh_err rc = eh_sock_recv(st->fd, buf, len, &n);
+	eh_err rc = eh_transport_recv(st->inner, buf, len, &n);
 
 	if (rc == EH_OK)
 		return (int)n;
 	if (rc == EH_ERR_AGAIN) {
-		st->want = EH_TRANSPORT_WANT_READ;
+		st->want = eh_transport_want(st->inner);
 		return MBEDTLS_ERR_SSL_WANT_READ;
 	}
 	if (rc == EH_ERR_CLOSED)
@@ -222,17 +343,20 @@ static eh_err tls_setup(struct eh_transport_mbedtls *st, const char *host, uint1
 	st->ssl_live = 1;
 	st->offered = 0;
 	st->full_handshake = 0;
-	rc = mbedtls_ssl_setup(&st->ssl, &st->tls->conf);
+	rc = mbedtls_ssl_setup(&st->ssl, st->ident != NULL ? &st->ident->conf : &st->tls->conf);
 	if (rc != 0)
 		goto fail;
-	/* SNI and the name check; for IP literals the check is completed by
-	 * verify_ip against the iPAddress SANs. */
-	rc = mbedtls_ssl_set_hostname(&st->ssl, host);
+	/* A name: SNI and mbedTLS's name check. An IP literal: neither (NULL
+	 * says so explicitly); verify_ip checks it. */
+	rc = mbedtls_ssl_set_hostname(&st->ssl, st->ip_len != 0 ? NULL : host);
 	if (rc != 0)
 		goto fail;
 	mbedtls_ssl_set_verify(&st->ssl, verify_ip, st);
 	mbedtls_ssl_set_bio(&st->ssl, st, bio_send, bio_recv, NULL);
-	if (st->have_saved && st->saved_port == port && strcmp(st->saved_host, host) == 0) {
+	/* A session is only resumed by the identity that made it: the server
+	 * may have authenticated the client with it. */
+	if (st->have_saved && st->saved_port == port && strcmp(st->saved_host, host) == 0 &&
+	    st->saved_serial == (st->ident != NULL ? st->ident->serial : 0)) {
 		rc = mbedtls_ssl_set_session(&st->ssl, &st->saved);
 		if (rc != 0)
 			EH_LOG_DBG("tls", "ssl_set_session: -0x%04x", (unsigned)-rc);
@@ -260,6 +384,7 @@ static void save_session(struct eh_transport_mbedtls *st, const char *host, uint
 	st->saved = s; /* ownership moves: s is not freed here */
 	st->have_saved = 1;
 	st->saved_port = port;
+	st->saved_serial = st->ident != NULL ? st->ident->serial : 0;
 	snprintf(st->saved_host, sizeof(st->saved_host), "%s", host);
 }
 
@@ -273,25 +398,19 @@ static eh_err tls_connect(struct eh_transport *t, const char *host, uint16_t por
 		st->ip_len = 0;
 		if (!eh_sock_ip_literal(host, st->ip, &st->ip_len))
 			st->ip_len = 0;
+		snprintf(st->ip_text, sizeof(st->ip_text), "%s", st->ip_len ? host : "");
 		st->resumed = 0;
-		rc = eh_sock_connect(host, port, &st->fd);
-		if (rc != EH_OK && rc != EH_ERR_AGAIN) {
-			snprintf(st->err, sizeof(st->err), "cannot connect to %.60s:%u", host,
-				 (unsigned)port);
-			st->fd = -1;
-			return EH_ERR_NET;
-		}
 		st->phase = 1;
-		if (rc == EH_ERR_AGAIN) {
-			st->want = EH_TRANSPORT_WANT_WRITE;
-			return EH_ERR_AGAIN;
-		}
 	}
 	if (st->phase == 1) {
-		if (eh_sock_connect_result(st->fd) != EH_OK) {
-			snprintf(st->err, sizeof(st->err), "cannot connect to %.60s:%u", host,
-				 (unsigned)port);
-			return EH_ERR_NET;
+		rc = eh_transport_connect(st->inner, host, port);
+		if (rc == EH_ERR_AGAIN) {
+			st->want = eh_transport_want(st->inner);
+			return EH_ERR_AGAIN;
+		}
+		if (rc != EH_OK) {
+			snprintf(st->err, sizeof(st->err), "%s", eh_transport_error(st->inner));
+			return rc == EH_ERR_PROTO ? rc : EH_ERR_NET;
 		}
 		if ((rc = tls_setup(st, host, port)) != EH_OK)
 			return rc;
@@ -384,7 +503,7 @@ static eh_err tls_recv(struct eh_transport *t, void *buf, size_t len, size_t *n)
 static int tls_pollfd(const struct eh_transport *t)
 {
 	const struct eh_transport_mbedtls *st = t->state;
-	return st->fd;
+	return eh_transport_pollfd(st->inner);
 }
 
 static unsigned tls_want(const struct eh_transport *t)
@@ -404,10 +523,10 @@ static void tls_close(struct eh_transport *t)
 		mbedtls_ssl_free(&st->ssl);
 		st->ssl_live = 0;
 	}
-	if (st->fd >= 0)
-		eh_sock_close(st->fd);
-	st->fd = -1;
+	eh_transport_close(st->inner);
 	st->phase = 0;
+	eh_tls_identity_put(st->ident); /* the connection's reference */
+	st->ident = NULL;
 }
 
 static const char *tls_error(const struct eh_transport *t)
@@ -422,6 +541,12 @@ static int tls_resumed(const struct eh_transport *t)
 	return st->resumed;
 }
 
+static const char *tls_stage(const struct eh_transport *t)
+{
+	const struct eh_transport_mbedtls *st = t->state;
+	return st->phase == 1 ? eh_transport_stage(st->inner) : NULL;
+}
+
 static const struct eh_transport_ops tls_ops = {
     .connect = tls_connect,
     .send = tls_send,
@@ -431,6 +556,7 @@ static const struct eh_transport_ops tls_ops = {
     .close = tls_close,
     .error = tls_error,
     .resumed = tls_resumed,
+    .stage = tls_stage,
 };
 
 /* ==== Setup ==== */
@@ -441,11 +567,29 @@ void eh_transport_mbedtls_init(struct eh_transport *t, struct eh_transport_mbedt
 	EH_ASSERT(t != NULL && st != NULL && tls != NULL);
 	memset(st, 0, sizeof(*st));
 	st->tls = tls;
-	st->fd = -1;
+	eh_transport_tcp_init(&st->own_tcp, &st->own_tcp_st);
+	st->inner = &st->own_tcp;
 	mbedtls_ssl_session_init(&st->saved);
 	t->ops = &tls_ops;
 	t->state = st;
 	t->name = "mbedtls";
+}
+
+void eh_transport_mbedtls_route(struct eh_transport *t, struct eh_transport *inner,
+				struct eh_tls_identity *id)
+{
+	struct eh_transport_mbedtls *st;
+
+	EH_ASSERT(t != NULL && t->state != NULL);
+	st = t->state;
+	EH_ASSERT(st->phase == 0);
+	st->inner = inner != NULL ? inner : &st->own_tcp;
+	eh_tls_identity_put(st->ident);
+	st->ident = id;
+	if (id != NULL) {
+		EH_ASSERT(id->refs > 0);
+		id->refs++;
+	}
 }
 
 void eh_transport_mbedtls_free(struct eh_transport *t)
@@ -471,6 +615,9 @@ struct tls_pool_impl {
 	struct eh_transport_mbedtls tls_st[EH_TLS_POOL_CONNS];
 	struct eh_transport tcp_t[EH_TLS_POOL_CONNS];
 	struct eh_transport_tcp tcp_st[EH_TLS_POOL_CONNS];
+	struct eh_transport px_t[EH_TLS_POOL_CONNS]; /* CONNECT tunnels over tcp_t */
+	struct eh_transport_proxy px_st[EH_TLS_POOL_CONNS];
+	struct eh_tls_identity ids[EH_TLS_POOL_IDENTITIES]; /* handle = index + 1 */
 };
 
 _Static_assert(sizeof(struct tls_pool_impl) <= EH_TLS_POOL_BYTES,
@@ -483,8 +630,10 @@ void eh_tls_pool_init(struct eh_tls_pool *p)
 	EH_ASSERT(p != NULL);
 	memset(im, 0, sizeof(*im));
 	eh_tls_init(&im->tls);
-	for (unsigned i = 0; i < EH_TLS_POOL_CONNS; i++)
+	for (unsigned i = 0; i < EH_TLS_POOL_CONNS; i++) {
 		eh_transport_tcp_init(&im->tcp_t[i], &im->tcp_st[i]);
+		eh_transport_proxy_init(&im->px_t[i], &im->px_st[i], &im->tcp_t[i]);
+	}
 }
 
 eh_err eh_tls_pool_open(struct eh_tls_pool *p, const char *ca_file)
@@ -511,21 +660,77 @@ void eh_tls_pool_free(struct eh_tls_pool *p)
 	for (unsigned i = 0; i < EH_TLS_POOL_CONNS; i++) {
 		if (im->opened)
 			eh_transport_mbedtls_free(&im->tls_t[i]);
+		if (im->px_t[i].ops != NULL)
+			eh_transport_close(&im->px_t[i]);
 		if (im->tcp_t[i].ops != NULL)
 			eh_transport_close(&im->tcp_t[i]);
+	}
+	/* Whatever references remain (loaders that did not put theirs). */
+	for (unsigned i = 0; i < EH_TLS_POOL_IDENTITIES; i++) {
+		if (im->ids[i].refs > 0) {
+			im->ids[i].refs = 1;
+			eh_tls_identity_put(&im->ids[i]);
+		}
 	}
 	im->opened = 0;
 	eh_tls_free(&im->tls);
 }
 
-struct eh_transport *eh_tls_pool_transport(void *ctx, unsigned idx, bool tls)
+eh_err eh_tls_pool_identity_load(struct eh_tls_pool *p, const char *cert_file, const char *key_file,
+				 unsigned *handle, bool *key_at_fault, char *why, size_t cap)
+{
+	struct tls_pool_impl *im = (struct tls_pool_impl *)p->opaque;
+	enum eh_tls_identity_part bad = EH_TLS_IDENTITY_CERT;
+	eh_err rc;
+
+	EH_ASSERT(handle != NULL && key_at_fault != NULL && why != NULL);
+	*key_at_fault = false;
+	if (!im->opened) {
+		snprintf(why, cap, "no TLS context (tls.ca_file)");
+		return EH_ERR_INVAL;
+	}
+	for (unsigned i = 0; i < EH_TLS_POOL_IDENTITIES; i++) {
+		if (im->ids[i].refs != 0)
+			continue;
+		rc = eh_tls_identity_load(&im->tls, &im->ids[i], cert_file, key_file, &bad, why,
+					  cap);
+		*key_at_fault = bad == EH_TLS_IDENTITY_KEY;
+		if (rc == EH_OK)
+			*handle = i + 1;
+		return rc;
+	}
+	snprintf(why, cap, "more than %d client certificates in use (EH_TLS_POOL_IDENTITIES)",
+		 EH_TLS_POOL_IDENTITIES);
+	return EH_ERR_NOSPC;
+}
+
+void eh_tls_pool_identity_put(struct eh_tls_pool *p, unsigned handle)
+{
+	struct tls_pool_impl *im = (struct tls_pool_impl *)p->opaque;
+
+	if (handle == 0 || handle > EH_TLS_POOL_IDENTITIES)
+		return;
+	eh_tls_identity_put(&im->ids[handle - 1]);
+}
+
+struct eh_transport *eh_tls_pool_transport(void *ctx, unsigned idx,
+					   const struct eh_transport_route *r)
 {
 	struct tls_pool_impl *im = (struct tls_pool_impl *)((struct eh_tls_pool *)ctx)->opaque;
+	struct eh_transport *base = &im->tcp_t[idx];
+	struct eh_tls_identity *id = NULL;
 
-	EH_ASSERT(idx < EH_TLS_POOL_CONNS);
-	if (tls) {
-		EH_ASSERT(im->opened);
-		return &im->tls_t[idx];
+	EH_ASSERT(idx < EH_TLS_POOL_CONNS && r != NULL);
+	if (r->proxy_host != NULL) {
+		eh_transport_proxy_set(&im->px_t[idx], r->proxy_host, r->proxy_port);
+		base = &im->px_t[idx];
 	}
-	return &im->tcp_t[idx];
+	if (!r->tls)
+		return base;
+	EH_ASSERT(im->opened);
+	if (r->identity != 0 && r->identity <= EH_TLS_POOL_IDENTITIES &&
+	    im->ids[r->identity - 1].refs > 0)
+		id = &im->ids[r->identity - 1];
+	eh_transport_mbedtls_route(&im->tls_t[idx], base, id);
+	return &im->tls_t[idx];
 }

@@ -34,3 +34,10 @@ cmake_language(DEFER CALL target_include_directories fuzz_http_client PRIVATE
 cmake_language(DEFER CALL eh_bench bench_delivery SOURCES bench/bench_delivery.c LIBS eh_delivery)
 
 eh_unit_test(test_eh_transport SOURCES unit/test_eh_transport.c LIBS eh_drv_tls)
+eh_unit_test(test_eh_proxy SOURCES unit/test_eh_proxy.c LIBS eh_fake_transport)
+cmake_language(DEFER CALL eh_fuzz_target fuzz_proxy
+  SOURCES fuzz/fuzz_proxy.c ${PROJECT_SOURCE_DIR}/drivers/transport/eh_transport_proxy.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/fakes/eh_transport_fake.c
+  LIBS eh_platform CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/proxy SECONDS 60)
+cmake_language(DEFER CALL target_include_directories fuzz_proxy PRIVATE
+  ${PROJECT_SOURCE_DIR}/drivers/transport ${CMAKE_CURRENT_SOURCE_DIR}/fakes)

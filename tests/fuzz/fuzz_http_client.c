@@ -24,11 +24,11 @@ static struct eh_https_result res;
 static unsigned done;
 static char script[8192];
 
-static struct eh_transport *factory(void *ctx, unsigned idx, bool tls)
+static struct eh_transport *factory(void *ctx, unsigned idx, const struct eh_transport_route *route)
 {
 	(void)ctx;
 	(void)idx;
-	(void)tls;
+	(void)route;
 	return &tr;
 }
 

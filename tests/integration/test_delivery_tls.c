@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_delivery_tls.c - delivery against a real TLS server on 127.0.0.1
- * (tests/integration/tls_receiver.py, certificates made by the openssl CLI
- * at test time). The real mbedTLS transport and sockets, the loop on a
- * hand-moved clock: retries happen when the test moves time, never by
- * sleeping. The receiver's record proves what reached it. */
+ * (tests/integration/tls_receiver.py, or openssl s_server for the TLS
+ * floor; certificates made by the openssl CLI at test time), directly or
+ * through a real tinyproxy started by the test. The real mbedTLS transport and sockets, the loop on
+ * a hand-moved clock: retries happen when the test moves time, never by sleeping. The receiver's
+ * record proves what reached it. */
 #define _GNU_SOURCE
 #define EH_TEST_MAIN
 #include "eh_test.h"
@@ -11,11 +12,13 @@
 #include "eh_delivery.h"
 #include "eh_log.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <time.h>
@@ -35,6 +38,7 @@ static char recfile[300];
 
 static pid_t rx_pid = -1;
 static uint16_t rx_port;
+static const char *rx_extra; /* one more receiver option for the next rx_start */
 
 static void rx_stop(void)
 {
@@ -55,6 +59,7 @@ static int rx_start(const char *cert, const char *script, const char *secret)
 	char line[64];
 	size_t n = 0;
 
+	rx_stop(); /* one left by a test that stopped at a REQUIRE */
 	snprintf(recfile, sizeof(recfile), "%s/record.jsonl", certdir);
 	unlink(recfile);
 	if (pipe(pfd) != 0)
@@ -77,6 +82,9 @@ static int rx_start(const char *cert, const char *script, const char *secret)
 		argv[a++] = "--secret";
 		argv[a++] = (char *)secret;
 	}
+	if (rx_extra != NULL)
+		argv[a++] = (char *)rx_extra;
+	rx_extra = NULL;
 	argv[a] = NULL;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
@@ -250,6 +258,13 @@ static uint64_t real_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The gateway's proxy for the next rig() (bootstrap https_proxy, no_proxy). */
+static const char *rig_proxy_host;
+static uint16_t rig_proxy_port;
+static const char *const *rig_no_proxy;
+static size_t rig_n_no_proxy;
+static bool rig_no_keepalive;
+
 static int rig(uint16_t port, uint16_t max_attempts, unsigned batch_size)
 {
 	struct eh_delivery_config c;
@@ -282,8 +297,16 @@ static int rig(uint16_t port, uint16_t max_attempts, unsigned batch_size)
 	c.source = &fq_ops;
 	c.render = copy_render;
 	c.deadletter = dead;
+	c.proxy_host = rig_proxy_host;
+	c.proxy_port = rig_proxy_port;
+	c.no_proxy = rig_no_proxy;
+	c.n_no_proxy = rig_n_no_proxy;
+	c.no_keepalive = rig_no_keepalive;
 	return eh_delivery_init(&D, &c) == EH_OK ? 0 : -1;
 }
+
+static void tp_stop(void);
+static void ss_stop(void);
 
 static void fini(void)
 {
@@ -291,6 +314,13 @@ static void fini(void)
 	eh_loop_deinit(&loop);
 	eh_log_set_sink(NULL, NULL);
 	rx_stop();
+	tp_stop();
+	ss_stop();
+	rig_proxy_host = NULL;
+	rig_proxy_port = 0;
+	rig_no_proxy = NULL;
+	rig_n_no_proxy = 0;
+	rig_no_keepalive = false;
 }
 
 /* Run the loop (really waiting on sockets, up to 10 ms a turn) until
@@ -655,6 +685,528 @@ EH_TEST(plain_http_only_when_allowed)
 	fini();
 }
 
+/* ==== Other processes: tinyproxy and openssl s_server ==== */
+
+static pid_t tp_pid = -1;
+static uint16_t tp_port;
+static char tp_log[300];
+static pid_t ss_pid = -1;
+static int ss_stdin = -1; /* kept open: s_server stops at the end of its input */
+static uint16_t ss_port;
+static char ss_out[300];
+
+static void tp_stop(void)
+{
+	if (tp_pid > 0) {
+		kill(tp_pid, SIGTERM);
+		waitpid(tp_pid, NULL, 0);
+	}
+	tp_pid = -1;
+}
+
+static void ss_stop(void)
+{
+	if (ss_pid > 0) {
+		kill(ss_pid, SIGTERM);
+		waitpid(ss_pid, NULL, 0);
+	}
+	ss_pid = -1;
+	if (ss_stdin >= 0)
+		close(ss_stdin);
+	ss_stdin = -1;
+}
+
+/* A loopback port nothing listens on (bound, then released). */
+static uint16_t free_port(void)
+{
+	struct sockaddr_in a = {0};
+	socklen_t al = sizeof(a);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	uint16_t port = 0;
+
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(s, (struct sockaddr *)&a, &al) == 0)
+		port = ntohs(a.sin_port);
+	if (s >= 0)
+		close(s);
+	return port;
+}
+
+static int port_open(uint16_t port)
+{
+	struct sockaddr_in a = {0};
+	int s = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(port);
+	ok = s >= 0 && connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+	if (s >= 0)
+		close(s);
+	return ok;
+}
+
+/* Start argv with stdout and stderr into out (NULL: /dev/null), stdin from
+ * in_fd (-1: /dev/null). */
+static pid_t spawn_to(char **argv, const char *out, int in_fd)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid = -1;
+
+	posix_spawn_file_actions_init(&fa);
+	if (in_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, out ? out : "/dev/null",
+					 O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0)
+		pid = -1;
+	posix_spawn_file_actions_destroy(&fa);
+	return pid;
+}
+
+static size_t file_read(const char *path, char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n = 0;
+
+	if (f != NULL) {
+		n = fread(buf, 1, cap - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+static unsigned file_count(const char *path, const char *needle)
+{
+	static char buf[1 << 18];
+	unsigned c = 0;
+
+	file_read(path, buf, sizeof(buf));
+	for (const char *p = buf; (p = strstr(p, needle)) != NULL; p++)
+		c++;
+	return c;
+}
+
+/* tinyproxy on a free loopback port with its own config file; extra is a
+ * config line or NULL. 0 once it accepts connections. */
+static int tp_start(const char *extra)
+{
+	char conf[300], *argv[] = {"tinyproxy", "-d", "-c", conf, NULL};
+	FILE *f;
+
+	tp_stop();
+	snprintf(conf, sizeof(conf), "%s/tinyproxy.conf", certdir);
+	snprintf(tp_log, sizeof(tp_log), "%s/tinyproxy.log", certdir);
+	unlink(tp_log);
+	tp_port = free_port();
+	if ((f = fopen(conf, "w")) == NULL)
+		return -1;
+	fprintf(f,
+		"Port %u\nListen 127.0.0.1\nTimeout 30\nLogFile \"%s\"\nLogLevel Connect\n"
+		"MaxClients 32\nAllow 127.0.0.1\nDisableViaHeader Yes\n%s\n",
+		(unsigned)tp_port, tp_log, extra ? extra : "");
+	fclose(f);
+	if ((tp_pid = spawn_to(argv, NULL, -1)) < 0)
+		return -1;
+	for (uint64_t t0 = real_ms(); real_ms() - t0 < 10000;) {
+		if (port_open(tp_port))
+			return 0;
+		usleep(20000);
+	}
+	tp_stop();
+	return -1;
+}
+
+/* openssl s_server with cert (a name of tls_receiver.py's) and the given
+ * protocol and cipher options; its output goes to ss_out. */
+static int ss_start(const char *cert, const char *proto, const char *cipher)
+{
+	char crt[300], key[300], line[4096], *p;
+	int in[2];
+	char *argv[] = {"openssl", "s_server", "-accept",     "127.0.0.1:0", "-cert",	     crt,
+			"-key",	   key,	       (char *)proto, "-cipher",     (char *)cipher, NULL};
+
+	snprintf(crt, sizeof(crt), "%s/%s.crt", certdir, cert);
+	snprintf(key, sizeof(key), "%s/%s.key", certdir, cert);
+	ss_stop();
+	snprintf(ss_out, sizeof(ss_out), "%s/s_server.out", certdir);
+	unlink(ss_out);
+	if (pipe2(in, O_CLOEXEC) != 0)
+		return -1;
+	ss_pid = spawn_to(argv, ss_out, in[0]);
+	close(in[0]);
+	ss_stdin = in[1];
+	if (ss_pid < 0)
+		return -1;
+	for (uint64_t t0 = real_ms(); real_ms() - t0 < 10000; usleep(20000)) {
+		file_read(ss_out, line, sizeof(line));
+		if ((p = strstr(line, "ACCEPT")) != NULL && strchr(p, '\n') != NULL) {
+			*strchr(p, '\n') = '\0';
+			if ((p = strrchr(p, ':')) != NULL && sscanf(p + 1, "%hu", &ss_port) == 1)
+				return 0;
+		}
+	}
+	ss_stop();
+	return -1;
+}
+
+static int has_last_error(void)
+{
+	return last_error()[0] != '\0';
+}
+
+/* last_error() holds text; says what it held when it does not. */
+static int error_has(const char *text)
+{
+	if (strstr(last_error(), text) != NULL)
+		return 1;
+	fprintf(stderr, "  last_error \"%s\" lacks \"%s\"\n", last_error(), text);
+	return 0;
+}
+
+/* ==== Client certificates ==== */
+
+static void client_cert(struct eh_webhook *w, const char *name, const char *key)
+{
+	snprintf(w->client_cert_file, sizeof(w->client_cert_file), "%.200s/%.20s.crt", certdir,
+		 name);
+	snprintf(w->client_key_file, sizeof(w->client_key_file), "%.200s/%.20s.key", certdir, key);
+}
+
+EH_TEST(client_certificate_required_by_the_receiver)
+{
+	rx_extra = "--client-ca";
+	REQUIRE(rx_start("good", "", NULL) == 0);
+	REQUIRE(rig(rx_port, 1, 1) == 0);
+	/* a webhook without a certificate: refused by the receiver */
+	fq_add("{\"id\":\"1\"}");
+	eh_delivery_set_webhook(&D, 0, &W);
+	CHECK(run_until(gave_up));
+	CHECK(error_has("TLS handshake"));
+	for (uint64_t t0 = real_ms();
+	     rec_count("\"ev\": \"handshake_failed\"") < 1 && real_ms() - t0 < 5000;)
+		eh_loop_run_once(&loop, 10);
+	CHECK_EQ(rec_count("\"ev\": \"handshake_failed\""), 1);
+	/* the same receiver, a webhook with one: its batches arrive */
+	W.gen++;
+	client_cert(&W, "client", "client");
+	fq_add("{\"id\":\"2\"}");
+	fq_add("{\"id\":\"3\"}");
+	eh_delivery_set_webhook(&D, 0, &W);
+	CHECK(run_until(all_acked));
+	CHECK_EQ(rec_count("\"ev\": \"request\""), 2);
+	CHECK_EQ(rec_count("\"client_cn\": \"edgehook device\""), 1);
+	CHECK_EQ(rec_count("\\\"id\\\":\\\"1\\\""), 0);
+	fini();
+}
+
+EH_TEST(client_certificate_the_receiver_does_not_trust_gets_no_body)
+{
+	rx_extra = "--client-ca";
+	REQUIRE(rx_start("good", "", NULL) == 0);
+	REQUIRE(rig(rx_port, 1, 1) == 0);
+	client_cert(&W, "otherclient", "otherclient");
+	fq_add("{\"id\":\"1\"}");
+	eh_delivery_set_webhook(&D, 0, &W);
+	CHECK(run_until(gave_up));
+	CHECK(error_has("TLS handshake"));
+	CHECK_EQ(rec_count("\"ev\": \"request\""), 0);
+	fini();
+}
+
+EH_TEST(client_certificate_files_that_do_not_load_name_the_field)
+{
+	struct eh_webhook w2;
+	struct eh_errs errs;
+
+	REQUIRE(rig(443, 1, 1) == 0);
+	w2 = W;
+	client_cert(&w2, "nonexistent", "client");
+	eh_errs_init(&errs);
+	CHECK_EQ(eh_delivery_check_webhook(&D, &w2, &errs), EH_ERR_NOENT);
+	REQUIRE(errs.n == 1);
+	CHECK(strncmp(errs.msg[0], "client_cert_file: cannot read ", 30) == 0);
+	client_cert(&w2, "client", "otherclient"); /* a key of another certificate */
+	eh_errs_init(&errs);
+	CHECK_EQ(eh_delivery_check_webhook(&D, &w2, &errs), EH_ERR_TLS);
+	REQUIRE(errs.n == 1);
+	CHECK(strncmp(errs.msg[0], "client_key_file: the key in ", 28) == 0);
+	/* not a key at all */
+	snprintf(w2.client_key_file, sizeof(w2.client_key_file), "%.200s/ca.crt", certdir);
+	eh_errs_init(&errs);
+	CHECK_EQ(eh_delivery_check_webhook(&D, &w2, &errs), EH_ERR_TLS);
+	REQUIRE(errs.n == 1);
+	CHECK(strncmp(errs.msg[0], "client_key_file: no unencrypted PEM private key", 47) == 0);
+	client_cert(&w2, "client", "client");
+	eh_errs_init(&errs);
+	CHECK_EQ(eh_delivery_check_webhook(&D, &w2, &errs), EH_OK);
+	CHECK_EQ(errs.n, 0);
+	/* loading and releasing many times leaks no identity slot */
+	for (int i = 0; i < 3 * EH_TLS_POOL_IDENTITIES; i++)
+		CHECK_EQ(eh_delivery_check_webhook(&D, &w2, &errs), EH_OK);
+	fini();
+}
+
+/* ==== TLS floor and SNI ==== */
+
+EH_TEST(ip_literal_is_verified_without_sni)
+{
+	REQUIRE(rx_start("good", "", NULL) == 0);
+	REQUIRE(rig(rx_port, 10, 1) == 0);
+	fq_add("{\"id\":\"1\"}");
+	eh_delivery_set_webhook(&D, 0, &W);
+	CHECK(run_until(all_acked));
+	CHECK_EQ(rec_count("\"sni\": null"), 1);
+	CHECK_EQ(rec_count("\"ev\": \"request\""), 1);
+	fini();
+}
+
+/* A receiver offering only what the floor refuses: the handshake fails and
+ * s_server never reports a cipher. */
+static void floor_refuses(const char *cert, const char *proto, const char *cipher)
+{
+	REQUIRE(ss_start(cert, proto, cipher) == 0);
+	REQUIRE(rig(ss_port, 1, 1) == 0);
+	fq_add("{\"id\":\"1\"}");
+	eh_delivery_set_webhook(&D, 0, &W);
+	CHECK(run_until(has_last_error));
+	CHECK(error_has("TLS handshake"));
+	CHECK_EQ(file_count(ss_out, "CIPHER is"), 0);
+	fini();
+}
+
+EH_TEST(tls_floor_refuses_tls_1_1)
+{
+	floor_refuses("good", "-tls1_1", "DEFAULT@SECLEVEL=0");
+}
+
+EH_TEST(tls_floor_refuses_cbc_suites)
+{
+	floor_refuses("good", "-tls1_2", "ECDHE-ECDSA-AES128-SHA256");
+}
+
+EH_TEST(tls_floor_refuses_rsa_key_exchange)
+{
+	floor_refuses("rsa", "-tls1_2", "AES128-GCM-SHA256");
+}
+
+static int ss_cipher(void)
+{
+	return file_count(ss_out, "CIPHER is") > 0;
+}
+
+EH_TEST(tls_floor_accepts_ecdhe_aead)
+{
+	REQUIRE(ss_start("rsa", "-tls1_2", "ECDHE-RSA-AES256-GCM-SHA384") == 0);
+	REQUIRE(rig(ss_port, 1, 1) == 0);
+	fq_add("{\"id\":\"1\"}");
+	eh_delivery_set_webhook(&D, 0, &W);
+	CHECK(run_until(ss_cipher));
+	CHECK_EQ(file_count(ss_out, "CIPHER is ECDHE-RSA-AES256-GCM-SHA384"), 1);
+	fini();
+}
+
+/* ==== HTTP CONNECT proxies (tinyproxy) ==== */
+
+static unsigned tp_connects(const char *target)
+{
+	char needle[128];
+
+	snprintf(needle, sizeof(needle), "CONNECT %s HTTP/1.1", target);
+	return file_count(tp_log, needle);
+}
+
+EH_TEST(batches_go_through_the_https_proxy)
+{
+	char target[64];
+
+	REQUIRE(rx_start("good", "", NULL) == 0);
+	REQUIRE(tp_start(NULL) == 0);
+	rig_proxy_host = "127.0.0.1";
+	rig_proxy_port = tp_port;
+	REQUIRE(rig(rx_port, 10, 1) == 0);
+	for (int i = 0; i < 3; i++)
+		fq_add("{\"id\":\"1\"}");
+	eh_delivery_set_webhook(&D, 0, &W);
+	CHECK(run_until(all_acked));
+	CHECK_EQ(rec_count("\"ev\": \"request\""), 3);
+	CHECK_EQ(rec_count("\"ev\": \"handshake\""), 1); /* end-to-end TLS, kept alive */
+	snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)rx_port);
+	CHECK_EQ(tp_connects(target), 1);
+	fini();
+}
+
+EH_TEST(no_proxy_host_goes_direct)
+{
+	static const char *const np[] = {"example.org", "localhost"};
+
+	REQUIRE(rx_start("good", "", NULL) == 0);
+	REQUIRE(tp_start(NULL) == 0);
+	rig_proxy_host = "127.0.0.1";
+	rig_proxy_port = tp_port;
+	rig_no_proxy = np;
+	rig_n_no_proxy = 2;
+	REQUIRE(rig(rx_port, 10, 1) == 0);
+	snprintf(W.url.host, sizeof(W.url.host), "localhost");
+	fq_add("{\"id\":\"1\"}");
+	eh_delivery_set_webhook(&D, 0, &W);
+	CHECK(run_until(all_acked));
+	CHECK_EQ(rec_count("\"ev\": \"request\""), 1);
+	CHECK_EQ(file_count(tp_log, "CONNECT localhost"), 0);
+	CHECK_EQ(file_count(tp_log, "Request ("), 0);
+	fini();
+}
+
+EH_TEST(webhook_proxy_overrides_the_gateway)
+{
+	char target[64];
+
+	REQUIRE(rx_start("good", "", NULL) == 0);
+	REQUIRE(tp_start(NULL) == 0);
+	/* the gateway's proxy is dead: "direct" does not use it */
+	rig_proxy_host = "127.0.0.1";
+	rig_proxy_port = free_port();
+	REQUIRE(rig(rx_port, 10, 1) == 0);
+	W.proxy = EH_WEBHOOK_PROXY_DIRECT;
+	fq_add("{\"id\":\"1\"}");
+	eh_delivery_set_webhook(&D, 0, &W);
+	CHECK(run_until(all_acked));
+	CHECK_EQ(file_count(tp_log, "Request ("), 0);
+	/* its own proxy URL wins over the gateway's */
+	W.proxy = EH_WEBHOOK_PROXY_URL;
+	snprintf(W.proxy_host, sizeof(W.proxy_host), "127.0.0.1");
+	W.proxy_port = tp_port;
+	eh_delivery_set_webhook(&D, 0, &W);
+	eh_https_close_all(&D.https); /* the kept direct connection is another route anyway */
+	fq_add("{\"id\":\"2\"}");
+	eh_delivery_kick(&D, 0, 0);
+	CHECK(run_until(all_acked));
+	snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)rx_port);
+	CHECK_EQ(tp_connects(target), 1);
+	CHECK_EQ(rec_count("\"ev\": \"request\""), 2);
+	fini();
+}
+
+EH_TEST(stopped_proxy_fails_on_the_seed_schedule)
+{
+	char want[96];
+
+	REQUIRE(rx_start("good", "", NULL) == 0);
+	REQUIRE(tp_start(NULL) == 0);
+	rig_proxy_host = "127.0.0.1";
+	rig_proxy_port = tp_port;
+	tp_stop();
+	REQUIRE(rig(rx_port, 3, 1) == 0);
+	fq_add("{\"id\":\"1\"}");
+	eh_delivery_set_webhook(&D, 0, &W);
+	REQUIRE(run_until(in_backoff));
+	CHECK_EQ(next_in(), 729);
+	to_next_attempt();
+	REQUIRE(run_until(in_backoff));
+	CHECK_EQ(next_in(), 1968);
+	to_next_attempt();
+	CHECK(run_until(gave_up));
+	snprintf(want, sizeof(want), "proxy: cannot connect to 127.0.0.1:%u", (unsigned)tp_port);
+	CHECK_STR(last_error(), want);
+	CHECK(log_contains("Error sending webhook: proxy: cannot connect to 127.0.0.1:"));
+	CHECK(log_contains("Attempt 3 out of 3. Next attempt in 1.968 seconds."));
+	CHECK(log_contains("after 3 attempts"));
+	CHECK_EQ(rec_count("\"ev\": \"request\""), 0);
+	fini();
+}
+
+EH_TEST(refusing_proxy_is_a_failed_attempt_with_its_status)
+{
+	REQUIRE(rx_start("good", "", NULL) == 0);
+	REQUIRE(tp_start("ConnectPort 443") == 0); /* our receiver's port is not 443 */
+	rig_proxy_host = "127.0.0.1";
+	rig_proxy_port = tp_port;
+	REQUIRE(rig(rx_port, 2, 1) == 0);
+	fq_add("{\"id\":\"1\"}");
+	eh_delivery_set_webhook(&D, 0, &W);
+	REQUIRE(run_until(in_backoff));
+	CHECK_STR(last_error(), "proxy: 403 Access violation");
+	CHECK(log_contains("Error sending webhook: proxy: 403 Access violation. Attempt 2 out of "
+			   "2. Next attempt in 0.729 seconds."));
+	CHECK_EQ(rec_count("\"ev\": \"request\""), 0);
+	fini();
+}
+
+EH_TEST(hanging_proxy_times_out)
+{
+	struct sockaddr_in a = {0};
+	socklen_t al = sizeof(a);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	/* a proxy that accepts the TCP connection (the kernel's backlog) and
+	 * never answers the CONNECT */
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	REQUIRE(bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(s, 4) == 0);
+	getsockname(s, (struct sockaddr *)&a, &al);
+	rig_proxy_host = "127.0.0.1";
+	rig_proxy_port = ntohs(a.sin_port);
+	REQUIRE(rig(443, 10, 1) == 0);
+	fq_add("{\"id\":\"1\"}");
+	eh_delivery_set_webhook(&D, 0, &W);
+	for (int i = 0; i < 20; i++)
+		eh_loop_run_once(&loop, 5);
+	CHECK(!in_backoff()); /* waiting, not failing, while the hand clock stands */
+	fclk.mono_ms += 2000;
+	REQUIRE(run_until(in_backoff));
+	CHECK_STR(last_error(), "proxy: timeout after 2.000 seconds");
+	CHECK_EQ(next_in(), 729);
+	close(s);
+	fini();
+}
+
+/* The cost of the extra hop, per batch, on loopback: a figure printed for
+ * docs/BENCHMARKS.md (kept alive: one tunnel for all; a new connection per
+ * batch: a CONNECT exchange each). Not a pass/fail threshold. */
+static double ms_per_batch(unsigned n, bool via_proxy, bool new_conn)
+{
+	uint64_t t0;
+
+	rig_proxy_host = via_proxy ? "127.0.0.1" : NULL;
+	rig_proxy_port = via_proxy ? tp_port : 0;
+	rig_no_keepalive = new_conn;
+	if (rig(rx_port, 10, 1) != 0)
+		return -1;
+	for (unsigned i = 0; i < n; i++)
+		fq_add("{\"id\":\"1\"}");
+	t0 = real_ms();
+	eh_delivery_set_webhook(&D, 0, &W);
+	if (!run_until(all_acked))
+		return -1;
+	eh_delivery_stop(&D);
+	eh_loop_deinit(&loop);
+	return (double)(real_ms() - t0) / n;
+}
+
+EH_TEST(proxy_overhead_per_batch)
+{
+	double d, p, dn, pn;
+
+	rx_extra = "--quiet";
+	REQUIRE(rx_start("good", "", NULL) == 0);
+	REQUIRE(tp_start(NULL) == 0);
+	d = ms_per_batch(100, false, false);
+	p = ms_per_batch(100, true, false);
+	dn = ms_per_batch(50, false, true);
+	pn = ms_per_batch(50, true, true);
+	CHECK(d > 0 && p > 0 && dn > 0 && pn > 0);
+	printf("  figure: ms per batch, direct %.2f, via tinyproxy %.2f (kept alive); "
+	       "new connection each: direct %.2f, via tinyproxy %.2f\n",
+	       d, p, dn, pn);
+	fini();
+}
+
 /* Certificates once per run, in a fresh temporary directory. */
 __attribute__((constructor)) static void setup_certs(void)
 {
@@ -677,6 +1229,8 @@ __attribute__((destructor)) static void cleanup_certs(void)
 {
 	char cmd[300];
 	rx_stop();
+	tp_stop();
+	ss_stop();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", certdir);

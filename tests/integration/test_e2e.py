@@ -2,7 +2,7 @@
 """End to end, with real parts: a mosquitto broker, a TLS webhook receiver
 with a CA made for the test, and edgehookd as a process (under qemu-aarch64
 in the cross build). Usage: test_e2e.py SCENARIO [...]; scenarios:
-filters, retry, soak, full, robust, lifecycle."""
+filters, retry, soak, full, robust, lifecycle, config, coap, egress."""
 import copy
 import json
 import os
@@ -635,7 +635,90 @@ def scenario_coap(c):
         e.close()
 
 
-SCENARIOS = {"config": scenario_config, "coap": scenario_coap, "filters": scenario_filters, "retry": scenario_retry, "soak": scenario_soak,
+# ==== egress: https_proxy / no_proxy through a real tinyproxy, client certificate files ====
+
+class Tinyproxy:
+    """Debian's tinyproxy on a free loopback port with its own config file,
+    in the foreground (-d), stopped by PID."""
+
+    def __init__(self, workdir):
+        import subprocess
+        self.port = ehtest.free_port()
+        self.log_path = os.path.join(workdir, "tinyproxy.log")
+        conf = os.path.join(workdir, "tinyproxy.conf")
+        with open(conf, "w") as f:
+            f.write('Port %d\nListen 127.0.0.1\nTimeout 30\nLogFile "%s"\nLogLevel Connect\n'
+                    "MaxClients 32\nAllow 127.0.0.1\nDisableViaHeader Yes\n"
+                    % (self.port, self.log_path))
+        self.proc = subprocess.Popen(["tinyproxy", "-d", "-c", conf],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ehtest.wait_port(self.port)
+
+    def log(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def scenario_egress(c):
+    d = ehtest.tempdir("eh-e2e-egress-proxy-")
+    tp = Tinyproxy(d)
+    e = Env("egress", extra={"https_proxy": "http://127.0.0.1:%d" % tp.port,
+                             "no_proxy": ["localhost"]})
+    try:
+        e.daemon.start()
+        wait_for(lambda: (e.topic_json(P + "/status") or {}).get("state") == "online",
+                 20 * SLOW, what="online")
+        st = e.webhook(2, {"title": "proxied", "url": e.rx.url + "/p", "filters": {"events": {}}})
+        c.check(st == {"accepted": True}, "a webhook through the gateway's proxy: %r" % st)
+        direct = e.rx.url.replace("127.0.0.1", "localhost") + "/d"
+        st = e.webhook(3, {"title": "direct", "url": direct, "filters": {"events": {}}})
+        c.check(st == {"accepted": True}, "a webhook to a no_proxy host: %r" % st)
+        n = sample("event")
+        n["id"] = "e1"
+        e.publish("events", n)
+        wait_for(lambda: by_path(e.rx, "/p") and by_path(e.rx, "/d"), 20 * SLOW,
+                 what="both deliveries")
+        port = e.rx.url.split(":")[2].split("/")[0]
+        c.check(("CONNECT 127.0.0.1:%s HTTP/1.1" % port) in tp.log(),
+                "tinyproxy carried the proxied webhook's CONNECT")
+        c.check("CONNECT localhost" not in tp.log(), "the no_proxy host went direct")
+        # A client certificate that cannot be read refuses the webhook, naming the field.
+        missing = os.path.join(e.dir, "missing.crt")
+        st = e.webhook(4, {"title": "mtls", "url": e.rx.url + "/m",
+                           "client_cert_file": missing, "client_key_file": missing})
+        c.check(st and st.get("accepted") is False and
+                ("client_cert_file: cannot read %s" % missing) in st.get("errors", []),
+                "unreadable client_cert_file refused with its path: %r" % st)
+        # The proxy stops: the next batch fails with the proxy named, on the seed's schedule.
+        tp.stop()
+        n["id"] = "e2"
+        e.publish("events", n)
+        wait_for(lambda: "Error sending webhook: proxy: cannot connect to 127.0.0.1:%d. "
+                         "Attempt 2 out of 10. Next attempt in 0.729 seconds." % tp.port
+                 in e.daemon.log(), 20 * SLOW, what="a failed attempt naming the proxy")
+        wait_for(lambda: "e2" in ids_of(by_path(e.rx, "/d")), 20 * SLOW,
+                 what="the direct webhook unaffected")
+        state = e.topic_json(P + "/webhooks/2/state") or {}
+        wait_for(lambda: (e.topic_json(P + "/webhooks/2/state") or {}).get("last_error"),
+                 20 * SLOW, what="state of webhook 2")
+        state = e.topic_json(P + "/webhooks/2/state") or {}
+        c.check(state.get("last_error", "").startswith("proxy: cannot connect"),
+                "the state names the proxy: %r" % state.get("last_error"))
+    finally:
+        e.close()
+        tp.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+SCENARIOS = {"config": scenario_config, "egress": scenario_egress, "coap": scenario_coap, "filters": scenario_filters, "retry": scenario_retry, "soak": scenario_soak,
              "full": scenario_full, "robust": scenario_robust, "lifecycle": scenario_lifecycle}
 
 if __name__ == "__main__":

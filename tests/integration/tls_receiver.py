@@ -6,7 +6,9 @@
 # k-th request with the k-th action of --script, counts TLS handshakes
 # (and resumptions), and appends every handshake and request (headers and
 # body) to --record as JSON lines. With --secret it verifies the Standard
-# Webhooks signature itself, independently of the daemon's code.
+# Webhooks signature itself, independently of the daemon's code. With
+# --client-ca it requires a client certificate signed by the test CA and
+# records its CN.
 #
 # Actions: 200 | <code> | <code>:ra=<Retry-After value> | close (200 with
 # Connection: close, then close) | drop (a keep-alive 200, then close anyway) |
@@ -43,7 +45,8 @@ def openssl(*args):
 
 def gen_certs(d):
     """CA, a good server cert (IP 127.0.0.1 + localhost), a wrong-host cert
-    from the same CA, and a cert from an unrelated CA."""
+    from the same CA, a cert from an unrelated CA, an RSA server cert, and
+    client certificates from the CA ("client") and the other CA."""
     if os.path.exists(os.path.join(d, "done")):
         return
     os.makedirs(d, exist_ok=True)
@@ -56,9 +59,14 @@ def gen_certs(d):
         "good": ("ca", "/CN=edgehook receiver", "IP:127.0.0.1,DNS:localhost"),
         "wronghost": ("ca", "/CN=wrong.example", "DNS:wrong.example,IP:10.9.9.9"),
         "untrusted": ("otherca", "/CN=edgehook receiver", "IP:127.0.0.1,DNS:localhost"),
+        "rsa": ("ca", "/CN=edgehook rsa receiver", "IP:127.0.0.1,DNS:localhost"),
+        "client": ("ca", "/CN=edgehook device", "DNS:gw-01"),
+        "otherclient": ("otherca", "/CN=edgehook other device", "DNS:gw-02"),
     }
     for name, (ca, subj, san) in leaves.items():
-        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        key = ["-newkey", "rsa:2048"] if name == "rsa" else \
+            ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+        openssl("req", *key, "-nodes",
                 "-keyout", p(name + ".key"), "-out", p(name + ".csr"), "-subj", subj)
         with open(p(name + ".ext"), "w") as f:
             f.write("subjectAltName=%s\nbasicConstraints=CA:FALSE\n" % san)
@@ -175,9 +183,13 @@ def serve_conn(conn, ctx, args, rec, script):
         with lock:
             counter["handshakes"] += 1
             counter["resumed"] += int(reused)
+        client = None
+        peer = s.getpeercert() if args.client_ca else None
+        if peer:
+            client = dict(x[0] for x in peer.get("subject", ())).get("commonName")
         if not args.quiet:
             rec.write({"ev": "handshake", "conn": cid, "reused": reused,
-                       "version": s.version(), "sni": sni})
+                       "version": s.version(), "sni": sni, "client_cn": client})
         if args.stats:
             write_stats(args.stats)
     buf = b""
@@ -225,6 +237,8 @@ def main():
     ap.add_argument("--secret", default="", help="base64 key: verify webhook-signature")
     ap.add_argument("--quiet", action="store_true", help="record nothing per request")
     ap.add_argument("--stats", default="", help="file rewritten with counters on each handshake")
+    ap.add_argument("--client-ca", action="store_true",
+                    help="require a client certificate signed by the test CA")
     args = ap.parse_args()
     gen_certs(args.certdir)
     if args.gen:
@@ -235,6 +249,9 @@ def main():
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(os.path.join(args.certdir, args.cert + ".crt"),
                             os.path.join(args.certdir, args.cert + ".key"))
+        if args.client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(os.path.join(args.certdir, "ca.crt"))
 
         def on_sni(sslobj, name, sslctx):
             tls_local.sni = name

@@ -249,6 +249,8 @@ EH_TEST(http_listener_keys)
 	CHECK_EQ(b.http.port, 8480);
 	expect_error("{\"http\":{\"port\":65536}}", "http.port: out of range 0..65535");
 	expect_error("{\"http\":{\"tokens\":\"x\"}}", "http.tokens: unknown key");
+	expect_error("{\"http\":{\"bind\":\"localhost\"}}",
+		     "http.bind: expected a numeric IPv4 or IPv6 address");
 	expect_error("{\"http\":[]}", "http: expected object");
 	expect_error("{\"http\":{\"token_file\":7}}", "http.token_file: expected string or null");
 
@@ -272,4 +274,42 @@ EH_TEST(http_listener_keys)
 	CHECK(eh_bootstrap_load_secrets(&b, &errs) == EH_ERR_INVAL);
 	CHECK(strncmp(errs.msg[0], "http.token_file: cannot read", 28) == 0);
 	rmdir(dir);
+}
+
+EH_TEST(https_proxy_and_no_proxy)
+{
+	REQUIRE(parse("{}") == EH_OK);
+	CHECK_STR(b.https_proxy.host, "");
+	CHECK_EQ(b.n_no_proxy, 0);
+	REQUIRE(parse("{\"https_proxy\": \"http://proxy.site:3128\", \"no_proxy\": "
+		      "[\"localhost\", \".corp.example\", \"10.1.2.3\", \"*\"]}") == EH_OK);
+	CHECK_STR(b.https_proxy.host, "proxy.site");
+	CHECK_EQ(b.https_proxy.port, 3128);
+	REQUIRE(b.n_no_proxy == 4);
+	CHECK_STR(b.no_proxy_list[1], ".corp.example");
+	CHECK_STR(b.no_proxy_list[3], "*");
+	REQUIRE(parse("{\"https_proxy\": \"http://[::1]:8080/\"}") == EH_OK);
+	CHECK_STR(b.https_proxy.host, "::1");
+	CHECK_EQ(b.https_proxy.port, 8080);
+	REQUIRE(parse("{\"https_proxy\": null}") == EH_OK);
+	CHECK_STR(b.https_proxy.host, "");
+	expect_error("{\"https_proxy\": \"proxy.site:3128\"}",
+		     "https_proxy: expected null or \"http://host:port\"");
+	expect_error("{\"https_proxy\": \"http://proxy.site\"}",
+		     "https_proxy: expected null or \"http://host:port\"");
+	expect_error("{\"https_proxy\": \"https://proxy.site:3128\"}",
+		     "https_proxy: expected null or \"http://host:port\"");
+	expect_error("{\"https_proxy\": \"http://u:p@proxy.site:3128\"}",
+		     "https_proxy: expected null or \"http://host:port\"");
+	expect_error("{\"https_proxy\": \"http://proxy.site:0\"}",
+		     "https_proxy: expected null or \"http://host:port\"");
+	expect_error("{\"https_proxy\": 3128}", "https_proxy: expected null or \"http://host:port\"");
+	expect_error("{\"no_proxy\": \"localhost\"}",
+		     "no_proxy: expected an array of host names, suffixes or IPs");
+	expect_error("{\"no_proxy\": [\"ok\", 5]}", "no_proxy[1]: expected string");
+	expect_error("{\"no_proxy\": [\"10.0.0.0/8\"]}",
+		     "no_proxy[0]: a host name, \".suffix\", IP address or \"*\"");
+	expect_error("{\"no_proxy\": [\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\","
+		     "\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\"]}",
+		     "no_proxy: more than 16 entries");
 }

@@ -710,3 +710,86 @@ EH_TEST(longest_prefix_still_fits_every_status_topic)
 	prefix[191] = 'p'; /* 192 bytes: longer than the bootstrap file allows */
 	CHECK_EQ(eh_config_init(&C, &ci), EH_ERR_INVAL);
 }
+
+/* ==== Client certificate and proxy keys (CONTRACT 9.2) ==== */
+
+EH_TEST(client_certificate_and_proxy_keys_are_read)
+{
+	const struct eh_webhook *w;
+
+	setup(false);
+	REQUIRE(put_hook(3, "{" GOOD ", \"client_cert_file\": \"/etc/eh/gw.crt\","
+			    " \"client_key_file\": \"/etc/eh/gw.key\","
+			    " \"proxy\": \"http://proxy.site:3128\"}") == EH_OK);
+	w = &C.webhooks[R.changes[0].slot];
+	CHECK_STR(w->client_cert_file, "/etc/eh/gw.crt");
+	CHECK_STR(w->client_key_file, "/etc/eh/gw.key");
+	CHECK_EQ(w->proxy, EH_WEBHOOK_PROXY_URL);
+	CHECK_STR(w->proxy_host, "proxy.site");
+	CHECK_EQ(w->proxy_port, 3128);
+	REQUIRE(put_hook(3, "{" GOOD ", \"proxy\": \"direct\", \"client_cert_file\": null,"
+			    " \"client_key_file\": null}") == EH_OK);
+	CHECK_EQ(w->proxy, EH_WEBHOOK_PROXY_DIRECT);
+	CHECK_STR(w->client_cert_file, "");
+	REQUIRE(put_hook(3, "{" GOOD ", \"proxy\": null}") == EH_OK);
+	CHECK_EQ(w->proxy, EH_WEBHOOK_PROXY_GATEWAY);
+	REQUIRE(put_hook(3, "{" GOOD ", \"proxy\": \"http://[::1]:8080/\"}") == EH_OK);
+	CHECK_STR(w->proxy_host, "::1");
+	CHECK_EQ(w->proxy_port, 8080);
+}
+
+EH_TEST(client_certificate_and_proxy_errors_name_their_key)
+{
+	static const char want[] = "proxy: expected null, \"direct\" or \"http://host:port\"";
+
+	CHECK(has_error("{" GOOD ", \"client_cert_file\": \"/a.crt\"}", false,
+			"client_key_file: required with client_cert_file"));
+	CHECK(has_error("{" GOOD ", \"client_key_file\": \"/a.key\"}", false,
+			"client_cert_file: required with client_key_file"));
+	CHECK(has_error("{\"title\": \"x\", \"url\": \"http://h/\", \"client_cert_file\": "
+			"\"/a.crt\", \"client_key_file\": \"/a.key\"}",
+			true, "client_cert_file: only for https:// URLs"));
+	CHECK(has_error("{" GOOD ", \"client_cert_file\": \"\"}", false,
+			"client_cert_file: expected null or a file path"));
+	CHECK(has_error("{" GOOD ", \"client_key_file\": 7}", false,
+			"client_key_file: expected null or a file path"));
+	CHECK(has_error("{" GOOD ", \"proxy\": \"https://p:3128\"}", false, want));
+	CHECK(has_error("{" GOOD ", \"proxy\": \"http://p:3128/x\"}", false, want));
+	CHECK(has_error("{" GOOD ", \"proxy\": \"http://u@p:3128\"}", false, want));
+	CHECK(has_error("{" GOOD ", \"proxy\": \"socks5://p:1080\"}", false, want));
+	CHECK(has_error("{" GOOD ", \"proxy\": \"Direct\"}", false, want));
+	CHECK(has_error("{" GOOD ", \"proxy\": true}", false, want));
+}
+
+/* The check hook: its errors refuse the message and nothing changes. */
+static unsigned hook_calls;
+static eh_err refuse_files(void *ctx, const struct eh_webhook *w, struct eh_errs *errs)
+{
+	(void)ctx;
+	hook_calls++;
+	if (strcmp(w->client_cert_file, "/missing.crt") != 0)
+		return EH_OK;
+	eh_errs_add(errs, "client_cert_file", "cannot read %s", w->client_cert_file);
+	return EH_ERR_NOENT;
+}
+
+EH_TEST(check_hook_refuses_a_webhook_whose_files_do_not_load)
+{
+	struct eh_config_init ci;
+
+	memset(&ci, 0, sizeof(ci));
+	ci.topic_prefix = "edge";
+	ci.check_webhook = refuse_files;
+	REQUIRE(eh_config_init(&C, &ci) == EH_OK);
+	hook_calls = 0;
+	REQUIRE(put_hook(4, "{" GOOD "}") == EH_OK);
+	CHECK_EQ(hook_calls, 1);
+	CHECK(put_hook(4, "{" GOOD ", \"title\": \"x\"}") != EH_OK);
+	CHECK_EQ(hook_calls, 1); /* not called on a webhook that failed validation */
+	CHECK(put_hook(4, "{\"title\": \"New\", \"url\": \"https://hooks.example/ff\","
+			  " \"client_cert_file\": \"/missing.crt\","
+			  " \"client_key_file\": \"/k.key\"}") == EH_ERR_NOENT);
+	CHECK(!R.accepted);
+	CHECK(strstr(R.status_body, "client_cert_file: cannot read /missing.crt") != NULL);
+	CHECK_STR(C.webhooks[0].title, "Doors"); /* unchanged */
+}

@@ -175,13 +175,27 @@ static struct eh_transport tr;
 static struct eh_transport_fake fk;
 static struct eh_webhook W;
 
-static struct eh_transport *fake_factory(void *ctx, unsigned idx, bool tls)
+/* The route of the last connection the client asked for. */
+static char seen_proxy[64];
+static uint16_t seen_proxy_port;
+static unsigned seen_routes;
+
+static struct eh_transport *fake_factory(void *ctx, unsigned idx,
+					 const struct eh_transport_route *route)
 {
 	(void)ctx;
 	(void)idx;
-	(void)tls;
+	snprintf(seen_proxy, sizeof(seen_proxy), "%s",
+		 route->proxy_host ? route->proxy_host : "(direct)");
+	seen_proxy_port = route->proxy_port;
+	seen_routes++;
 	return &tr;
 }
+
+/* The gateway's proxy for the next rig(). */
+static const char *rig_proxy;
+static const char *const *rig_np;
+static size_t rig_nnp;
 
 static void rig(unsigned batch_size, uint32_t max_bytes, uint16_t max_attempts)
 {
@@ -226,6 +240,11 @@ static void rig(unsigned batch_size, uint32_t max_bytes, uint16_t max_attempts)
 	c.note_id = id_of;
 	c.deadletter = dead;
 	c.transport = fake_factory;
+	c.proxy_host = rig_proxy;
+	c.proxy_port = rig_proxy ? 3128 : 0;
+	c.no_proxy = rig_np;
+	c.n_no_proxy = rig_nnp;
+	seen_routes = 0;
 	REQUIRE(eh_delivery_init(&D, &c) == EH_OK);
 }
 
@@ -887,10 +906,11 @@ static struct eh_transport tr4[EH_HTTPS_MAX_CONNS];
 static struct eh_transport_fake fk4[EH_HTTPS_MAX_CONNS];
 static struct eh_webhook W6[NSLOT];
 
-static struct eh_transport *factory4(void *ctx, unsigned idx, bool tls)
+static struct eh_transport *factory4(void *ctx, unsigned idx,
+				     const struct eh_transport_route *route)
 {
 	(void)ctx;
-	(void)tls;
+	(void)route;
 	return &tr4[idx];
 }
 
@@ -950,5 +970,120 @@ EH_TEST(more_workers_than_senders_all_deliver)
 	CHECK_EQ(head2[1], PER_SLOT);
 	CHECK(log_contains("Webhook worker(id-12, type-\"events\") sent batch(len-1, "
 			   "type-\"events\"): ['1-4']"));
+	fini();
+}
+
+/* ==== Proxy routes ==== */
+
+EH_TEST(no_proxy_matching)
+{
+	static const char *const l[] = {"localhost", ".corp.example", "hooks.example", "10.1.2.3",
+					"::1"};
+
+	CHECK(eh_delivery_no_proxy_match(l, 5, "localhost"));
+	CHECK(eh_delivery_no_proxy_match(l, 5, "LOCALHOST"));
+	CHECK(eh_delivery_no_proxy_match(l, 5, "corp.example"));
+	CHECK(eh_delivery_no_proxy_match(l, 5, "a.b.corp.example"));
+	CHECK(eh_delivery_no_proxy_match(l, 5, "hooks.example"));
+	CHECK(eh_delivery_no_proxy_match(l, 5, "eu.hooks.example"));
+	CHECK(eh_delivery_no_proxy_match(l, 5, "10.1.2.3"));
+	CHECK(eh_delivery_no_proxy_match(l, 5, "::1"));
+	CHECK(!eh_delivery_no_proxy_match(l, 5, "badhooks.example"));
+	CHECK(!eh_delivery_no_proxy_match(l, 5, "xcorp.example"));
+	CHECK(!eh_delivery_no_proxy_match(l, 5, "10.1.2.33"));
+	CHECK(!eh_delivery_no_proxy_match(l, 5, "example"));
+	CHECK(!eh_delivery_no_proxy_match(l, 0, "localhost"));
+	static const char *const all[] = {"*"};
+	CHECK(eh_delivery_no_proxy_match(all, 1, "anything.example"));
+}
+
+/* One POST of a new webhook in slot 0; the route it asked for. */
+static void one_post(void)
+{
+	fq_add("{\"id\":\"1\"}");
+	eh_transport_fake_add(&fk, R200, EH_OK);
+	start();
+	run();
+}
+
+EH_TEST(route_follows_webhook_proxy_gateway_and_no_proxy)
+{
+	static const char *const np[] = {".example"};
+
+	rig_proxy = "gw-proxy";
+	rig(1, 1048576, 10);
+	one_post();
+	CHECK_STR(seen_proxy, "gw-proxy");
+	CHECK_EQ(seen_proxy_port, 3128);
+	CHECK_EQ(Q.head, 1);
+	fini();
+
+	rig_np = np;
+	rig_nnp = 1;
+	rig(1, 1048576, 10);
+	one_post();
+	CHECK_STR(seen_proxy, "(direct)"); /* hooks.example is under .example */
+	fini();
+	rig_np = NULL;
+	rig_nnp = 0;
+
+	rig(1, 1048576, 10);
+	W.proxy = EH_WEBHOOK_PROXY_DIRECT;
+	one_post();
+	CHECK_STR(seen_proxy, "(direct)");
+	fini();
+
+	rig_np = np; /* a webhook's own proxy wins over no_proxy */
+	rig_nnp = 1;
+	rig(1, 1048576, 10);
+	W.proxy = EH_WEBHOOK_PROXY_URL;
+	snprintf(W.proxy_host, sizeof(W.proxy_host), "site-proxy");
+	W.proxy_port = 8080;
+	one_post();
+	CHECK_STR(seen_proxy, "site-proxy");
+	CHECK_EQ(seen_proxy_port, 8080);
+	fini();
+	rig_np = NULL;
+	rig_nnp = 0;
+	rig_proxy = NULL;
+}
+
+EH_TEST(a_kept_connection_is_not_reused_for_another_route)
+{
+	rig_proxy = "gw-proxy";
+	rig(1, 1048576, 10);
+	fq_add("{\"id\":\"1\"}");
+	eh_transport_fake_add(&fk, R200, EH_OK);
+	eh_transport_fake_add(&fk, R200, EH_OK);
+	start();
+	run();
+	CHECK_EQ(seen_routes, 1);
+	CHECK_EQ(Q.head, 1);
+	/* the same webhook now goes direct: a new connection, not the kept one */
+	W.proxy = EH_WEBHOOK_PROXY_DIRECT;
+	eh_delivery_set_webhook(&D, 0, &W);
+	fq_add("{\"id\":\"2\"}");
+	eh_delivery_kick(&D, 0, 0);
+	run();
+	CHECK_EQ(Q.head, 2);
+	CHECK_EQ(seen_routes, 2);
+	CHECK_STR(seen_proxy, "(direct)");
+	CHECK_EQ(fk.connects, 2);
+	fini();
+	rig_proxy = NULL;
+}
+
+EH_TEST(a_webhook_whose_certificate_did_not_load_fails_its_attempts)
+{
+	rig(1, 1048576, 1);
+	/* no TLS pool of its own (fake transports): the files cannot load */
+	snprintf(W.client_cert_file, sizeof(W.client_cert_file), "/etc/eh/gw.crt");
+	snprintf(W.client_key_file, sizeof(W.client_key_file), "/etc/eh/gw.key");
+	one_post();
+	CHECK_EQ(fk.connects, 0);
+	CHECK_EQ(dl_count, 1);
+	struct eh_delivery_wstats st;
+	eh_delivery_stats(&D, 0, &st);
+	CHECK_STR(st.last_error, "client certificate: no TLS context");
 	fini();
 }

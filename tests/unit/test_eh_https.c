@@ -220,11 +220,12 @@ struct rig {
 	int done;
 };
 
-static struct eh_transport *rig_transport(void *ctx, unsigned idx, bool tls)
+static struct eh_transport *rig_transport(void *ctx, unsigned idx,
+					  const struct eh_transport_route *route)
 {
 	struct rig *r = ctx;
 	(void)idx;
-	(void)tls;
+	(void)route;
 	return &r->t;
 }
 

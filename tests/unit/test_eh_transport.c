@@ -111,9 +111,12 @@ EH_TEST(tls_pool_ca_file_errors)
 	close(fd);
 	eh_tls_pool_init(&pool);
 	CHECK_EQ(eh_tls_pool_open(&pool, path), EH_OK);
-	CHECK(eh_tls_pool_transport(&pool, 0, true) != eh_tls_pool_transport(&pool, 0, false));
-	CHECK_STR(eh_tls_pool_transport(&pool, 1, true)->name, "mbedtls");
-	CHECK_STR(eh_tls_pool_transport(&pool, 1, false)->name, "tcp");
+	struct eh_transport_route tls = {true, NULL, 0, 0}, tcp = {false, NULL, 0, 0};
+	struct eh_transport_route px = {false, "127.0.0.1", 3128, 0};
+	CHECK(eh_tls_pool_transport(&pool, 0, &tls) != eh_tls_pool_transport(&pool, 0, &tcp));
+	CHECK_STR(eh_tls_pool_transport(&pool, 1, &tls)->name, "mbedtls");
+	CHECK_STR(eh_tls_pool_transport(&pool, 1, &tcp)->name, "tcp");
+	CHECK_STR(eh_tls_pool_transport(&pool, 1, &px)->name, "proxy");
 	eh_tls_pool_free(&pool);
 	unlink(path);
 }
