@@ -1069,8 +1069,10 @@ static int load_config(const char *path, bool check_only, const char *level)
 {
 	struct eh_errs errs;
 	eh_errs_init(&errs);
-	if (eh_bootstrap_load(path, &D.boot, &errs) == EH_OK)
+	if (eh_bootstrap_load(path, &D.boot, &errs) == EH_OK) {
 		eh_bootstrap_load_secrets(&D.boot, &errs);
+		eh_bootstrap_check_files(&D.boot, &errs); /* the CA bundle, as start loads it */
+	}
 	if (eh_errs_count(&errs)) {
 		for (unsigned i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s: %s\n", path, errs.msg[i]);

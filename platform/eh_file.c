@@ -125,13 +125,12 @@ eh_err eh_file_lock(int fd)
 	return EH_OK;
 }
 
-eh_err eh_file_read_all(const char *path, char *buf, size_t cap, size_t *len)
+/* Read fd to its end into buf (at most cap-1 bytes) and NUL-terminate it. */
+static eh_err read_fd_all(int fd, char *buf, size_t cap, size_t *len)
 {
-	int fd;
 	size_t got = 0;
-	eh_err rc = eh_file_open_ro(path, &fd);
-	if (rc != EH_OK)
-		return rc;
+	eh_err rc;
+
 	for (;;) {
 		if (got >= cap - 1) {
 			char extra;
@@ -152,11 +151,26 @@ eh_err eh_file_read_all(const char *path, char *buf, size_t cap, size_t *len)
 		}
 		got += (size_t)r;
 	}
-	close(fd);
 	buf[got] = '\0';
 	if (len)
 		*len = got;
 	return rc;
+}
+
+eh_err eh_file_read_all(const char *path, char *buf, size_t cap, size_t *len)
+{
+	int fd = -1; /* set by a successful open; GCC 12 -O2 -g cannot see that */
+	eh_err rc = eh_file_open_ro(path, &fd);
+	if (rc != EH_OK)
+		return rc;
+	rc = read_fd_all(fd, buf, cap, len);
+	close(fd);
+	return rc;
+}
+
+eh_err eh_file_read_stdin(char *buf, size_t cap, size_t *len)
+{
+	return read_fd_all(STDIN_FILENO, buf, cap, len);
 }
 
 eh_err eh_file_replace(const char *path, const void *buf, size_t len)

@@ -33,6 +33,8 @@ eh_err eh_file_lock(int fd);
 /* Read a whole file of at most cap-1 bytes into buf and NUL-terminate it.
  * EH_ERR_TOOBIG when larger. */
 eh_err eh_file_read_all(const char *path, char *buf, size_t cap, size_t *len);
+/* The same for standard input, read to its end (command-line tools' "-"). */
+eh_err eh_file_read_stdin(char *buf, size_t cap, size_t *len);
 
 /* Write buf to path atomically: path.tmp, fsync, rename, fsync of the dir. */
 eh_err eh_file_replace(const char *path, const void *buf, size_t len);

@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 PY=/usr/bin/python3
 
-if [ "$(id -u)" = 0 ]; then bash scripts/deps.sh >/dev/null; fi
+# Only what the demo needs: no cross toolchain, clang, QEMU or valgrind.
+if [ "$(id -u)" = 0 ]; then bash scripts/deps.sh demo >/dev/null; fi
 echo "== building (Release) in build-demo"
 cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=Release -DEH_BUILD_TESTS=OFF >/dev/null
 cmake --build build-demo -j"$(nproc)" >/dev/null

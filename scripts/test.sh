@@ -11,10 +11,13 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=$(nproc)
 
+groups=(test cross)
+[ "${EH_SKIP_AARCH64:-0}" = 1 ] && groups=(test)
 if [ "$(id -u)" = 0 ]; then
-	bash scripts/deps.sh || { echo "deps: install failed"; exit 1; }
+	bash scripts/deps.sh "${groups[@]}" || { echo "deps: install failed"; exit 1; }
 else
-	sudo -n true 2>/dev/null && sudo bash scripts/deps.sh || echo "deps: not root; assuming packages are installed"
+	sudo -n true 2>/dev/null && sudo bash scripts/deps.sh "${groups[@]}" ||
+		echo "deps: not root; assuming packages are installed"
 fi
 
 declare -A passed failed status
@@ -49,10 +52,10 @@ run_build() {
 	status[$name]="$line"
 }
 
-run_build native build -DCMAKE_BUILD_TYPE=Asan
+run_build native build -DCMAKE_BUILD_TYPE=Asan -DEH_WERROR=ON
 if [ "${EH_SKIP_AARCH64:-0}" != 1 ]; then
 	run_build aarch64 build-aarch64 -DCMAKE_TOOLCHAIN_FILE=toolchains/aarch64-linux-gnu.cmake \
-		-DCMAKE_BUILD_TYPE=MinSizeRel
+		-DCMAKE_BUILD_TYPE=MinSizeRel -DEH_WERROR=ON
 fi
 
 echo

@@ -3,9 +3,11 @@
  * file once at start (its heap use ends with this function); every key is
  * checked against a table, so an unknown or mistyped key never passes. */
 #include "eh_bootstrap.h"
+#include "eh_crypto.h"
 #include "eh_file.h"
 #include "eh_limits.h"
 #include "eh_log.h"
+#include "eh_sock.h"
 
 #include <arpa/inet.h>
 #include <cJSON.h>
@@ -87,6 +89,56 @@ static bool valid_topic(const char *t, bool filter)
 		}
 	}
 	return true;
+}
+
+/* Whether some topic matches both filters a and b (valid filters, '+' and
+ * '#' on either side). A wildcard first level matches no topic starting
+ * with '$' (MQTT 4.7.2). */
+static bool filters_overlap(const char *a, const char *b)
+{
+	for (bool first = true;; first = false) {
+		size_t la = strcspn(a, "/"), lb = strcspn(b, "/");
+		bool hash_a = la == 1 && a[0] == '#', hash_b = lb == 1 && b[0] == '#';
+		bool plus_a = la == 1 && a[0] == '+', plus_b = lb == 1 && b[0] == '+';
+
+		if (first &&
+		    (((hash_a || plus_a) && b[0] == '$') || ((hash_b || plus_b) && a[0] == '$')))
+			return false;
+		if (hash_a || hash_b)
+			return true;
+		if (!plus_a && !plus_b && (la != lb || memcmp(a, b, la) != 0))
+			return false;
+		a += la;
+		b += lb;
+		if (*a == '\0' || *b == '\0') /* "x/#" also matches "x" */
+			return (*a == '\0' && *b == '\0') || strcmp(a, "/#") == 0 ||
+			       strcmp(b, "/#") == 0;
+		a++;
+		b++;
+	}
+}
+
+/* An input filter must match no topic the daemon publishes (status, dead
+ * letters, webhook states, config-status) nor its config and catalog
+ * topics: the daemon would take its own output as input, dead letters
+ * re-ingested as notifications. Reported naming the key. */
+static void input_not_own(const struct eh_bootstrap *b, const char *key, const char *filter,
+			  struct eh_errs *errs)
+{
+	static const char *const own[] = {"status",	     "deadletter/+", "webhooks/+/state",
+					  "config-status/#", "config/#",     "catalog/#"};
+	char t[EH_BOOT_TOPIC_MAX + 32];
+
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		snprintf(t, sizeof(t), "%s/%s", b->topic_prefix, own[i]);
+		if (filters_overlap(filter, t)) {
+			eh_errs_add(errs, key,
+				    "overlaps %s, a topic of the daemon's own: it would take its "
+				    "own output as input",
+				    t);
+			return;
+		}
+	}
 }
 
 /* tcp://host:port or mqtt://host:port (port defaults to 1883). */
@@ -344,6 +396,12 @@ static void parse_coap(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *e
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "port")) != NULL &&
 	    get_uint(v, "coap.port", 0, 65535, &n, errs))
 		b->coap.port = (uint16_t)n;
+	/* libcoap binds an IP literal; a name would fail only at start. */
+	uint8_t ip[16];
+	size_t iplen;
+	if (b->coap.port != 0 && b->coap.bind[0] != '\0' &&
+	    !eh_sock_ip_literal(b->coap.bind, ip, &iplen))
+		eh_errs_add(errs, "coap.bind", "expected an IPv4 or IPv6 address");
 }
 
 static void parse_http(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *errs)
@@ -502,10 +560,15 @@ eh_err eh_bootstrap_parse(const char *json, size_t len, struct eh_bootstrap *b,
 		snprintf(b->mqtt.client_id, sizeof(b->mqtt.client_id), "edgehookd-%s",
 			 b->device_id);
 	static const char *const in_names[3] = {"events", "episodes", "counters"};
-	for (int t = 0; t < 3; t++)
+	char key[32];
+	for (int t = 0; t < 3; t++) {
 		if (!have_input[t])
 			snprintf(b->inputs[t], sizeof(b->inputs[t]), "%s/in/%s", b->topic_prefix,
 				 in_names[t]);
+		else if (valid_topic(b->inputs[t], true))
+			input_not_own(b, eh_path_key(key, sizeof(key), "inputs", in_names[t]),
+				      b->inputs[t], errs);
+	}
 	return eh_errs_count(errs) > before ? EH_ERR_INVAL : EH_OK;
 }
 
@@ -523,6 +586,18 @@ eh_err eh_bootstrap_load(const char *path, struct eh_bootstrap *b, struct eh_err
 		return rc;
 	}
 	return eh_bootstrap_parse(text, len, b, errs);
+}
+
+eh_err eh_bootstrap_check_files(const struct eh_bootstrap *b, struct eh_errs *errs)
+{
+	unsigned before = eh_errs_count(errs);
+	eh_err rc = eh_crypto_ca_check(b->ca_file, NULL);
+
+	if (rc == EH_ERR_NOENT)
+		eh_errs_add(errs, "tls.ca_file", "cannot read %s", b->ca_file);
+	else if (rc != EH_OK)
+		eh_errs_add(errs, "tls.ca_file", "no usable CA certificate in %s", b->ca_file);
+	return eh_errs_count(errs) > before ? EH_ERR_INVAL : EH_OK;
 }
 
 eh_err eh_bootstrap_read_secret(const char *path, uint8_t *buf, size_t cap, size_t *len)

@@ -98,6 +98,14 @@ eh_err eh_bootstrap_load(const char *path, struct eh_bootstrap *b, struct eh_err
  * bytes, or an unreadable file, is an error naming the key. */
 eh_err eh_bootstrap_load_secrets(struct eh_bootstrap *b, struct eh_errs *errs);
 
+/* Check what start loads besides the file and its secrets, so that a
+ * configuration start would fail on is refused before it (exit 2, also
+ * under --check-config) rather than at start (a restart loop): the
+ * tls.ca_file bundle loads with at least one usable certificate. Each
+ * problem is added to errs naming its key; EH_ERR_INVAL when there was any.
+ * (coap.bind is checked by eh_bootstrap_parse: an IP address.) */
+eh_err eh_bootstrap_check_files(const struct eh_bootstrap *b, struct eh_errs *errs);
+
 /* Read a key or password file as CONTRACT section 4 says. */
 eh_err eh_bootstrap_read_secret(const char *path, uint8_t *buf, size_t cap, size_t *len);
 

@@ -435,6 +435,19 @@ static void parse_gateway(struct eh_config *c, const char *json, size_t len, boo
 	(void)c;
 }
 
+eh_err eh_config_check_gateway(const char *json, size_t len, struct eh_errs *errs)
+{
+	struct eh_json_cur cur;
+	struct eh_gateway g;
+	unsigned before = eh_errs_count(errs);
+
+	memset(&g, 0, sizeof(g));
+	if (!cfg_begin_object(&cur, json, len, errs))
+		return EH_ERR_PROTO;
+	parse_gateway(NULL, json, len, false, &g, errs);
+	return eh_errs_count(errs) > before ? EH_ERR_PROTO : EH_OK;
+}
+
 static void gateway_defaults(const struct eh_config *c, struct eh_gateway *g)
 {
 	memset(g, 0, sizeof(*g));
@@ -578,11 +591,26 @@ static void webhook_delete(struct eh_config *c, int slot, struct eh_config_resul
 	EH_LOG_INF("config", "webhook %" PRIu32 " deleted (slot %d)", ch->old_id, slot);
 }
 
+void eh_config_url_shown(const struct eh_url *u, char *out, size_t cap)
+{
+	bool v6 = strchr(u->host, ':') != NULL;
+	int path_len = (int)strcspn(u->path, "?");
+	char port[8] = "";
+
+	if (cap == 0)
+		return;
+	if (u->port != (u->tls ? 443 : 80))
+		snprintf(port, sizeof(port), ":%u", (unsigned)u->port);
+	snprintf(out, cap, "%s://%s%s%s%s%.*s", u->tls ? "https" : "http", v6 ? "[" : "", u->host,
+		 v6 ? "]" : "", port, path_len ? path_len : 1, path_len ? u->path : "/");
+}
+
 static void webhook_apply(struct eh_config *c, int slot, uint32_t id, struct eh_webhook *w,
 			  const struct eh_filter *f, struct eh_config_result *res)
 {
 	struct eh_config_change *ch = &res->changes[res->nchanges++];
 	bool replace = c->webhooks[slot].id == id;
+	char url[EH_WEBHOOK_URL_MAX];
 
 	ch->kind = replace ? EH_CONFIG_REPLACED : EH_CONFIG_CREATED;
 	ch->slot = (unsigned)slot;
@@ -592,8 +620,9 @@ static void webhook_apply(struct eh_config *c, int slot, uint32_t id, struct eh_
 	w->gen = replace ? c->webhooks[slot].gen : (uint16_t)(c->webhooks[slot].gen + 1);
 	c->webhooks[slot] = *w;
 	c->filters[slot] = *f;
+	eh_config_url_shown(&w->url, url, sizeof(url));
 	EH_LOG_INF("config", "webhook %" PRIu32 " %s (slot %d): \"%s\" -> %s%s", id,
-		   replace ? "replaced" : "created", slot, w->title, w->url_text,
+		   replace ? "replaced" : "created", slot, w->title, url,
 		   w->active ? "" : " (inactive)");
 }
 
@@ -654,6 +683,19 @@ static eh_err check_signature(struct eh_config *c, const char *topic, const uint
 	return EH_OK;
 }
 
+/* The contract's form of a signature: 64 lowercase hex digits. The value is
+ * kept in the config store one value a line, so nothing else may pass. */
+static bool sig_form(const char *prop)
+{
+	size_t n = 0;
+
+	for (; prop[n] != '\0'; n++)
+		if (n >= 64 ||
+		    !((prop[n] >= '0' && prop[n] <= '9') || (prop[n] >= 'a' && prop[n] <= 'f')))
+			return false;
+	return n == 64;
+}
+
 /* Everything after the topic is known: validate, then apply. */
 static eh_err handle_valid_topic(struct eh_config *c, const char *topic, const struct topic *t,
 				 const uint8_t *payload, size_t len, const char *hmac_prop,
@@ -676,6 +718,11 @@ static eh_err handle_valid_topic(struct eh_config *c, const char *topic, const s
 	if (len > EH_MAX_MSG_BYTES) {
 		eh_errs_add(errs, "payload", "larger than %d bytes", EH_MAX_MSG_BYTES);
 		return refuse(c, topic, res, errs, EH_ERR_TOOBIG);
+	}
+	if (!signed_mode && hmac_prop != NULL && !sig_form(hmac_prop)) {
+		/* Unsigned mode does not check it, but keeps it for restarts. */
+		eh_errs_add(errs, "hmac-sha256", "expected 64 lowercase hex digits");
+		return refuse(c, topic, res, errs, EH_ERR_PROTO);
 	}
 	if (signed_mode) {
 		if ((rc = check_signature(c, topic, payload, len, hmac_prop, digest, errs)) !=

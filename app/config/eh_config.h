@@ -121,10 +121,19 @@ eh_err eh_config_init(struct eh_config *c, const struct eh_config_init *init);
 eh_err eh_config_handle(struct eh_config *c, const char *topic, const uint8_t *payload, size_t len,
 			const char *hmac_prop, struct eh_config_result *res);
 
+/* A webhook URL as the logs show it: scheme, host, a port other than the
+ * scheme's default, and the path without its query string (receivers take
+ * tokens there). Cut to cap - 1 bytes; always NUL-terminated. */
+void eh_config_url_shown(const struct eh_url *u, char *out, size_t cap);
+
 /* Validate a webhook JSON without applying it (edgehookctl check-config):
  * every error with its path. allow_plain_http as the daemon would have it. */
 eh_err eh_config_check_webhook(const char *json, size_t len, bool allow_plain_http,
 			       struct eh_errs *errs);
+
+/* Validate a P/config/gateway JSON (unsigned mode) without applying it:
+ * every error with its path. EH_OK when valid, else EH_ERR_PROTO. */
+eh_err eh_config_check_gateway(const char *json, size_t len, struct eh_errs *errs);
 
 /* The mask of ACTIVE webhook slots whose filters want n (bit s = slot s). */
 uint64_t eh_config_match(const struct eh_config *c, const struct eh_note *n);

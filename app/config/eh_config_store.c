@@ -48,6 +48,18 @@ static void drop(struct eh_config_store *s, unsigned i)
 			s->e[k].off -= len;
 }
 
+/* The file holds one value a line: a topic with a newline, or a signature
+ * with anything but lowercase hex digits, would shift every later line. */
+static bool line_safe(const char *topic, const char *hmac)
+{
+	if (strchr(topic, '\n') != NULL)
+		return false;
+	for (; hmac != NULL && *hmac != '\0'; hmac++)
+		if (!((*hmac >= '0' && *hmac <= '9') || (*hmac >= 'a' && *hmac <= 'f')))
+			return false;
+	return true;
+}
+
 static eh_err add(struct eh_config_store *s, const char *topic, const uint8_t *p, size_t len,
 		  const char *hmac, int slot)
 {
@@ -172,6 +184,8 @@ bool eh_config_store_same(const struct eh_config_store *s, const char *topic,
 eh_err eh_config_store_put(struct eh_config_store *s, const char *topic, const uint8_t *payload,
 			   size_t len, const char *hmac, int slot)
 {
+	if (!line_safe(topic, hmac))
+		return EH_ERR_INVAL; /* nothing changes, the file included */
 	int i = find(s, topic);
 	if (i >= 0)
 		drop(s, (unsigned)i);

@@ -50,7 +50,9 @@ bool eh_config_store_same(const struct eh_config_store *s, const char *topic,
 
 /* Keep (len > 0) or forget (len == 0) topic's payload and rewrite the
  * file. EH_ERR_NOSPC when the store is full (the message still applies;
- * it is simply not replayed after a restart). */
+ * it is simply not replayed after a restart). EH_ERR_INVAL, and nothing
+ * changes, when topic holds a newline or hmac anything but lowercase hex
+ * digits (the file keeps one value a line). */
 eh_err eh_config_store_put(struct eh_config_store *s, const char *topic, const uint8_t *payload,
 			   size_t len, const char *hmac, int slot);
 

@@ -432,7 +432,8 @@ static void parse_secret(struct eh_json_cur *c, struct eh_webhook *w, struct eh_
 	struct eh_errs quiet; /* the reader's own message would not say more */
 	eh_errs_init(&quiet);
 	if (!cfg_read_str(c, &quiet, "secret", text, sizeof(text), &n)) {
-		eh_errs_add(errs, "secret", "%s, decoding to 1..%d bytes", bad, EH_SECRET_MAX);
+		eh_errs_add(errs, "secret", "%s, decoding to %d..%d bytes", bad, EH_SECRET_MIN,
+			    EH_SECRET_MAX);
 		goto out;
 	}
 	if (n <= 6 || strncmp(text, "whsec_", 6) != 0 || (n - 6) % 4 != 0) {
@@ -453,8 +454,9 @@ static void parse_secret(struct eh_json_cur *c, struct eh_webhook *w, struct eh_
 		}
 	}
 	rc = eh_crypto_base64_decode(text + 6, n - 6, w->secret, sizeof(w->secret), &olen);
-	if (rc == EH_ERR_NOSPC || (rc == EH_OK && (olen == 0 || olen > EH_SECRET_MAX))) {
-		eh_errs_add(errs, "secret", "the key must decode to 1..%d bytes", EH_SECRET_MAX);
+	if (rc == EH_ERR_NOSPC || (rc == EH_OK && (olen < EH_SECRET_MIN || olen > EH_SECRET_MAX))) {
+		eh_errs_add(errs, "secret", "the key must decode to %d..%d bytes", EH_SECRET_MIN,
+			    EH_SECRET_MAX);
 	} else if (rc != EH_OK) {
 		eh_errs_add(errs, "secret", "%s", bad);
 	} else {

@@ -27,6 +27,7 @@ enum eh_webhook_proxy {
 	EH_WEBHOOK_PROXY_DIRECT,      /* "direct" */
 	EH_WEBHOOK_PROXY_URL,	      /* "http://host:port": proxy_host, proxy_port */
 };
+#define EH_SECRET_MIN 16 /* decoded HMAC key bytes: a shorter key is guessable */
 
 struct eh_header {
 	char name[EH_HEADER_NAME_MAX];   /* token characters only, validated */

@@ -21,13 +21,14 @@ static char message_buf[EH_MAX_MSG_BYTES + 2];
 static struct eh_note notes[EXPLAIN_MAX_NOTES];
 static char text[8192];
 
-static void usage(void)
+static void usage(FILE *out)
 {
-	fprintf(stderr, "usage: edgehookctl explain WEBHOOK.json NOTIFICATION.json "
-			"[--type events|episodes|counters]\n"
-			"  WEBHOOK.json: a webhook object with \"filters\", or a bare filters "
-			"object\n"
-			"  exit 0: matched, 1: not matched, 2: bad input\n");
+	fprintf(out, "usage: edgehookctl explain WEBHOOK.json NOTIFICATION.json "
+		     "[--type events|episodes|counters]\n"
+		     "  WEBHOOK.json: a webhook object with \"filters\", or a bare filters "
+		     "object\n"
+		     "  either file may be - (standard input), not both\n"
+		     "  exit 0: matched, 1: not matched, 2: bad usage or bad input\n");
 }
 
 static void print_errs(const char *what, const struct eh_errs *errs)
@@ -116,22 +117,26 @@ int eh_ctl_explain(int argc, char **argv)
 		if (strcmp(argv[i], "--type") == 0 && i + 1 < argc) {
 			type_arg = argv[++i];
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage();
-			return 0;
+			usage(stdout);
+			return EH_CTL_EXIT_OK;
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			fprintf(stderr, "explain: unknown option %s\n", argv[i]);
-			usage();
-			return 2;
+			usage(stderr);
+			return EH_CTL_EXIT_USAGE;
 		} else if (npos < 2) {
 			paths[npos++] = argv[i];
 		} else {
-			usage();
-			return 2;
+			usage(stderr);
+			return EH_CTL_EXIT_USAGE;
 		}
 	}
 	if (npos != 2) {
-		usage();
-		return 2;
+		usage(stderr);
+		return EH_CTL_EXIT_USAGE;
+	}
+	if (strcmp(paths[0], "-") == 0 && strcmp(paths[1], "-") == 0) {
+		fprintf(stderr, "explain: only one file can be - (standard input)\n");
+		return EH_CTL_EXIT_USAGE;
 	}
 	if (type_arg != NULL) {
 		for (unsigned t = 0; t < EH_TYPE_COUNT; t++)
@@ -141,24 +146,24 @@ int eh_ctl_explain(int argc, char **argv)
 			fprintf(stderr,
 				"explain: --type: \"%s\" is not events, episodes or counters\n",
 				type_arg);
-			return 2;
+			return EH_CTL_EXIT_USAGE;
 		}
 	}
-	if (eh_file_read_all(paths[0], webhook_buf, sizeof(webhook_buf), &wlen) != EH_OK) {
+	if (eh_ctl_read(paths[0], webhook_buf, sizeof(webhook_buf), &wlen) != EH_OK) {
 		fprintf(stderr, "%s: cannot read (or over %zu bytes)\n", paths[0],
 			sizeof(webhook_buf) - 1);
-		return 2;
+		return EH_CTL_EXIT_USAGE;
 	}
-	if (eh_file_read_all(paths[1], message_buf, sizeof(message_buf), &mlen) != EH_OK) {
+	if (eh_ctl_read(paths[1], message_buf, sizeof(message_buf), &mlen) != EH_OK) {
 		fprintf(stderr, "%s: cannot read\n", paths[1]);
-		return 2;
+		return EH_CTL_EXIT_USAGE;
 	}
 
 	struct eh_json_view fv = filters_of(webhook_buf, wlen);
 	eh_errs_init(&errs);
 	if (eh_filter_compile(fv.p, fv.len, &f, &errs) != EH_OK) {
 		print_errs(paths[0], &errs);
-		return 2;
+		return EH_CTL_EXIT_USAGE;
 	}
 	if (type == EH_TYPE_COUNT)
 		type = type_of(message_buf, mlen);
@@ -167,13 +172,13 @@ int eh_ctl_explain(int argc, char **argv)
 			"%s: no webhook_type or known event_type to tell its input; "
 			"use --type\n",
 			paths[1]);
-		return 2;
+		return EH_CTL_EXIT_USAGE;
 	}
 	eh_errs_init(&errs);
 	if (eh_note_parse_message(message_buf, mlen, type, notes, EXPLAIN_MAX_NOTES, &n, &errs) !=
 	    EH_OK) {
 		print_errs(paths[1], &errs);
-		return 2;
+		return EH_CTL_EXIT_USAGE;
 	}
 	for (size_t i = 0; i < n; i++) {
 		matched += eh_filter_match(&f, &notes[i]);
@@ -184,5 +189,5 @@ int eh_ctl_explain(int argc, char **argv)
 	}
 	if (n == 0)
 		printf("not matched: the message holds no notification\n");
-	return matched > 0 ? 0 : 1;
+	return matched > 0 ? EH_CTL_EXIT_OK : EH_CTL_EXIT_NO;
 }

@@ -40,10 +40,12 @@ static int walk_one(void *arg, const struct eh_queue_rec *r, uint32_t seg)
 	return 0;
 }
 
-static int usage(void)
+static void usage(FILE *out)
 {
-	fprintf(stderr, "usage: edgehookctl queue stat FILE | queue dump FILE\n");
-	return 2;
+	fprintf(out, "usage: edgehookctl queue stat FILE | queue dump FILE\n"
+		     "  FILE: the queue file (queue.path of the bootstrap file), read-only;\n"
+		     "        works beside a running daemon (figures are a snapshot)\n"
+		     "  exit 0: read, 2: bad usage or not a readable queue\n");
 }
 
 int eh_ctl_queue(int argc, char **argv)
@@ -56,17 +58,25 @@ int eh_ctl_queue(int argc, char **argv)
 	eh_err rc;
 	int dump;
 
-	if (argc != 3)
-		return usage();
-	if (strcmp(argv[1], "stat") == 0)
+	if (eh_ctl_wants_help(argc, argv)) {
+		usage(stdout);
+		return EH_CTL_EXIT_OK;
+	}
+	if (argc != 3) {
+		usage(stderr);
+		return EH_CTL_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "stat") == 0) {
 		dump = 0;
-	else if (strcmp(argv[1], "dump") == 0)
+	} else if (strcmp(argv[1], "dump") == 0) {
 		dump = 1;
-	else
-		return usage();
+	} else {
+		usage(stderr);
+		return EH_CTL_EXIT_USAGE;
+	}
 	if ((rc = eh_flash_file_open(&f, &fs, argv[2], 0, 0, 0, 1)) != EH_OK) {
 		fprintf(stderr, "%s: cannot open: %s\n", argv[2], eh_err_str(rc));
-		return 1;
+		return EH_CTL_EXIT_USAGE;
 	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.flash = &f;
@@ -75,7 +85,7 @@ int eh_ctl_queue(int argc, char **argv)
 		fprintf(stderr, "%s: not a usable queue: %s\n", argv[2],
 			rc == EH_ERR_NOENT ? "blank (never formatted)" : eh_err_str(rc));
 		eh_flash_close(&f);
-		return 1;
+		return EH_CTL_EXIT_USAGE;
 	}
 	memset(&w, 0, sizeof(w));
 	w.dump = dump;
@@ -114,5 +124,5 @@ int eh_ctl_queue(int argc, char **argv)
 		fprintf(stderr, "%s: read error: %s\n", argv[2], eh_err_str(rc));
 	eh_queue_close(&ctl_q);
 	eh_flash_close(&f);
-	return rc == EH_OK ? 0 : 1;
+	return rc == EH_OK ? EH_CTL_EXIT_OK : EH_CTL_EXIT_USAGE;
 }

@@ -592,9 +592,12 @@ static void batch_failed(struct eh_delivery_worker *w, struct eh_delivery_sender
 	wait_ms = eh_delivery_backoff_ms(w->attempts + 1);
 	if ((status == 429 || status == 503) && retry_after[0] != '\0' &&
 	    eh_http_retry_after(retry_after, strlen(retry_after),
-				eh_clock_wall_ms(d->cfg.clock) / 1000, &ra) == EH_OK)
+				eh_clock_wall_ms(d->cfg.clock) / 1000, &ra) == EH_OK) {
 		wait_ms =
 		    ra >= EH_DELIVERY_WAIT_CAP_MS / 1000 ? EH_DELIVERY_WAIT_CAP_MS : ra * 1000;
+		if (wait_ms < EH_DELIVERY_RETRY_AFTER_MIN_MS)
+			wait_ms = EH_DELIVERY_RETRY_AFTER_MIN_MS; /* "0" or a past date */
+	}
 	if (wh->max_attempts == 0)
 		snprintf(of, sizeof(of), "unlimited");
 	else

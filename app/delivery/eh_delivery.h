@@ -37,6 +37,10 @@
 #define EH_DELIVERY_IDS_MAX 320		/* notification ids quoted in a log line */
 #define EH_DELIVERY_ERR_MAX 128		/* last error text */
 #define EH_DELIVERY_WAIT_CAP_MS 100000u /* the back-off ceiling, 100 s */
+/* The shortest wait a Retry-After can ask for: "0" or a date already past
+ * would otherwise retry as fast as the receiver answers (forever, with
+ * max_attempts 0). 1 s is the header's own resolution. */
+#define EH_DELIVERY_RETRY_AFTER_MIN_MS 1000u
 
 _Static_assert(EH_TLS_POOL_CONNS >= EH_HTTPS_MAX_CONNS, "one transport per connection");
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* eh_crypto.h - the few primitives the app needs (HMAC-SHA256 for webhook
- * signatures and signed config, base64, random bytes), so that no file
- * outside drivers/ includes a crypto library header. Backend: mbedTLS. */
+ * signatures and signed config, base64, random bytes, a CA bundle check),
+ * so that no file outside drivers/ includes a crypto library header.
+ * Backend: mbedTLS. */
 #ifndef EH_CRYPTO_H
 #define EH_CRYPTO_H
 
@@ -28,6 +29,13 @@ void eh_crypto_hex(const uint8_t *in, size_t len, char *out);
 
 /* Constant-time comparison: 1 when equal. */
 int eh_crypto_equal(const void *a, const void *b, size_t len);
+
+/* Load the trusted-CA bundle at path (PEM or DER) the way the HTTPS client
+ * does at start, then drop it: EH_OK when at least one certificate is
+ * usable (*ncerts, may be NULL, gets how many), EH_ERR_NOENT when the file
+ * cannot be read, EH_ERR_TLS when it holds no usable certificate. Lets a
+ * configuration check refuse what start would fail on. */
+eh_err eh_crypto_ca_check(const char *path, unsigned *ncerts);
 
 /* Bytes from the OS's random source (getrandom). */
 eh_err eh_crypto_random(void *out, size_t len);

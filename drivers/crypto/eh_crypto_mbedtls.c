@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* eh_crypto_mbedtls.c - eh_crypto over mbedTLS 2.28's md and base64. */
+/* eh_crypto_mbedtls.c - eh_crypto over mbedTLS 2.28's md, base64 and x509. */
 #define _GNU_SOURCE
 #include "eh_crypto.h"
 #include "eh_log.h"
 
 #include <mbedtls/base64.h>
 #include <mbedtls/md.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/x509_crt.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 
 eh_err eh_crypto_hmac_sha256(const uint8_t *key, size_t klen, const uint8_t *const *parts,
 			     const size_t *lens, size_t nparts, uint8_t out[EH_SHA256_LEN])
@@ -88,4 +91,40 @@ eh_err eh_crypto_random(void *out, size_t len)
 		done += (size_t)r;
 	}
 	return EH_OK;
+}
+
+eh_err eh_crypto_ca_check(const char *path, unsigned *ncerts)
+{
+	mbedtls_x509_crt ca;
+	struct stat st;
+	unsigned n = 0;
+	eh_err rc = EH_ERR_TLS;
+	int r;
+
+	mbedtls_x509_crt_init(&ca);
+	/* mbedTLS sizes its read buffer by seeking to the end: a directory or a
+	 * device gives a bogus size (a huge allocation), so regular files only. */
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = EH_ERR_NOENT;
+		goto out;
+	}
+	r = mbedtls_x509_crt_parse_file(&ca, path);
+	if (r == MBEDTLS_ERR_X509_FILE_IO_ERROR || r == MBEDTLS_ERR_PK_FILE_IO_ERROR) {
+		rc = EH_ERR_NOENT;
+		goto out;
+	}
+	/* As eh_tls_open: r > 0 counts certificates of a system bundle that did
+	 * not parse (the others are usable); r < 0 or nothing loaded is fatal. */
+	if (r < 0 || ca.version == 0) {
+		EH_LOG_DBG("crypto", "x509_crt_parse_file: -0x%04x", (unsigned)(r < 0 ? -r : 0));
+		goto out;
+	}
+	for (const mbedtls_x509_crt *c = &ca; c != NULL && c->version != 0; c = c->next)
+		n++;
+	rc = EH_OK;
+out:
+	mbedtls_x509_crt_free(&ca);
+	if (ncerts != NULL)
+		*ncerts = n;
+	return rc;
 }

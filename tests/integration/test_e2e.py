@@ -2,7 +2,7 @@
 """End to end, with real parts: a mosquitto broker, a TLS webhook receiver
 with a CA made for the test, and edgehookd as a process (under qemu-aarch64
 in the cross build). Usage: test_e2e.py SCENARIO [...]; scenarios:
-filters, retry, soak, full, robust, lifecycle, config, coap, egress."""
+filters, retry, soak, full, robust, lifecycle, config, coap, egress, bootcheck."""
 import copy
 import json
 import os
@@ -718,7 +718,59 @@ def scenario_egress(c):
         shutil.rmtree(d, ignore_errors=True)
 
 
-SCENARIOS = {"config": scenario_config, "egress": scenario_egress, "coap": scenario_coap, "filters": scenario_filters, "retry": scenario_retry, "soak": scenario_soak,
+# ==== bootcheck: --check-config loads what start loads, both exit 2 ====
+
+def scenario_bootcheck(c):
+    """A CA bundle, CoAP bind address, password or key file that start
+    could not use is refused by --check-config and by start alike, exit 2
+    naming the key (not exit 1 at start: systemd would restart into it)."""
+    import subprocess
+    d = ehtest.tempdir("eh-e2e-bootcheck-")
+    try:
+        certs = ehtest.make_ca(d)
+        junk = os.path.join(d, "junk.pem")
+        with open(junk, "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n")
+        port = ehtest.free_port()  # nothing listens: the checks come before MQTT
+        base = {"device_id": "t", "topic_prefix": P,
+                "mqtt": {"uri": "tcp://127.0.0.1:%d" % port, "keepalive_s": 5},
+                "queue": {"path": os.path.join(d, "q.ring"), "size_bytes": 1 << 20},
+                "tls": {"ca_file": certs["ca"]}, "coap": {"port": 0}, "log_level": "info"}
+        cases = [
+            ("tls.ca_file", {"tls": {"ca_file": os.path.join(d, "missing.pem")}}),
+            ("tls.ca_file", {"tls": {"ca_file": junk}}),
+            ("tls.ca_file", {"tls": {"ca_file": d}}),
+            ("coap.bind", {"coap": {"bind": "localhost", "port": ehtest.free_port()}}),
+            ("mqtt.password_file", {"mqtt": dict(base["mqtt"], username="u",
+                                                 password_file=os.path.join(d, "no-pw"))}),
+            ("config_hmac_key_file", {"config_hmac_key_file": os.path.join(d, "no-key")}),
+        ]
+        conf = os.path.join(d, "edgehookd.json")
+
+        def run(boot, *extra):
+            with open(conf, "w") as f:
+                json.dump(boot, f)
+            r = subprocess.run(ehtest.daemon_cmd() + ["-c", conf] + list(extra),
+                               capture_output=True, text=True, timeout=30 * SLOW)
+            return r.returncode, r.stdout + r.stderr
+
+        rc, out = run(base, "--check-config")
+        c.check(rc == 0, "bootcheck: a usable bootstrap passes --check-config (%d: %s)"
+                % (rc, out.strip()[:200]))
+        for key, change in cases:
+            boot = dict(base, **change)
+            for extra in (("--check-config",), ()):
+                rc, out = run(boot, *extra)
+                what = "--check-config" if extra else "start"
+                c.check(rc == 2 and (key + ":") in out,
+                        "bootcheck: %s with a bad %s exits 2 naming it (%d: %s)"
+                        % (what, key, rc, out.strip().replace("\n", " | ")[:200]))
+    finally:
+        if os.environ.get("EH_KEEP") is None:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+SCENARIOS = {"bootcheck": scenario_bootcheck, "config": scenario_config, "egress": scenario_egress, "coap": scenario_coap, "filters": scenario_filters, "retry": scenario_retry, "soak": scenario_soak,
              "full": scenario_full, "robust": scenario_robust, "lifecycle": scenario_lifecycle}
 
 if __name__ == "__main__":

@@ -110,6 +110,31 @@ EH_TEST(device_id_drives_derived_names)
 	CHECK_STR(b.inputs[0], "site/a/in/events");
 }
 
+/* Two boxes set up from the shipped example differ only in device_id: every
+ * MQTT name (prefix, client id, input topics) must follow it, or they share
+ * a client id and a session and knock each other off the broker. */
+EH_TEST(shipped_example_derives_every_name_from_device_id)
+{
+	static char text[8192], edited[8300];
+	char path[512];
+	snprintf(path, sizeof(path), "%s/config/edgehookd.conf.example", EH_SOURCE_DIR);
+	REQUIRE(eh_test_read_file(path, text, sizeof(text)) > 0);
+	const char *k = strstr(text, "\"device_id\"");
+	REQUIRE(k != NULL);
+	const char *open = strchr(strchr(k + 11, ':'), '"');
+	REQUIRE(open != NULL);
+	const char *close = strchr(open + 1, '"');
+	REQUIRE(close != NULL);
+	snprintf(edited, sizeof(edited), "%.*s\"gw-42\"%s", (int)(open - text), text, close + 1);
+	REQUIRE(parse(edited) == EH_OK);
+	CHECK_STR(b.device_id, "gw-42");
+	CHECK_STR(b.topic_prefix, "edgehook/gw-42");
+	CHECK_STR(b.mqtt.client_id, "edgehookd-gw-42");
+	CHECK_STR(b.inputs[0], "edgehook/gw-42/in/events");
+	CHECK_STR(b.inputs[1], "edgehook/gw-42/in/episodes");
+	CHECK_STR(b.inputs[2], "edgehook/gw-42/in/counters");
+}
+
 EH_TEST(every_error_names_its_key)
 {
 	expect_error("[]", "expected a JSON object");
@@ -162,6 +187,68 @@ EH_TEST(every_error_names_its_key)
 	expect_error("{\"log_level\":\"loud\"}",
 		     "log_level: expected \"error\", \"warning\", \"info\" or \"debug\"");
 	expect_error("{\"device_id\":\"a\\u0001\"}", "device_id: control character not allowed");
+}
+
+/* An input filter that matches a topic the daemon publishes (status, dead
+ * letters, webhook states, config-status) or reads its config from would
+ * feed the daemon its own output: refused, naming the key. */
+EH_TEST(input_overlapping_the_daemons_own_topics_is_refused)
+{
+	static const char *const refused[][2] = {
+	    {"gw/#", "gw/status"},
+	    {"#", "gw/status"},
+	    {"+/#", "gw/status"},
+	    {"gw/+", "gw/status"},
+	    {"+/status", "gw/status"},
+	    {"gw/deadletter/7", "gw/deadletter/+"},
+	    {"gw/+/7", "gw/deadletter/+"},
+	    /* matches gw/config/events, which the daemon reads as config */
+	    {"gw/+/events", "gw/deadletter/+"},
+	    {"gw/webhooks/+/state", "gw/webhooks/+/state"},
+	    {"gw/+/+/state", "gw/webhooks/+/state"},
+	    {"+/+/+/+", "gw/webhooks/+/state"},
+	    {"gw/webhooks/#", "gw/webhooks/+/state"},
+	    {"gw/config-status/webhooks/3", "gw/config-status/#"},
+	    {"gw/config/webhooks/+", "gw/config/#"},
+	    {"gw/config", "gw/config/#"},
+	    {"gw/catalog/cameras/1", "gw/catalog/#"},
+	};
+	static const char *const accepted[] = {
+	    "gw/in/events",
+	    "gw/in/#",
+	    "gw/in/+",
+	    "gw",
+	    "+/in/events",
+	    "cams/+/events",
+	    "gw/webhooks/+/other",
+	    "gw/status/x",
+	    "gw/deadletter",
+	    "gw/webhooks/+",
+	    "other/#",
+	};
+	char json[256], msg[256];
+
+	for (unsigned i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(json, sizeof(json),
+			 "{\"topic_prefix\":\"gw\",\"inputs\":{\"episodes\":\"%s\"}}",
+			 refused[i][0]);
+		snprintf(msg, sizeof(msg),
+			 "inputs.episodes: overlaps %s, a topic of the daemon's own: it would "
+			 "take its own output as input",
+			 refused[i][1]);
+		expect_error(json, msg);
+	}
+	for (unsigned i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+		snprintf(json, sizeof(json),
+			 "{\"topic_prefix\":\"gw\",\"inputs\":{\"counters\":\"%s\"}}", accepted[i]);
+		CHECK_EQ(parse(json), EH_OK);
+		if (errs.n)
+			fprintf(stderr, "  %s: %s\n", accepted[i], errs.msg[0]);
+	}
+	/* The derived prefix counts as well (edgehook/<device_id>). */
+	expect_error("{\"device_id\":\"cam-7\",\"inputs\":{\"events\":\"edgehook/#\"}}",
+		     "inputs.events: overlaps edgehook/cam-7/status, a topic of the daemon's "
+		     "own: it would take its own output as input");
 }
 
 EH_TEST(several_problems_are_all_reported)
@@ -312,4 +399,51 @@ EH_TEST(https_proxy_and_no_proxy)
 	expect_error("{\"no_proxy\": [\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\","
 		     "\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\"]}",
 		     "no_proxy: more than 16 entries");
+}
+
+/* What start loads besides the file itself is checked before start (and
+ * by --check-config): a CA bundle start could not load, or a CoAP bind
+ * address that is not an IP address, is a configuration error (exit 2),
+ * not a failure later at start (exit 1, restarted in a loop). */
+EH_TEST(check_files_refuses_what_start_would_fail_on)
+{
+	char dir[] = "/tmp/eh_boot_ca_XXXXXX";
+	char junk[128], want[256];
+	REQUIRE(mkdtemp(dir) != NULL);
+	snprintf(junk, sizeof(junk), "%s/junk.pem", dir);
+	FILE *f = fopen(junk, "w");
+	fputs("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+	      f);
+	fclose(f);
+
+	REQUIRE(parse("{\"tls\":{\"ca_file\":\"" EH_FIXTURES "/tls/ca.pem\"}}") == EH_OK);
+	CHECK_EQ(eh_bootstrap_check_files(&b, &errs), EH_OK);
+	CHECK_EQ(errs.n, 0);
+
+	REQUIRE(parse("{\"tls\":{\"ca_file\":\"/nonexistent/ca.pem\"}}") == EH_OK);
+	CHECK_EQ(eh_bootstrap_check_files(&b, &errs), EH_ERR_INVAL);
+	CHECK_EQ(errs.n, 1);
+	CHECK_STR(errs.msg[0], "tls.ca_file: cannot read /nonexistent/ca.pem");
+
+	snprintf(b.ca_file, sizeof(b.ca_file), "%s", junk);
+	eh_errs_init(&errs);
+	CHECK_EQ(eh_bootstrap_check_files(&b, &errs), EH_ERR_INVAL);
+	snprintf(want, sizeof(want), "tls.ca_file: no usable CA certificate in %s", junk);
+	CHECK_STR(errs.msg[0], want);
+
+	snprintf(b.ca_file, sizeof(b.ca_file), "%s", dir); /* a directory */
+	eh_errs_init(&errs);
+	CHECK_EQ(eh_bootstrap_check_files(&b, &errs), EH_ERR_INVAL);
+	CHECK_EQ(errs.n, 1);
+
+	/* The CoAP bind address must be an IP literal (libcoap binds it as one). */
+	expect_error("{\"coap\":{\"bind\":\"localhost\",\"port\":5683}}",
+		     "coap.bind: expected an IPv4 or IPv6 address");
+	expect_error("{\"coap\":{\"bind\":\"127.0.0.300\"}}",
+		     "coap.bind: expected an IPv4 or IPv6 address");
+	CHECK_EQ(parse("{\"coap\":{\"bind\":\"::1\"}}"), EH_OK);
+	CHECK_EQ(parse("{\"coap\":{\"bind\":\"0.0.0.0\",\"port\":5684}}"), EH_OK);
+	CHECK_EQ(parse("{\"coap\":{\"bind\":\"localhost\",\"port\":0}}"), EH_OK); /* off */
+	unlink(junk);
+	rmdir(dir);
 }

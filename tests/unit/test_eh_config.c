@@ -312,7 +312,20 @@ EH_TEST(validation_errors_name_their_paths)
 	for (int i = 0; i < 22; i++)
 		strcat(s, "QUFB");
 	strcat(s, "\"}");
-	CHECK(has_error(s, false, "secret: the key must decode to 1..64 bytes"));
+	CHECK(has_error(s, false, "secret: the key must decode to 16..64 bytes"));
+	/* A key shorter than 16 bytes is guessable: 1 byte, then 15 bytes. */
+	CHECK(has_error("{" GOOD ", \"secret\": \"whsec_YQ==\"}", false,
+			"secret: the key must decode to 16..64 bytes"));
+	CHECK(has_error("{" GOOD ", \"secret\": \"whsec_MDEyMzQ1Njc4OWFiY2Rl\"}", false,
+			"secret: the key must decode to 16..64 bytes"));
+	/* 16 bytes is the shortest accepted. */
+	{
+		static const char k16[] =
+		    "{" GOOD ", \"secret\": \"whsec_MDEyMzQ1Njc4OWFiY2RlZg==\"}";
+		static struct eh_errs e16;
+		eh_errs_init(&e16);
+		CHECK_EQ(eh_config_check_webhook(k16, strlen(k16), false, &e16), EH_OK);
+	}
 
 	/* the payload itself */
 	CHECK(has_error_prefix("{", "payload: invalid JSON: "));
@@ -674,6 +687,100 @@ EH_TEST(no_secret_or_header_value_in_any_answer)
 	/* A refused message leaves no secret in the table either. */
 	for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++)
 		CHECK(!C.webhooks[s].has_secret);
+}
+
+/* The hmac-sha256 user property is kept beside the payload in the config
+ * store, one value a line: only the contract's form (64 lowercase hex digits)
+ * may pass, or a newline in it would break the store for the next start. */
+EH_TEST(hmac_property_must_be_64_lowercase_hex)
+{
+	static const char json[] = "{" GOOD "}";
+	static const char *const bad[] = {
+	    "00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00f\n",
+	    "00ff00ff00ff00ff00ff00ff00ff00ff\n0ff00ff00ff00ff00ff00ff00ff00ff",
+	    "00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF",
+	    "00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00f",
+	    "00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff0",
+	    "00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00fg",
+	    "",
+	};
+	setup(false);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_EQ(eh_config_handle(&C, "edge/config/webhooks/5", (const uint8_t *)json,
+					  strlen(json), bad[i], &R),
+			 EH_ERR_PROTO);
+		CHECK(!R.accepted);
+		CHECK_STR(R.status_topic, "edge/config-status/webhooks/5");
+		CHECK_STR(R.status_body, "{\"accepted\": false, \"errors\": [\"hmac-sha256: "
+					 "expected 64 lowercase hex digits\"]}");
+		CHECK_EQ(R.nchanges, 0);
+		CHECK_EQ(C.webhooks[0].id, 0);
+	}
+	CHECK_EQ(eh_config_handle(
+		     &C, "edge/config/webhooks/5", (const uint8_t *)json, strlen(json),
+		     "00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff", &R),
+		 EH_OK);
+	CHECK(R.accepted);
+}
+
+/* ==== URLs in logs ==== */
+
+static char logged[4096];
+
+static void log_sink(int level, const char *line, void *arg)
+{
+	(void)level;
+	(void)arg;
+	size_t n = strlen(logged);
+	snprintf(logged + n, sizeof(logged) - n, "%s\n", line);
+}
+
+static void url_shown(bool tls, const char *host, uint16_t port, const char *path, const char *want)
+{
+	struct eh_url u;
+	char out[EH_WEBHOOK_URL_MAX];
+
+	memset(&u, 0, sizeof(u));
+	u.tls = tls;
+	snprintf(u.host, sizeof(u.host), "%s", host);
+	u.port = port;
+	snprintf(u.path, sizeof(u.path), "%s", path);
+	eh_config_url_shown(&u, out, sizeof(out));
+	CHECK_STR(out, want);
+}
+
+/* Receivers take their tokens in the query string: the log shows scheme,
+ * host, port and path only. */
+EH_TEST(logged_urls_have_no_query_string)
+{
+	url_shown(true, "hooks.example", 443, "/ff?token=SECRET", "https://hooks.example/ff");
+	url_shown(true, "hooks.example", 443, "/?token=SECRET", "https://hooks.example/");
+	url_shown(true, "hooks.example", 443, "", "https://hooks.example/");
+	url_shown(true, "hooks.example", 8443, "/a/b?x=1&token=SECRET",
+		  "https://hooks.example:8443/a/b");
+	url_shown(false, "10.0.0.5", 80, "/a?SECRET", "http://10.0.0.5/a");
+	url_shown(false, "::1", 8080, "/in?SECRET", "http://[::1]:8080/in");
+
+	logged[0] = '\0';
+	eh_log_set_sink(log_sink, NULL);
+	setup(false);
+	CHECK_EQ(put_hook(3, "{\"title\": \"t\", \"url\": "
+			     "\"https://hooks.example/ff?token=SECRET\"}"),
+		 EH_OK);
+	CHECK_EQ(put_hook(3, "{\"title\": \"t\", \"url\": "
+			     "\"https://hooks.example:8443/ff?a=1&token=SECRET\"}"),
+		 EH_OK);
+	/* User information is refused, and the refusal does not quote it. */
+	CHECK(put_hook(4, "{\"title\": \"t\", \"url\": "
+			  "\"https://user:SECRET@hooks.example/ff\"}") != EH_OK);
+	eh_log_set_sink(NULL, NULL);
+	CHECK(strstr(logged, "webhook 3 created (slot 0): \"t\" -> https://hooks.example/ff\n"));
+	CHECK(strstr(logged,
+		     "webhook 3 replaced (slot 0): \"t\" -> https://hooks.example:8443/ff\n"));
+	CHECK(strstr(logged, "url: user information is not allowed"));
+	CHECK(strstr(logged, "SECRET") == NULL);
+	if (strstr(logged, "SECRET") != NULL)
+		fprintf(stderr, "%s", logged);
 }
 
 EH_TEST(init_refuses_bad_arguments)

@@ -43,6 +43,26 @@ EH_TEST(missing_file_is_empty_and_roundtrip_keeps_slots)
 	unlink(p);
 }
 
+/* One value a line: a topic or signature holding a newline (or anything
+ * but lowercase hex in a signature) would shift every later line. */
+EH_TEST(values_that_would_break_the_lines_are_refused)
+{
+	char p[64];
+	tmp_path(p, sizeof(p));
+	REQUIRE(eh_config_store_open(&st, p) == EH_OK);
+	CHECK_EQ(eh_config_store_put(&st, "t/1", (const uint8_t *)"{}", 2, "ab\ncd", 0),
+		 EH_ERR_INVAL);
+	CHECK_EQ(eh_config_store_put(&st, "t/1", (const uint8_t *)"{}", 2, "ABCD", 0),
+		 EH_ERR_INVAL);
+	CHECK_EQ(eh_config_store_put(&st, "t/\n1", (const uint8_t *)"{}", 2, NULL, 0),
+		 EH_ERR_INVAL);
+	CHECK_EQ(eh_config_store_count(&st), 0);
+	CHECK_EQ(eh_config_store_put(&st, "t/1", (const uint8_t *)"{}", 2, "abcd", 0), EH_OK);
+	REQUIRE(eh_config_store_open(&st2, p) == EH_OK);
+	CHECK_EQ(eh_config_store_count(&st2), 1);
+	unlink(p);
+}
+
 EH_TEST(replace_and_delete)
 {
 	char p[64];

@@ -735,6 +735,40 @@ EH_TEST(retry_after_http_date)
 	fini();
 }
 
+/* Retry-After: 0, or a date already past, must not turn an endless retry
+ * (max_attempts 0) into a loop as fast as the receiver answers: the wait is
+ * at least EH_DELIVERY_RETRY_AFTER_MIN_MS. */
+EH_TEST(retry_after_zero_or_past_is_floored)
+{
+	rig(1, 1048576, 0);
+	fq_add("{\"id\":\"x\"}");
+	eh_transport_fake_add(
+	    &fk, "HTTP/1.1 503 Busy\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n", EH_OK);
+	/* wall clock: 22:13:20 GMT; this date is 20 s in the past */
+	eh_transport_fake_add(&fk,
+			      "HTTP/1.1 429 Slow Down\r\nRetry-After: Tue, 14 Nov 2023 22:13:00 GMT"
+			      "\r\nContent-Length: 0\r\n\r\n",
+			      EH_OK);
+	eh_transport_fake_add(&fk, R200, EH_OK);
+	start();
+	run();
+	CHECK_EQ(fk.requests, 1);
+	CHECK(log_contains("503, message='Busy'. Attempt 2 out of unlimited. "
+			   "Next attempt in 1.000 seconds."));
+	advance(999);
+	CHECK_EQ(fk.requests, 1);
+	advance(1);
+	CHECK_EQ(fk.requests, 2);
+	CHECK(log_contains("429, message='Slow Down'. Attempt 3 out of unlimited. "
+			   "Next attempt in 1.000 seconds."));
+	advance(999);
+	CHECK_EQ(fk.requests, 2);
+	advance(1);
+	CHECK_EQ(fk.requests, 3);
+	CHECK_EQ(Q.head, 1);
+	fini();
+}
+
 EH_TEST(connection_errors_are_failed_attempts)
 {
 	rig(1, 1048576, 2);

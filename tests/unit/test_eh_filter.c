@@ -251,8 +251,10 @@ EH_TEST(seed_samples_compact_and_verbose_agree)
 	    "{\"episodes\":{\"matched_lists_in\":[-1]},\"counters\":{\"faces_gte\":1}}",
 	    "{\"counters\":{\"camera_group_in\":[1],\"silhouettes_lte\":5}}",
 	    "{\"counters\":{\"counter_in\":[1,2]}}",
-	    "{\"events\":{\"camera_in\":[]},\"episodes\":{\"camera_in\":[]},"
-	    "\"counters\":{\"camera_in\":[]}}",
+	    /* one element, split over two lines (parenthesised for clang's
+	     * -Wstring-concatenation) */
+	    ("{\"events\":{\"camera_in\":[]},\"episodes\":{\"camera_in\":[]},"
+	     "\"counters\":{\"camera_in\":[]}}"),
 	};
 	/* Expected per hook for: event, ep_open, ep_close, counter; then verbose may only
 	 * differ where the sample's own values differ (camera 1 vs null/3, counts). */
