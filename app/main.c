@@ -1065,6 +1065,37 @@ static void version(void)
 	       EH_CATALOG_MAX_ENTRIES);
 }
 
+/* The bootstrap's mqtt.tls as the MQTT driver takes it. */
+static void mqtt_tls_of(const struct eh_bootstrap *b, struct eh_mqtt_tls *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->ca_file = eh_bootstrap_mqtt_ca(b);
+	t->cert_file = b->mqtt.tls.cert_file[0] ? b->mqtt.tls.cert_file : NULL;
+	t->key_file = b->mqtt.tls.key_file[0] ? b->mqtt.tls.key_file : NULL;
+	t->no_verify_host = !b->mqtt.tls.verify_host;
+}
+
+/* CONTRACT 9.1: the broker's TLS files are loaded now, by --check-config
+ * too, so a bad one stops the start instead of failing every connect. */
+static void check_mqtt_tls(const struct eh_bootstrap *b, struct eh_errs *errs)
+{
+	struct eh_mqtt_tls t;
+	const char *bad = NULL;
+	char why[EH_BOOT_PATH_MAX + 64], key[32];
+
+	if (!b->mqtt.use_tls)
+		return;
+	mqtt_tls_of(b, &t);
+	if (eh_mqtt_tls_check(&t, &bad, why, sizeof(why)) == EH_OK)
+		return;
+	if (strcmp(bad, "ca_file") == 0 && b->mqtt.tls.ca_file[0] == '\0') {
+		eh_errs_add(errs, "tls.ca_file", "%s (the CA for mqtts://)", why);
+		return;
+	}
+	snprintf(key, sizeof(key), "mqtt.tls.%s", bad);
+	eh_errs_add(errs, key, "%s", why);
+}
+
 static int load_config(const char *path, bool check_only, const char *level)
 {
 	struct eh_errs errs;
@@ -1072,6 +1103,7 @@ static int load_config(const char *path, bool check_only, const char *level)
 	if (eh_bootstrap_load(path, &D.boot, &errs) == EH_OK) {
 		eh_bootstrap_load_secrets(&D.boot, &errs);
 		eh_bootstrap_check_files(&D.boot, &errs); /* the CA bundle, as start loads it */
+		check_mqtt_tls(&D.boot, &errs);
 	}
 	if (eh_errs_count(&errs)) {
 		for (unsigned i = 0; i < errs.n; i++)
@@ -1237,6 +1269,7 @@ static int start(void)
 	mc.client_id = D.boot.mqtt.client_id;
 	mc.username = D.boot.mqtt.username[0] ? D.boot.mqtt.username : NULL;
 	mc.password = D.boot.has_password ? D.boot.password : NULL;
+	mqtt_tls_of(&D.boot, &mc.tls);
 	mc.keepalive_s = D.boot.mqtt.keepalive_s;
 	mc.will_topic = D.topic_status;
 	mc.will_payload = offline;

@@ -18,7 +18,7 @@ set -euo pipefail
 
 DEMO_PKGS=(
 	build-essential cmake pkg-config
-	libpaho-mqtt-dev libmbedtls-dev libcoap3-dev libcjson-dev libmicrohttpd-dev
+	libpaho-mqtt-dev libmbedtls-dev libcoap3-dev libcjson-dev libssl-dev libmicrohttpd-dev
 	mosquitto mosquitto-clients python3 python3-aiohttp python3-paho-mqtt openssl
 )
 PACKAGE_PKGS=(
@@ -33,7 +33,7 @@ CROSS_PKGS=(
 )
 ARM_PKGS=(
 	libpaho-mqtt-dev:arm64 libmbedtls-dev:arm64 libcoap3-dev:arm64
-	libcjson-dev:arm64 libcmocka-dev:arm64 libmicrohttpd-dev:arm64
+	libcjson-dev:arm64 libcmocka-dev:arm64 libssl-dev:arm64 libmicrohttpd-dev:arm64
 )
 
 list=0

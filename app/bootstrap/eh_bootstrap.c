@@ -141,15 +141,21 @@ static void input_not_own(const struct eh_bootstrap *b, const char *key, const c
 	}
 }
 
-/* tcp://host:port or mqtt://host:port (port defaults to 1883). */
+/* tcp://host:port or mqtt://host:port (port defaults to 1883); mqtts:// or
+ * ssl:// for TLS (port defaults to 8883). */
 static bool parse_mqtt_uri(struct eh_bootstrap *b)
 {
 	const char *u = b->mqtt.uri;
 	const char *rest;
+	b->mqtt.use_tls = false;
 	if (strncmp(u, "tcp://", 6) == 0)
 		rest = u + 6;
 	else if (strncmp(u, "mqtt://", 7) == 0)
 		rest = u + 7;
+	else if (strncmp(u, "mqtts://", 8) == 0)
+		rest = u + 8, b->mqtt.use_tls = true;
+	else if (strncmp(u, "ssl://", 6) == 0)
+		rest = u + 6, b->mqtt.use_tls = true;
 	else
 		return false;
 	const char *host = rest, *hend;
@@ -171,7 +177,7 @@ static bool parse_mqtt_uri(struct eh_bootstrap *b)
 	const char *p = hend;
 	if (*p == ']')
 		p++;
-	b->mqtt.port = 1883;
+	b->mqtt.port = b->mqtt.use_tls ? 8883 : 1883;
 	if (*p == ':') {
 		char *end;
 		long port = strtol(p + 1, &end, 10);
@@ -270,10 +276,48 @@ static void unknown_keys(const cJSON *obj, const char *base, const char *const *
 				    "unknown key");
 }
 
+/* mqtt.tls (CONTRACT 9.1). Only files are named here; they are loaded at
+ * start and by --check-config (the MQTT driver reads them as PEM). */
+static void parse_mqtt_tls(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *errs)
+{
+	static const char *const keys[] = {"ca_file", "cert_file", "key_file", "verify_host", NULL};
+	const cJSON *v;
+	unsigned before = eh_errs_count(errs);
+
+	if (!cJSON_IsObject(o)) {
+		eh_errs_add(errs, "mqtt.tls", "expected object");
+		return;
+	}
+	unknown_keys(o, "mqtt.tls", keys, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "ca_file")) != NULL)
+		get_string(v, "mqtt.tls.ca_file", b->mqtt.tls.ca_file, sizeof(b->mqtt.tls.ca_file),
+			   true, false, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "cert_file")) != NULL)
+		get_string(v, "mqtt.tls.cert_file", b->mqtt.tls.cert_file,
+			   sizeof(b->mqtt.tls.cert_file), true, false, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "key_file")) != NULL)
+		get_string(v, "mqtt.tls.key_file", b->mqtt.tls.key_file,
+			   sizeof(b->mqtt.tls.key_file), true, false, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "verify_host")) != NULL) {
+		if (cJSON_IsBool(v))
+			b->mqtt.tls.verify_host = cJSON_IsTrue(v);
+		else
+			eh_errs_add(errs, "mqtt.tls.verify_host", "expected boolean");
+	}
+	/* A certificate without its key (or the reverse) cannot be presented. */
+	if (eh_errs_count(errs) > before)
+		return;
+	if (b->mqtt.tls.cert_file[0] != '\0' && b->mqtt.tls.key_file[0] == '\0')
+		eh_errs_add(errs, "mqtt.tls.key_file", "required when cert_file is set");
+	if (b->mqtt.tls.key_file[0] != '\0' && b->mqtt.tls.cert_file[0] == '\0')
+		eh_errs_add(errs, "mqtt.tls.cert_file", "required when key_file is set");
+}
+
 static void parse_mqtt(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *errs)
 {
-	static const char *const keys[] = {"uri", "client_id", "username", "password_file",
-					   "keepalive_s", "max_packet_bytes", NULL};
+	static const char *const keys[] = {"uri",	      "client_id",	  "username",
+					   "password_file", "keepalive_s",	  "max_packet_bytes",
+					   "tls",	      NULL};
 	const cJSON *v;
 	uint64_t n;
 
@@ -286,7 +330,7 @@ static void parse_mqtt(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *e
 	    get_string(v, "mqtt.uri", b->mqtt.uri, sizeof(b->mqtt.uri), false, false, errs))
 		if (!parse_mqtt_uri(b))
 			eh_errs_add(errs, "mqtt.uri",
-				    "expected tcp://host:port or mqtt://host:port");
+				    "expected tcp://, mqtt://, mqtts:// or ssl:// host[:port]");
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "client_id")) != NULL &&
 	    get_string(v, "mqtt.client_id", b->mqtt.client_id, sizeof(b->mqtt.client_id), false,
 		       false, errs) &&
@@ -310,6 +354,14 @@ static void parse_mqtt(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *e
 		else if (get_uint(v, "mqtt.max_packet_bytes", EH_MQTT_MIN_PACKET_BYTES,
 				  EH_MQTT_MAX_PACKET_BYTES, &n, errs))
 			b->mqtt.max_packet_bytes = (uint32_t)n;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "tls")) != NULL && !cJSON_IsNull(v)) {
+		parse_mqtt_tls(v, b, errs);
+		/* Settings that would silently do nothing over plain TCP. */
+		if (!b->mqtt.use_tls && (b->mqtt.tls.ca_file[0] || b->mqtt.tls.cert_file[0] ||
+					 !b->mqtt.tls.verify_host))
+			eh_errs_add(errs, "mqtt.tls",
+				    "set, but mqtt.uri is not mqtts:// or ssl://");
 	}
 }
 
@@ -441,6 +493,7 @@ void eh_bootstrap_defaults(struct eh_bootstrap *b)
 	b->mqtt.port = 1883;
 	b->mqtt.keepalive_s = 30;
 	b->mqtt.max_packet_bytes = EH_MQTT_MAX_PACKET_BYTES;
+	b->mqtt.tls.verify_host = true;
 	snprintf(b->queue.path, sizeof(b->queue.path), "/var/lib/edgehook/queue.ring");
 	b->queue.size_bytes = 16u * 1024 * 1024;
 	b->queue.full_policy = EH_BOOT_DROP_OLDEST;
@@ -570,6 +623,11 @@ eh_err eh_bootstrap_parse(const char *json, size_t len, struct eh_bootstrap *b,
 				      b->inputs[t], errs);
 	}
 	return eh_errs_count(errs) > before ? EH_ERR_INVAL : EH_OK;
+}
+
+const char *eh_bootstrap_mqtt_ca(const struct eh_bootstrap *b)
+{
+	return b->mqtt.tls.ca_file[0] != '\0' ? b->mqtt.tls.ca_file : b->ca_file;
 }
 
 eh_err eh_bootstrap_load(const char *path, struct eh_bootstrap *b, struct eh_errs *errs)

@@ -41,6 +41,13 @@ struct eh_bootstrap {
 		/* MQTT v5 Maximum Packet Size; null: EH_MQTT_MAX_PACKET_BYTES (the
 		 * largest message + headroom), range EH_MQTT_MIN_PACKET_BYTES.. that */
 		uint32_t max_packet_bytes;
+		bool use_tls; /* uri is mqtts:// or ssl:// (port defaults to 8883) */
+		struct {
+			char ca_file[EH_BOOT_PATH_MAX];	  /* "" = the top-level tls.ca_file */
+			char cert_file[EH_BOOT_PATH_MAX]; /* client certificate, "" = none */
+			char key_file[EH_BOOT_PATH_MAX];  /* its key; set with cert_file */
+			bool verify_host;		  /* check the broker's name [true] */
+		} tls;
 	} mqtt;
 	char inputs[3][EH_BOOT_TOPIC_MAX + 16]; /* indexed by enum eh_note_type */
 	struct {
@@ -89,6 +96,10 @@ void eh_bootstrap_defaults(struct eh_bootstrap *b);
  * added to errs with its key path; EH_ERR_INVAL when there was any. */
 eh_err eh_bootstrap_parse(const char *json, size_t len, struct eh_bootstrap *b,
 			  struct eh_errs *errs);
+
+/* The CA file that checks the broker's certificate: mqtt.tls.ca_file, or
+ * the top-level tls.ca_file when that is null. */
+const char *eh_bootstrap_mqtt_ca(const struct eh_bootstrap *b);
 
 /* Read path (at most EH_BOOT_BOOTFILE_MAX bytes), then eh_bootstrap_parse. */
 eh_err eh_bootstrap_load(const char *path, struct eh_bootstrap *b, struct eh_errs *errs);

@@ -54,15 +54,16 @@ static void dedupe_add(struct eh_ingest *g, uint64_t h)
 	g->dedupe_next[i] = (uint8_t)((g->dedupe_next[i] + 1) % EH_INGEST_DEDUPE_WAYS);
 }
 
-void eh_ingest_remember(struct eh_ingest *g, unsigned type, const uint8_t *raw, size_t len)
-{
-	dedupe_add(g, note_hash(type, raw, len));
-}
-
 void eh_ingest_remember_hash(struct eh_ingest *g, uint64_t hash)
 {
+	/* Known already: a second way in its set would only evict another. */
 	if (hash != 0 && !dedupe_seen(g, hash))
 		dedupe_add(g, hash);
+}
+
+void eh_ingest_remember(struct eh_ingest *g, unsigned type, const uint8_t *raw, size_t len)
+{
+	eh_ingest_remember_hash(g, note_hash(type, raw, len));
 }
 
 /* ==== One message ==== */

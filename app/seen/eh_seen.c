@@ -36,7 +36,8 @@ static void scan(struct eh_seen *s, uint64_t lo, uint64_t hi, uint64_t *best, ui
 
 	for (uint64_t at = lo; at < hi; at += CHUNK) {
 		size_t got = 0, n = hi - at < CHUNK ? (size_t)(hi - at) : CHUNK;
-		if (eh_file_pread(s->fd, buf, n * ENTRY, at * ENTRY, &got) != EH_OK)
+		eh_err rc = eh_file_pread(s->fd, buf, n * ENTRY, at * ENTRY, &got);
+		if (rc != EH_OK && rc != EH_ERR_NOENT) /* NOENT: the end of a short file */
 			return;
 		for (size_t k = 0; k < got / ENTRY; k++) {
 			uint64_t seq = get64(buf + k * ENTRY), h = get64(buf + k * ENTRY + 8);

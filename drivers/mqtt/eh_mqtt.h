@@ -40,6 +40,15 @@
 #define EH_MQTT_J_HDR 24
 #define EH_MQTT_JOURNAL_ENTRY_MAX                                                                  \
 	(EH_MQTT_J_HDR + EH_MQTT_TOPIC_MAX + (EH_MQTT_HMAC_PROP_MAX - 1) + EH_MAX_MSG_BYTES)
+/* TLS to the broker, used when the uri is mqtts:// or ssl:// (OpenSSL, inside
+ * Paho's TLS build). TLS 1.2 or later; TLS 1.2 only with ECDHE and AEAD
+ * suites. Paths are borrowed like the config's strings. */
+struct eh_mqtt_tls {
+	const char *ca_file;   /* PEM trust anchors for the broker's certificate; required */
+	const char *cert_file; /* PEM client certificate (mutual TLS); NULL: none */
+	const char *key_file;  /* its PEM private key, not encrypted; set with cert_file */
+	bool no_verify_host;   /* true: accept a certificate for another name (warned at open) */
+};
 
 /* Caller fills; zero means default. Strings are borrowed and must stay valid
  * until eh_mqtt_close(). */
@@ -48,6 +57,7 @@ struct eh_mqtt_config {
 	const char *client_id;	   /* required: the persistent session's key */
 	const char *username;	   /* NULL: none */
 	const char *password;	   /* NULL: none; never logged */
+	struct eh_mqtt_tls tls;	   /* for mqtts:// and ssl:// only */
 	unsigned keepalive_s;	   /* [30] */
 	const char *will_topic;	   /* "P/status"; NULL: no last will */
 	const char *will_payload;  /* [{"state":"offline"}], published retained, QoS 1 */
@@ -190,6 +200,8 @@ struct eh_mqtt {
 	unsigned backoff_s;   /* next reconnect delay (initial connect) */
 	uint32_t retry_timer; /* eh_loop timer id, 0 = none */
 	struct eh_mqtt_stats st;
+	bool tls;	   /* the uri asks for TLS */
+	char tls_err[192]; /* OpenSSL's reason for the last failed handshake (mu) */
 	struct eh_mqtt_track track[EH_MQTT_MAX_TRACKED];
 	bool open;
 	int jfd;	 /* the journal, -1 = none */
@@ -230,6 +242,19 @@ eh_err eh_mqtt_journal_encode(uint8_t *buf, size_t cap, const char *topic, const
  * the journal may be emptied again. Loop thread only. */
 void eh_mqtt_journal_release(struct eh_mqtt *m);
 
+/* Load the TLS files of t as a connection will, so that a bad one is found
+ * at start (and by --check-config) rather than at every connect: ca_file
+ * must hold at least one PEM certificate, cert_file a PEM certificate and
+ * key_file an unencrypted PEM private key that belongs to it. NULL paths
+ * are not checked. On failure *bad_key is "ca_file", "cert_file" or
+ * "key_file" and why (cap bytes) says what is wrong: EH_ERR_NOENT (missing),
+ * EH_ERR_IO (unreadable), EH_ERR_INVAL (not PEM, or the key does not match
+ * the certificate). Any thread; allocates only inside OpenSSL, freed here. */
+eh_err eh_mqtt_tls_check(const struct eh_mqtt_tls *t, const char **bad_key, char *why, size_t cap);
+
+/* True for the uri schemes that mean TLS (mqtts://, ssl://). */
+bool eh_mqtt_uri_is_tls(const char *uri);
+
 /* Whether topic matches the subscription filter (MQTT 4.7: '+' one level,
  * '#' the rest including the parent level, "$" topics only literally).
  * Pure; both strings NUL-terminated. */
@@ -260,7 +285,10 @@ eh_err eh_mqtt_retained_snapshot(const struct eh_mqtt_config *cfg, const char *f
  * Installs eh_mqtt_poll as the loop's on_wake when none is set; otherwise
  * the owner of on_wake must call eh_mqtt_poll(m) from it.
  * EH_ERR_INVAL on a bad config (no uri/client_id, too many subs, qos out of
- * range, window too large), EH_ERR_NET when the library refuses. m, cfg's
+ * range, window too large, a TLS uri without tls.ca_file, cert_file without
+ * key_file), EH_ERR_NET when the library refuses. With TLS and
+ * tls.no_verify_host it logs a warning: any certificate the CA signed is
+ * accepted for the broker. m, cfg's
  * strings, loop and h must outlive eh_mqtt_close. Loop thread only. */
 eh_err eh_mqtt_open(struct eh_mqtt *m, const struct eh_mqtt_config *cfg, struct eh_loop *loop,
 		    const struct eh_mqtt_handlers *h);

@@ -4,6 +4,7 @@
  * paused; the loop thread hands slots to the app and frees them on
  * eh_mqtt_done. Why this shape (PUBACK timing): docs/MQTT.md. */
 #include "eh_mqtt.h"
+#include "eh_mqtt_priv.h"
 
 #include <MQTTAsync.h>
 #include <limits.h>
@@ -447,6 +448,8 @@ static void connect_failed(struct eh_mqtt *m, int code, int reason)
 
 	EH_LOG_WRN("mqtt", "connect to %s failed: paho %d, reason 0x%02x", m->cfg.uri, code,
 		   (unsigned)reason);
+	if (m->tls)
+		eh_mqtt_tls_explain(m, code, reason);
 	/* 3.1.1 brokers answer a v5 CONNECT with return code 1 (unacceptable
 	 * protocol version); v5 brokers with reason 0x84. */
 	if (code == 1 || reason == MQTTREASONCODE_UNSUPPORTED_PROTOCOL_VERSION ||
@@ -513,6 +516,7 @@ static eh_err connect_now(struct eh_mqtt *m)
 	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
 	MQTTAsync_connectOptions co5 = MQTTAsync_connectOptions_initializer5;
 	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
 	MQTTProperties props = MQTTProperties_initializer;
 	MQTTProperty expiry, maxpkt;
 	int rc;
@@ -543,6 +547,10 @@ static eh_err connect_now(struct eh_mqtt *m)
 	/* Reconnection is ours (schedule_retry): Paho's automatic reconnect
 	 * does not call onSuccess again, so session_present would be unknown. */
 	co.automaticReconnect = 0;
+	if (m->tls) {
+		eh_mqtt_tls_options(m, &ssl);
+		co.ssl = &ssl;
+	}
 	if (m->cfg.will_topic != NULL) {
 		will.topicName = m->cfg.will_topic;
 		will.message = m->cfg.will_payload;
@@ -907,6 +915,10 @@ eh_err eh_mqtt_open(struct eh_mqtt *m, const struct eh_mqtt_config *cfg, struct 
 					    cfg->max_packet_bytes > EH_MQTT_MAX_PACKET_BYTES)) ||
 	    (cfg->mqtt_version != 0 && cfg->mqtt_version != 4 && cfg->mqtt_version != 5))
 		return EH_ERR_INVAL;
+	if (eh_mqtt_uri_is_tls(cfg->uri) &&
+	    (cfg->tls.ca_file == NULL ||
+	     (cfg->tls.cert_file == NULL) != (cfg->tls.key_file == NULL)))
+		return EH_ERR_INVAL;
 	for (i = 0; i < cfg->nsubs; i++) {
 		if (cfg->subs[i] == NULL || cfg->subs[i][0] == '\0')
 			return EH_ERR_INVAL;
@@ -933,6 +945,12 @@ eh_err eh_mqtt_open(struct eh_mqtt *m, const struct eh_mqtt_config *cfg, struct 
 	m->h = *h;
 	m->loop = loop;
 	m->jfd = -1;
+	m->tls = eh_mqtt_uri_is_tls(m->cfg.uri);
+	if (m->tls && m->cfg.tls.no_verify_host)
+		EH_LOG_WRN("mqtt",
+			   "TLS to %s without a host name check (mqtt.tls.verify_host false): "
+			   "any certificate the CA signed is accepted for the broker",
+			   m->cfg.uri);
 	if (m->cfg.journal_rotate_bytes == 0)
 		m->cfg.journal_rotate_bytes = 4u << 20;
 	if (m->cfg.journal_path != NULL) {
@@ -959,13 +977,13 @@ eh_err eh_mqtt_open(struct eh_mqtt *m, const struct eh_mqtt_config *cfg, struct 
 	if (m->cfg.max_packet_bytes == 0)
 		m->cfg.max_packet_bytes = EH_MQTT_MAX_PACKET_BYTES;
 	pthread_mutex_init(&m->mu, NULL);
-	pthread_cond_init(&m->cv, NULL);
+	eh_mqtt_cond_init(&m->cv);
 	if ((rc = create_client(m)) != EH_OK) {
 		pthread_cond_destroy(&m->cv);
 		pthread_mutex_destroy(&m->mu);
 		return rc;
 	}
-	pthread_cond_init(&m->wcv, NULL);
+	eh_mqtt_cond_init(&m->wcv);
 	if (pthread_create(&m->worker, NULL, worker_main, m) != 0) {
 		MQTTAsync_destroy(&m->client);
 		pthread_cond_destroy(&m->wcv);
@@ -1136,9 +1154,19 @@ void eh_mqtt_get_stats(struct eh_mqtt *m, struct eh_mqtt_stats *out)
 	pthread_mutex_unlock(&m->mu);
 }
 
-static void deadline_in(struct timespec *ts, unsigned ms)
+void eh_mqtt_cond_init(pthread_cond_t *cv)
 {
-	clock_gettime(CLOCK_REALTIME, ts);
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &a);
+	pthread_condattr_destroy(&a);
+}
+
+void eh_mqtt_deadline_in(struct timespec *ts, unsigned ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts); /* the clock of eh_mqtt_cond_init */
 	ts->tv_nsec += (long)(ms % 1000u) * 1000000L;
 	ts->tv_sec += ms / 1000u + ts->tv_nsec / 1000000000L;
 	ts->tv_nsec %= 1000000000L;
@@ -1164,7 +1192,7 @@ void eh_mqtt_close(struct eh_mqtt *m)
 	while (m->out_len > 0 && eh_time_mono_ms() < until) {
 		struct timespec ts;
 
-		deadline_in(&ts, 20);
+		eh_mqtt_deadline_in(&ts, 20);
 		pthread_cond_timedwait(&m->cv, &m->mu, &ts);
 	}
 	m->wstop = true;
@@ -1187,7 +1215,7 @@ void eh_mqtt_close(struct eh_mqtt *m)
 		finished = rc != MQTTASYNC_SUCCESS || (m->events & EV_DISCONNECT_DONE) ||
 			   eh_time_mono_ms() >= until;
 		if (!finished && m->fifo_n == 0) {
-			deadline_in(&ts, 20);
+			eh_mqtt_deadline_in(&ts, 20);
 			pthread_cond_timedwait(&m->cv, &m->mu, &ts);
 		}
 		pthread_mutex_unlock(&m->mu);

@@ -4,6 +4,7 @@
  * hold a backlog of input that the broker sends first; a fresh session has
  * none, so the retained messages and then our fence arrive at once. */
 #include "eh_mqtt.h"
+#include "eh_mqtt_priv.h"
 
 #include <MQTTAsync.h>
 #include <stdio.h>
@@ -154,6 +155,7 @@ static int snap_try(struct snap *s, const struct eh_mqtt_config *cfg, const char
 	MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
 	MQTTProperties props = MQTTProperties_initializer;
 	MQTTProperty maxpkt;
+	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
 	struct timespec until;
 	int state;
 
@@ -190,6 +192,10 @@ static int snap_try(struct snap *s, const struct eh_mqtt_config *cfg, const char
 	co.username = cfg->username;
 	co.password = cfg->password;
 	co.automaticReconnect = 0;
+	if (eh_mqtt_uri_is_tls(cfg->uri)) {
+		eh_mqtt_tls_ssl_options(&cfg->tls, &ssl); /* the same TLS as the main connection */
+		co.ssl = &ssl;
+	}
 	pthread_mutex_lock(&s->mu);
 	if (MQTTAsync_connect(s->client, &co) != MQTTASYNC_SUCCESS) /* copies the properties */
 		s->state = SNAP_FAILED;

@@ -50,9 +50,13 @@ class Mosquitto:
     """A real broker on a free loopback port, with persistence so that a
     restart keeps sessions and queued QoS 1 messages."""
 
-    def __init__(self, workdir, port=None):
+    def __init__(self, workdir, port=None, tls=None):
+        """tls: dict(ca=, cert=, key=, require_certificate=True) adds a TLS
+        listener on self.tls_port (the plain one stays for the test's own
+        client)."""
         self.dir = workdir
         self.port = port or free_port()
+        self.tls_port = free_port() if tls else None
         self.conf = os.path.join(workdir, "mosquitto.conf")
         self.log = os.path.join(workdir, "mosquitto.log")
         with open(self.conf, "w") as f:
@@ -64,6 +68,12 @@ class Mosquitto:
             f.write("max_queued_messages 1000000\n")
             f.write("max_inflight_messages 100\n")
             f.write("log_dest file %s\n" % self.log)
+            if tls:
+                f.write("listener %d 127.0.0.1\n" % self.tls_port)
+                f.write("cafile %s\ncertfile %s\nkeyfile %s\n"
+                        % (tls["ca"], tls["cert"], tls["key"]))
+                f.write("require_certificate %s\n"
+                        % ("true" if tls.get("require_certificate", True) else "false"))
             if os.geteuid() == 0:
                 # As root, mosquitto would switch to user "mosquitto", which
                 # cannot write its persistence file into this private dir.
@@ -74,6 +84,8 @@ class Mosquitto:
         self.proc = subprocess.Popen(["mosquitto", "-c", self.conf],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port)
+        if self.tls_port:
+            wait_port(self.tls_port)
         return self
 
     def stop(self):
@@ -109,6 +121,30 @@ def make_ca(workdir, hosts=("127.0.0.1", "localhost")):
     subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
                     "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext], **q)
     return {"ca": ca, "cert": cert, "key": key}
+
+
+def make_leaf(workdir, ca, name, hosts=(), client=False):
+    """Another certificate signed by the CA of make_ca(workdir_of_ca): a
+    server certificate for hosts, or a client certificate (CN=name).
+    Returns dict(cert=, key=)."""
+    ca_key = os.path.join(os.path.dirname(ca), "ca.key")
+    key = os.path.join(workdir, name + ".key")
+    csr = os.path.join(workdir, name + ".csr")
+    cert = os.path.join(workdir, name + ".pem")
+    ext = os.path.join(workdir, name + ".ext")
+    with open(ext, "w") as f:
+        if client:
+            f.write("extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n")
+        else:
+            sans = ",".join(("IP:" if h[0].isdigit() or ":" in h else "DNS:") + h for h in hosts)
+            f.write("subjectAltName=%s\nbasicConstraints=CA:FALSE\n" % sans)
+    q = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    subprocess.run(["openssl", "req", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                    "-out", csr, "-subj", "/CN=%s" % name], **q)
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+                    "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext], **q)
+    return {"cert": cert, "key": key}
 
 
 def daemon_cmd():

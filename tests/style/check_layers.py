@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # check_layers.py - the layering of STYLE.md section 1, checked on the
 # C sources under app/, platform/ and drivers/:
-#   lib    library headers (cJSON, mbedtls/, MQTT*, coap3/) only in drivers/,
-#          and cJSON only in app/json/;
+#   lib    library headers (cJSON, mbedtls/, MQTT*, coap3/, openssl/) only in
+#          drivers/, cJSON only in app/json/, OpenSSL only in drivers/mqtt/
+#          (Paho's TLS build; delivery is mbedTLS);
 #   down   includes point downward: platform/ includes no driver or app
 #          header, drivers/ include no app header;
 #   errno  only platform/ touches errno (an `errno` token outside comments).
@@ -25,7 +26,8 @@ INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"]+)[>"]', re.M)
 LIBS = (("cjson", re.compile(r"^(cjson/)?cJSON(_Utils)?\.h$")),
         ("mbedtls", re.compile(r"^(mbedtls|psa)/")),
         ("paho", re.compile(r"^MQTT\w*\.h$")),
-        ("coap", re.compile(r"^coap[23]?/")))
+        ("coap", re.compile(r"^coap[23]?/")),
+        ("openssl", re.compile(r"^openssl/")))
 ERRNO = re.compile(r"\berrno\b")
 
 
@@ -61,6 +63,8 @@ def scan_tree(root):
                 if not pat.search(name):
                     continue
                 ok = me == "drivers" or (lib == "cjson" and rel.startswith("app/json/"))
+                if lib == "openssl":
+                    ok = rel.startswith("drivers/mqtt/")
                 if not ok:
                     found.append((rel, line, f"lib:{name}"))
             them = owner.get(os.path.basename(name)) if m.group(1) == '"' else None
@@ -123,10 +127,12 @@ def selftest():
         "drivers/x/eh_drv.c": '#include "eh_app.h"\n/* errno */\nint f(void) { return errno; }\n',
         "app/a/eh_app.h": '#include "eh_drv.h"\n#include <cJSON.h>\n',
         "app/json/eh_j.c": '#include <cjson/cJSON.h>\n#include <MQTTAsync.h>\n',
+        "drivers/https/eh_h.c": '#include <openssl/ssl.h>\n',
+        "drivers/mqtt/eh_m.c": '#include <openssl/ssl.h>\n',
     }
     want = {("platform/eh_p.c", 2, "down:eh_drv.h"), ("drivers/x/eh_drv.c", 1, "down:eh_app.h"),
             ("drivers/x/eh_drv.c", 3, "errno:errno"), ("app/a/eh_app.h", 2, "lib:cJSON.h"),
-            ("app/json/eh_j.c", 2, "lib:MQTTAsync.h")}
+            ("app/json/eh_j.c", 2, "lib:MQTTAsync.h"), ("drivers/https/eh_h.c", 1, "lib:openssl/ssl.h")}
     ok = True
     with tempfile.TemporaryDirectory() as root:
         for rel, text in cases.items():

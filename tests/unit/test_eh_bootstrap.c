@@ -149,10 +149,12 @@ EH_TEST(every_error_names_its_key)
 		     "topic_prefix: a topic without wildcards and without a trailing '/'");
 	expect_error("{\"mqtt\":1}", "mqtt: expected object");
 	expect_error("{\"mqtt\":{\"url\":\"x\"}}", "mqtt.url: unknown key");
-	expect_error("{\"mqtt\":{\"uri\":\"ssl://h:1\"}}",
-		     "mqtt.uri: expected tcp://host:port or mqtt://host:port");
+	expect_error("{\"mqtt\":{\"uri\":\"wss://h:1\"}}",
+		     "mqtt.uri: expected tcp://, mqtt://, mqtts:// or ssl:// host[:port]");
 	expect_error("{\"mqtt\":{\"uri\":\"tcp://h:70000\"}}",
-		     "mqtt.uri: expected tcp://host:port or mqtt://host:port");
+		     "mqtt.uri: expected tcp://, mqtt://, mqtts:// or ssl:// host[:port]");
+	expect_error("{\"mqtt\":{\"uri\":\"mqtts://h:0\"}}",
+		     "mqtt.uri: expected tcp://, mqtt://, mqtts:// or ssl:// host[:port]");
 	expect_error("{\"mqtt\":{\"keepalive_s\":1}}", "mqtt.keepalive_s: out of range 5..3600");
 	expect_error("{\"mqtt\":{\"keepalive_s\":2.5}}", "mqtt.keepalive_s: expected integer");
 	expect_error("{\"mqtt\":{\"keepalive_s\":\"30\"}}", "mqtt.keepalive_s: expected integer");
@@ -249,6 +251,60 @@ EH_TEST(input_overlapping_the_daemons_own_topics_is_refused)
 	expect_error("{\"device_id\":\"cam-7\",\"inputs\":{\"events\":\"edgehook/#\"}}",
 		     "inputs.events: overlaps edgehook/cam-7/status, a topic of the daemon's "
 		     "own: it would take its own output as input");
+}
+
+/* CONTRACT 9.1: mqtts:// and ssl:// are TLS (default port 8883), mqtt.tls
+ * names the files; its errors name the key. */
+EH_TEST(mqtt_tls_keys)
+{
+	CHECK(parse("{}") == EH_OK);
+	CHECK(!b.mqtt.use_tls);
+	CHECK(b.mqtt.tls.verify_host);
+	CHECK_STR(eh_bootstrap_mqtt_ca(&b), "/etc/ssl/certs/ca-certificates.crt");
+
+	CHECK(parse("{\"mqtt\":{\"uri\":\"mqtts://broker.example\"}}") == EH_OK);
+	CHECK(b.mqtt.use_tls);
+	CHECK_STR(b.mqtt.host, "broker.example");
+	CHECK_EQ(b.mqtt.port, 8883);
+	CHECK(parse("{\"mqtt\":{\"uri\":\"ssl://[::1]:9883\"}}") == EH_OK);
+	CHECK(b.mqtt.use_tls);
+	CHECK_STR(b.mqtt.host, "::1");
+	CHECK_EQ(b.mqtt.port, 9883);
+	CHECK(parse("{\"mqtt\":{\"uri\":\"mqtt://h\"}}") == EH_OK);
+	CHECK(!b.mqtt.use_tls);
+	CHECK_EQ(b.mqtt.port, 1883);
+
+	/* The contract's example: nulls mean defaults, the CA from tls.ca_file. */
+	CHECK(parse("{\"mqtt\":{\"uri\":\"mqtts://h:8883\",\"tls\":{\"ca_file\":null,"
+		    "\"cert_file\":null,\"key_file\":null,\"verify_host\":true}},"
+		    "\"tls\":{\"ca_file\":\"/etc/ca.pem\"}}") == EH_OK);
+	CHECK_STR(eh_bootstrap_mqtt_ca(&b), "/etc/ca.pem");
+	CHECK_STR(b.mqtt.tls.cert_file, "");
+	CHECK(parse("{\"mqtt\":{\"uri\":\"mqtts://h\",\"tls\":{\"ca_file\":\"/b/ca.pem\","
+		    "\"cert_file\":\"/b/c.pem\",\"key_file\":\"/b/k.pem\","
+		    "\"verify_host\":false}}}") == EH_OK);
+	CHECK_STR(eh_bootstrap_mqtt_ca(&b), "/b/ca.pem");
+	CHECK_STR(b.mqtt.tls.cert_file, "/b/c.pem");
+	CHECK_STR(b.mqtt.tls.key_file, "/b/k.pem");
+	CHECK(!b.mqtt.tls.verify_host);
+	/* A plain uri with a tls block of nulls is fine. */
+	CHECK(parse("{\"mqtt\":{\"uri\":\"tcp://h\",\"tls\":{\"ca_file\":null}}}") == EH_OK);
+
+	expect_error("{\"mqtt\":{\"uri\":\"mqtts://h\",\"tls\":1}}", "mqtt.tls: expected object");
+	expect_error("{\"mqtt\":{\"uri\":\"mqtts://h\",\"tls\":{\"ca\":\"x\"}}}",
+		     "mqtt.tls.ca: unknown key");
+	expect_error("{\"mqtt\":{\"uri\":\"mqtts://h\",\"tls\":{\"verify_host\":\"no\"}}}",
+		     "mqtt.tls.verify_host: expected boolean");
+	expect_error("{\"mqtt\":{\"uri\":\"mqtts://h\",\"tls\":{\"cert_file\":\"/c\"}}}",
+		     "mqtt.tls.key_file: required when cert_file is set");
+	expect_error("{\"mqtt\":{\"uri\":\"mqtts://h\",\"tls\":{\"key_file\":\"/k\"}}}",
+		     "mqtt.tls.cert_file: required when key_file is set");
+	expect_error("{\"mqtt\":{\"uri\":\"mqtts://h\",\"tls\":{\"cert_file\":\"\",\"key_file\":"
+		     "\"/k\"}}}",
+		     "mqtt.tls.cert_file: must not be empty");
+	expect_error("{\"mqtt\":{\"uri\":\"tcp://h\",\"tls\":{\"cert_file\":\"/c\","
+		     "\"key_file\":\"/k\"}}}",
+		     "mqtt.tls: set, but mqtt.uri is not mqtts:// or ssl://");
 }
 
 EH_TEST(several_problems_are_all_reported)

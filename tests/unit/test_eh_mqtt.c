@@ -4,16 +4,37 @@
  * a refused connection, close); `run PORT ...` acts as the daemon's ingest:
  * prints every message, makes it "durable" with a group commit every
  * --commit-ms, and reports the driver's figures when told to stop. */
+#define _GNU_SOURCE /* syscall() */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "eh_log.h"
 #include "eh_loop.h"
 #include "eh_mqtt.h"
+#include "eh_mqtt_priv.h"
 #include "eh_time.h"
 
 static int failures;
+
+/* The wall clock as this process sees it, moved by the test: a jump of the
+ * real clock (NTP setting the time of a box without RTC) while a wait is
+ * armed. This definition takes the place of libc's for the whole binary;
+ * the kernel's own clocks are untouched. */
+static volatile long wall_shift_s;
+
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+	long rc = syscall(SYS_clock_gettime, id, ts);
+
+	if (rc == 0 && id == CLOCK_REALTIME)
+		ts->tv_sec += wall_shift_s;
+	return (int)rc;
+}
 
 #define EXPECT(cond)                                                                               \
 	do {                                                                                       \
@@ -191,6 +212,45 @@ static void noop_message(void *ctx, const char *topic, const uint8_t *payload, s
 	(void)ctx, (void)topic, (void)payload, (void)len, (void)hmac, (void)m;
 }
 
+/* The driver's timed waits (close) take their deadline and wait on the
+ * same clock, and that clock is not the wall clock: a wall clock one hour
+ * behind must not cut a 200 ms wait, one hour ahead must not stretch it. */
+static void clock_jump(void)
+{
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv;
+	struct timespec ts;
+	uint64_t t0, dt;
+
+	eh_mqtt_cond_init(&cv);
+	wall_shift_s = -3600;
+	pthread_mutex_lock(&mu);
+	t0 = eh_time_mono_ms();
+	eh_mqtt_deadline_in(&ts, 200);
+	while (pthread_cond_timedwait(&cv, &mu, &ts) == 0)
+		; /* spurious wake-ups */
+	dt = eh_time_mono_ms() - t0;
+	pthread_mutex_unlock(&mu);
+	printf("clock: wall clock 1 h behind, a 200 ms wait took %llu ms\n",
+	       (unsigned long long)dt);
+	EXPECT(dt >= 190);
+	if (dt >= 190) { /* else the wall clock rules the wait: this one would last an hour */
+		wall_shift_s = 3600;
+		pthread_mutex_lock(&mu);
+		t0 = eh_time_mono_ms();
+		eh_mqtt_deadline_in(&ts, 200);
+		while (pthread_cond_timedwait(&cv, &mu, &ts) == 0)
+			;
+		dt = eh_time_mono_ms() - t0;
+		pthread_mutex_unlock(&mu);
+		printf("clock: wall clock 1 h ahead, a 200 ms wait took %llu ms\n",
+		       (unsigned long long)dt);
+		EXPECT(dt >= 190 && dt < 2000);
+	}
+	wall_shift_s = 0;
+	pthread_cond_destroy(&cv);
+}
+
 /* No broker needed: config validation, a refused connection, close. */
 static int selftest(void)
 {
@@ -203,6 +263,7 @@ static int selftest(void)
 	struct eh_mqtt_stats st;
 	uint64_t until;
 
+	clock_jump();
 	EXPECT(eh_loop_init(&loop, &eh_clock_system) == EH_OK);
 	cfg.uri = "tcp://127.0.0.1:1";
 	EXPECT(eh_mqtt_open(&m, &cfg, &loop, &h) == EH_ERR_INVAL); /* no client id */
@@ -218,6 +279,12 @@ static int selftest(void)
 	cfg.window = EH_MQTT_MAX_WINDOW + 1;
 	EXPECT(eh_mqtt_open(&m, &cfg, &loop, &h) == EH_ERR_INVAL);
 	cfg.window = 0;
+	cfg.uri = "mqtts://127.0.0.1:1"; /* TLS needs a CA file */
+	EXPECT(eh_mqtt_open(&m, &cfg, &loop, &h) == EH_ERR_INVAL);
+	cfg.tls.ca_file = "/nonexistent/ca.pem";
+	cfg.tls.cert_file = "/nonexistent/c.pem"; /* and a key with a certificate */
+	EXPECT(eh_mqtt_open(&m, &cfg, &loop, &h) == EH_ERR_INVAL);
+	memset(&cfg.tls, 0, sizeof(cfg.tls));
 	cfg.uri = "bogus://x";
 	EXPECT(eh_mqtt_open(&m, &cfg, &loop, &h) != EH_OK);
 	/* Port 1 refuses: the driver retries by itself and counts failures. */
