@@ -17,6 +17,8 @@
 #include "eh_delivery.h"
 #include "eh_file.h"
 #include "eh_flash.h"
+#include "eh_httpd.h"
+#include "eh_httpd_mhd.h"
 #include "eh_ingest.h"
 #include "eh_log.h"
 #include "eh_loop.h"
@@ -54,15 +56,19 @@ struct daemon {
 	struct eh_delivery delivery;
 	struct eh_mqtt mqtt;
 	struct eh_coap coap;
+	struct eh_httpd httpd;
 	bool mqtt_open;
 	bool coap_open;
+	bool httpd_open;
+	struct eh_status_ages ages; /* append times, for the oldest undelivered age */
+	uint64_t peek_head[EH_MAX_WEBHOOKS][EH_TYPE_COUNT]; /* first seq of the last peek */
 
 	struct eh_commit commit;
 	struct eh_ingest ingest;
 	struct eh_seen seen; /* the redelivery filter across restarts */
-	uint64_t last_seq;   /* of the record appended last */
 
 	uint64_t started_ms;
+	uint64_t started_wall_ms; /* wall time at started_ms */
 	uint64_t mqtt_reconnects;
 	bool mqtt_connected;
 
@@ -181,7 +187,7 @@ static eh_err in_append(void *ctx, unsigned type, uint64_t mask, const uint8_t *
 	eh_err rc = eh_queue_append(&d->queue, type, mask, raw, len, &seq);
 	if (rc == EH_OK) {
 		eh_seen_add(&d->seen, seq, hash);
-		d->last_seq = seq; /* for in_kick */
+		eh_status_ages_note(&d->ages, seq, eh_loop_now(&d->loop));
 	}
 	return rc;
 }
@@ -189,7 +195,7 @@ static eh_err in_append(void *ctx, unsigned type, uint64_t mask, const uint8_t *
 static void in_kick(void *ctx, unsigned slot, unsigned type)
 {
 	struct daemon *d = ctx;
-	eh_delivery_appended(&d->delivery, slot, type, d->last_seq);
+	eh_delivery_kick(&d->delivery, slot, type);
 }
 
 /* Taken: staged in the queue, and already in the MQTT journal (written by
@@ -513,6 +519,8 @@ static eh_err src_peek(void *ctx, unsigned slot, unsigned type, struct eh_delive
 		if (recs[*n - 1].seq > eh_queue_durable_seq(&D.queue))
 			return EH_ERR_IO;
 	}
+	if (*n > 0)
+		D.peek_head[slot][type] = recs[0].seq; /* the oldest undelivered, for /metrics */
 	for (size_t i = 0; i < *n; i++) {
 		items[i].seq = recs[i].seq;
 		items[i].raw = recs[i].payload;
@@ -623,6 +631,35 @@ static void fill_figures(struct eh_status_figures *f)
 	}
 }
 
+/* Loop time the oldest undelivered notification of (slot, type) was
+ * appended (0: none): the worker's last peek names it (or, before any peek,
+ * the first one after the cursor), and the append-time ring dates it;
+ * records from before the start date from the start. */
+static uint64_t oldest_appended_ms(unsigned slot, unsigned type, uint64_t lag)
+{
+	uint64_t seq = D.peek_head[slot][type];
+
+	if (lag == 0)
+		return 0;
+	if (seq <= eh_queue_cursor(&D.queue, slot, type))
+		seq = eh_queue_cursor(&D.queue, slot, type) + 1;
+	return eh_status_ages_time(&D.ages, seq, D.started_ms);
+}
+
+/* The same for the whole webhook, as a wall time (from the start's wall
+ * time, so it does not move with the clock between two renders). */
+static uint64_t oldest_wall_ms(unsigned slot)
+{
+	uint64_t oldest = 0;
+
+	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
+		uint64_t at = oldest_appended_ms(slot, t, eh_queue_lag(&D.queue, slot, t));
+		if (at && (oldest == 0 || at < oldest))
+			oldest = at;
+	}
+	return oldest ? D.started_wall_ms + (oldest - D.started_ms) : 0;
+}
+
 static size_t webhook_state(unsigned slot, char *buf, size_t cap)
 {
 	struct eh_status_webhook w;
@@ -644,7 +681,7 @@ static size_t webhook_state(unsigned slot, char *buf, size_t cap)
 	snprintf(w.last_error, sizeof(w.last_error), "%s", ws.last_error);
 	w.last_error_ms = ws.last_error_ms;
 	w.last_success_ms = ws.last_success_ms;
-	w.oldest_ms = ws.oldest_ms;
+	w.oldest_ms = oldest_wall_ms(slot);
 	w.attempt = ws.attempt;
 	w.next_attempt_at_ms = ws.next_attempt_at_ms;
 	return eh_status_render_webhook(&w, buf, cap);
@@ -740,6 +777,95 @@ static eh_err coap_ingest(void *ctx, unsigned type, const uint8_t *payload, size
 		return rc; /* NOSPC half-way: the part that went in stays (at least once) */
 	commit_now();
 	return D.exit_code ? EH_ERR_IO : EH_OK;
+}
+
+/* ==== HTTP listener handlers (CONTRACT 9.5) ==== */
+
+/* A body POSTed to /in (type EH_HTTPD_TYPE_AUTO: each element's webhook_type) or
+ * /in/<type>. Validated whole before anything is appended; answered 200 only after the
+ * commit, so a kill -9 after the answer loses nothing. */
+static eh_err http_ingest(void *ctx, int type, const uint8_t *body, size_t len,
+			  size_t *accepted, char *diag, size_t diag_cap)
+{
+	size_t from = 0;
+	eh_err rc;
+
+	(void)ctx;
+	if (D.stopping || eh_ingest_holding(&D.ingest)) {
+		snprintf(diag, diag_cap, "queue full");
+		return EH_ERR_NOSPC; /* MQTT input waits too: first come, first in */
+	}
+	rc = eh_ingest_message(&D.ingest,
+			       type == EH_HTTPD_TYPE_AUTO ? EH_INGEST_BY_WEBHOOK_TYPE : (unsigned)type,
+			       body, len, diag, diag_cap, &from);
+	if (rc != EH_OK) {
+		/* NOSPC half-way: what went in stays and is committed with the group commit;
+		 * the client's retry finds it in the redelivery filter (no duplicate). */
+		eh_commit_schedule(&D.commit);
+		return rc;
+	}
+	commit_now();
+	if (D.exit_code)
+		return EH_ERR_IO;
+	*accepted = eh_ingest_last_count(&D.ingest);
+	return EH_OK;
+}
+
+/* Seconds since the oldest undelivered notification of (slot, type) was appended. */
+static uint64_t oldest_age_s(unsigned slot, unsigned type, uint64_t lag)
+{
+	uint64_t now = eh_loop_now(&D.loop), at = oldest_appended_ms(slot, type, lag);
+	return at && now > at ? (now - at) / 1000 : 0;
+}
+
+static size_t http_metrics(void *ctx, char *buf, size_t cap)
+{
+	static struct eh_status_metric_webhook mw[EH_MAX_WEBHOOKS];
+	struct eh_status_figures f;
+	size_t n = 0;
+
+	(void)ctx;
+	fill_figures(&f);
+	for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++) {
+		struct eh_delivery_wstats ws;
+		if (D.config.webhooks[s].id == 0)
+			continue;
+		eh_delivery_stats(&D.delivery, s, &ws);
+		mw[n].id = D.config.webhooks[s].id;
+		for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
+			struct eh_status_metric_type *m = &mw[n].t[t];
+			m->depth = eh_queue_lag(&D.queue, s, t);
+			m->oldest_age_s = oldest_age_s(s, t, m->depth);
+			m->sent = ws.by_type[t].sent;
+			m->failed_attempts = ws.by_type[t].failed_attempts;
+			m->dead_lettered = ws.by_type[t].dead_lettered;
+		}
+		n++;
+	}
+	return eh_status_render_metrics(&f, mw, n, buf, cap);
+}
+
+static int open_httpd(void)
+{
+	static struct eh_httpd_mhd st;
+	static const struct eh_httpd_handlers hh = {status_json, http_metrics, http_ingest, NULL};
+	struct eh_httpd_config hc;
+
+	if (D.boot.http.port == 0)
+		return -1;
+	memset(&hc, 0, sizeof(hc));
+	hc.bind = D.boot.http.bind;
+	hc.port = D.boot.http.port;
+	hc.token = D.boot.http_token_len ? D.boot.http_token : NULL;
+	hc.token_len = D.boot.http_token_len;
+	hc.max_body = EH_MAX_MSG_BYTES;
+	eh_httpd_mhd_init(&D.httpd, &st);
+	if (eh_httpd_open(&D.httpd, &hc, &D.loop, &hh) != EH_OK) {
+		EH_LOG_ERR("httpd", "cannot listen on %s port %u", hc.bind, hc.port);
+		return 1;
+	}
+	D.httpd_open = true;
+	return -1;
 }
 
 /* ==== Loop glue ==== */
@@ -1130,6 +1256,8 @@ static int start(void)
 	if (eh_loop_init(&D.loop, &eh_clock_system) != EH_OK)
 		return 1;
 	D.started_ms = eh_loop_now(&D.loop);
+	D.started_wall_ms = eh_time_wall_ms();
+	eh_status_ages_init(&D.ages);
 	struct eh_commit_config gc = {&D.loop, &D.queue, on_durable, on_commit_failed, &D};
 	eh_commit_init(&D.commit, &gc);
 	eh_signal_install(&D.loop);
@@ -1211,6 +1339,8 @@ static int start(void)
 		}
 		D.coap_open = true;
 	}
+	if ((rc = open_httpd()) >= 0)
+		return rc;
 
 	eh_loop_after(&D.loop, 1000, on_status_timer, NULL, &D.status_timer);
 	D.watchdog_ms = eh_notify_watchdog_ms();
@@ -1234,6 +1364,8 @@ static void stop(void)
 	eh_delivery_stop(&D.delivery);
 	if (D.coap_open)
 		eh_coap_close(&D.coap);
+	if (D.httpd_open)
+		eh_httpd_close(&D.httpd);
 	commit_now();
 	if (D.mqtt_open) {
 		publish(D.topic_status, offline, sizeof(offline) - 1, 1, true);

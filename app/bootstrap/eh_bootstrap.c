@@ -9,6 +9,7 @@
 #include "eh_log.h"
 #include "eh_sock.h"
 
+#include <arpa/inet.h>
 #include <cJSON.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -455,6 +456,32 @@ static void parse_coap(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *e
 		eh_errs_add(errs, "coap.bind", "expected an IPv4 or IPv6 address");
 }
 
+static void parse_http(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *errs)
+{
+	static const char *const keys[] = {"bind", "port", "token_file", NULL};
+	const cJSON *v;
+	uint64_t n;
+	if (!cJSON_IsObject(o)) {
+		eh_errs_add(errs, "http", "expected object");
+		return;
+	}
+	unknown_keys(o, "http", keys, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "bind")) != NULL &&
+	    get_string(v, "http.bind", b->http.bind, sizeof(b->http.bind), false, false, errs)) {
+		unsigned char a[16];
+		/* Checked here so that --check-config finds it, not the start. */
+		if (inet_pton(AF_INET, b->http.bind, a) != 1 &&
+		    inet_pton(AF_INET6, b->http.bind, a) != 1)
+			eh_errs_add(errs, "http.bind", "expected a numeric IPv4 or IPv6 address");
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "port")) != NULL &&
+	    get_uint(v, "http.port", 0, 65535, &n, errs))
+		b->http.port = (uint16_t)n;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "token_file")) != NULL)
+		get_string(v, "http.token_file", b->http.token_file, sizeof(b->http.token_file),
+			   true, false, errs);
+}
+
 /* ==== Entry points ==== */
 
 void eh_bootstrap_defaults(struct eh_bootstrap *b)
@@ -474,6 +501,7 @@ void eh_bootstrap_defaults(struct eh_bootstrap *b)
 	snprintf(b->ca_file, sizeof(b->ca_file), "/etc/ssl/certs/ca-certificates.crt");
 	snprintf(b->coap.bind, sizeof(b->coap.bind), "127.0.0.1");
 	b->coap.port = 5683;
+	snprintf(b->http.bind, sizeof(b->http.bind), "127.0.0.1");
 	b->stop_grace_s = 5;
 	b->log_level = EH_LOG_LEVEL_INF;
 }
@@ -484,7 +512,7 @@ eh_err eh_bootstrap_parse(const char *json, size_t len, struct eh_bootstrap *b,
 	static const char *const keys[] = {"device_id", "topic_prefix", "mqtt", "inputs",
 					   "queue", "tls", "allow_plain_http",
 					   "config_hmac_key_file", "coap", "log_level",
-					   "stop_grace_s", "https_proxy", "no_proxy", NULL};
+					   "stop_grace_s", "https_proxy", "no_proxy", "http", NULL};
 	unsigned before = eh_errs_count(errs);
 	const cJSON *v;
 	char lvl[16];
@@ -548,6 +576,8 @@ eh_err eh_bootstrap_parse(const char *json, size_t len, struct eh_bootstrap *b,
 			   sizeof(b->config_hmac_key_file), true, false, errs);
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "coap")) != NULL)
 		parse_coap(v, b, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "http")) != NULL)
+		parse_http(v, b, errs);
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "stop_grace_s")) != NULL) {
 		uint64_t n;
 		if (get_uint(v, "stop_grace_s", 0, 60, &n, errs))
@@ -671,6 +701,15 @@ eh_err eh_bootstrap_load_secrets(struct eh_bootstrap *b, struct eh_errs *errs)
 			eh_errs_add(errs, "config_hmac_key_file",
 				    "key is %zu bytes; at least %d required", b->hmac_key_len,
 				    EH_BOOT_HMAC_MIN);
+	}
+	if (b->http.token_file[0] != '\0') {
+		rc = eh_bootstrap_read_secret(b->http.token_file, b->http_token,
+					      sizeof(b->http_token), &b->http_token_len);
+		if (rc != EH_OK)
+			eh_errs_add(errs, "http.token_file", "cannot read %s: %s",
+				    b->http.token_file, eh_err_str(rc));
+		else if (b->http_token_len == 0)
+			eh_errs_add(errs, "http.token_file", "%s is empty", b->http.token_file);
 	}
 	return eh_errs_count(errs) > before ? EH_ERR_INVAL : EH_OK;
 }

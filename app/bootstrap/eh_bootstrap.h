@@ -72,6 +72,11 @@ struct eh_bootstrap {
 		char bind[64];
 		uint16_t port; /* 0 = off */
 	} coap;
+	struct {
+		char bind[64];			/* numeric address ["127.0.0.1"] */
+		uint16_t port;			/* TCP port; 0 = off [0] */
+		char token_file[EH_BOOT_PATH_MAX]; /* "" = no token required */
+	} http;
 	int log_level; /* enum eh_log_level */
 	uint32_t stop_grace_s; /* SIGTERM: how long POSTs in flight may finish [5] */
 
@@ -80,6 +85,8 @@ struct eh_bootstrap {
 	bool has_password;
 	uint8_t hmac_key[EH_BOOT_SECRET_MAX];
 	size_t hmac_key_len;
+	uint8_t http_token[EH_BOOT_SECRET_MAX]; /* bearer token of the HTTP listener */
+	size_t http_token_len;			/* 0: no token file */
 };
 
 /* Fill b with the defaults of CONTRACT section 2 (device_id "edgehook"). */
@@ -97,7 +104,7 @@ const char *eh_bootstrap_mqtt_ca(const struct eh_bootstrap *b);
 /* Read path (at most EH_BOOT_BOOTFILE_MAX bytes), then eh_bootstrap_parse. */
 eh_err eh_bootstrap_load(const char *path, struct eh_bootstrap *b, struct eh_errs *errs);
 
-/* Read the password and HMAC key files named in b (the file's bytes
+/* Read the password, HMAC key and HTTP token files named in b (the file's bytes
  * without one trailing newline). An HMAC key shorter than EH_BOOT_HMAC_MIN
  * bytes, or an unreadable file, is an error naming the key. */
 eh_err eh_bootstrap_load_secrets(struct eh_bootstrap *b, struct eh_errs *errs);

@@ -56,20 +56,6 @@ static void set_error(struct eh_delivery_worker *w, const char *text)
 	s->last_error_ms = eh_clock_wall_ms(w->d->cfg.clock);
 }
 
-/* Records up to upto_seq left the queue: drop the samples no longer needed
- * (each sample covers the seqs up to the next one). */
-static void age_acked(struct eh_delivery_worker *w, uint64_t upto_seq)
-{
-	unsigned k = 0;
-
-	while (k + 1 < w->nage && w->age[k + 1].seq <= upto_seq + 1)
-		k++;
-	if (k == 0)
-		return;
-	memmove(w->age, w->age + k, (w->nage - k) * sizeof(w->age[0]));
-	w->nage -= k;
-}
-
 /* ==== Routes: proxy and client certificate ==== */
 
 bool eh_delivery_no_proxy_match(const char *const *list, size_t n, const char *host)
@@ -421,8 +407,8 @@ static void batch_sent(struct eh_delivery_worker *w, struct eh_delivery_sender *
 	char mod[32];
 
 	d->cfg.source->ack(d->cfg.source_ctx, w->slot, w->type, w->last_seq);
-	age_acked(w, w->last_seq);
 	sl->sent += w->count;
+	w->sent += w->count;
 	sl->batches++;
 	sl->last_success_ms = eh_clock_wall_ms(d->cfg.clock);
 	sl->last_error[0] = '\0'; /* the state says what is wrong now */
@@ -498,6 +484,7 @@ static void give_up(struct eh_delivery_worker *w, struct eh_delivery_sender *s,
 	if (d->cfg.deadletter == NULL) {
 		d->cfg.source->ack(d->cfg.source_ctx, w->slot, w->type, w->last_seq);
 		sl->dead_lettered += w->count;
+		w->dead_lettered += w->count;
 		w->have_batch = false;
 		w->state = EH_DW_IDLE;
 		return;
@@ -519,8 +506,8 @@ static void dl_finish(struct eh_delivery_worker *w, bool published)
 	sl->dl_pending -= sl->dl_pending >= w->count ? w->count : sl->dl_pending;
 	if (published) {
 		d->cfg.source->ack(d->cfg.source_ctx, w->slot, w->type, w->last_seq);
-		age_acked(w, w->last_seq);
 		sl->dead_lettered += w->count;
+		w->dead_lettered += w->count;
 	}
 	w->have_batch = false;
 	w->attempts = 0;
@@ -593,6 +580,7 @@ static void batch_failed(struct eh_delivery_worker *w, struct eh_delivery_sender
 
 	w->attempts++;
 	sl->failed_attempts++;
+	w->failed_attempts++;
 	set_error(w, reason);
 	log_module(wh, mod, sizeof(mod));
 	if (wh->max_attempts != 0 && w->attempts >= wh->max_attempts) {
@@ -755,7 +743,6 @@ static void worker_reset(struct eh_delivery_worker *w)
 	w->state = EH_DW_IDLE;
 	w->attempts = 0;
 	w->have_batch = false;
-	w->nage = 0;
 }
 
 /* ==== API ==== */
@@ -838,16 +825,8 @@ void eh_delivery_set_webhook(struct eh_delivery *d, unsigned slot, const struct 
 	s->id = wh ? wh->id : 0;
 	s->gen = wh ? wh->gen : 0;
 	if (wh != NULL)
-		for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
-			struct eh_delivery_worker *w = &s->w[t];
-			/* Records queued before we started: at least this old. */
-			if (w->nage == 0 && worker_lag(w) > 0) {
-				w->age[0].seq = 0;
-				w->age[0].ms = eh_clock_wall_ms(d->cfg.clock);
-				w->nage = 1;
-			}
-			worker_try(w);
-		}
+		for (unsigned t = 0; t < EH_TYPE_COUNT; t++)
+			worker_try(&s->w[t]);
 }
 
 void eh_delivery_kick(struct eh_delivery *d, unsigned slot, unsigned type)
@@ -856,27 +835,6 @@ void eh_delivery_kick(struct eh_delivery *d, unsigned slot, unsigned type)
 	if (slot >= EH_MAX_WEBHOOKS || type >= EH_TYPE_COUNT)
 		return;
 	worker_try(&d->slots[slot].w[type]);
-}
-
-void eh_delivery_appended(struct eh_delivery *d, unsigned slot, unsigned type, uint64_t seq)
-{
-	struct eh_delivery_worker *w;
-	uint64_t now;
-
-	EH_ASSERT(d != NULL);
-	if (slot >= EH_MAX_WEBHOOKS || type >= EH_TYPE_COUNT)
-		return;
-	w = &d->slots[slot].w[type];
-	now = eh_clock_wall_ms(d->cfg.clock);
-	/* One sample a second at most; when all are taken the newest one
-	 * stands for later records too (the oldest age stays exact). */
-	if (w->nage < EH_DELIVERY_AGE_SAMPLES &&
-	    (w->nage == 0 || now >= w->age[w->nage - 1].ms + 1000)) {
-		w->age[w->nage].seq = seq;
-		w->age[w->nage].ms = now;
-		w->nage++;
-	}
-	worker_try(w);
 }
 
 void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_delivery_wstats *out)
@@ -900,13 +858,13 @@ void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_del
 	snprintf(out->last_error, sizeof(out->last_error), "%s", s->last_error);
 	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
 		const struct eh_delivery_worker *w = &s->w[t];
+		out->by_type[t].sent = w->sent;
+		out->by_type[t].failed_attempts = w->failed_attempts;
+		out->by_type[t].dead_lettered = w->dead_lettered;
 		if (s->wh != NULL)
 			out->queue[t] = d->cfg.source->lag(d->cfg.source_ctx, slot, t);
 		if (w->state == EH_DW_SENDING)
 			out->in_flight = true;
-		if (out->queue[t] > 0 && w->nage > 0 &&
-		    (out->oldest_ms == 0 || w->age[0].ms < out->oldest_ms))
-			out->oldest_ms = w->age[0].ms;
 		if ((w->state == EH_DW_BACKOFF || w->state == EH_DW_SENDING) && w->attempts > 0 &&
 		    w->attempts + 1 > out->attempt)
 			out->attempt = w->attempts + 1;

@@ -37,7 +37,6 @@
 #define EH_DELIVERY_IDS_MAX 320		/* notification ids quoted in a log line */
 #define EH_DELIVERY_ERR_MAX 128		/* last error text */
 #define EH_DELIVERY_WAIT_CAP_MS 100000u /* the back-off ceiling, 100 s */
-#define EH_DELIVERY_AGE_SAMPLES 8	/* queue-time samples per worker, 1 s apart */
 /* The shortest wait a Retry-After can ask for: "0" or a date already past
  * would otherwise retry as fast as the receiver answers (forever, with
  * max_attempts 0). 1 s is the header's own resolution. */
@@ -122,14 +121,15 @@ struct eh_delivery_wstats {
 	char last_error[EH_DELIVERY_ERR_MAX]; /* "" when none or since the last success */
 	uint64_t last_error_ms;		      /* wall time of last_error, 0: none */
 	uint64_t last_success_ms;	      /* wall time of the last 2xx, 0: none yet */
-	uint64_t oldest_ms;		      /* wall time the oldest undelivered notification
-					       * was queued (to the second), 0: none */
 	uint32_t attempt;		      /* attempt number of a batch being retried
 					       * (2, 3, ...), 0 when none fails */
 	uint64_t next_attempt_in_ms;	      /* soonest pending retry, 0 when none */
 	uint64_t next_attempt_at_ms;	      /* the same as a wall time, 0 when none */
 	double next_attempt_in_s;	      /* the same in seconds, for the state topic */
 	bool in_flight;			      /* a POST of this webhook is under way */
+	struct {			      /* the counters above, per input type */
+		uint64_t sent, failed_attempts, dead_lettered;
+	} by_type[EH_TYPE_COUNT];
 };
 
 /* ==== Internal state (caller allocates the whole struct) ==== */
@@ -156,15 +156,11 @@ struct eh_delivery_worker {
 	uint32_t timer;	 /* back-off timer */
 	uint64_t due_ms; /* loop time of the next attempt */
 	uint64_t ticket; /* order of arrival while EH_DW_WAITING */
-	/* When records were queued, to the second: (first seq queued from then,
-	 * wall ms), oldest first; gives the age of the oldest undelivered. */
-	struct eh_delivery_age {
-		uint64_t seq, ms;
-	} age[EH_DELIVERY_AGE_SAMPLES];
-	unsigned nage;
 	uint32_t dl_gen;     /* numbers each dead-letter publish, in its tag */
 	uint32_t dl_wait_ms; /* next wait before publishing the dead letter again */
 	struct eh_delivery_sender *sender;
+	/* This type's share of the slot's counters (for per-type metrics). */
+	uint64_t sent, failed_attempts, dead_lettered;
 };
 
 struct eh_delivery_sender {
@@ -239,10 +235,6 @@ void eh_delivery_set_webhook(struct eh_delivery *d, unsigned slot, const struct 
 
 /* New records were appended for (slot, type). */
 void eh_delivery_kick(struct eh_delivery *d, unsigned slot, unsigned type);
-
-/* The same, naming the record's seq: also notes when it was queued (to the
- * second), for the age of the oldest undelivered notification. */
-void eh_delivery_appended(struct eh_delivery *d, unsigned slot, unsigned type, uint64_t seq);
 
 void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_delivery_wstats *out);
 

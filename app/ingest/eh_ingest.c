@@ -85,7 +85,7 @@ eh_err eh_ingest_message(struct eh_ingest *g, unsigned type, const uint8_t *payl
 	size_t n = 0;
 	eh_err rc;
 
-	EH_ASSERT(g != NULL && from != NULL && type < EH_TYPE_COUNT);
+	EH_ASSERT(g != NULL && from != NULL && type <= EH_INGEST_BY_WEBHOOK_TYPE);
 	if (*from == 0)
 		g->st.messages++;
 	if (len > EH_MAX_MSG_BYTES) {
@@ -96,8 +96,12 @@ eh_err eh_ingest_message(struct eh_ingest *g, unsigned type, const uint8_t *payl
 		return EH_ERR_TOOBIG;
 	}
 	eh_errs_init(&errs);
-	rc = eh_note_parse_message((const char *)payload, len, type, g->notes, EH_MAX_ARRAY_NOTES,
-				   &n, &errs);
+	if (type == EH_INGEST_BY_WEBHOOK_TYPE)
+		rc = eh_note_parse_typed((const char *)payload, len, g->notes, EH_MAX_ARRAY_NOTES,
+					 &n, &errs);
+	else
+		rc = eh_note_parse_message((const char *)payload, len, type, g->notes,
+					   EH_MAX_ARRAY_NOTES, &n, &errs);
 	if (rc != EH_OK) {
 		g->st.rejected++;
 		snprintf(diag, diag_cap, "%s", errs.n ? errs.msg[0] : eh_err_str(rc));
@@ -107,6 +111,7 @@ eh_err eh_ingest_message(struct eh_ingest *g, unsigned type, const uint8_t *payl
 	 * on once there is room, so no notification is staged twice. */
 	for (size_t i = *from; i < n; i++) {
 		const struct eh_note *note = &g->notes[i];
+		unsigned t = note->type; /* the message's, or the element's own */
 		uint64_t h, mask = g->ops->match(g->ctx, note);
 
 		g->st.notifications++;
@@ -114,12 +119,12 @@ eh_err eh_ingest_message(struct eh_ingest *g, unsigned type, const uint8_t *payl
 			g->st.unmatched++;
 			continue;
 		}
-		h = note_hash(type, (const uint8_t *)note->raw, note->raw_len);
+		h = note_hash(t, (const uint8_t *)note->raw, note->raw_len);
 		if (dedupe_seen(g, h)) {
 			g->st.duplicates++;
 			continue;
 		}
-		rc = g->ops->append(g->ctx, type, mask, (const uint8_t *)note->raw, note->raw_len,
+		rc = g->ops->append(g->ctx, t, mask, (const uint8_t *)note->raw, note->raw_len,
 				    h);
 		if (rc == EH_ERR_NOSPC) {
 			g->st.notifications--;
@@ -134,15 +139,21 @@ eh_err eh_ingest_message(struct eh_ingest *g, unsigned type, const uint8_t *payl
 		}
 		g->st.queued++;
 		dedupe_add(g, h);
-		EH_LOG_DBG("ingest", "staged %s notification %.*s", eh_type_name(type),
+		EH_LOG_DBG("ingest", "staged %s notification %.*s", eh_type_name(t),
 			   (int)(note->id_len < 64 ? note->id_len : 64), note->id);
 		if (g->ops->kick != NULL)
 			for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++)
 				if (mask & (1ull << s))
-					g->ops->kick(g->ctx, s, type);
+					g->ops->kick(g->ctx, s, t);
 	}
 	*from = 0;
+	g->last_count = n;
 	return EH_OK;
+}
+
+size_t eh_ingest_last_count(const struct eh_ingest *g)
+{
+	return g->last_count;
 }
 
 /* ==== Held input under `block` ==== */

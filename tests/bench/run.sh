@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # All benchmarks, on one Release build (build-bench), printing figures and
 # ratios against baselines measured in the same run. docs/BENCHMARKS.md
-# records a run. Usage: tests/bench/run.sh [filter|queue|delivery|e2e ...]
+# records a run. Usage: tests/bench/run.sh [filter|queue|delivery|e2e|http ...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 b=build-bench
@@ -16,6 +16,7 @@ for w in $what; do
 	queue) bash tests/bench/bench_queue.sh "$b" ;;
 	delivery) bash tests/bench/bench_delivery.sh "$b" 20000 ;;
 	e2e) /usr/bin/python3 tests/bench/bench_e2e.py --daemon "$b/edgehookd" ;;
+	http) /usr/bin/python3 tests/bench/bench_http.py --daemon "$b/edgehookd" ;;
 	*) echo "unknown benchmark $w" >&2; exit 2 ;;
 	esac
 done

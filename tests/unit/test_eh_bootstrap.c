@@ -379,6 +379,46 @@ EH_TEST(file_loading_and_secrets)
 	rmdir(dir);
 }
 
+EH_TEST(http_listener_keys)
+{
+	char dir[] = "/tmp/eh_boot_XXXXXX";
+	char tok[128], j[512];
+	REQUIRE(parse("{}") == EH_OK);
+	CHECK_STR(b.http.bind, "127.0.0.1");
+	CHECK_EQ(b.http.port, 0); /* off by default */
+	CHECK_STR(b.http.token_file, "");
+	REQUIRE(parse("{\"http\":{\"bind\":\"::1\",\"port\":8480,\"token_file\":null}}") == EH_OK);
+	CHECK_STR(b.http.bind, "::1");
+	CHECK_EQ(b.http.port, 8480);
+	expect_error("{\"http\":{\"port\":65536}}", "http.port: out of range 0..65535");
+	expect_error("{\"http\":{\"tokens\":\"x\"}}", "http.tokens: unknown key");
+	expect_error("{\"http\":{\"bind\":\"localhost\"}}",
+		     "http.bind: expected a numeric IPv4 or IPv6 address");
+	expect_error("{\"http\":[]}", "http: expected object");
+	expect_error("{\"http\":{\"token_file\":7}}", "http.token_file: expected string or null");
+
+	REQUIRE(mkdtemp(dir) != NULL);
+	snprintf(tok, sizeof(tok), "%s/token", dir);
+	FILE *f = fopen(tok, "w");
+	fputs("t0ken\n", f);
+	fclose(f);
+	snprintf(j, sizeof(j), "{\"http\":{\"port\":1,\"token_file\":\"%s\"}}", tok);
+	REQUIRE(parse(j) == EH_OK);
+	REQUIRE(eh_bootstrap_load_secrets(&b, &errs) == EH_OK);
+	CHECK_EQ(b.http_token_len, 5); /* without the trailing newline */
+	CHECK(memcmp(b.http_token, "t0ken", 5) == 0);
+	f = fopen(tok, "w");
+	fclose(f);
+	eh_errs_init(&errs);
+	CHECK(eh_bootstrap_load_secrets(&b, &errs) == EH_ERR_INVAL);
+	CHECK(strncmp(errs.msg[0], "http.token_file: ", 17) == 0 && strstr(errs.msg[0], "empty"));
+	unlink(tok);
+	eh_errs_init(&errs);
+	CHECK(eh_bootstrap_load_secrets(&b, &errs) == EH_ERR_INVAL);
+	CHECK(strncmp(errs.msg[0], "http.token_file: cannot read", 28) == 0);
+	rmdir(dir);
+}
+
 EH_TEST(https_proxy_and_no_proxy)
 {
 	REQUIRE(parse("{}") == EH_OK);

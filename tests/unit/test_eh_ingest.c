@@ -141,6 +141,34 @@ EH_TEST(refusals_stage_nothing)
 	CHECK_EQ(ingest(EV("x"), &from), EH_ERR_IO);
 }
 
+/* A body as FindFace posts it: each element staged under the type its webhook_type names;
+ * one element without it refuses the whole body, nothing staged. */
+EH_TEST(by_webhook_type_stages_each_element_as_its_type)
+{
+	static const char mixed[] =
+		"[{\"id\":\"e\",\"event_type\":\"event_created\",\"webhook_type\":\"events\"},"
+		"{\"id\":\"c\",\"event_type\":\"counter_record\",\"webhook_type\":\"counters\"}]";
+	static const char untyped[] =
+		"[{\"id\":\"e\",\"event_type\":\"event_created\",\"webhook_type\":\"events\"}," EV(
+			"x") "]";
+	char diag[EH_ERRS_LEN];
+	size_t from = 0;
+
+	rig();
+	CHECK_EQ(eh_ingest_message(&G, EH_INGEST_BY_WEBHOOK_TYPE, (const uint8_t *)mixed,
+				   strlen(mixed), diag, sizeof(diag), &from),
+		 EH_OK);
+	REQUIRE(F.n == 2);
+	CHECK_EQ(F.type[0], EH_TYPE_EVENTS);
+	CHECK_EQ(F.type[1], EH_TYPE_COUNTERS);
+	CHECK_EQ(eh_ingest_last_count(&G), 2);
+	CHECK_EQ(eh_ingest_message(&G, EH_INGEST_BY_WEBHOOK_TYPE, (const uint8_t *)untyped,
+				   strlen(untyped), diag, sizeof(diag), &from),
+		 EH_ERR_PROTO);
+	CHECK(strncmp(diag, "[1].webhook_type: required", 26) == 0);
+	CHECK_EQ(F.n, 2);
+}
+
 EH_TEST(redelivery_is_not_staged_twice)
 {
 	size_t from = 0;
