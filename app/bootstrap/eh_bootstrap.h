@@ -101,6 +101,12 @@ eh_err eh_bootstrap_parse(const char *json, size_t len, struct eh_bootstrap *b,
  * the top-level tls.ca_file when that is null. */
 const char *eh_bootstrap_mqtt_ca(const struct eh_bootstrap *b);
 
+/* The effective configuration as indented JSON into buf (NUL-terminated):
+ * every key with the value in force, defaults and derived names included;
+ * secret files' contents are never shown. EH_ERR_NOSPC when cap is too
+ * small. Allocates (cJSON) and frees before returning. */
+eh_err eh_bootstrap_render(const struct eh_bootstrap *b, char *buf, size_t cap);
+
 /* Read path (at most EH_BOOT_BOOTFILE_MAX bytes), then eh_bootstrap_parse. */
 eh_err eh_bootstrap_load(const char *path, struct eh_bootstrap *b, struct eh_errs *errs);
 

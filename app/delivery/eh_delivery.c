@@ -15,6 +15,8 @@
 #include <strings.h>
 
 static void worker_try(struct eh_delivery_worker *w);
+static bool senders_idle(const struct eh_delivery *d);
+static eh_err reload_now(struct eh_delivery *d);
 
 /* ==== Helpers ==== */
 
@@ -177,6 +179,12 @@ static void sender_put(struct eh_delivery *d, struct eh_delivery_sender *s)
 	s->w = NULL;
 	if (d->stopped)
 		return;
+	if (d->reload_ca != NULL) {
+		/* A CA reload waits for every sender: hand none out meanwhile. */
+		if (senders_idle(d))
+			(void)reload_now(d);
+		return;
+	}
 	/* Oldest first; a waiter that no longer needs a sender (deactivated,
 	 * queue emptied) passes it on to the next one. */
 	while (s->w == NULL) {
@@ -529,6 +537,10 @@ static void dl_timer(struct eh_loop *l, void *arg)
 	w->timer = 0;
 	if (w->state != EH_DW_DEADLETTER || wh == NULL || d->stopped || d->draining)
 		return;
+	if (d->reload_ca != NULL) { /* the senders are held for a CA reload */
+		dl_wait(w, DL_WAIT_MIN_MS);
+		return;
+	}
 	if ((s = sender_get(d, w)) == NULL) {
 		dl_wait(w, DL_WAIT_MIN_MS); /* every sender busy: soon again */
 		return;
@@ -669,7 +681,8 @@ static void worker_try(struct eh_delivery_worker *w)
 		wh = worker_wh(w);
 		/* A worker still holding a sender is inside its own completion
 		 * (on_done -> ack -> a kick from the app): on_done goes on after. */
-		if (d->stopped || d->draining || wh == NULL || !wh->active ||
+		if (d->stopped || d->draining || d->reload_ca != NULL || wh == NULL ||
+		    !wh->active ||
 		    w->state != EH_DW_IDLE || w->sender != NULL)
 			return;
 		if (worker_lag(w) == 0)
@@ -877,6 +890,42 @@ void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_del
 	out->next_attempt_in_s = (double)out->next_attempt_in_ms / 1000.0;
 	if (out->next_attempt_in_ms)
 		out->next_attempt_at_ms = eh_clock_wall_ms(d->cfg.clock) + out->next_attempt_in_ms;
+}
+
+static bool senders_idle(const struct eh_delivery *d)
+{
+	for (unsigned i = 0; i < EH_DELIVERY_SENDERS; i++)
+		if (d->senders[i].w != NULL)
+			return false;
+	return true;
+}
+
+/* The CA reload, with every sender idle: close, reload, go on. */
+static eh_err reload_now(struct eh_delivery *d)
+{
+	const char *path = d->reload_ca;
+	eh_err rc;
+
+	d->reload_ca = NULL;
+	eh_https_close_all(&d->https);
+	rc = eh_tls_pool_reload_ca(&d->pool, path);
+	if (rc == EH_OK)
+		EH_LOG_INF("delivery", "CA bundle %s reloaded: new connections use it", path);
+	for (unsigned i = 0; i < EH_MAX_WEBHOOKS; i++)
+		for (unsigned t = 0; t < EH_TYPE_COUNT; t++)
+			worker_try(&d->slots[i].w[t]);
+	return rc;
+}
+
+eh_err eh_delivery_reload_ca(struct eh_delivery *d, const char *ca_file)
+{
+	EH_ASSERT(d != NULL && ca_file != NULL);
+	if (!d->pool_open || d->stopped)
+		return EH_ERR_INVAL;
+	d->reload_ca = ca_file;
+	if (!senders_idle(d))
+		return EH_ERR_AGAIN;
+	return reload_now(d);
 }
 
 unsigned eh_delivery_drain(struct eh_delivery *d)

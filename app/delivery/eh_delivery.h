@@ -197,6 +197,7 @@ struct eh_delivery {
 	struct eh_delivery_config cfg;
 	bool stopped;
 	bool draining; /* eh_delivery_drain: no new attempt starts */
+	const char *reload_ca; /* eh_delivery_reload_ca waits for the senders */
 	uint64_t next_ticket;
 	struct eh_https https;
 	struct eh_tls_pool pool;
@@ -244,6 +245,14 @@ void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_del
  * 30 s). A tag that is no longer awaited (the webhook changed, a retry
  * already went out) is ignored. */
 void eh_delivery_deadletter_done(struct eh_delivery *d, uint64_t tag, bool ok);
+
+/* Trust the CAs of ca_file (kept; it must stay valid) from the next
+ * connection on: connections are closed and saved sessions dropped once
+ * no POST is in flight; until then no new attempt starts. EH_OK: done now;
+ * EH_ERR_AGAIN: done when the POSTs in flight end (logged then);
+ * EH_ERR_NOENT / EH_ERR_TLS: unusable file, the old CAs stay; EH_ERR_INVAL
+ * when the pool is not ours (a transport factory was given). */
+eh_err eh_delivery_reload_ca(struct eh_delivery *d, const char *ca_file);
 
 /* A planned stop: no new attempt starts from now on; POSTs in flight go on
  * and their outcome is recorded (acked on 2xx). Returns how many are still

@@ -37,6 +37,10 @@ void eh_tls_pool_init(struct eh_tls_pool *p);
 /* Load ca_file (PEM). EH_ERR_NOENT unreadable, EH_ERR_TLS no usable CA. */
 eh_err eh_tls_pool_open(struct eh_tls_pool *p, const char *ca_file);
 void eh_tls_pool_free(struct eh_tls_pool *p);
+/* Trust ca_file's CAs from the next handshake on, and forget the saved
+ * sessions. Call only with every connection closed. Errors as
+ * eh_tls_pool_open; the old CAs stay then. */
+eh_err eh_tls_pool_reload_ca(struct eh_tls_pool *p, const char *ca_file);
 /* The transport factory of struct eh_https_config: ctx is the pool. The
  * transport for connection idx is set up for route r: through r's proxy
  * when it names one, presenting r's identity when it is a live handle. */

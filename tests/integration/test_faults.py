@@ -232,6 +232,72 @@ def scenario_state(c):
         e.close()
 
 
+# ==== reload: SIGHUP and --print-config ====
+
+def scenario_reload(c):
+    """--print-config prints a valid bootstrap file with every default and no
+    secret; SIGHUP with a new CA bundle under the same name: the next
+    delivery trusts it, without a restart."""
+    import signal
+    import subprocess
+    e = Env("reload")
+    try:
+        pw = os.path.join(e.dir, "pw")
+        with open(pw, "w") as f:
+            f.write("s3cret-pass-XYZ\n")
+        e.daemon.boot["mqtt"]["password_file"] = pw
+        e.daemon.boot["mqtt"]["username"] = "u"
+        # The daemon trusts a CA that did not sign the receiver's certificate.
+        other = ehtest.make_ca(os.path.join(e.dir, "other") if os.path.isdir(
+            os.path.join(e.dir, "other")) or os.makedirs(os.path.join(e.dir, "other")) is None
+            else e.dir)
+        bundle = os.path.join(e.dir, "bundle.pem")
+        with open(other["ca"]) as f, open(bundle, "w") as g:
+            g.write(f.read())
+        e.daemon.boot["tls"]["ca_file"] = bundle
+        with open(e.daemon.conf, "w") as f:
+            json.dump(e.daemon.boot, f)
+        r = subprocess.run(ehtest.daemon_cmd() + ["-c", e.daemon.conf, "--print-config"],
+                           capture_output=True, text=True, timeout=30)
+        printed = os.path.join(e.dir, "printed.json")
+        with open(printed, "w") as f:
+            f.write(r.stdout)
+        doc = json.loads(r.stdout) if r.returncode == 0 else {}
+        c.check(doc.get("inputs", {}).get("events") == P + "/in/events" and
+                doc.get("stop_grace_s") == 5, "--print-config shows defaults and derived names")
+        c.check("s3cret-pass-XYZ" not in r.stdout, "--print-config shows no secret")
+        r2 = subprocess.run(ehtest.daemon_cmd() + ["-c", printed, "--check-config"],
+                            capture_output=True, text=True, timeout=30)
+        c.check(r2.returncode == 0, "its output is itself a valid bootstrap file (%s)"
+                % r2.stderr.strip()[:200])
+        e.daemon.start()
+        e.webhook(4, {"title": "ca", "url": e.rx.url, "filters": {"events": {}}})
+        n = sample("event")
+        n["id"] = "ca-1"
+        e.publish("events", n)
+        wait_for(lambda: "verify" in e.daemon.log() and "Attempt 2" in e.daemon.log(),
+                 20 * SLOW, what="a TLS failure with the wrong CA")
+        c.check(not e.rx.delivered(), "nothing delivered with the wrong CA")
+        with open(e.certs["ca"]) as f, open(bundle, "w") as g:  # renewed in place
+            g.write(f.read())
+        os.kill(e.daemon.proc.pid, signal.SIGHUP)
+        wait_for(lambda: "ca-1" in ids_of(e.rx.delivered()), 30 * SLOW,
+                 what="delivery after SIGHUP")
+        c.check(True, "after SIGHUP the next delivery trusts the new CA bundle")
+        c.check("CA bundle %s reloaded" % bundle in e.daemon.log(), "the reload is logged")
+        e.daemon.boot["queue"]["commit_interval_ms"] = 30
+        e.daemon.boot["log_level"] = "debug"
+        with open(e.daemon.conf, "w") as f:
+            json.dump(e.daemon.boot, f)
+        os.kill(e.daemon.proc.pid, signal.SIGHUP)
+        wait_for(lambda: "queue changed: it takes effect at the next restart" in
+                 e.daemon.log(), 10 * SLOW, what="restart notice")
+        c.check("SIGHUP: log level now 3" in e.daemon.log(), "the log level applies at once")
+        c.check(e.daemon.proc.poll() is None, "still running")
+    finally:
+        e.close()
+
+
 # ==== drain: a planned stop lets POSTs in flight finish ====
 
 def scenario_drain(c):
@@ -284,7 +350,7 @@ def scenario_drain(c):
 
 SCENARIOS = {"capacity": scenario_capacity, "deadletter": scenario_deadletter,
              "reconcile": scenario_reconcile, "drain": scenario_drain,
-             "state": scenario_state}
+             "state": scenario_state, "reload": scenario_reload}
 
 if __name__ == "__main__":
     checks = Checks()
