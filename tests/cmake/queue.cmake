@@ -18,6 +18,9 @@ eh_unit_test(powercut SOURCES powercut/powercut.c LIBS eh_queue eh_drv_flash_emu
 add_test(NAME powercut_linear COMMAND powercut 600 --linear 3)
 set_tests_properties(powercut_linear PROPERTIES LABELS "unit;powercut" TIMEOUT 600)
 
+# Records with valid CRCs and hostile fields (lengths, seqs, cursors).
+eh_unit_test(test_eh_queue_hostile SOURCES unit/test_eh_queue_hostile.c
+  LIBS eh_queue eh_drv_flash_emu)
 eh_unit_test(test_eh_queue_corrupt SOURCES unit/test_eh_queue_corrupt.c
   LIBS eh_queue eh_drv_storage TIMEOUT 300)
 eh_unit_test(test_eh_queue_kill SOURCES unit/test_eh_queue_kill.c
