@@ -43,7 +43,7 @@ struct it {
 	uint32_t seg, off;
 	uint64_t seg_seq, floor;
 	uint64_t ceil; /* DATA seqs of the segment are below this */
-	bool whole; /* started at the segment's first record */
+	bool whole;    /* started at the segment's first record */
 };
 
 /* ==== Little helpers ==== */
@@ -268,7 +268,8 @@ static int rec_decode(const struct eh_queue *q, const uint8_t *b, struct rhdr *h
 	if (h->seq > SEQ_MAX || h->seg_seq > SEQ_MAX)
 		return -1;
 	if (h->kind == KIND_DATA)
-		return h->type < EH_QUEUE_TYPES && h->mask != 0 && h->len <= max_payload(q) ? 1 : -1;
+		return h->type < EH_QUEUE_TYPES && h->mask != 0 && h->len <= max_payload(q) ? 1
+											    : -1;
 	return h->kind == KIND_CURSOR && h->len >= CUR_FIXED && h->len <= CUR_MAX ? 1 : -1;
 }
 
@@ -611,7 +612,8 @@ static eh_err recover(struct eh_queue *q)
 	for (unsigned s = 0; s < EH_QUEUE_SLOTS; s++)
 		for (unsigned t = 0; t < EH_QUEUE_TYPES; t++)
 			if (q->cur[s][t] >= q->next_seq) {
-				EH_LOG_WRN("queue", "slot %u cursor %llu beyond the head %llu: moved back",
+				EH_LOG_WRN("queue",
+					   "slot %u cursor %llu beyond the head %llu: moved back",
 					   s, (unsigned long long)q->cur[s][t],
 					   (unsigned long long)(q->next_seq - 1));
 				q->cur[s][t] = q->next_seq - 1;

@@ -238,8 +238,8 @@ EH_TEST(a_length_beyond_the_segment_room_is_damage)
 	uint8_t *h = find_rec(1, 3);
 	REQUIRE(h != NULL);
 	REQUIRE((size_t)(h - dur) / BS == 1); /* segment 0 */
-	put32(h + 4, 12000); /* fits the segment, not its data room */
-	reseal(h, 12000);    /* even the payload CRC holds */
+	put32(h + 4, 12000);		      /* fits the segment, not its data room */
+	reseal(h, 12000);		      /* even the payload CRC holds */
 
 	REQUIRE(qopen() == EH_OK);
 	REQUIRE(eh_queue_walk(&q, walk_cb, &w, buf, w.buf_len) == EH_OK);
