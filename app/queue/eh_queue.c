@@ -568,11 +568,16 @@ static eh_err recover(struct eh_queue *q)
 	q->next_seq = 1;
 	if (newest == NONE)
 		return EH_OK; /* nothing was ever committed */
-	/* The live run: segments opened one after the other end at the newest. */
+	/* The live run: segments opened one after the other end at the newest.
+	 * Their first seqs never decrease (each was opened at the next seq to
+	 * assign): a segment that breaks that is damage and ends the run, so no
+	 * record can carry a seq above the head. */
 	q->segs[newest].live = true;
 	for (uint32_t k = 1; k < q->nsegs; k++) {
 		uint32_t p = (newest + q->nsegs - k) % q->nsegs;
-		if (q->segs[p].seg_seq == 0 || q->segs[p].seg_seq + k != q->segs[newest].seg_seq)
+		uint32_t nx = (p + 1) % q->nsegs;
+		if (q->segs[p].seg_seq == 0 || q->segs[p].seg_seq + k != q->segs[newest].seg_seq ||
+		    q->segs[p].first_seq > q->segs[nx].first_seq)
 			break;
 		q->segs[p].live = true;
 		q->tail_seg = p;
@@ -864,6 +869,13 @@ eh_err eh_queue_append(struct eh_queue *q, unsigned type, uint64_t mask, const v
 		return EH_ERR_INVAL;
 	if (q->failed)
 		return EH_ERR_IO;
+	if (q->next_seq > SEQ_MAX) {
+		/* only a damaged or crafted file gets here: its records would
+		 * read as damage, so none is written */
+		EH_LOG_ERR("queue", "seqs exhausted at %llu: move the queue file aside",
+			   (unsigned long long)q->next_seq);
+		return EH_ERR_IO;
+	}
 	if (len > max_payload(q))
 		return EH_ERR_TOOBIG;
 	rsz = (uint32_t)rec_size(len);

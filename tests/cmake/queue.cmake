@@ -32,6 +32,10 @@ target_include_directories(test_eh_queue_ctl PRIVATE ${PROJECT_SOURCE_DIR}/app/c
 # Mount a fuzzed image. eh_fuzz_target() is defined after this file is included.
 cmake_language(DEFER CALL eh_fuzz_target fuzz_queue SOURCES fuzz/fuzz_queue.c
   LIBS eh_queue eh_drv_flash_emu CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/queue SECONDS 60)
+# Structure-aware: records sealed with valid CRCs and hostile fields.
+cmake_language(DEFER CALL eh_fuzz_target fuzz_queue_struct SOURCES fuzz/fuzz_queue_struct.c
+  LIBS eh_queue eh_drv_flash_emu CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/fuzz_queue_struct
+  SECONDS 60)
 cmake_language(DEFER CALL eh_bench bench_queue SOURCES bench/bench_queue.c LIBS eh_queue eh_drv_storage)
 if(CMAKE_CROSSCOMPILING)
   # under the emulator: fewer damaged files and kill rounds
