@@ -2,6 +2,9 @@
 # The persistent queue and its block devices: unit tests, the power-cut
 # driver, corruption and kill tests, the fuzz target and the benchmark.
 eh_unit_test(test_eh_flash SOURCES unit/test_eh_flash.c LIBS eh_drv_storage eh_drv_flash_emu)
+# Creating the queue file: all or nothing (a full tmpfs when root, a stop
+# signal, a killed creation's leftover), start-timeout extension, size mismatch.
+eh_unit_test(test_eh_flash_create SOURCES unit/test_eh_flash_create.c LIBS eh_drv_storage)
 eh_unit_test(test_eh_queue SOURCES unit/test_eh_queue.c LIBS eh_queue eh_drv_flash_emu)
 
 # Exhaustive single power cut: every device operation x every crash mode.
