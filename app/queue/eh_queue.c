@@ -800,6 +800,11 @@ static eh_err open_next(struct eh_queue *q, uint32_t rsz, bool allow_drop)
 	uint32_t opens = 0, need;
 	bool was_live = q->segs[nxt].live;
 	eh_err rc;
+	if (q->max_seg_seq >= SEQ_MAX) {
+		/* as for seqs: only a crafted file gets here */
+		EH_LOG_ERR("queue", "segment seqs exhausted: move the queue file aside");
+		return EH_ERR_IO;
+	}
 	for (uint32_t i = 0; i < q->n_ext; i++)
 		opens += q->ext[i].opens;
 	need = q->stage_used + 2 * cur_room(q) + align_up(seg_data_start(q) + rsz, q->unit);

@@ -382,15 +382,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (eh_queue_walk(&q, walk_cb, &w, pbuf, BUFLEN) != EH_OK)
 		abort();
 	eh_queue_stats(&q, &st);
-	if (st.head_seq >= ((uint64_t)1 << 62)) {
+	eh_err rc = eh_queue_append(&q, 1, 1ull << 5, "new!", 4, &seq);
+	if (rc == EH_ERR_IO &&
+	    (st.head_seq >= ((uint64_t)1 << 62) || q.max_seg_seq >= ((uint64_t)1 << 62))) {
 		/* seqs exhausted (only a crafted file): appends are refused */
-		if (eh_queue_append(&q, 1, 1ull << 5, "new!", 4, &seq) != EH_ERR_IO)
-			abort();
 		eh_queue_close(&q);
 		return 0;
 	}
-	if (eh_queue_append(&q, 1, 1ull << 5, "new!", 4, &seq) != EH_OK || seq <= w.max_seq ||
-	    eh_queue_commit(&q) != EH_OK)
+	if (rc != EH_OK || seq <= w.max_seq || eh_queue_commit(&q) != EH_OK)
 		abort();
 	{
 		/* slot 5 gets it, whatever its cursor said */
