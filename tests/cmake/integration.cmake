@@ -34,6 +34,8 @@ if(TARGET edgehookd AND EH_PYTHON)
   eh_integration(e2e_robust COMMAND ${e2e} robust)
   eh_integration(e2e_lifecycle COMMAND ${e2e} lifecycle)
   eh_integration(e2e_config COMMAND ${e2e} config)
+  # The queue file: crafted records, a size change, a creation cut by ENOSPC.
+  eh_integration(queue_file COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_queue_file.py)
   if(EH_WITH_COAP)
     eh_integration(e2e_coap COMMAND ${e2e} coap)
   endif()
