@@ -155,7 +155,8 @@ void eh_queue_close(struct eh_queue *q);
  * counted as drops for every slot that had not consumed them (persisted
  * before the segment is overwritten). EH_ERR_TOOBIG: larger than a segment
  * can ever hold. EH_ERR_INVAL: bad type or empty mask. EH_ERR_IO: the device
- * failed (the queue is then failed until reopened). */
+ * failed (the queue is then failed until reopened), or seqs reached 2^62
+ * (only a crafted or damaged file gets there: move it aside). */
 eh_err eh_queue_append(struct eh_queue *q, unsigned type, uint64_t mask, const void *payload,
 		       size_t len, uint64_t *seq);
 
