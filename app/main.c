@@ -1273,8 +1273,11 @@ static int open_queue(void)
 	struct eh_queue_config qc;
 	snprintf(D.journal_path, sizeof(D.journal_path), "%s.journal", D.boot.queue.path);
 	snprintf(D.seen_path, sizeof(D.seen_path), "%s.seen", D.boot.queue.path);
+	eh_signal_install(NULL); /* a stop during the queue file's creation ends it cleanly */
 	eh_err rc = eh_flash_file_open(&D.flash, &D.flash_file, D.boot.queue.path,
 				       D.boot.queue.size_bytes, 0, 0, 0);
+	if (rc == EH_ERR_CLOSED)
+		return 0; /* stopped while creating it: nothing was left behind */
 	if (rc != EH_OK) {
 		EH_LOG_ERR("queue", "cannot open %s: %s", D.boot.queue.path, eh_err_str(rc));
 		return EXIT_STORAGE;

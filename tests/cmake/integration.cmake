@@ -39,6 +39,8 @@ if(TARGET edgehookd AND EH_PYTHON)
     eh_integration(e2e_egress COMMAND ${e2e} egress)
   endif()
   eh_integration(e2e_bootcheck COMMAND ${e2e} bootcheck)
+  # The queue file: crafted records, a size change, a creation cut by ENOSPC.
+  eh_integration(queue_file COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_queue_file.py)
   if(EH_WITH_COAP)
     eh_integration(e2e_coap COMMAND ${e2e} coap)
   endif()
