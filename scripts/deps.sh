@@ -26,7 +26,7 @@ PACKAGE_PKGS=(
 )
 TEST_PKGS=(
 	clang libclang-rt-14-dev llvm libcmocka-dev libcoap3-bin valgrind procps iproute2 file
-	tinyproxy python3-prometheus-client
+	tinyproxy python3-prometheus-client strace
 )
 CROSS_PKGS=(
 	qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross

@@ -2,20 +2,29 @@
 """End-to-end benchmark: MQTT in -> filters -> durable queue -> TLS out,
 measured against the broker's own ceiling in the same run.
 
-  bench_e2e.py --daemon build-bench/edgehookd [--n 20000] [--batch 50]
+  bench_e2e.py --daemon build-bench/edgehookd [--n 100000] [--batch 50]
+               [--paho-sub build-bench/tests/bench_paho_sub] [--strace-n 20000]
 
 Prints, for the same backlog of N notifications (the seed's compact event,
 distinct ids) held by a local mosquitto for a persistent session:
-  - baseline: a bare subscriber (mosquitto_sub, QoS 1) draining it: msgs/s
-  - edgehookd draining it into its queue and delivering batches over TLS to a
-    local receiver: in/s (queued), out/s (delivered), the ratio to baseline,
-    daemon CPU us per notification, peak RSS, bytes written per notification
+  - baselines: mosquitto_sub and a bare Paho MQTTAsync subscriber that
+    discards (bench_paho_sub), both QoS 1: msgs/s and CPU us per message
+  - edgehookd draining it into its queue on disk and delivering batches over
+    TLS to a local receiver: delivered/s, daemon CPU us per notification, the
+    ratios of both to the Paho subscriber, RssAnon idle, VmHWM through the
+    run, bytes written per notification
+  - system calls per notification (a second drain of --strace-n under
+    strace -f -ff -yy): the MQTTAsync threads' against ours, ours by call and
+    by what the descriptor is (MQTT socket, HTTPS socket, queue file, eventfd)
   - latency: publish-to-receipt p50/p99 at a fixed rate (default 1000/s),
     batch 1.
 All traffic stays on 127.0.0.1; every process is stopped by its PID."""
 import argparse
+import collections
+import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -44,7 +53,7 @@ def proc_status_kib(pid, key):
     return 0
 
 
-def fill_backlog(port, topic, client_id, n, payloads):
+def fill_backlog(port, topic, client_id, n, payloads, first=0):
     """Publish n messages (QoS 1) for a subscriber session that is offline."""
     import paho.mqtt.client as mqtt
     c = mqtt.Client(client_id="bench-pub-%d" % os.getpid(), protocol=mqtt.MQTTv311)
@@ -54,7 +63,7 @@ def fill_backlog(port, topic, client_id, n, payloads):
     c.loop_start()
     last = None
     for i in range(n):
-        last = c.publish(topic, payloads[i % len(payloads)](i), qos=1)
+        last = c.publish(topic, payloads[i % len(payloads)](first + i), qos=1)
     last.wait_for_publish(120)
     time.sleep(0.5)
     c.loop_stop()
@@ -74,8 +83,33 @@ def make_payloads():
     return [mk], len(mk(0))
 
 
+def wait_rusage(p):
+    """Reap a child; its CPU time (user + system, every thread) in s."""
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return ru.ru_utime + ru.ru_stime
+
+
+def paho_baseline(broker, n, payloads, binary):
+    """bench_paho_sub as a persistent QoS 1 session: time and CPU to drain n."""
+    cid = "bench-paho"
+    uri = "tcp://127.0.0.1:%d" % broker.port
+    subprocess.run([binary, uri, cid, "bench/paho", "0"], check=True, timeout=30)
+    fill_backlog(broker.port, "bench/paho", cid, n, payloads)
+    t0 = time.time()
+    p = subprocess.Popen([binary, uri, cid, "bench/paho", str(n)], stdout=subprocess.PIPE,
+                         text=True)
+    out = p.stdout.read()
+    cpu = wait_rusage(p)
+    dt = time.time() - t0
+    if p.returncode != 0:
+        raise RuntimeError("bench_paho_sub exited %s" % p.returncode)
+    own = dict(kv.split("=") for kv in out.split())
+    return n / dt, cpu, float(own["cpu_us_per_msg"])
+
+
 def baseline(broker, n, payloads):
-    """mosquitto_sub as a persistent QoS 1 session: time to drain n."""
+    """mosquitto_sub as a persistent QoS 1 session: time and CPU to drain n."""
     cid = "bench-bare"
     # create the session
     subprocess.run(["mosquitto_sub", "-p", str(broker.port), "-i", cid, "-c", "-q", "1",
@@ -85,9 +119,104 @@ def baseline(broker, n, payloads):
     t0 = time.time()
     p = subprocess.Popen(["mosquitto_sub", "-p", str(broker.port), "-i", cid, "-c", "-q", "1",
                           "-t", "bench/bare", "-C", str(n)], stdout=subprocess.DEVNULL)
-    p.wait(300)
+    cpu = wait_rusage(p)
     dt = time.time() - t0
-    return n / dt, dt
+    return n / dt, cpu
+
+
+def descr(fdtext, ports):
+    """What a descriptor strace -yy printed is: mqtt, https, queue, eventfd..."""
+    if "eventfd" in fdtext:
+        return "eventfd"
+    if "TCP" in fdtext:
+        for name, port in ports.items():
+            if fdtext.endswith(":%d]" % port):
+                return name
+        return "tcp"
+    if "UNIX" in fdtext:
+        return "unix"
+    if "UDP" in fdtext:
+        return "udp"
+    if ".ring" in fdtext:
+        return "queue"
+    if fdtext.startswith("/"):
+        return "file"
+    return "other"
+
+
+CALL = re.compile(r"^(?:\d+ )?([a-z_0-9]+)\((\d+)?(<(?:[^\[>]*\[[^\]]*\])?[^>]*>)?")
+
+
+def strace_summary(prefix, n, ports):
+    """Per-thread strace files -> counts per notification: by thread kind, and
+    ours by call and by what the descriptor is."""
+    per_kind = collections.Counter()
+    ours_call = collections.Counter()
+    ours_fd = collections.Counter()
+    threads = {}
+    files = sorted(glob.glob(prefix + ".*"), key=lambda p: int(p.rsplit(".", 1)[1]))
+    for path in files:
+        calls = []
+        # the lowest id is the process's first thread; others unnamed are "other"
+        name = "main" if path == files[0] else "other"
+        with open(path, errors="replace") as f:
+            for line in f:
+                m = re.search(r'PR_SET_NAME, "([^"]*)"', line)
+                if m:
+                    name = m.group(1)
+                if line.startswith("<...") or line.startswith("+++") or line.startswith("---"):
+                    continue
+                m = CALL.match(line)
+                if m:
+                    calls.append((m.group(1), m.group(3) or ""))
+        kind = "paho" if name.startswith("MQTTAsync") else "ours"
+        threads[path.rsplit(".", 1)[1]] = (name, len(calls))
+        per_kind[kind] += len(calls)
+        if kind == "ours":
+            for call, fd in calls:
+                ours_call[call] += 1
+                ours_fd[descr(fd[1:-1], ports) if fd else "-"] += 1
+    total = sum(per_kind.values())
+    path_calls = sum(v for k, v in ours_fd.items() if k in ("queue", "eventfd", "file")) + \
+        sum(v for k, v in ours_call.items() if k in ("poll", "ppoll", "epoll_wait", "epoll_pwait",
+                                                     "futex", "clock_nanosleep", "nanosleep"))
+    r = lambda x: round(x / n, 3)  # noqa: E731
+    return {
+        "syscalls_per_notification": r(total),
+        "syscalls_paho_threads": r(per_kind["paho"]),
+        "syscalls_ours": r(per_kind["ours"]),
+        "syscalls_ours_ingest_queue": r(path_calls),
+        "syscalls_ours_by_call": {k: r(v) for k, v in ours_call.most_common(12)},
+        "syscalls_ours_by_fd": {k: r(v) for k, v in ours_fd.most_common()},
+        "threads": {t: "%s:%d" % v for t, v in sorted(threads.items())},
+    }
+
+
+def strace_drain(args, d, broker, rx, payloads, work):
+    """A second drain of --strace-n notifications with the daemon under
+    strace -f -ff -yy: one file per thread, named by what the thread set."""
+    n = args.strace_n
+    # ids after the first drain's: the daemon would drop repeated ones
+    fill_backlog(broker.port, P + "/in/events", "edgehookd-bench", n, payloads,
+                 first=args.n)
+    rx.requests.clear()
+    prefix = os.path.join(work, "st")
+    saved = os.environ["EH_DAEMON"]
+    os.environ["EH_DAEMON"] = "|".join(["strace", "-f", "-ff", "-yy", "-qq", "-s", "16",
+                                        "-o", prefix, args.daemon])
+    try:
+        d.start(wait_ready=False)
+    finally:
+        os.environ["EH_DAEMON"] = saved
+    tracer = d.proc.pid
+    ehtest.wait_for(lambda: sum(len(r["body"]) for r in rx.delivered()) >= n, 900,
+                    step=0.05, what="all delivered under strace")
+    # The tracee is strace's child: stop it by its own PID, then reap strace.
+    with open("/proc/%d/task/%d/children" % (tracer, tracer)) as f:
+        child = int(f.read().split()[0])
+    os.kill(child, 15)
+    d.proc.wait(60)
+    return strace_summary(prefix, n, {"mqtt": broker.port, "https": rx.port})
 
 
 def run(args):
@@ -99,7 +228,10 @@ def run(args):
     results = {}
     d = None
     try:
-        base_rate, base_dt = baseline(broker, args.n, payloads)
+        base_rate, base_cpu = baseline(broker, args.n, payloads)
+        paho_sub = args.paho_sub or os.path.join(os.path.dirname(args.daemon), "tests",
+                                                 "bench_paho_sub")
+        paho_rate, paho_cpu, paho_own_us = paho_baseline(broker, args.n, payloads, paho_sub)
         boot = {"device_id": "bench", "topic_prefix": P,
                 "mqtt": {"uri": "tcp://127.0.0.1:%d" % broker.port},
                 "queue": {"path": os.path.join(args.queue_dir or work, "q-%d.ring" % os.getpid()),
@@ -115,7 +247,9 @@ def run(args):
         ehtest.publish_wait(mq, P + "/config/webhooks/1", json.dumps(
             {"title": "bench", "url": rx.url, "batch_size": args.batch,
              "filters": {"events": {}}}), retain=True)
-        time.sleep(1)
+        time.sleep(3)
+        idle_anon = proc_status_kib(d.proc.pid, "RssAnon")
+        idle_hwm = proc_status_kib(d.proc.pid, "VmHWM")
         d.stop()
         fill_backlog(broker.port, P + "/in/events", "edgehookd-bench", args.n, payloads)
         rx.requests.clear()
@@ -130,19 +264,35 @@ def run(args):
         hwm = proc_status_kib(pid, "VmHWM")
         anon = proc_status_kib(pid, "RssAnon")
         rfile = proc_status_kib(pid, "RssFile")
-        time.sleep(1.5)
+        time.sleep(3)
+        anon_idle_after = proc_status_kib(pid, "RssAnon")
+        hwm = proc_status_kib(pid, "VmHWM")
         st = json.loads(status.get(P + "/status", b"{}") or b"{}")
         written = st.get("queue", {}).get("bytes_written", 0)
         syncs = st.get("queue", {}).get("syncs", 0)
         d.stop()
         out_rate = args.n / dt
-        results.update(baseline_msgs_s=round(base_rate), daemon_delivered_s=round(out_rate),
-                       ratio=round(out_rate / base_rate, 3),
-                       cpu_us_per_notification=round(cpu * 1e6 / args.n, 2),
-                       peak_rss_kib=hwm, rss_anon_kib_at_end=anon, rss_file_kib_at_end=rfile,
+        cpu_us = cpu * 1e6 / args.n
+        paho_us = paho_cpu * 1e6 / args.n
+        results.update(mosquitto_sub_msgs_s=round(base_rate),
+                       mosquitto_sub_cpu_us_per_msg=round(base_cpu * 1e6 / args.n, 2),
+                       paho_sub_msgs_s=round(paho_rate),
+                       paho_sub_cpu_us_per_msg=round(paho_us, 2),
+                       paho_sub_cpu_us_own_count=paho_own_us,
+                       daemon_delivered_s=round(out_rate),
+                       drain_ratio_daemon_over_paho=round(out_rate / paho_rate, 3),
+                       drain_ratio_daemon_over_mosquitto_sub=round(out_rate / base_rate, 3),
+                       cpu_us_per_notification=round(cpu_us, 2),
+                       cpu_ratio_daemon_over_paho=round(cpu_us / paho_us, 2),
+                       rss_anon_kib_idle_before=idle_anon, vm_hwm_kib_idle_before=idle_hwm,
+                       rss_anon_kib_at_drained=anon, rss_anon_kib_idle_after=anon_idle_after,
+                       vm_hwm_kib_through_run=hwm, rss_file_kib_at_drained=rfile,
                        bytes_written_per_notification=round(written / args.n, 1),
                        payload_bytes=size, written_per_payload_byte=round(written / args.n / size, 3),
                        fsyncs=syncs, batches=len(rx.delivered()), n=args.n, batch=args.batch)
+
+        if args.strace_n > 0:
+            results.update(strace_drain(args, d, broker, rx, payloads, work))
 
         # Latency at a fixed rate, batch 1, against a receiver in its own
         # process (in this one, the GIL would add its own pauses).
@@ -215,7 +365,11 @@ def run(args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--daemon", required=True)
-    ap.add_argument("--n", type=int, default=20000)
+    ap.add_argument("--n", type=int, default=100000)
+    ap.add_argument("--paho-sub", default="",
+                    help="bench_paho_sub binary (default: tests/bench_paho_sub beside --daemon)")
+    ap.add_argument("--strace-n", type=int, default=20000,
+                    help="backlog drained under strace to count system calls (0: skip)")
     ap.add_argument("--batch", type=int, default=50)
     ap.add_argument("--rate", type=int, default=1000)
     ap.add_argument("--lat-n", type=int, default=5000)

@@ -16,3 +16,10 @@ endif()
 if(TARGET eh_drv_mqtt)
   eh_unit_test(test_eh_mqtt_journal SOURCES unit/test_eh_mqtt_journal.c LIBS eh_drv_mqtt)
 endif()
+# The library's own floor for bench_e2e: a bare Paho subscriber that discards,
+# linked to Paho as drivers/mqtt is.
+if(TARGET eh_lib_paho)
+  find_package(Threads REQUIRED)
+  cmake_language(DEFER CALL eh_bench bench_paho_sub SOURCES bench/bench_paho_sub.c
+    LIBS eh_lib_paho Threads::Threads)
+endif()
