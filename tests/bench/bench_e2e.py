@@ -61,10 +61,13 @@ def fill_backlog(port, topic, client_id, n, payloads, first=0):
     c.max_queued_messages_set(0)
     c.connect("127.0.0.1", port)
     c.loop_start()
-    last = None
+    sent = []
     for i in range(n):
-        last = c.publish(topic, payloads[i % len(payloads)](first + i), qos=1)
-    last.wait_for_publish(120)
+        # message ids wrap at 65,535: keep fewer than that unacknowledged
+        if i >= 50000:
+            sent[i - 50000].wait_for_publish(120)
+        sent.append(c.publish(topic, payloads[i % len(payloads)](first + i), qos=1))
+    sent[-1].wait_for_publish(120)
     time.sleep(0.5)
     c.loop_stop()
     c.disconnect()
@@ -219,19 +222,34 @@ def strace_drain(args, d, broker, rx, payloads, work):
     return strace_summary(prefix, n, {"mqtt": broker.port, "https": rx.port})
 
 
+class Results(dict):
+    """Prints each figure as it is known, so an interrupted run keeps them."""
+
+    def update(self, *a, **kw):
+        new = dict(*a, **kw)
+        for k, v in new.items():
+            print("%-38s %s" % (k, v), flush=True)
+        super().update(new)
+
+
 def run(args):
     work = ehtest.tempdir("eh-bench-")
     certs = ehtest.make_ca(work)
     broker = ehtest.Mosquitto(work).start()
     rx = ehtest.Receiver(certs)
     payloads, size = make_payloads()
-    results = {}
+    results = Results()
     d = None
     try:
         base_rate, base_cpu = baseline(broker, args.n, payloads)
         paho_sub = args.paho_sub or os.path.join(os.path.dirname(args.daemon), "tests",
                                                  "bench_paho_sub")
         paho_rate, paho_cpu, paho_own_us = paho_baseline(broker, args.n, payloads, paho_sub)
+        results.update(mosquitto_sub_msgs_s=round(base_rate),
+                       mosquitto_sub_cpu_us_per_msg=round(base_cpu * 1e6 / args.n, 2),
+                       paho_sub_msgs_s=round(paho_rate),
+                       paho_sub_cpu_us_per_msg=round(paho_cpu * 1e6 / args.n, 2),
+                       paho_sub_cpu_us_own_count=paho_own_us)
         boot = {"device_id": "bench", "topic_prefix": P,
                 "mqtt": {"uri": "tcp://127.0.0.1:%d" % broker.port},
                 "queue": {"path": os.path.join(args.queue_dir or work, "q-%d.ring" % os.getpid()),
@@ -274,12 +292,7 @@ def run(args):
         out_rate = args.n / dt
         cpu_us = cpu * 1e6 / args.n
         paho_us = paho_cpu * 1e6 / args.n
-        results.update(mosquitto_sub_msgs_s=round(base_rate),
-                       mosquitto_sub_cpu_us_per_msg=round(base_cpu * 1e6 / args.n, 2),
-                       paho_sub_msgs_s=round(paho_rate),
-                       paho_sub_cpu_us_per_msg=round(paho_us, 2),
-                       paho_sub_cpu_us_own_count=paho_own_us,
-                       daemon_delivered_s=round(out_rate),
+        results.update(daemon_delivered_s=round(out_rate),
                        drain_ratio_daemon_over_paho=round(out_rate / paho_rate, 3),
                        drain_ratio_daemon_over_mosquitto_sub=round(out_rate / base_rate, 3),
                        cpu_us_per_notification=round(cpu_us, 2),
@@ -357,8 +370,6 @@ def run(args):
                     os.unlink(os.path.join(args.queue_dir, "q-%d.ring%s" % (os.getpid(), suffix)))
                 except OSError:
                     pass
-    for k, v in results.items():
-        print("%-34s %s" % (k, v))
     return results
 
 
