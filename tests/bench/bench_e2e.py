@@ -150,9 +150,9 @@ def descr(fdtext, ports):
 CALL = re.compile(r"^(?:\d+ )?([a-z_0-9]+)\((\d+)?(<(?:[^\[>]*\[[^\]]*\])?[^>]*>)?")
 
 
-def strace_summary(prefix, n, ports):
-    """Per-thread strace files -> counts per notification: by thread kind, and
-    ours by call and by what the descriptor is."""
+def strace_counts(prefix, ports):
+    """Per-thread strace files -> counts: by thread kind, and ours by call and
+    by what the descriptor is."""
     per_kind = collections.Counter()
     ours_call = collections.Counter()
     ours_fd = collections.Counter()
@@ -179,6 +179,14 @@ def strace_summary(prefix, n, ports):
             for call, fd in calls:
                 ours_call[call] += 1
                 ours_fd[descr(fd[1:-1], ports) if fd else "-"] += 1
+    return per_kind, ours_call, ours_fd, threads
+
+
+def strace_summary(run, start, n):
+    """Counts per notification of a drain, less those of a start with no backlog
+    (start-up and 2 s idle), so that fixed costs are not spread over n."""
+    per_kind, ours_call, ours_fd = [a - b for a, b in zip(run[:3], start[:3])]
+    threads = run[3]
     total = sum(per_kind.values())
     path_calls = sum(v for k, v in ours_fd.items() if k in ("queue", "eventfd", "file")) + \
         sum(v for k, v in ours_call.items() if k in ("poll", "ppoll", "epoll_wait", "epoll_pwait",
@@ -192,6 +200,9 @@ def strace_summary(prefix, n, ports):
         "syscalls_ours_by_call": {k: r(v) for k, v in ours_call.most_common(12)},
         "syscalls_ours_by_fd": {k: r(v) for k, v in ours_fd.most_common()},
         "threads": {t: "%s:%d" % v for t, v in sorted(threads.items())},
+        "start_up_syscalls_ours": start[0]["ours"],
+        "start_up_syscalls_paho": start[0]["paho"],
+        "start_up_ours_by_call": dict(start[1].most_common(6)),
     }
 
 
@@ -199,27 +210,38 @@ def strace_drain(args, d, broker, rx, payloads, work):
     """A second drain of --strace-n notifications with the daemon under
     strace -f -ff -yy: one file per thread, named by what the thread set."""
     n = args.strace_n
+    d.rx = rx
+    ports = {"mqtt": broker.port, "https": rx.port}
+    start = traced_start(args, d, os.path.join(work, "st0"), None, ports)
     # ids after the first drain's: the daemon would drop repeated ones
     fill_backlog(broker.port, P + "/in/events", "edgehookd-bench", n, payloads,
                  first=args.n)
     rx.requests.clear()
-    prefix = os.path.join(work, "st")
+    run = traced_start(args, d, os.path.join(work, "st"), n, ports)
+    return strace_summary(run, start, n)
+
+
+def traced_start(args, d, prefix, n, ports):
+    """The daemon under strace until n are delivered (None: ready, then 2 s)."""
     saved = os.environ["EH_DAEMON"]
     os.environ["EH_DAEMON"] = "|".join(["strace", "-f", "-ff", "-yy", "-qq", "-s", "16",
                                         "-o", prefix, args.daemon])
     try:
-        d.start(wait_ready=False)
+        d.start(wait_ready=n is None)
     finally:
         os.environ["EH_DAEMON"] = saved
     tracer = d.proc.pid
-    ehtest.wait_for(lambda: sum(len(r["body"]) for r in rx.delivered()) >= n, 900,
-                    step=0.05, what="all delivered under strace")
+    if n is None:
+        time.sleep(2)
+    else:
+        ehtest.wait_for(lambda: sum(len(r["body"]) for r in d.rx.delivered()) >= n, 900,
+                        step=0.05, what="all delivered under strace")
     # The tracee is strace's child: stop it by its own PID, then reap strace.
     with open("/proc/%d/task/%d/children" % (tracer, tracer)) as f:
         child = int(f.read().split()[0])
     os.kill(child, 15)
     d.proc.wait(60)
-    return strace_summary(prefix, n, {"mqtt": broker.port, "https": rx.port})
+    return strace_counts(prefix, ports)
 
 
 class Results(dict):
