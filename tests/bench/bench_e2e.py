@@ -140,7 +140,10 @@ def descr(fdtext, ports):
         return "unix"
     if "UDP" in fdtext:
         return "udp"
-    if ".ring" in fdtext:
+    for suffix in ("journal", "seen", "config", "versions"):
+        if fdtext.endswith(".ring." + suffix):
+            return "queue." + suffix
+    if fdtext.endswith(".ring"):
         return "queue"
     if fdtext.startswith("/"):
         return "file"
@@ -185,10 +188,12 @@ def strace_counts(prefix, ports):
 def strace_summary(run, start, n):
     """Counts per notification of a drain, less those of a start with no backlog
     (start-up and 2 s idle), so that fixed costs are not spread over n."""
-    per_kind, ours_call, ours_fd = [a - b for a, b in zip(run[:3], start[:3])]
+    per_kind, ours_call, ours_fd = [collections.Counter(a) for a in run[:3]]
+    for a, b in zip((per_kind, ours_call, ours_fd), start[:3]):
+        a.subtract(b)
     threads = run[3]
     total = sum(per_kind.values())
-    path_calls = sum(v for k, v in ours_fd.items() if k in ("queue", "eventfd", "file")) + \
+    path_calls = sum(v for k, v in ours_fd.items() if k.startswith("queue") or k in ("eventfd", "file")) + \
         sum(v for k, v in ours_call.items() if k in ("poll", "ppoll", "epoll_wait", "epoll_pwait",
                                                      "futex", "clock_nanosleep", "nanosleep"))
     r = lambda x: round(x / n, 3)  # noqa: E731
@@ -203,6 +208,7 @@ def strace_summary(run, start, n):
         "start_up_syscalls_ours": start[0]["ours"],
         "start_up_syscalls_paho": start[0]["paho"],
         "start_up_ours_by_call": dict(start[1].most_common(6)),
+        "start_up_ours_by_fd": dict(start[2].most_common(6)),
     }
 
 
