@@ -193,7 +193,8 @@ def strace_summary(run, start, n):
         a.subtract(b)
     threads = run[3]
     total = sum(per_kind.values())
-    path_calls = sum(v for k, v in ours_fd.items() if k.startswith("queue") or k in ("eventfd", "file")) + \
+    path_calls = sum(v for k, v in ours_fd.items()
+                     if k.startswith("queue") or k in ("eventfd", "file")) + \
         sum(v for k, v in ours_call.items() if k in ("poll", "ppoll", "epoll_wait", "epoll_pwait",
                                                      "futex", "clock_nanosleep", "nanosleep"))
     r = lambda x: round(x / n, 3)  # noqa: E731

@@ -167,7 +167,7 @@ int main(int argc, char **argv)
 	if (rc)
 		return 1;
 	if (s.want > 0)
-		printf("msgs=%ld wall_s=%.3f cpu_s=%.3f cpu_us_per_msg=%.2f msgs_per_s=%.0f\n",
-		       got, wall, cpu, cpu * 1e6 / (double)got, (double)got / wall);
+		printf("msgs=%ld wall_s=%.3f cpu_s=%.3f cpu_us_per_msg=%.2f msgs_per_s=%.0f\n", got,
+		       wall, cpu, cpu * 1e6 / (double)got, (double)got / wall);
 	return 0;
 }
