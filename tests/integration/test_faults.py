@@ -298,6 +298,56 @@ def scenario_reload(c):
         e.close()
 
 
+# ==== fairness: a hanging receiver does not hold up the others ====
+
+def _b_latencies(e, rx_a, hang, count):
+    """Publish count events at 50/s; return B's publish-to-receipt delays."""
+    rx_a.delay = hang
+    sent = {}
+    base = sample("event")
+    tag = "h" if hang else "ok"
+    for i in range(count):
+        n = dict(base)
+        n["id"] = "%s-%03d" % (tag, i)
+        sent[n["id"]] = time.time()
+        e.mq.publish(P + "/in/events", json.dumps(n), qos=1)
+        time.sleep(0.02)
+    wait_for(lambda: all(i in ids_of(by_path(e.rx, "/b")) for i in sent), 60 * SLOW,
+             what="B got everything")
+    got = {}
+    for r in by_path(e.rx, "/b"):
+        for n in r["body"]:
+            if n["id"] in sent and n["id"] not in got:
+                got[n["id"]] = r["t"] - sent[n["id"]]
+    return sorted(got.values())
+
+
+def scenario_fairness(c):
+    """Receiver A hangs every request for 10 s while receiver B answers at
+    once: B's p99 publish-to-receipt stays within 2x of its value (or 50 ms)
+    when A is healthy. A has every type of notification (three workers)."""
+    e = Env("fairness")
+    rx_a = ehtest.Receiver(e.certs)
+    try:
+        e.daemon.start()
+        e.webhook(1, {"title": "A", "url": rx_a.url + "/a", "timeout_s": 10, "batch_size": 1,
+                      "filters": {}})
+        e.webhook(2, {"title": "B", "url": e.rx.url + "/b", "batch_size": 1,
+                      "filters": {"events": {}}})
+        healthy = _b_latencies(e, rx_a, 0, 100)
+        hanging = _b_latencies(e, rx_a, 10, 100)
+        p99 = lambda v: v[min(len(v) - 1, int(len(v) * 0.99))]
+        print("B p99 with A healthy %.1f ms, with A hanging %.1f ms"
+              % (p99(healthy) * 1000, p99(hanging) * 1000))
+        c.check(p99(hanging) <= max(2 * p99(healthy), 0.05 * SLOW),
+                "B's p99 with A hanging (%.1f ms) within 2x of healthy (%.1f ms)"
+                % (p99(hanging) * 1000, p99(healthy) * 1000))
+    finally:
+        rx_a.delay = 0
+        e.close()
+        rx_a.stop()
+
+
 # ==== drain: a planned stop lets POSTs in flight finish ====
 
 def scenario_drain(c):
@@ -350,7 +400,8 @@ def scenario_drain(c):
 
 SCENARIOS = {"capacity": scenario_capacity, "deadletter": scenario_deadletter,
              "reconcile": scenario_reconcile, "drain": scenario_drain,
-             "state": scenario_state, "reload": scenario_reload}
+             "state": scenario_state, "reload": scenario_reload,
+             "fairness": scenario_fairness}
 
 if __name__ == "__main__":
     checks = Checks()
