@@ -123,8 +123,8 @@ static void status_topic(const struct eh_config *c, const struct topic *t, char 
 	switch (t->kind) {
 	case T_WEBHOOK:
 		if (t->source > 0) { /* init keeps P and F short enough for this */
-			int n = snprintf(out, EH_CONFIG_STATUS_TOPIC_MAX, "%.191s/config-status/fleet/",
-					 c->prefix);
+			int n = snprintf(out, EH_CONFIG_STATUS_TOPIC_MAX,
+					 "%.191s/config-status/fleet/", c->prefix);
 			size_t at = n > 0 ? (size_t)n : 0;
 			snprintf(out + at, EH_CONFIG_STATUS_TOPIC_MAX - at, "%s/webhooks/%" PRIu32,
 				 c->fleet[t->source - 1], t->id);
@@ -704,8 +704,7 @@ static bool fleet_fallback(struct eh_config *c, int slot, uint32_t id, unsigned 
 			continue;
 		eh_errs_init(&errs);
 		memset(&meta, 0, sizeof(meta));
-		if (signed_mode &&
-		    check_signature(c, topic, p, len, hmac, digest, &errs) != EH_OK)
+		if (signed_mode && check_signature(c, topic, p, len, hmac, digest, &errs) != EH_OK)
 			goto bad;
 		if (signed_mode)
 			cfg_scan_meta((const char *)p, len, &meta, &errs);
