@@ -167,6 +167,28 @@ def scenario_bridge(c):
         c.check("gw-2-c" not in ids_at(s.rx, "/own"),
                 "deleting the device's own webhook: the fleet's applies again")
 
+        # gw-1's own webhook deleted while gw-1 is away: at start only that
+        # config goes; the fleet's takes the id back, in its slot.
+        s.retain_central("edgehook/gw-1/config/webhooks/1",
+                         {"title": "own", "url": s.rx.url + "/own",
+                          "filters": {"events": {}}})
+        wait_for(lambda: (s.json_at("edgehook/gw-1/config-status/webhooks/1") or {})
+                 .get("accepted"), 20 * SLOW, what="gw-1 own config-status")
+        gw1 = s.daemons["gw-1"]
+        c.check(gw1.stop() == 0, "gw-1 stops cleanly")
+        s.retain_central("edgehook/gw-1/config/webhooks/1", None)
+        gw1.start()
+        log = gw1.log_since_start()
+        c.check("edgehook/gw-1/config/webhooks/1: no retained config on the broker: deleted "
+                "while away; webhook 1 stays with another config" in log,
+                "the device's own webhook deleted while away: only it is forgotten at start")
+        s.publish_note("gw-1", "gw-1-e")
+        wait_for(lambda: "gw-1-e" in ids_at(s.rx, "/fleet"), 30 * SLOW, what="gw-1-e")
+        c.check("gw-1-e" not in ids_at(s.rx, "/own"), "and the fleet webhook applies again")
+        wait_for(lambda: s.seen.get("edgehook/gw-1/config-status/webhooks/1") == b"",
+                 20 * SLOW, what="gw-1 own config-status cleared")
+        c.check(True, "its retained config-status is cleared on the central broker")
+
         # A restart keeps the fleet webhook: the start-up snapshot reads the
         # fleet's retained topics too, so it is not taken for deleted.
         gw3 = s.daemons["gw-3"]
