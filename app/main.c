@@ -331,11 +331,14 @@ static size_t fleet_subs(const char **subs)
 	return D.boot.n_fleet;
 }
 
+/* F/config/...: a fleet's config (the bootstrap keeps inputs off it); other
+ * topics under F may be inputs ("edgehook/+/in/events" with F "edgehook/fleet"). */
 static bool fleet_topic(const char *topic)
 {
 	for (size_t k = 0; k < D.boot.n_fleet; k++) {
 		size_t n = strlen(D.boot.fleet_prefixes[k]);
-		if (strncmp(topic, D.boot.fleet_prefixes[k], n) == 0 && topic[n] == '/')
+		if (strncmp(topic, D.boot.fleet_prefixes[k], n) == 0 &&
+		    strncmp(topic + n, "/config/", 8) == 0)
 			return true;
 	}
 	return false;

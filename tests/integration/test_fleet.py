@@ -21,6 +21,7 @@ from ehtest import Checks, Daemon, Mosquitto, Receiver, wait_for  # noqa: E402
 SLOW = float(os.environ.get("EH_SLOW", "1"))  # > 1 under QEMU
 FLEET = "edgehook/fleet/site-a"
 DEVICES = ("gw-1", "gw-2", "gw-3")
+INPUT_GW3 = FLEET + "/in/events"
 
 
 def sample_event():
@@ -68,6 +69,10 @@ class Site:
                     "queue": {"path": os.path.join(ddir, "q.ring"), "size_bytes": 1 << 20},
                     "tls": {"ca_file": self.certs["ca"]}, "coap": {"port": 0},
                     "log_level": os.environ.get("EH_LOG_LEVEL", "info")}
+            if d == "gw-3":
+                # Input under the fleet prefix (a site-wide topic): only
+                # F/config/ is config, the rest of F stays usable as input.
+                boot["inputs"] = {"events": INPUT_GW3}
             self.daemons[d] = Daemon(ddir, boot)
         # The operator's view: a client on the central broker only.
         self.seen = {}
@@ -93,7 +98,8 @@ class Site:
     def publish_note(self, device, nid):
         n = sample_event()
         n["id"] = nid
-        ehtest.publish_wait(self.edge_mq, "edgehook/%s/in/events" % device, json.dumps(n), qos=1)
+        topic = INPUT_GW3 if device == "gw-3" else "edgehook/%s/in/events" % device
+        ehtest.publish_wait(self.edge_mq, topic, json.dumps(n), qos=1)
 
     def close(self):
         for d in self.daemons.values():
