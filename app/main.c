@@ -79,7 +79,7 @@ struct daemon {
 	char topic_catalog[EH_BOOT_TOPIC_MAX + 16]; /* "P/catalog/" */
 	char sub_config[EH_BOOT_TOPIC_MAX + 16];   /* "P/config/#" */
 	char sub_catalog[EH_BOOT_TOPIC_MAX + 16];  /* "P/catalog/#" */
-	const char *subs[5];
+	const char *subs[5 + EH_BOOT_FLEET_MAX]; /* inputs, config, catalog, the fleets' */
 
 	/* Reconciliation after each (re)subscribe: the broker sends every
 	 * retained config, then our own fence message; a stored webhook whose
@@ -287,6 +287,8 @@ static void handle_config(const char *topic, const uint8_t *payload, size_t len,
 			kept_slot = (int)c->slot;
 		}
 	}
+	if (kept_slot < 0)
+		kept_slot = res.slot; /* a fleet webhook kept under the id's slot */
 	if (!replay && rc == EH_OK && !res.noop && !res.bad_id) {
 		bool gone = len == 0 || (res.nchanges && res.changes[0].kind == EH_CONFIG_DELETED);
 		if (eh_config_store_put(&D.store, topic, payload, gone ? 0 : len, hmac,
@@ -316,12 +318,110 @@ static void replay_config(void)
 	}
 }
 
+/* ==== Fleets (CONTRACT 9.3, docs/FLEET.md) ==== */
+
+/* What the fleets add: a subscription to F/config/webhooks/# each; the
+ * retained config-status topics of fleet webhooks found deleted at start,
+ * cleared once connected. Precedence itself is the config module's. */
+static struct {
+	char sub[EH_BOOT_FLEET_MAX][EH_BOOT_TOPIC_MAX + 32]; /* "F/config/webhooks/#" */
+	char clear[EH_MAX_WEBHOOKS][EH_CONFIG_STATUS_TOPIC_MAX];
+	unsigned nclear;
+} fleet;
+
+static bool seen_has(const char *topic);
+
+/* Fill subs with the fleets' filters; their count. */
+static size_t fleet_subs(const char **subs)
+{
+	for (size_t k = 0; k < D.boot.n_fleet; k++) {
+		snprintf(fleet.sub[k], sizeof(fleet.sub[k]), "%s/config/webhooks/#",
+			 D.boot.fleet_prefixes[k]);
+		subs[k] = fleet.sub[k];
+	}
+	return D.boot.n_fleet;
+}
+
+/* F/config/...: a fleet's config (the bootstrap keeps inputs off it); other
+ * topics under F may be inputs ("edgehook/+/in/events" with F "edgehook/fleet"). */
+static bool fleet_topic(const char *topic)
+{
+	for (size_t k = 0; k < D.boot.n_fleet; k++) {
+		size_t n = strlen(D.boot.fleet_prefixes[k]);
+		if (strncmp(topic, D.boot.fleet_prefixes[k], n) == 0 &&
+		    strncmp(topic + n, "/config/", 8) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* eh_config's stored-message seam over the config store: when the
+ * device's own webhook is deleted, the fleet's kept message applies again. */
+static const uint8_t *fleet_stored(void *ctx, const char *topic, size_t *len, const char **hmac)
+{
+	const struct eh_config_store *st = ctx;
+	unsigned n = eh_config_store_count(st);
+
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *payload;
+		const struct eh_config_store_entry *e = eh_config_store_entry(st, i, &payload);
+		if (e->len == 0 || strcmp(e->topic, topic) != 0)
+			continue;
+		*len = e->len;
+		*hmac = e->hmac[0] ? e->hmac : NULL;
+		return payload;
+	}
+	return NULL;
+}
+
+static void fleet_clear_later(const char *config_topic)
+{
+	if (fleet.nclear < EH_MAX_WEBHOOKS)
+		eh_config_status_topic(&D.config, config_topic, fleet.clear[fleet.nclear++]);
+}
+
+/* At start, a stored webhook config whose retained message is gone: when
+ * another stored config of the same id stays (the device's own and a
+ * fleet's), only this one is forgotten and its config-status cleared; the
+ * other applies at replay in the id's slot, with its queue. false: the id
+ * goes whole (the caller's usual way). */
+static bool fleet_forget_at_start(const char *topic, uint32_t id)
+{
+	unsigned n = eh_config_store_count(&D.store);
+	bool other = false;
+
+	if (fleet_topic(topic))
+		fleet_clear_later(topic); /* clear_retained() knows P's paths only */
+	for (unsigned i = 0; i < n && !other; i++) {
+		const uint8_t *payload;
+		const struct eh_config_store_entry *e = eh_config_store_entry(&D.store, i, &payload);
+		uint32_t eid = 0;
+		other = e->len > 0 && strcmp(e->topic, topic) != 0 && seen_has(e->topic) &&
+			eh_config_webhook_topic(&D.config, e->topic, &eid) && eid == id;
+	}
+	if (!other)
+		return false;
+	EH_LOG_WRN("config", "%s: no retained config on the broker: deleted while away; "
+			     "webhook %u stays with another config", topic, id);
+	if (!fleet_topic(topic))
+		fleet_clear_later(topic);
+	eh_config_store_put(&D.store, topic, NULL, 0, NULL, -1);
+	return true;
+}
+
+static void fleet_on_connect(void)
+{
+	for (unsigned i = 0; i < fleet.nclear; i++)
+		if (fleet.clear[i][0])
+			publish(fleet.clear[i], "", 0, 1, true);
+	fleet.nclear = 0;
+}
+
 /* ==== Reconciliation (CONTRACT 9.4) ==== */
 
 static bool is_webhook_topic(const char *topic)
 {
-	size_t n = strlen(D.topic_config);
-	return strncmp(topic, D.topic_config, n) == 0 && strncmp(topic + n, "webhooks/", 9) == 0;
+	return eh_config_webhook_topic(&D.config, topic, NULL); /* P's and the fleets' */
 }
 
 static void seen_add(const char *topic)
@@ -412,8 +512,10 @@ static void reconcile_at_start(const struct eh_mqtt_config *mc)
 
 	D.nseen = 0;
 	D.seen_overflow = false;
-	eh_err rc = eh_mqtt_retained_snapshot(mc, D.sub_config, D.topic_fence, SNAPSHOT_MS,
-					      snap_topic, NULL);
+	const char *filters[1 + EH_BOOT_FLEET_MAX] = {D.sub_config}; /* and each fleet's */
+	size_t nfilters = 1 + fleet_subs(filters + 1);
+	eh_err rc = eh_mqtt_retained_snapshot_many(mc, filters, nfilters, D.topic_fence,
+						   SNAPSHOT_MS, snap_topic, NULL);
 	if (rc != EH_OK) {
 		EH_LOG_WRN("config", "retained config not read at start (%s): deletions made while "
 				     "away apply once the broker answers", eh_err_str(rc));
@@ -421,13 +523,16 @@ static void reconcile_at_start(const struct eh_mqtt_config *mc)
 	}
 	unsigned ngone = unseen_webhooks(gone, slots);
 	for (unsigned i = 0; i < ngone; i++) {
-		const char *id = gone[i] + strlen(D.topic_config) + strlen("webhooks/");
+		uint32_t id = 0;
+		eh_config_webhook_topic(&D.config, gone[i], &id);
+		if (fleet_forget_at_start(gone[i], id))
+			continue; /* another config of the id stays: it keeps the queue */
 		EH_LOG_WRN("config", "%s: no retained config on the broker: deleted while away, "
 				     "removed with its queued notifications", gone[i]);
 		if (slots[i] >= 0 && slots[i] < EH_MAX_WEBHOOKS)
 			eh_queue_slot_reset(&D.queue, (unsigned)slots[i]);
 		eh_config_store_put(&D.store, gone[i], NULL, 0, NULL, -1);
-		D.clear_ids[D.nclear++] = (uint32_t)strtoul(id, NULL, 10);
+		D.clear_ids[D.nclear++] = id;
 	}
 	EH_LOG_INF("config", "%u retained webhooks on the broker, %u stored ones removed (%llu us)",
 		   D.nseen, ngone, (unsigned long long)(eh_time_mono_us() - t0));
@@ -448,7 +553,7 @@ static void on_message(void *ctx, const char *topic, const uint8_t *payload, siz
 		return;
 	}
 	if (strncmp(topic, D.topic_config, strlen(D.topic_config)) == 0 ||
-	    strncmp(topic, D.topic_catalog, strlen(D.topic_catalog)) == 0) {
+	    strncmp(topic, D.topic_catalog, strlen(D.topic_catalog)) == 0 || fleet_topic(topic)) {
 		if (len > 0 && is_webhook_topic(topic))
 			seen_add(topic);
 		handle_config(topic, payload, len, hmac, false, -1);
@@ -478,6 +583,7 @@ static void on_connect(void *ctx, bool session_present)
 	for (unsigned i = 0; i < D.nclear; i++)
 		clear_retained(D.clear_ids[i]);
 	D.nclear = 0;
+	fleet_on_connect();
 	/* The subscriptions went out before this: the broker answers them with
 	 * every retained config, then routes this fence back to us. */
 	D.nseen = 0;
@@ -1241,6 +1347,10 @@ static void reload(void)
 			  memcmp(nb.no_proxy, D.boot.no_proxy, sizeof(nb.no_proxy)) != 0,
 		      "https_proxy/no_proxy");
 	needs_restart(nb.allow_plain_http != D.boot.allow_plain_http, "allow_plain_http");
+	needs_restart(nb.n_fleet != D.boot.n_fleet ||
+			  memcmp(nb.fleet_prefixes, D.boot.fleet_prefixes,
+				 sizeof(nb.fleet_prefixes)) != 0,
+		      "fleet_prefixes");
 	needs_restart(strcmp(nb.config_hmac_key_file, D.boot.config_hmac_key_file) != 0 ||
 			  nb.hmac_key_len != D.boot.hmac_key_len ||
 			  memcmp(nb.hmac_key, D.boot.hmac_key, nb.hmac_key_len) != 0,
@@ -1324,7 +1434,6 @@ static int start(void)
 	struct eh_mqtt_config mc;
 	static struct eh_mqtt_handlers mh = {on_message, on_connect, on_disconnect, on_published,
 					     NULL};
-	static const int qos[5] = {1, 1, 1, 1, 1};
 	static char versions_path[EH_BOOT_PATH_MAX + 16];
 	static char store_path[EH_BOOT_PATH_MAX + 16];
 	static const char offline[] = "{\"state\":\"offline\"}";
@@ -1350,6 +1459,10 @@ static int start(void)
 	ci.versions_path = versions_path;
 	ci.check_webhook = eh_delivery_check_webhook;
 	ci.check_ctx = &D.delivery;
+	ci.fleet_prefixes = D.boot.fleet_list;
+	ci.nfleet = D.boot.n_fleet;
+	ci.stored = fleet_stored;
+	ci.stored_ctx = &D.store;
 	if (eh_config_init(&D.config, &ci) != EH_OK) {
 		EH_LOG_ERR("config", "cannot read %s", versions_path);
 		return EXIT_STORAGE;
@@ -1403,8 +1516,8 @@ static int start(void)
 	mc.will_topic = D.topic_status;
 	mc.will_payload = offline;
 	mc.subs = D.subs;
-	mc.subs_qos = qos;
-	mc.nsubs = 5;
+	mc.subs_qos = NULL; /* all QoS 1 */
+	mc.nsubs = 5 + fleet_subs(D.subs + 5);
 	mc.max_packet_bytes = D.boot.mqtt.max_packet_bytes;
 	eh_err src = eh_config_store_open(&D.store, store_path);
 	if (src == EH_OK) {
