@@ -16,11 +16,12 @@ from ehtest import Checks, wait_for  # noqa: E402
 from test_e2e import P, SLOW, Env, ids_of, sample  # noqa: E402
 
 POISON = 32 << 20
-# Peak resident memory allowed: the daemon's own (15 MiB under ASan, less in
-# Release) plus room, far below the 32 MiB a message read whole would add.
+# Peak resident memory allowed: the daemon's own (about 23 MiB under ASan
+# with the TLS, HTTP and CoAP libraries, less in Release) plus room, below
+# the 32 MiB a message read whole would add on its own.
 # 0 skips the absolute figure (under QEMU the process is the emulator); the
 # growth over the figure before the message is checked always.
-HWM_MAX_KIB = int(os.environ.get("EH_HWM_MAX_KIB", str(20 << 10)))
+HWM_MAX_KIB = int(os.environ.get("EH_HWM_MAX_KIB", str(30 << 10)))
 HWM_GROWTH_KIB = 8 << 10
 
 
