@@ -12,7 +12,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ehtest  # noqa: E402
-from ehtest import Checks, wait_for  # noqa: E402
+from ehtest import wait_for  # noqa: E402
 from test_e2e import P, SLOW, Env, ids_of, sample  # noqa: E402
 
 POISON = 32 << 20
@@ -169,13 +169,4 @@ SCENARIOS = {"poison": scenario_poison, "journal_full": scenario_journal_full,
              "journal_unreadable": scenario_journal_unreadable}
 
 if __name__ == "__main__":
-    checks = Checks()
-    for name in sys.argv[1:] or list(SCENARIOS):
-        print("== " + name)
-        try:
-            SCENARIOS[name](checks)
-        except Exception as ex:  # a scenario that breaks is a failed check
-            import traceback
-            traceback.print_exc()
-            checks.check(False, "%s raised %r" % (name, ex))
-    checks.done()
+    ehtest.run_scenarios(SCENARIOS)
