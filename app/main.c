@@ -1282,6 +1282,8 @@ static int load_config(const char *path, bool check_only, bool print, const char
 
 /* ==== SIGHUP ==== */
 
+static void mqtt_reconnect(const struct eh_bootstrap *nb);
+
 /* One bootstrap key whose change needs a restart. */
 static void needs_restart(bool changed, const char *key)
 {
@@ -1328,13 +1330,17 @@ static void reload(void)
 	needs_restart(strcmp(nb.device_id, D.boot.device_id) != 0, "device_id");
 	needs_restart(strcmp(nb.topic_prefix, D.boot.topic_prefix) != 0, "topic_prefix");
 	needs_restart(strcmp(nb.mqtt.uri, D.boot.mqtt.uri) != 0 ||
-			  strcmp(nb.mqtt.client_id, D.boot.mqtt.client_id) != 0 ||
-			  strcmp(nb.mqtt.username, D.boot.mqtt.username) != 0 ||
-			  strcmp(nb.password, D.boot.password) != 0 ||
-			  nb.mqtt.keepalive_s != D.boot.mqtt.keepalive_s ||
-			  nb.mqtt.max_packet_bytes != D.boot.mqtt.max_packet_bytes ||
-			  memcmp(&nb.mqtt.tls, &D.boot.mqtt.tls, sizeof(nb.mqtt.tls)) != 0,
-		      "mqtt");
+			  strcmp(nb.mqtt.client_id, D.boot.mqtt.client_id) != 0,
+		      "mqtt.uri/mqtt.client_id");
+	/* Credentials and certificates: a reconnect applies them (the files are
+	 * read again, so a renewed certificate under the same name counts). */
+	if (strcmp(nb.mqtt.username, D.boot.mqtt.username) != 0 ||
+	    strcmp(nb.password, D.boot.password) != 0 || nb.has_password != D.boot.has_password ||
+	    nb.mqtt.keepalive_s != D.boot.mqtt.keepalive_s ||
+	    nb.mqtt.max_packet_bytes != D.boot.mqtt.max_packet_bytes ||
+	    memcmp(&nb.mqtt.tls, &D.boot.mqtt.tls, sizeof(nb.mqtt.tls)) != 0 ||
+	    (nb.mqtt.use_tls && strcmp(nb.mqtt.uri, D.boot.mqtt.uri) == 0))
+		mqtt_reconnect(&nb);
 	needs_restart(memcmp(nb.inputs, D.boot.inputs, sizeof(nb.inputs)) != 0, "inputs");
 	needs_restart(strcmp(nb.queue.path, D.boot.queue.path) != 0 ||
 			  nb.queue.size_bytes != D.boot.queue.size_bytes ||
@@ -1427,16 +1433,75 @@ static int open_queue(void)
 	return -1;
 }
 
+static struct eh_mqtt_handlers mqtt_handlers = {on_message, on_connect, on_disconnect,
+						 on_published, NULL};
+
+/* The MQTT settings from the bootstrap (strings borrowed from D.boot). */
+static void mqtt_config(struct eh_mqtt_config *mc)
+{
+	static const char offline[] = "{\"state\":\"offline\"}";
+
+	memset(mc, 0, sizeof(*mc));
+	mc->journal_path = D.journal_path;
+	mc->journal_rotate_bytes = 1u << 20;
+	mc->uri = D.boot.mqtt.uri;
+	mc->client_id = D.boot.mqtt.client_id;
+	mc->username = D.boot.mqtt.username[0] ? D.boot.mqtt.username : NULL;
+	mc->password = D.boot.has_password ? D.boot.password : NULL;
+	mqtt_tls_of(&D.boot, &mc->tls);
+	mc->keepalive_s = D.boot.mqtt.keepalive_s;
+	mc->will_topic = D.topic_status;
+	mc->will_payload = offline;
+	mc->subs = D.subs;
+	mc->subs_qos = NULL; /* all QoS 1 */
+	mc->nsubs = 5 + fleet_subs(D.subs + 5);
+	mc->max_packet_bytes = D.boot.mqtt.max_packet_bytes;
+}
+
+/* SIGHUP with new MQTT credentials or certificates: close the connection
+ * (what the library had taken is handed over and committed, as at a stop)
+ * and open it again with the new settings; the session resumes. Not while
+ * input is held under `block` (held messages belong to the connection). */
+static void mqtt_reconnect(const struct eh_bootstrap *nb)
+{
+	struct eh_mqtt_config mc;
+
+	if (eh_ingest_holding(&D.ingest) || jback.pending) {
+		EH_LOG_WRN("edgehookd", "SIGHUP: mqtt settings not applied: input is held (full "
+					"queue); send SIGHUP again once it flows");
+		return;
+	}
+	if (D.mqtt_open) {
+		eh_mqtt_close(&D.mqtt);
+		D.mqtt_open = false;
+	}
+	commit_now();
+	D.mqtt_connected = false;
+	memcpy(D.boot.mqtt.username, nb->mqtt.username, sizeof(D.boot.mqtt.username));
+	memcpy(D.boot.password, nb->password, sizeof(D.boot.password));
+	D.boot.has_password = nb->has_password;
+	memcpy(&D.boot.mqtt.tls, &nb->mqtt.tls, sizeof(D.boot.mqtt.tls));
+	D.boot.mqtt.keepalive_s = nb->mqtt.keepalive_s;
+	D.boot.mqtt.max_packet_bytes = nb->mqtt.max_packet_bytes;
+	mqtt_config(&mc);
+	if (eh_mqtt_open(&D.mqtt, &mc, &D.loop, &mqtt_handlers) != EH_OK) {
+		EH_LOG_ERR("mqtt", "SIGHUP: cannot start the MQTT client again: stopping");
+		D.exit_code = 1;
+		eh_loop_stop(&D.loop);
+		return;
+	}
+	eh_loop_on_wake(&D.loop, on_wake, NULL);
+	D.mqtt_open = true;
+	EH_LOG_INF("edgehookd", "SIGHUP: mqtt credentials and certificates reloaded: reconnecting");
+}
+
 static int start(void)
 {
 	struct eh_config_init ci;
 	struct eh_delivery_config dc;
 	struct eh_mqtt_config mc;
-	static struct eh_mqtt_handlers mh = {on_message, on_connect, on_disconnect, on_published,
-					     NULL};
 	static char versions_path[EH_BOOT_PATH_MAX + 16];
 	static char store_path[EH_BOOT_PATH_MAX + 16];
-	static const char offline[] = "{\"state\":\"offline\"}";
 	int rc;
 
 	if ((rc = open_queue()) >= 0)
@@ -1504,21 +1569,7 @@ static int start(void)
 	D.subs[2] = D.boot.inputs[2];
 	D.subs[3] = D.sub_config;
 	D.subs[4] = D.sub_catalog;
-	memset(&mc, 0, sizeof(mc));
-	mc.journal_path = D.journal_path;
-	mc.journal_rotate_bytes = 1u << 20;
-	mc.uri = D.boot.mqtt.uri;
-	mc.client_id = D.boot.mqtt.client_id;
-	mc.username = D.boot.mqtt.username[0] ? D.boot.mqtt.username : NULL;
-	mc.password = D.boot.has_password ? D.boot.password : NULL;
-	mqtt_tls_of(&D.boot, &mc.tls);
-	mc.keepalive_s = D.boot.mqtt.keepalive_s;
-	mc.will_topic = D.topic_status;
-	mc.will_payload = offline;
-	mc.subs = D.subs;
-	mc.subs_qos = NULL; /* all QoS 1 */
-	mc.nsubs = 5 + fleet_subs(D.subs + 5);
-	mc.max_packet_bytes = D.boot.mqtt.max_packet_bytes;
+	mqtt_config(&mc);
 	eh_err src = eh_config_store_open(&D.store, store_path);
 	if (src == EH_OK) {
 		reconcile_at_start(&mc);
@@ -1533,7 +1584,7 @@ static int start(void)
 		return rc;
 	mc.journal_keep_bytes = keep;
 	mc.start_paused = jback.pending;
-	if (eh_mqtt_open(&D.mqtt, &mc, &D.loop, &mh) != EH_OK) {
+	if (eh_mqtt_open(&D.mqtt, &mc, &D.loop, &mqtt_handlers) != EH_OK) {
 		EH_LOG_ERR("mqtt", "cannot start the MQTT client for %s", D.boot.mqtt.uri);
 		return 1;
 	}

@@ -57,6 +57,7 @@ if(TARGET edgehookd AND EH_PYTHON)
   eh_integration(faults_state COMMAND ${faults} state)
   eh_integration(faults_reload COMMAND ${faults} reload)
   eh_integration(faults_fairness COMMAND ${faults} fairness)
+  eh_integration(faults_reload_mqtt COMMAND ${faults} reload_mqtt)
   if(CMAKE_CROSSCOMPILING)
     # Under QEMU the daemon is ~10x slower: a shorter soak keeps CI quick.
     eh_integration(e2e_soak COMMAND ${e2e} soak TIMEOUT 900 ENV "EH_SOAK_N=3000;EH_SOAK_KILLS=20")

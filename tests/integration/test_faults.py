@@ -298,6 +298,60 @@ def scenario_reload(c):
         e.close()
 
 
+# ==== reload_mqtt: SIGHUP with a new MQTT password reconnects ====
+
+def scenario_reload_mqtt(c):
+    """The broker's password for the daemon changes; the daemon cannot
+    reconnect until its password file is updated and it gets SIGHUP: then it
+    reconnects by itself, without a restart, and delivers."""
+    import signal
+    import subprocess
+    e = Env("reload-mqtt")
+    try:
+        pwfile = os.path.join(e.dir, "passwd")
+        subprocess.run(["mosquitto_passwd", "-b", "-c", pwfile, "tester", "tpw"], check=True)
+        subprocess.run(["mosquitto_passwd", "-b", pwfile, "dev", "old-pass-1"], check=True)
+        e.broker.stop()
+        with open(e.broker.conf) as f:
+            conf = f.read().replace("allow_anonymous true", "allow_anonymous false")
+        with open(e.broker.conf, "w") as f:
+            f.write(conf + "password_file %s\n" % pwfile)
+        e.mq.username_pw_set("tester", "tpw")
+        e.broker.start()
+        time.sleep(1.5)  # the test client reconnects with its credentials
+        mine = os.path.join(e.dir, "dev.pw")
+        with open(mine, "w") as f:
+            f.write("old-pass-1\n")
+        e.daemon.boot["mqtt"].update({"username": "dev", "password_file": mine})
+        e.daemon.start()
+        e.webhook(6, {"title": "pw", "url": e.rx.url, "filters": {"events": {}}})
+        n = sample("event")
+        n["id"] = "pw-1"
+        e.publish("events", n)
+        wait_for(lambda: "pw-1" in ids_of(e.rx.delivered()), 20 * SLOW, what="first delivery")
+        subprocess.run(["mosquitto_passwd", "-b", pwfile, "dev", "new-pass-2"], check=True)
+        e.broker.stop()
+        e.broker.start()
+        time.sleep(3.0 * SLOW)
+        c.check("connected to" not in e.daemon.log_since_start().split("connection")[-1],
+                "with the old password the daemon stays disconnected")
+        with open(mine, "w") as f:
+            f.write("new-pass-2\n")
+        os.kill(e.daemon.proc.pid, signal.SIGHUP)
+        wait_for(lambda: "mqtt credentials and certificates reloaded" in e.daemon.log(),
+                 10 * SLOW, what="reload line")
+        n["id"] = "pw-2"
+        e.publish("events", n)
+        wait_for(lambda: "pw-2" in ids_of(e.rx.delivered()), 30 * SLOW,
+                 what="delivery after SIGHUP")
+        c.check(True, "after SIGHUP the daemon reconnects with the new password and delivers")
+        c.check("new-pass-2" not in e.daemon.log() and "old-pass-1" not in e.daemon.log(),
+                "no password in the log")
+        c.check(e.daemon.proc.poll() is None, "still the same process")
+    finally:
+        e.close()
+
+
 # ==== fairness: a hanging receiver does not hold up the others ====
 
 def _b_latencies(e, rx_a, hang, count):
@@ -401,7 +455,7 @@ def scenario_drain(c):
 SCENARIOS = {"capacity": scenario_capacity, "deadletter": scenario_deadletter,
              "reconcile": scenario_reconcile, "drain": scenario_drain,
              "state": scenario_state, "reload": scenario_reload,
-             "fairness": scenario_fairness}
+             "fairness": scenario_fairness, "reload_mqtt": scenario_reload_mqtt}
 
 if __name__ == "__main__":
     ehtest.run_scenarios(SCENARIOS)
