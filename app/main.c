@@ -185,8 +185,12 @@ static eh_err in_append(void *ctx, unsigned type, uint64_t mask, const uint8_t *
 			uint64_t hash)
 {
 	struct daemon *d = ctx;
-	uint64_t seq;
+	uint64_t seq, durable = eh_queue_durable_seq(&d->queue);
 	eh_err rc = eh_queue_append(&d->queue, type, mask, raw, len, &seq);
+	/* A full stage commits inside append: what was staged before is
+	 * durable now, so its hashes may be written (not this record's). */
+	if (eh_queue_durable_seq(&d->queue) != durable)
+		eh_seen_flush(&d->seen);
 	if (rc == EH_OK) {
 		eh_seen_add(&d->seen, seq, hash);
 		eh_status_ages_note(&d->ages, seq, eh_loop_now(&d->loop));
@@ -1370,9 +1374,12 @@ static void reload(void)
 
 static int dedupe_rebuild(void *arg, const struct eh_queue_rec *r, uint32_t seg)
 {
-	(void)arg;
+	uint64_t *seen_newest = arg;
 	(void)seg;
 	eh_ingest_remember(&D.ingest, r->type, r->payload, r->len);
+	/* Committed, but the kill came before its hash was written. */
+	if (r->seq > *seen_newest)
+		eh_seen_add(&D.seen, r->seq, eh_ingest_hash(r->type, r->payload, r->len));
 	return 0;
 }
 
@@ -1424,7 +1431,10 @@ static int open_queue(void)
 	uint32_t segs = 2 + (uint32_t)(jsize / (qs.segment_bytes ? qs.segment_bytes : 1));
 	eh_ingest_init(&D.ingest, &ingest_ops, &D);
 	eh_seen_open(&D.seen, D.seen_path, seen_hash, &D);
-	eh_queue_walk_recent(&D.queue, segs, dedupe_rebuild, NULL, rebuild_buf, sizeof(rebuild_buf));
+	uint64_t seen_newest = eh_seen_newest(&D.seen);
+	eh_queue_walk_recent(&D.queue, segs, dedupe_rebuild, &seen_newest, rebuild_buf,
+			     sizeof(rebuild_buf));
+	eh_seen_flush(&D.seen); /* those records are on the device already */
 	EH_LOG_INF("queue", "%s mounted in %llu us: %llu records, %llu of %llu bytes used, "
 			    "%llu damaged records skipped",
 		   D.boot.queue.path, (unsigned long long)(eh_time_mono_us() - t0),

@@ -90,6 +90,11 @@ static void dedupe_add(struct eh_ingest *g, uint64_t h)
 	g->dedupe_next[i] = (uint8_t)((g->dedupe_next[i] + 1) % EH_INGEST_DEDUPE_WAYS);
 }
 
+uint64_t eh_ingest_hash(unsigned type, const uint8_t *raw, size_t len)
+{
+	return note_hash(type, raw, len);
+}
+
 void eh_ingest_remember_hash(struct eh_ingest *g, uint64_t hash)
 {
 	/* Known already: a second way in its set would only evict another. */

@@ -110,6 +110,10 @@ bool eh_ingest_holding(const struct eh_ingest *g);
  * start): the same type and bytes will not be staged again. */
 void eh_ingest_remember(struct eh_ingest *g, unsigned type, const uint8_t *raw, size_t len);
 
+/* The filter's hash of a notification of type with these bytes (the
+ * append op's hash). */
+uint64_t eh_ingest_hash(unsigned type, const uint8_t *raw, size_t len);
+
 /* The same, from a hash kept across restarts (the append op's hash). */
 void eh_ingest_remember_hash(struct eh_ingest *g, uint64_t hash);
 
