@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -37,6 +38,17 @@ def phase(mq, rx, qpath, first_id, seconds, path):
     ev = ehtest_sample()
     sent = {}
     mtimes = []
+    stop = threading.Event()
+
+    def sampler():  # every write of the queue file, until B has everything
+        while not stop.is_set():
+            try:
+                mtimes.append(os.stat(qpath).st_mtime_ns)
+            except OSError:
+                pass
+            time.sleep(0.002)
+    th = threading.Thread(target=sampler, daemon=True)
+    th.start()
     n = int(seconds * RATE_HZ)
     t0 = time.time()
     for i in range(n):
@@ -45,14 +57,7 @@ def phase(mq, rx, qpath, first_id, seconds, path):
         note.pop("webhook_type", None)
         sent[note["id"]] = time.time()
         mq.publish(P + "/in/events", json.dumps(note), qos=1)
-        # Sample the queue file's mtime until the next publish is due.
-        due = t0 + (i + 1) / float(RATE_HZ)
-        while time.time() < due:
-            try:
-                mtimes.append(os.stat(qpath).st_mtime_ns)
-            except OSError:
-                pass
-            time.sleep(0.002)
+        time.sleep(max(0.0, t0 + (i + 1) / float(RATE_HZ) - time.time()))
     want = set(sent)
 
     def got():
@@ -65,6 +70,8 @@ def phase(mq, rx, qpath, first_id, seconds, path):
                     have[str(note["id"])] = r["t"]
         return have if len(have) == len(want) else None
     have = wait_for(got, 30 * SLOW, what="webhook B's notifications")
+    stop.set()
+    th.join()
     lat = [(have[k] - sent[k]) * 1000.0 for k in want]
     changes = sorted(set(mtimes))
     gaps = [(b - a) / 1e6 for a, b in zip(changes, changes[1:])]
