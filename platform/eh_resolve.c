@@ -28,8 +28,7 @@ enum {
 
 /* ==== The default lookup ==== */
 
-eh_err eh_resolve_getaddrinfo(void *ctx, const char *host, struct eh_ip *out, size_t cap,
-			      size_t *n)
+eh_err eh_resolve_getaddrinfo(void *ctx, const char *host, struct eh_ip *out, size_t cap, size_t *n)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	int rc;

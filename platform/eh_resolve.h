@@ -53,11 +53,11 @@ eh_err eh_resolve_getaddrinfo(void *ctx, const char *host, struct eh_ip *out, si
 			      size_t *n);
 
 struct eh_resolver_config {
-	eh_resolve_fn lookup;	    /* NULL: eh_resolve_getaddrinfo */
+	eh_resolve_fn lookup; /* NULL: eh_resolve_getaddrinfo */
 	void *lookup_ctx;
 	const struct eh_clock *clock; /* cache expiry; NULL: eh_clock_system */
-	uint32_t ttl_ms;	    /* 0: EH_RESOLVE_TTL_MS */
-	uint32_t neg_ttl_ms;	    /* 0: EH_RESOLVE_NEG_TTL_MS */
+	uint32_t ttl_ms;	      /* 0: EH_RESOLVE_TTL_MS */
+	uint32_t neg_ttl_ms;	      /* 0: EH_RESOLVE_NEG_TTL_MS */
 };
 
 struct eh_resolve_entry {
@@ -71,7 +71,7 @@ struct eh_resolve_entry {
 
 struct eh_resolve_job {
 	/* internal, under mu */
-	int state; /* JOB_* in eh_resolve.c */
+	int state;     /* JOB_* in eh_resolve.c */
 	int abandoned; /* the asker went away: cache the answer, free the job */
 	int efd;       /* eventfd written when done */
 	char host[EH_RESOLVE_HOST_MAX];

@@ -69,9 +69,8 @@ static bool clock_held(struct eh_delivery_worker *w)
 	    eh_clock_wall_ms(d->cfg.clock) / 1000u >= d->cfg.not_before_s)
 		return false;
 	set_error(w, EH_DELIVERY_CLOCK_WAIT);
-	if (d->clock_timer == 0 &&
-	    eh_loop_after(d->cfg.loop, EH_DELIVERY_CLOCK_CHECK_MS, on_clock_check, d,
-			  &d->clock_timer) != EH_OK)
+	if (d->clock_timer == 0 && eh_loop_after(d->cfg.loop, EH_DELIVERY_CLOCK_CHECK_MS,
+						 on_clock_check, d, &d->clock_timer) != EH_OK)
 		EH_LOG_ERR("delivery", "timer table full");
 	return true;
 }

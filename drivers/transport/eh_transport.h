@@ -122,13 +122,13 @@ struct eh_transport_route {
 
 struct eh_transport_tcp {
 	/* internal */
-	int fd;				/* -1 when closed */
-	int connecting;			/* connect(2) in progress */
-	unsigned want;			/* EH_TRANSPORT_WANT_* */
-	struct eh_resolver *res;	/* NULL: getaddrinfo on the caller's thread */
-	int job;			/* resolver job while resolving, else -1 */
-	int resolved;			/* addrs holds the name's addresses */
-	size_t naddrs, next;		/* addresses, and the next one to try */
+	int fd;			 /* -1 when closed */
+	int connecting;		 /* connect(2) in progress */
+	unsigned want;		 /* EH_TRANSPORT_WANT_* */
+	struct eh_resolver *res; /* NULL: getaddrinfo on the caller's thread */
+	int job;		 /* resolver job while resolving, else -1 */
+	int resolved;		 /* addrs holds the name's addresses */
+	size_t naddrs, next;	 /* addresses, and the next one to try */
 	struct eh_ip addrs[EH_RESOLVE_MAX_ADDRS];
 	char err[EH_TRANSPORT_ERR_MAX]; /* last failure text */
 };

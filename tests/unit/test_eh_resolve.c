@@ -28,8 +28,8 @@ struct script {
 	size_t n;
 	struct eh_ip addrs[4];
 };
-static struct script S = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, EH_OK, 0,
-			  {{0, {0}}}};
+static struct script S = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, EH_OK, 0, {{0, {0}}}};
 
 static eh_err scripted(void *ctx, const char *host, struct eh_ip *out, size_t cap, size_t *n)
 {
