@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -85,7 +86,11 @@ static void *worker(void *arg)
 	struct eh_resolver *r = arg;
 	char host[EH_RESOLVE_HOST_MAX];
 	struct eh_ip addrs[EH_RESOLVE_MAX_ADDRS];
+	sigset_t all;
 
+	/* Signals are the loop thread's business (eh_signal). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
 		struct eh_resolve_job *j = NULL;
