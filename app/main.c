@@ -18,6 +18,8 @@
 #include "eh_delivery.h"
 #include "eh_file.h"
 #include "eh_flash.h"
+#include "eh_httpd.h"
+#include "eh_httpd_mhd.h"
 #include "eh_ingest.h"
 #include "eh_log.h"
 #include "eh_loop.h"
@@ -57,14 +59,19 @@ struct daemon {
 	struct eh_resolver resolver; /* receiver names, off the loop thread */
 	struct eh_mqtt mqtt;
 	struct eh_coap coap;
+	struct eh_httpd httpd;
 	bool mqtt_open;
 	bool coap_open;
+	bool httpd_open;
+	struct eh_status_ages ages; /* append times, for the oldest undelivered age */
+	uint64_t peek_head[EH_MAX_WEBHOOKS][EH_TYPE_COUNT]; /* first seq of the last peek */
 
 	struct eh_commit commit;
 	struct eh_ingest ingest;
 	struct eh_seen seen; /* the redelivery filter across restarts */
 
 	uint64_t started_ms;
+	uint64_t started_wall_ms; /* wall time at started_ms */
 	uint64_t mqtt_reconnects;
 	bool mqtt_connected;
 
@@ -75,7 +82,7 @@ struct daemon {
 	char topic_catalog[EH_BOOT_TOPIC_MAX + 16]; /* "P/catalog/" */
 	char sub_config[EH_BOOT_TOPIC_MAX + 16];   /* "P/config/#" */
 	char sub_catalog[EH_BOOT_TOPIC_MAX + 16];  /* "P/catalog/#" */
-	const char *subs[5];
+	const char *subs[5 + EH_BOOT_FLEET_MAX]; /* inputs, config, catalog, the fleets' */
 
 	/* Reconciliation after each (re)subscribe: the broker sends every
 	 * retained config, then our own fence message; a stored webhook whose
@@ -100,6 +107,8 @@ struct daemon {
 	uint64_t watchdog_ms;
 	uint32_t watchdog_timer;
 	int exit_code;
+	const char *config_path; /* the bootstrap file, read again on SIGHUP */
+	bool level_override;	 /* --log-level given: SIGHUP keeps it */
 };
 
 static struct daemon D;
@@ -181,8 +190,10 @@ static eh_err in_append(void *ctx, unsigned type, uint64_t mask, const uint8_t *
 	struct daemon *d = ctx;
 	uint64_t seq;
 	eh_err rc = eh_queue_append(&d->queue, type, mask, raw, len, &seq);
-	if (rc == EH_OK)
+	if (rc == EH_OK) {
 		eh_seen_add(&d->seen, seq, hash);
+		eh_status_ages_note(&d->ages, seq, eh_loop_now(&d->loop));
+	}
 	return rc;
 }
 
@@ -279,6 +290,8 @@ static void handle_config(const char *topic, const uint8_t *payload, size_t len,
 			kept_slot = (int)c->slot;
 		}
 	}
+	if (kept_slot < 0)
+		kept_slot = res.slot; /* a fleet webhook kept under the id's slot */
 	if (!replay && rc == EH_OK && !res.noop && !res.bad_id) {
 		bool gone = len == 0 || (res.nchanges && res.changes[0].kind == EH_CONFIG_DELETED);
 		if (eh_config_store_put(&D.store, topic, payload, gone ? 0 : len, hmac,
@@ -308,12 +321,110 @@ static void replay_config(void)
 	}
 }
 
+/* ==== Fleets (CONTRACT 9.3, docs/FLEET.md) ==== */
+
+/* What the fleets add: a subscription to F/config/webhooks/# each; the
+ * retained config-status topics of fleet webhooks found deleted at start,
+ * cleared once connected. Precedence itself is the config module's. */
+static struct {
+	char sub[EH_BOOT_FLEET_MAX][EH_BOOT_TOPIC_MAX + 32]; /* "F/config/webhooks/#" */
+	char clear[EH_MAX_WEBHOOKS][EH_CONFIG_STATUS_TOPIC_MAX];
+	unsigned nclear;
+} fleet;
+
+static bool seen_has(const char *topic);
+
+/* Fill subs with the fleets' filters; their count. */
+static size_t fleet_subs(const char **subs)
+{
+	for (size_t k = 0; k < D.boot.n_fleet; k++) {
+		snprintf(fleet.sub[k], sizeof(fleet.sub[k]), "%s/config/webhooks/#",
+			 D.boot.fleet_prefixes[k]);
+		subs[k] = fleet.sub[k];
+	}
+	return D.boot.n_fleet;
+}
+
+/* F/config/...: a fleet's config (the bootstrap keeps inputs off it); other
+ * topics under F may be inputs ("edgehook/+/in/events" with F "edgehook/fleet"). */
+static bool fleet_topic(const char *topic)
+{
+	for (size_t k = 0; k < D.boot.n_fleet; k++) {
+		size_t n = strlen(D.boot.fleet_prefixes[k]);
+		if (strncmp(topic, D.boot.fleet_prefixes[k], n) == 0 &&
+		    strncmp(topic + n, "/config/", 8) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* eh_config's stored-message seam over the config store: when the
+ * device's own webhook is deleted, the fleet's kept message applies again. */
+static const uint8_t *fleet_stored(void *ctx, const char *topic, size_t *len, const char **hmac)
+{
+	const struct eh_config_store *st = ctx;
+	unsigned n = eh_config_store_count(st);
+
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *payload;
+		const struct eh_config_store_entry *e = eh_config_store_entry(st, i, &payload);
+		if (e->len == 0 || strcmp(e->topic, topic) != 0)
+			continue;
+		*len = e->len;
+		*hmac = e->hmac[0] ? e->hmac : NULL;
+		return payload;
+	}
+	return NULL;
+}
+
+static void fleet_clear_later(const char *config_topic)
+{
+	if (fleet.nclear < EH_MAX_WEBHOOKS)
+		eh_config_status_topic(&D.config, config_topic, fleet.clear[fleet.nclear++]);
+}
+
+/* At start, a stored webhook config whose retained message is gone: when
+ * another stored config of the same id stays (the device's own and a
+ * fleet's), only this one is forgotten and its config-status cleared; the
+ * other applies at replay in the id's slot, with its queue. false: the id
+ * goes whole (the caller's usual way). */
+static bool fleet_forget_at_start(const char *topic, uint32_t id)
+{
+	unsigned n = eh_config_store_count(&D.store);
+	bool other = false;
+
+	if (fleet_topic(topic))
+		fleet_clear_later(topic); /* clear_retained() knows P's paths only */
+	for (unsigned i = 0; i < n && !other; i++) {
+		const uint8_t *payload;
+		const struct eh_config_store_entry *e = eh_config_store_entry(&D.store, i, &payload);
+		uint32_t eid = 0;
+		other = e->len > 0 && strcmp(e->topic, topic) != 0 && seen_has(e->topic) &&
+			eh_config_webhook_topic(&D.config, e->topic, &eid) && eid == id;
+	}
+	if (!other)
+		return false;
+	EH_LOG_WRN("config", "%s: no retained config on the broker: deleted while away; "
+			     "webhook %u stays with another config", topic, id);
+	if (!fleet_topic(topic))
+		fleet_clear_later(topic);
+	eh_config_store_put(&D.store, topic, NULL, 0, NULL, -1);
+	return true;
+}
+
+static void fleet_on_connect(void)
+{
+	for (unsigned i = 0; i < fleet.nclear; i++)
+		if (fleet.clear[i][0])
+			publish(fleet.clear[i], "", 0, 1, true);
+	fleet.nclear = 0;
+}
+
 /* ==== Reconciliation (CONTRACT 9.4) ==== */
 
 static bool is_webhook_topic(const char *topic)
 {
-	size_t n = strlen(D.topic_config);
-	return strncmp(topic, D.topic_config, n) == 0 && strncmp(topic + n, "webhooks/", 9) == 0;
+	return eh_config_webhook_topic(&D.config, topic, NULL); /* P's and the fleets' */
 }
 
 static void seen_add(const char *topic)
@@ -404,8 +515,10 @@ static void reconcile_at_start(const struct eh_mqtt_config *mc)
 
 	D.nseen = 0;
 	D.seen_overflow = false;
-	eh_err rc = eh_mqtt_retained_snapshot(mc, D.sub_config, D.topic_fence, SNAPSHOT_MS,
-					      snap_topic, NULL);
+	const char *filters[1 + EH_BOOT_FLEET_MAX] = {D.sub_config}; /* and each fleet's */
+	size_t nfilters = 1 + fleet_subs(filters + 1);
+	eh_err rc = eh_mqtt_retained_snapshot_many(mc, filters, nfilters, D.topic_fence,
+						   SNAPSHOT_MS, snap_topic, NULL);
 	if (rc != EH_OK) {
 		EH_LOG_WRN("config", "retained config not read at start (%s): deletions made while "
 				     "away apply once the broker answers", eh_err_str(rc));
@@ -413,13 +526,16 @@ static void reconcile_at_start(const struct eh_mqtt_config *mc)
 	}
 	unsigned ngone = unseen_webhooks(gone, slots);
 	for (unsigned i = 0; i < ngone; i++) {
-		const char *id = gone[i] + strlen(D.topic_config) + strlen("webhooks/");
+		uint32_t id = 0;
+		eh_config_webhook_topic(&D.config, gone[i], &id);
+		if (fleet_forget_at_start(gone[i], id))
+			continue; /* another config of the id stays: it keeps the queue */
 		EH_LOG_WRN("config", "%s: no retained config on the broker: deleted while away, "
 				     "removed with its queued notifications", gone[i]);
 		if (slots[i] >= 0 && slots[i] < EH_MAX_WEBHOOKS)
 			eh_queue_slot_reset(&D.queue, (unsigned)slots[i]);
 		eh_config_store_put(&D.store, gone[i], NULL, 0, NULL, -1);
-		D.clear_ids[D.nclear++] = (uint32_t)strtoul(id, NULL, 10);
+		D.clear_ids[D.nclear++] = id;
 	}
 	EH_LOG_INF("config", "%u retained webhooks on the broker, %u stored ones removed (%llu us)",
 		   D.nseen, ngone, (unsigned long long)(eh_time_mono_us() - t0));
@@ -440,7 +556,7 @@ static void on_message(void *ctx, const char *topic, const uint8_t *payload, siz
 		return;
 	}
 	if (strncmp(topic, D.topic_config, strlen(D.topic_config)) == 0 ||
-	    strncmp(topic, D.topic_catalog, strlen(D.topic_catalog)) == 0) {
+	    strncmp(topic, D.topic_catalog, strlen(D.topic_catalog)) == 0 || fleet_topic(topic)) {
 		if (len > 0 && is_webhook_topic(topic))
 			seen_add(topic);
 		handle_config(topic, payload, len, hmac, false, -1);
@@ -470,6 +586,7 @@ static void on_connect(void *ctx, bool session_present)
 	for (unsigned i = 0; i < D.nclear; i++)
 		clear_retained(D.clear_ids[i]);
 	D.nclear = 0;
+	fleet_on_connect();
 	/* The subscriptions went out before this: the broker answers them with
 	 * every retained config, then routes this fence back to us. */
 	D.nseen = 0;
@@ -513,6 +630,8 @@ static eh_err src_peek(void *ctx, unsigned slot, unsigned type, struct eh_delive
 		if (recs[*n - 1].seq > eh_queue_durable_seq(&D.queue))
 			return EH_ERR_IO;
 	}
+	if (*n > 0)
+		D.peek_head[slot][type] = recs[0].seq; /* the oldest undelivered, for /metrics */
 	for (size_t i = 0; i < *n; i++) {
 		items[i].seq = recs[i].seq;
 		items[i].raw = recs[i].payload;
@@ -623,6 +742,35 @@ static void fill_figures(struct eh_status_figures *f)
 	}
 }
 
+/* Loop time the oldest undelivered notification of (slot, type) was
+ * appended (0: none): the worker's last peek names it (or, before any peek,
+ * the first one after the cursor), and the append-time ring dates it;
+ * records from before the start date from the start. */
+static uint64_t oldest_appended_ms(unsigned slot, unsigned type, uint64_t lag)
+{
+	uint64_t seq = D.peek_head[slot][type];
+
+	if (lag == 0)
+		return 0;
+	if (seq <= eh_queue_cursor(&D.queue, slot, type))
+		seq = eh_queue_cursor(&D.queue, slot, type) + 1;
+	return eh_status_ages_time(&D.ages, seq, D.started_ms);
+}
+
+/* The same for the whole webhook, as a wall time (from the start's wall
+ * time, so it does not move with the clock between two renders). */
+static uint64_t oldest_wall_ms(unsigned slot)
+{
+	uint64_t oldest = 0;
+
+	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
+		uint64_t at = oldest_appended_ms(slot, t, eh_queue_lag(&D.queue, slot, t));
+		if (at && (oldest == 0 || at < oldest))
+			oldest = at;
+	}
+	return oldest ? D.started_wall_ms + (oldest - D.started_ms) : 0;
+}
+
 static size_t webhook_state(unsigned slot, char *buf, size_t cap)
 {
 	struct eh_status_webhook w;
@@ -642,7 +790,11 @@ static size_t webhook_state(unsigned slot, char *buf, size_t cap)
 	w.dead_lettered = ws.dead_lettered;
 	w.dead_letters_pending = ws.dead_letters_pending;
 	snprintf(w.last_error, sizeof(w.last_error), "%s", ws.last_error);
-	w.next_attempt_in_ms = ws.next_attempt_in_ms ? (int64_t)ws.next_attempt_in_ms : -1;
+	w.last_error_ms = ws.last_error_ms;
+	w.last_success_ms = ws.last_success_ms;
+	w.oldest_ms = oldest_wall_ms(slot);
+	w.attempt = ws.attempt;
+	w.next_attempt_at_ms = ws.next_attempt_at_ms;
 	return eh_status_render_webhook(&w, buf, cap);
 }
 
@@ -738,7 +890,98 @@ static eh_err coap_ingest(void *ctx, unsigned type, const uint8_t *payload, size
 	return D.exit_code ? EH_ERR_IO : EH_OK;
 }
 
+/* ==== HTTP listener handlers (CONTRACT 9.5) ==== */
+
+/* A body POSTed to /in (type EH_HTTPD_TYPE_AUTO: each element's webhook_type) or
+ * /in/<type>. Validated whole before anything is appended; answered 200 only after the
+ * commit, so a kill -9 after the answer loses nothing. */
+static eh_err http_ingest(void *ctx, int type, const uint8_t *body, size_t len,
+			  size_t *accepted, char *diag, size_t diag_cap)
+{
+	size_t from = 0;
+	eh_err rc;
+
+	(void)ctx;
+	if (D.stopping || eh_ingest_holding(&D.ingest)) {
+		snprintf(diag, diag_cap, "queue full");
+		return EH_ERR_NOSPC; /* MQTT input waits too: first come, first in */
+	}
+	rc = eh_ingest_message(&D.ingest,
+			       type == EH_HTTPD_TYPE_AUTO ? EH_INGEST_BY_WEBHOOK_TYPE : (unsigned)type,
+			       body, len, diag, diag_cap, &from);
+	if (rc != EH_OK) {
+		/* NOSPC half-way: what went in stays and is committed with the group commit;
+		 * the client's retry finds it in the redelivery filter (no duplicate). */
+		eh_commit_schedule(&D.commit);
+		return rc;
+	}
+	commit_now();
+	if (D.exit_code)
+		return EH_ERR_IO;
+	*accepted = eh_ingest_last_count(&D.ingest);
+	return EH_OK;
+}
+
+/* Seconds since the oldest undelivered notification of (slot, type) was appended. */
+static uint64_t oldest_age_s(unsigned slot, unsigned type, uint64_t lag)
+{
+	uint64_t now = eh_loop_now(&D.loop), at = oldest_appended_ms(slot, type, lag);
+	return at && now > at ? (now - at) / 1000 : 0;
+}
+
+static size_t http_metrics(void *ctx, char *buf, size_t cap)
+{
+	static struct eh_status_metric_webhook mw[EH_MAX_WEBHOOKS];
+	struct eh_status_figures f;
+	size_t n = 0;
+
+	(void)ctx;
+	fill_figures(&f);
+	for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++) {
+		struct eh_delivery_wstats ws;
+		if (D.config.webhooks[s].id == 0)
+			continue;
+		eh_delivery_stats(&D.delivery, s, &ws);
+		mw[n].id = D.config.webhooks[s].id;
+		for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
+			struct eh_status_metric_type *m = &mw[n].t[t];
+			m->depth = eh_queue_lag(&D.queue, s, t);
+			m->oldest_age_s = oldest_age_s(s, t, m->depth);
+			m->sent = ws.by_type[t].sent;
+			m->failed_attempts = ws.by_type[t].failed_attempts;
+			m->dead_lettered = ws.by_type[t].dead_lettered;
+		}
+		n++;
+	}
+	return eh_status_render_metrics(&f, mw, n, buf, cap);
+}
+
+static int open_httpd(void)
+{
+	static struct eh_httpd_mhd st;
+	static const struct eh_httpd_handlers hh = {status_json, http_metrics, http_ingest, NULL};
+	struct eh_httpd_config hc;
+
+	if (D.boot.http.port == 0)
+		return -1;
+	memset(&hc, 0, sizeof(hc));
+	hc.bind = D.boot.http.bind;
+	hc.port = D.boot.http.port;
+	hc.token = D.boot.http_token_len ? D.boot.http_token : NULL;
+	hc.token_len = D.boot.http_token_len;
+	hc.max_body = EH_MAX_MSG_BYTES;
+	eh_httpd_mhd_init(&D.httpd, &st);
+	if (eh_httpd_open(&D.httpd, &hc, &D.loop, &hh) != EH_OK) {
+		EH_LOG_ERR("httpd", "cannot listen on %s port %u", hc.bind, hc.port);
+		return 1;
+	}
+	D.httpd_open = true;
+	return -1;
+}
+
 /* ==== Loop glue ==== */
+
+static void reload(void);
 
 /* Once per loop iteration, after the events: deferred work. */
 static void on_tick(struct eh_loop *l, void *arg)
@@ -792,7 +1035,7 @@ static void on_wake(struct eh_loop *l, void *arg)
 		return;
 	}
 	if (eh_signal_take_hup())
-		EH_LOG_INF("edgehookd", "SIGHUP: nothing to reload (configuration comes over MQTT)");
+		reload();
 	if (D.mqtt_open)
 		eh_mqtt_poll(&D.mqtt);
 }
@@ -934,7 +1177,7 @@ static int replay_journal_at_start(uint64_t *keep)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: edgehookd -c FILE [--log-level LEVEL] [--check-config]\n"
+		"Usage: edgehookd -c FILE [--log-level LEVEL] [--check-config | --print-config]\n"
 		"       edgehookd --help | --version\n"
 		"\n"
 		"Subscribes to notifications over MQTT, filters them per webhook, keeps\n"
@@ -942,9 +1185,14 @@ static void usage(FILE *out)
 		"\n"
 		"  -c, --config FILE     bootstrap file (JSON; see edgehookd.conf.example)\n"
 		"      --check-config    validate FILE (and its key files) and exit\n"
+		"      --print-config    validate, then print the effective configuration\n"
+		"                        (defaults and derived names; secrets not shown)\n"
 		"      --log-level LEVEL error|warning|info|debug (overrides the file)\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         version and compiled-in limits\n"
+		"\n"
+		"SIGHUP reloads the log level and the CA bundle from FILE and says which\n"
+		"other changes need a restart.\n"
 		"\n"
 		"Exit codes: 0 clean stop, 1 fatal runtime error, 2 bad usage or\n"
 		"configuration, 3 queue storage unusable (cannot open or lock).\n");
@@ -992,7 +1240,9 @@ static void check_mqtt_tls(const struct eh_bootstrap *b, struct eh_errs *errs)
 	eh_errs_add(errs, key, "%s", why);
 }
 
-static int load_config(const char *path, bool check_only, const char *level)
+static char print_buf[EH_BOOT_BOOTFILE_MAX];
+
+static int load_config(const char *path, bool check_only, bool print, const char *level)
 {
 	struct eh_errs errs;
 	eh_errs_init(&errs);
@@ -1016,11 +1266,103 @@ static int load_config(const char *path, bool check_only, const char *level)
 		}
 		D.boot.log_level = l;
 	}
+	if (print) {
+		if (eh_bootstrap_render(&D.boot, print_buf, sizeof(print_buf)) != EH_OK) {
+			fprintf(stderr, "%s: cannot print the configuration\n", path);
+			return 1;
+		}
+		printf("%s\n", print_buf);
+		return 0;
+	}
 	if (check_only) {
 		printf("%s: ok\n", path);
 		return 0;
 	}
+	D.config_path = path;
+	D.level_override = level != NULL;
 	return -1;
+}
+
+/* ==== SIGHUP ==== */
+
+/* One bootstrap key whose change needs a restart. */
+static void needs_restart(bool changed, const char *key)
+{
+	if (changed)
+		EH_LOG_WRN("edgehookd", "SIGHUP: %s changed: it takes effect at the next restart",
+			   key);
+}
+
+/* Read the bootstrap file again: the log level and the CA bundle apply now
+ * (the bundle from the next connection on); every other change is named
+ * and waits for a restart. A file with any problem changes nothing. */
+static void reload(void)
+{
+	static struct eh_bootstrap nb;
+	struct eh_errs errs;
+	eh_err rc;
+
+	eh_errs_init(&errs);
+	if (eh_bootstrap_load(D.config_path, &nb, &errs) == EH_OK) {
+		eh_bootstrap_load_secrets(&nb, &errs);
+		eh_bootstrap_check_files(&nb, &errs);
+	}
+	if (eh_errs_count(&errs)) {
+		for (unsigned i = 0; i < errs.n; i++)
+			EH_LOG_ERR("edgehookd", "SIGHUP: %s: %s", D.config_path, errs.msg[i]);
+		EH_LOG_ERR("edgehookd", "SIGHUP: %s refused: nothing reloaded", D.config_path);
+		return;
+	}
+	if (!D.level_override && nb.log_level != D.boot.log_level) {
+		D.boot.log_level = nb.log_level;
+		eh_log_set_level(nb.log_level);
+		EH_LOG_INF("edgehookd", "SIGHUP: log level now %d", nb.log_level);
+	}
+	/* The CA bundle: read again even under the same name (renewed in place). */
+	snprintf(D.boot.ca_file, sizeof(D.boot.ca_file), "%s", nb.ca_file);
+	rc = eh_delivery_reload_ca(&D.delivery, D.boot.ca_file);
+	if (rc == EH_ERR_AGAIN)
+		EH_LOG_INF("edgehookd", "SIGHUP: CA bundle %s: reloaded once the POSTs in flight "
+					"end", D.boot.ca_file);
+	else if (rc != EH_OK && rc != EH_ERR_INVAL)
+		EH_LOG_ERR("edgehookd", "SIGHUP: CA bundle %s: %s; the old one stays",
+			   D.boot.ca_file, eh_err_str(rc));
+	D.boot.stop_grace_s = nb.stop_grace_s;
+	needs_restart(strcmp(nb.device_id, D.boot.device_id) != 0, "device_id");
+	needs_restart(strcmp(nb.topic_prefix, D.boot.topic_prefix) != 0, "topic_prefix");
+	needs_restart(strcmp(nb.mqtt.uri, D.boot.mqtt.uri) != 0 ||
+			  strcmp(nb.mqtt.client_id, D.boot.mqtt.client_id) != 0 ||
+			  strcmp(nb.mqtt.username, D.boot.mqtt.username) != 0 ||
+			  strcmp(nb.password, D.boot.password) != 0 ||
+			  nb.mqtt.keepalive_s != D.boot.mqtt.keepalive_s ||
+			  nb.mqtt.max_packet_bytes != D.boot.mqtt.max_packet_bytes ||
+			  memcmp(&nb.mqtt.tls, &D.boot.mqtt.tls, sizeof(nb.mqtt.tls)) != 0,
+		      "mqtt");
+	needs_restart(memcmp(nb.inputs, D.boot.inputs, sizeof(nb.inputs)) != 0, "inputs");
+	needs_restart(strcmp(nb.queue.path, D.boot.queue.path) != 0 ||
+			  nb.queue.size_bytes != D.boot.queue.size_bytes ||
+			  nb.queue.full_policy != D.boot.queue.full_policy ||
+			  nb.queue.commit_interval_ms != D.boot.queue.commit_interval_ms,
+		      "queue");
+	needs_restart(strcmp(nb.https_proxy.host, D.boot.https_proxy.host) != 0 ||
+			  nb.https_proxy.port != D.boot.https_proxy.port ||
+			  nb.n_no_proxy != D.boot.n_no_proxy ||
+			  memcmp(nb.no_proxy, D.boot.no_proxy, sizeof(nb.no_proxy)) != 0,
+		      "https_proxy/no_proxy");
+	needs_restart(nb.allow_plain_http != D.boot.allow_plain_http, "allow_plain_http");
+	needs_restart(nb.n_fleet != D.boot.n_fleet ||
+			  memcmp(nb.fleet_prefixes, D.boot.fleet_prefixes,
+				 sizeof(nb.fleet_prefixes)) != 0,
+		      "fleet_prefixes");
+	needs_restart(strcmp(nb.config_hmac_key_file, D.boot.config_hmac_key_file) != 0 ||
+			  nb.hmac_key_len != D.boot.hmac_key_len ||
+			  memcmp(nb.hmac_key, D.boot.hmac_key, nb.hmac_key_len) != 0,
+		      "config_hmac_key_file");
+	needs_restart(memcmp(&nb.coap, &D.boot.coap, sizeof(nb.coap)) != 0, "coap");
+	needs_restart(memcmp(&nb.http, &D.boot.http, sizeof(nb.http)) != 0 ||
+			  nb.http_token_len != D.boot.http_token_len ||
+			  memcmp(nb.http_token, D.boot.http_token, nb.http_token_len) != 0,
+		      "http");
 }
 
 static int dedupe_rebuild(void *arg, const struct eh_queue_rec *r, uint32_t seg)
@@ -1044,8 +1386,11 @@ static int open_queue(void)
 	struct eh_queue_config qc;
 	snprintf(D.journal_path, sizeof(D.journal_path), "%s.journal", D.boot.queue.path);
 	snprintf(D.seen_path, sizeof(D.seen_path), "%s.seen", D.boot.queue.path);
+	eh_signal_install(NULL); /* a stop during the queue file's creation ends it cleanly */
 	eh_err rc = eh_flash_file_open(&D.flash, &D.flash_file, D.boot.queue.path,
 				       D.boot.queue.size_bytes, 0, 0, 0);
+	if (rc == EH_ERR_CLOSED)
+		return 0; /* stopped while creating it: nothing was left behind */
 	if (rc != EH_OK) {
 		EH_LOG_ERR("queue", "cannot open %s: %s", D.boot.queue.path, eh_err_str(rc));
 		return EXIT_STORAGE;
@@ -1092,7 +1437,6 @@ static int start(void)
 	struct eh_mqtt_config mc;
 	static struct eh_mqtt_handlers mh = {on_message, on_connect, on_disconnect, on_published,
 					     NULL};
-	static const int qos[5] = {1, 1, 1, 1, 1};
 	static char versions_path[EH_BOOT_PATH_MAX + 16];
 	static char store_path[EH_BOOT_PATH_MAX + 16];
 	static const char offline[] = "{\"state\":\"offline\"}";
@@ -1118,6 +1462,10 @@ static int start(void)
 	ci.versions_path = versions_path;
 	ci.check_webhook = eh_delivery_check_webhook;
 	ci.check_ctx = &D.delivery;
+	ci.fleet_prefixes = D.boot.fleet_list;
+	ci.nfleet = D.boot.n_fleet;
+	ci.stored = fleet_stored;
+	ci.stored_ctx = &D.store;
 	if (eh_config_init(&D.config, &ci) != EH_OK) {
 		EH_LOG_ERR("config", "cannot read %s", versions_path);
 		return EXIT_STORAGE;
@@ -1126,6 +1474,8 @@ static int start(void)
 	if (eh_loop_init(&D.loop, &eh_clock_system) != EH_OK)
 		return 1;
 	D.started_ms = eh_loop_now(&D.loop);
+	D.started_wall_ms = eh_time_wall_ms();
+	eh_status_ages_init(&D.ages);
 	struct eh_commit_config gc = {&D.loop, &D.queue, on_durable, on_commit_failed, &D};
 	eh_commit_init(&D.commit, &gc);
 	eh_signal_install(&D.loop);
@@ -1176,8 +1526,8 @@ static int start(void)
 	mc.will_topic = D.topic_status;
 	mc.will_payload = offline;
 	mc.subs = D.subs;
-	mc.subs_qos = qos;
-	mc.nsubs = 5;
+	mc.subs_qos = NULL; /* all QoS 1 */
+	mc.nsubs = 5 + fleet_subs(D.subs + 5);
 	mc.max_packet_bytes = D.boot.mqtt.max_packet_bytes;
 	eh_err src = eh_config_store_open(&D.store, store_path);
 	if (src == EH_OK) {
@@ -1214,6 +1564,8 @@ static int start(void)
 		}
 		D.coap_open = true;
 	}
+	if ((rc = open_httpd()) >= 0)
+		return rc;
 
 	eh_loop_after(&D.loop, 1000, on_status_timer, NULL, &D.status_timer);
 	D.watchdog_ms = eh_notify_watchdog_ms();
@@ -1238,6 +1590,8 @@ static void stop(void)
 	eh_resolver_close(&D.resolver);
 	if (D.coap_open)
 		eh_coap_close(&D.coap);
+	if (D.httpd_open)
+		eh_httpd_close(&D.httpd);
 	commit_now();
 	if (D.mqtt_open) {
 		publish(D.topic_status, offline, sizeof(offline) - 1, 1, true);
@@ -1261,19 +1615,21 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", no_argument, NULL, 'k'},
+		{"print-config", no_argument, NULL, 'p'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *path = NULL, *level = NULL;
-	bool check = false;
+	bool check = false, print = false;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;
 		case 'k': check = true; break;
+		case 'p': print = true; break;
 		case 'l': level = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': version(); return 0;
@@ -1284,7 +1640,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if ((rc = load_config(path, check, level)) >= 0)
+	if ((rc = load_config(path, check, print, level)) >= 0)
 		return rc;
 	eh_log_set_level(D.boot.log_level);
 	/* Under journald: priorities as "<N>", no timestamps (journald adds its

@@ -3,6 +3,8 @@
 # the aarch64 sysroot (Debian multiarch). Paho and mbedTLS ship no pkg-config
 # files in Debian 12, so they are found by header and library name.
 pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
+# GNU libmicrohttpd: the HTTP listener (drivers/httpd).
+pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
 if(EH_WITH_COAP)
   pkg_check_modules(COAP REQUIRED IMPORTED_TARGET libcoap-3-notls)
 endif()

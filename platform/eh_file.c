@@ -15,15 +15,21 @@
 static eh_err from_errno(int e)
 {
 	switch (e) {
-	case ENOENT: return EH_ERR_NOENT;
+	case ENOENT:
+		return EH_ERR_NOENT;
 	case EACCES:
 	case EPERM:
-	case EROFS: return EH_ERR_PERM;
+	case EROFS:
+		return EH_ERR_PERM;
 	case ENOSPC:
-	case EDQUOT: return EH_ERR_NOSPC;
-	case EWOULDBLOCK: return EH_ERR_BUSY;
-	case EINVAL: return EH_ERR_INVAL;
-	default: return EH_ERR_IO;
+	case EDQUOT:
+		return EH_ERR_NOSPC;
+	case EWOULDBLOCK:
+		return EH_ERR_BUSY;
+	case EINVAL:
+		return EH_ERR_INVAL;
+	default:
+		return EH_ERR_IO;
 	}
 }
 
@@ -171,6 +177,30 @@ eh_err eh_file_read_all(const char *path, char *buf, size_t cap, size_t *len)
 eh_err eh_file_read_stdin(char *buf, size_t cap, size_t *len)
 {
 	return read_fd_all(STDIN_FILENO, buf, cap, len);
+}
+
+eh_err eh_file_rename(const char *from, const char *to)
+{
+	char dir[4096];
+	int dfd;
+	eh_err rc = EH_OK;
+
+	if (snprintf(dir, sizeof(dir), "%s", to) >= (int)sizeof(dir))
+		return EH_ERR_INVAL;
+	if (rename(from, to) != 0)
+		return from_errno(errno);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return from_errno(errno);
+	if (fsync(dfd) != 0)
+		rc = from_errno(errno);
+	close(dfd);
+	return rc;
+}
+
+eh_err eh_file_remove(const char *path)
+{
+	return unlink(path) == 0 ? EH_OK : from_errno(errno);
 }
 
 eh_err eh_file_replace(const char *path, const void *buf, size_t len)

@@ -36,6 +36,13 @@ eh_err eh_file_read_all(const char *path, char *buf, size_t cap, size_t *len);
 /* The same for standard input, read to its end (command-line tools' "-"). */
 eh_err eh_file_read_stdin(char *buf, size_t cap, size_t *len);
 
+/* Rename from to to (same directory), then fsync the directory so the new
+ * name survives a power cut. */
+eh_err eh_file_rename(const char *from, const char *to);
+
+/* Remove path. EH_ERR_NOENT when it does not exist. */
+eh_err eh_file_remove(const char *path);
+
 /* Write buf to path atomically: path.tmp, fsync, rename, fsync of the dir. */
 eh_err eh_file_replace(const char *path, const void *buf, size_t len);
 

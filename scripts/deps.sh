@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Installs, from Debian's archive, what one command needs, and no more:
 #   deps.sh demo      build edgehookd and run scripts/demo.sh (compiler, the
-#                     four libraries, mosquitto, the Python receiver, openssl)
+#                     libraries, mosquitto, the Python receiver, openssl)
 #   deps.sh package   building and checking the .deb (dpkg-dev, fakeroot,
 #                     lintian, debootstrap for the install test, systemd for
 #                     systemd-analyze)
@@ -18,7 +18,7 @@ set -euo pipefail
 
 DEMO_PKGS=(
 	build-essential cmake pkg-config
-	libpaho-mqtt-dev libmbedtls-dev libcoap3-dev libcjson-dev libssl-dev
+	libpaho-mqtt-dev libmbedtls-dev libcoap3-dev libcjson-dev libssl-dev libmicrohttpd-dev
 	mosquitto mosquitto-clients python3 python3-aiohttp python3-paho-mqtt openssl
 )
 PACKAGE_PKGS=(
@@ -26,14 +26,14 @@ PACKAGE_PKGS=(
 )
 TEST_PKGS=(
 	clang libclang-rt-14-dev llvm libcmocka-dev libcoap3-bin valgrind procps iproute2 file
-	tinyproxy
+	tinyproxy python3-prometheus-client
 )
 CROSS_PKGS=(
 	qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 )
 ARM_PKGS=(
 	libpaho-mqtt-dev:arm64 libmbedtls-dev:arm64 libcoap3-dev:arm64
-	libcjson-dev:arm64 libcmocka-dev:arm64 libssl-dev:arm64
+	libcjson-dev:arm64 libcmocka-dev:arm64 libssl-dev:arm64 libmicrohttpd-dev:arm64
 )
 
 list=0

@@ -24,6 +24,12 @@
 #ifndef EH_BOOT_NO_PROXY_MAX
 #define EH_BOOT_NO_PROXY_MAX 16 /* no_proxy entries */
 #endif
+#ifndef EH_BOOT_FLEET_MAX
+#define EH_BOOT_FLEET_MAX 4 /* fleet_prefixes: one MQTT subscription each */
+#endif
+/* topic_prefix and a fleet prefix together: the longest config-status
+ * topic, "P/config-status/fleet/F/webhooks/<id>", must fit 255 bytes. */
+#define EH_BOOT_FLEET_PAIR_MAX 200
 
 enum eh_boot_full_policy { EH_BOOT_DROP_OLDEST = 0, EH_BOOT_BLOCK = 1 };
 
@@ -66,12 +72,23 @@ struct eh_bootstrap {
 	/* no_proxy[i] as a list of pointers into this struct (for delivery);
 	 * set by eh_bootstrap_parse, so b must not be copied afterwards. */
 	const char *no_proxy_list[EH_BOOT_NO_PROXY_MAX];
+	/* Fleets (CONTRACT 9.3): webhooks at F/config/webhooks/<id> apply too.
+	 * No wildcards, no trailing '/', none a level prefix of another nor of
+	 * topic_prefix (or under it). */
+	char fleet_prefixes[EH_BOOT_FLEET_MAX][EH_BOOT_TOPIC_MAX];
+	size_t n_fleet;
+	const char *fleet_list[EH_BOOT_FLEET_MAX]; /* pointers into fleet_prefixes */
 	bool allow_plain_http;
 	char config_hmac_key_file[EH_BOOT_PATH_MAX]; /* "" = unsigned config */
 	struct {
 		char bind[64];
 		uint16_t port; /* 0 = off */
 	} coap;
+	struct {
+		char bind[64];			/* numeric address ["127.0.0.1"] */
+		uint16_t port;			/* TCP port; 0 = off [0] */
+		char token_file[EH_BOOT_PATH_MAX]; /* "" = no token required */
+	} http;
 	int log_level; /* enum eh_log_level */
 	uint32_t stop_grace_s; /* SIGTERM: how long POSTs in flight may finish [5] */
 
@@ -80,6 +97,8 @@ struct eh_bootstrap {
 	bool has_password;
 	uint8_t hmac_key[EH_BOOT_SECRET_MAX];
 	size_t hmac_key_len;
+	uint8_t http_token[EH_BOOT_SECRET_MAX]; /* bearer token of the HTTP listener */
+	size_t http_token_len;			/* 0: no token file */
 };
 
 /* Fill b with the defaults of CONTRACT section 2 (device_id "edgehook"). */
@@ -94,10 +113,16 @@ eh_err eh_bootstrap_parse(const char *json, size_t len, struct eh_bootstrap *b,
  * the top-level tls.ca_file when that is null. */
 const char *eh_bootstrap_mqtt_ca(const struct eh_bootstrap *b);
 
+/* The effective configuration as indented JSON into buf (NUL-terminated):
+ * every key with the value in force, defaults and derived names included;
+ * secret files' contents are never shown. EH_ERR_NOSPC when cap is too
+ * small. Allocates (cJSON) and frees before returning. */
+eh_err eh_bootstrap_render(const struct eh_bootstrap *b, char *buf, size_t cap);
+
 /* Read path (at most EH_BOOT_BOOTFILE_MAX bytes), then eh_bootstrap_parse. */
 eh_err eh_bootstrap_load(const char *path, struct eh_bootstrap *b, struct eh_errs *errs);
 
-/* Read the password and HMAC key files named in b (the file's bytes
+/* Read the password, HMAC key and HTTP token files named in b (the file's bytes
  * without one trailing newline). An HMAC key shorter than EH_BOOT_HMAC_MIN
  * bytes, or an unreadable file, is an error naming the key. */
 eh_err eh_bootstrap_load_secrets(struct eh_bootstrap *b, struct eh_errs *errs);

@@ -15,6 +15,8 @@
 #include <strings.h>
 
 static void worker_try(struct eh_delivery_worker *w);
+static bool senders_idle(const struct eh_delivery *d);
+static eh_err reload_now(struct eh_delivery *d);
 
 /* ==== Helpers ==== */
 
@@ -53,6 +55,7 @@ static void set_error(struct eh_delivery_worker *w, const char *text)
 {
 	struct eh_delivery_slot *s = &w->d->slots[w->slot];
 	snprintf(s->last_error, sizeof(s->last_error), "%s", text);
+	s->last_error_ms = eh_clock_wall_ms(w->d->cfg.clock);
 }
 
 /* ==== Clock ==== */
@@ -68,7 +71,8 @@ static bool clock_held(struct eh_delivery_worker *w)
 	if (d->cfg.not_before_s == 0 ||
 	    eh_clock_wall_ms(d->cfg.clock) / 1000u >= d->cfg.not_before_s)
 		return false;
-	set_error(w, EH_DELIVERY_CLOCK_WAIT);
+	if (strcmp(d->slots[w->slot].last_error, EH_DELIVERY_CLOCK_WAIT) != 0)
+		set_error(w, EH_DELIVERY_CLOCK_WAIT); /* once: the state is not republished */
 	if (d->clock_timer == 0 && eh_loop_after(d->cfg.loop, EH_DELIVERY_CLOCK_CHECK_MS,
 						 on_clock_check, d, &d->clock_timer) != EH_OK)
 		EH_LOG_ERR("delivery", "timer table full");
@@ -90,6 +94,7 @@ static void on_clock_check(struct eh_loop *l, void *arg)
 		if (clock_held(&s->w[0]))
 			return;
 		s->last_error[0] = '\0';
+		s->last_error_ms = 0;
 		for (unsigned t = 0; t < EH_TYPE_COUNT; t++)
 			worker_try(&s->w[t]);
 	}
@@ -216,6 +221,12 @@ static void sender_put(struct eh_delivery *d, struct eh_delivery_sender *s)
 	s->w = NULL;
 	if (d->stopped)
 		return;
+	if (d->reload_ca != NULL) {
+		/* A CA reload waits for every sender: hand none out meanwhile. */
+		if (senders_idle(d))
+			(void)reload_now(d);
+		return;
+	}
 	/* Oldest first; a waiter that no longer needs a sender (deactivated,
 	 * queue emptied) passes it on to the next one. */
 	while (s->w == NULL) {
@@ -447,7 +458,11 @@ static void batch_sent(struct eh_delivery_worker *w, struct eh_delivery_sender *
 
 	d->cfg.source->ack(d->cfg.source_ctx, w->slot, w->type, w->last_seq);
 	sl->sent += w->count;
+	w->sent += w->count;
 	sl->batches++;
+	sl->last_success_ms = eh_clock_wall_ms(d->cfg.clock);
+	sl->last_error[0] = '\0'; /* the state says what is wrong now */
+	sl->last_error_ms = 0;
 	log_module(wh, mod, sizeof(mod));
 	EH_LOG_INF(mod,
 		   "<queue:%3" PRIu64 "> Webhook worker(id-%" PRIu32 ", type-\"%s\") sent "
@@ -501,8 +516,9 @@ static void dl_publish(struct eh_delivery_worker *w, struct eh_delivery_sender *
 			dl_wait(w, DL_ANSWER_MS);
 		return;
 	}
-	snprintf(d->slots[w->slot].last_error, EH_DELIVERY_ERR_MAX,
-		 "dead letter not published: %s", eh_err_str(rc));
+	char why[EH_DELIVERY_ERR_MAX];
+	snprintf(why, sizeof(why), "dead letter not published: %s", eh_err_str(rc));
+	set_error(w, why);
 	dl_wait(w, w->dl_wait_ms);
 	w->dl_wait_ms = w->dl_wait_ms * 2 > DL_WAIT_MAX_MS ? DL_WAIT_MAX_MS : w->dl_wait_ms * 2;
 }
@@ -518,6 +534,7 @@ static void give_up(struct eh_delivery_worker *w, struct eh_delivery_sender *s,
 	if (d->cfg.deadletter == NULL) {
 		d->cfg.source->ack(d->cfg.source_ctx, w->slot, w->type, w->last_seq);
 		sl->dead_lettered += w->count;
+		w->dead_lettered += w->count;
 		w->have_batch = false;
 		w->state = EH_DW_IDLE;
 		return;
@@ -540,6 +557,7 @@ static void dl_finish(struct eh_delivery_worker *w, bool published)
 	if (published) {
 		d->cfg.source->ack(d->cfg.source_ctx, w->slot, w->type, w->last_seq);
 		sl->dead_lettered += w->count;
+		w->dead_lettered += w->count;
 	}
 	w->have_batch = false;
 	w->attempts = 0;
@@ -561,6 +579,10 @@ static void dl_timer(struct eh_loop *l, void *arg)
 	w->timer = 0;
 	if (w->state != EH_DW_DEADLETTER || wh == NULL || d->stopped || d->draining)
 		return;
+	if (d->reload_ca != NULL) { /* the senders are held for a CA reload */
+		dl_wait(w, DL_WAIT_MIN_MS);
+		return;
+	}
 	if ((s = sender_get(d, w)) == NULL) {
 		dl_wait(w, DL_WAIT_MIN_MS); /* every sender busy: soon again */
 		return;
@@ -590,8 +612,7 @@ void eh_delivery_deadletter_done(struct eh_delivery *d, uint64_t tag, bool ok)
 	if (w->state != EH_DW_DEADLETTER || dl_tag(w) != tag)
 		return; /* an older publish of this batch, or the worker was reset */
 	if (!ok) {
-		snprintf(d->slots[slot].last_error, EH_DELIVERY_ERR_MAX,
-			 "dead letter not acknowledged by the broker");
+		set_error(w, "dead letter not acknowledged by the broker");
 		dl_wait(w, w->dl_wait_ms);
 		w->dl_wait_ms =
 		    w->dl_wait_ms * 2 > DL_WAIT_MAX_MS ? DL_WAIT_MAX_MS : w->dl_wait_ms * 2;
@@ -613,6 +634,7 @@ static void batch_failed(struct eh_delivery_worker *w, struct eh_delivery_sender
 
 	w->attempts++;
 	sl->failed_attempts++;
+	w->failed_attempts++;
 	set_error(w, reason);
 	log_module(wh, mod, sizeof(mod));
 	if (wh->max_attempts != 0 && w->attempts >= wh->max_attempts) {
@@ -701,7 +723,8 @@ static void worker_try(struct eh_delivery_worker *w)
 		wh = worker_wh(w);
 		/* A worker still holding a sender is inside its own completion
 		 * (on_done -> ack -> a kick from the app): on_done goes on after. */
-		if (d->stopped || d->draining || wh == NULL || !wh->active ||
+		if (d->stopped || d->draining || d->reload_ca != NULL || wh == NULL ||
+		    !wh->active ||
 		    w->state != EH_DW_IDLE || w->sender != NULL)
 			return;
 		if (worker_lag(w) == 0 || clock_held(w))
@@ -851,6 +874,7 @@ void eh_delivery_set_webhook(struct eh_delivery *d, unsigned slot, const struct 
 			worker_reset(&s->w[t]);
 		s->sent = s->failed_attempts = s->dead_lettered = s->batches = 0;
 		s->dl_pending = 0;
+		s->last_success_ms = s->last_error_ms = 0;
 		s->last_error[0] = '\0';
 	}
 	slot_identity(d, s, wh);
@@ -886,13 +910,21 @@ void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_del
 	out->dead_lettered = s->dead_lettered;
 	out->batches = s->batches;
 	out->dead_letters_pending = s->dl_pending;
+	out->last_success_ms = s->last_success_ms;
+	out->last_error_ms = s->last_error[0] ? s->last_error_ms : 0;
 	snprintf(out->last_error, sizeof(out->last_error), "%s", s->last_error);
 	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
 		const struct eh_delivery_worker *w = &s->w[t];
+		out->by_type[t].sent = w->sent;
+		out->by_type[t].failed_attempts = w->failed_attempts;
+		out->by_type[t].dead_lettered = w->dead_lettered;
 		if (s->wh != NULL)
 			out->queue[t] = d->cfg.source->lag(d->cfg.source_ctx, slot, t);
 		if (w->state == EH_DW_SENDING)
 			out->in_flight = true;
+		if ((w->state == EH_DW_BACKOFF || w->state == EH_DW_SENDING) && w->attempts > 0 &&
+		    w->attempts + 1 > out->attempt)
+			out->attempt = w->attempts + 1;
 		if (w->state == EH_DW_BACKOFF) {
 			uint64_t in = w->due_ms > now ? w->due_ms - now : 1;
 			if (out->next_attempt_in_ms == 0 || in < out->next_attempt_in_ms)
@@ -900,6 +932,44 @@ void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_del
 		}
 	}
 	out->next_attempt_in_s = (double)out->next_attempt_in_ms / 1000.0;
+	if (out->next_attempt_in_ms)
+		out->next_attempt_at_ms = eh_clock_wall_ms(d->cfg.clock) + out->next_attempt_in_ms;
+}
+
+static bool senders_idle(const struct eh_delivery *d)
+{
+	for (unsigned i = 0; i < EH_DELIVERY_SENDERS; i++)
+		if (d->senders[i].w != NULL)
+			return false;
+	return true;
+}
+
+/* The CA reload, with every sender idle: close, reload, go on. */
+static eh_err reload_now(struct eh_delivery *d)
+{
+	const char *path = d->reload_ca;
+	eh_err rc;
+
+	d->reload_ca = NULL;
+	eh_https_close_all(&d->https);
+	rc = eh_tls_pool_reload_ca(&d->pool, path);
+	if (rc == EH_OK)
+		EH_LOG_INF("delivery", "CA bundle %s reloaded: new connections use it", path);
+	for (unsigned i = 0; i < EH_MAX_WEBHOOKS; i++)
+		for (unsigned t = 0; t < EH_TYPE_COUNT; t++)
+			worker_try(&d->slots[i].w[t]);
+	return rc;
+}
+
+eh_err eh_delivery_reload_ca(struct eh_delivery *d, const char *ca_file)
+{
+	EH_ASSERT(d != NULL && ca_file != NULL);
+	if (!d->pool_open || d->stopped)
+		return EH_ERR_INVAL;
+	d->reload_ca = ca_file;
+	if (!senders_idle(d))
+		return EH_ERR_AGAIN;
+	return reload_now(d);
 }
 
 unsigned eh_delivery_drain(struct eh_delivery *d)

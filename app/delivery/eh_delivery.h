@@ -129,10 +129,18 @@ struct eh_delivery_wstats {
 	uint64_t dead_lettered;		      /* notifications given up and published */
 	uint64_t dead_letters_pending;	      /* given up, waiting for their publish */
 	uint64_t batches;		      /* batches delivered */
-	char last_error[EH_DELIVERY_ERR_MAX]; /* "" when none; never a secret */
+	char last_error[EH_DELIVERY_ERR_MAX]; /* "" when none or since the last success */
+	uint64_t last_error_ms;		      /* wall time of last_error, 0: none */
+	uint64_t last_success_ms;	      /* wall time of the last 2xx, 0: none yet */
+	uint32_t attempt;		      /* attempt number of a batch being retried
+					       * (2, 3, ...), 0 when none fails */
 	uint64_t next_attempt_in_ms;	      /* soonest pending retry, 0 when none */
+	uint64_t next_attempt_at_ms;	      /* the same as a wall time, 0 when none */
 	double next_attempt_in_s;	      /* the same in seconds, for the state topic */
 	bool in_flight;			      /* a POST of this webhook is under way */
+	struct {			      /* the counters above, per input type */
+		uint64_t sent, failed_attempts, dead_lettered;
+	} by_type[EH_TYPE_COUNT];
 };
 
 /* ==== Internal state (caller allocates the whole struct) ==== */
@@ -162,6 +170,8 @@ struct eh_delivery_worker {
 	uint32_t dl_gen;     /* numbers each dead-letter publish, in its tag */
 	uint32_t dl_wait_ms; /* next wait before publishing the dead letter again */
 	struct eh_delivery_sender *sender;
+	/* This type's share of the slot's counters (for per-type metrics). */
+	uint64_t sent, failed_attempts, dead_lettered;
 };
 
 struct eh_delivery_sender {
@@ -186,6 +196,7 @@ struct eh_delivery_slot {
 	uint16_t gen;
 	uint64_t sent, failed_attempts, dead_lettered, batches;
 	uint64_t dl_pending; /* notifications of batches in EH_DW_DEADLETTER */
+	uint64_t last_success_ms, last_error_ms; /* wall times, 0: none */
 	char last_error[EH_DELIVERY_ERR_MAX];
 	unsigned identity;			/* client certificate handle of the pool, 0: none */
 	char identity_err[EH_DELIVERY_ERR_MAX]; /* why the certificate did not load */
@@ -197,6 +208,7 @@ struct eh_delivery {
 	struct eh_delivery_config cfg;
 	bool stopped;
 	bool draining; /* eh_delivery_drain: no new attempt starts */
+	const char *reload_ca; /* eh_delivery_reload_ca waits for the senders */
 	uint64_t next_ticket;
 	struct eh_https https;
 	struct eh_tls_pool pool;
@@ -245,6 +257,14 @@ void eh_delivery_stats(const struct eh_delivery *d, unsigned slot, struct eh_del
  * 30 s). A tag that is no longer awaited (the webhook changed, a retry
  * already went out) is ignored. */
 void eh_delivery_deadletter_done(struct eh_delivery *d, uint64_t tag, bool ok);
+
+/* Trust the CAs of ca_file (kept; it must stay valid) from the next
+ * connection on: connections are closed and saved sessions dropped once
+ * no POST is in flight; until then no new attempt starts. EH_OK: done now;
+ * EH_ERR_AGAIN: done when the POSTs in flight end (logged then);
+ * EH_ERR_NOENT / EH_ERR_TLS: unusable file, the old CAs stay; EH_ERR_INVAL
+ * when the pool is not ours (a transport factory was given). */
+eh_err eh_delivery_reload_ca(struct eh_delivery *d, const char *ca_file);
 
 /* A planned stop: no new attempt starts from now on; POSTs in flight go on
  * and their outcome is recorded (acked on 2xx). Returns how many are still

@@ -13,8 +13,10 @@
 
 /* ==== Redelivery filter ====
  * Broker redeliveries of notifications already queued (same type, same
- * bytes): a 4-way set-associative table of recent hashes (32768 of them),
- * O(1) per notification, rebuilt at start from the newest records. A
+ * bytes): an 8-way set-associative table of recent hashes (65536 of them,
+ * two candidate sets each),
+ * O(1) per notification, rebuilt at start from <queue>.seen and the newest
+ * records. A
  * collision only forgets an older entry, which then may be queued twice:
  * still at least once, never lost. */
 
@@ -36,20 +38,54 @@ static uint64_t note_hash(unsigned type, const uint8_t *p, size_t n)
 	return h ? h : 1;
 }
 
-static bool dedupe_seen(const struct eh_ingest *g, uint64_t h)
+/* Each hash may live in one of two sets (two choices: the table fills
+ * evenly, so an old entry is not pushed out while the table has room). */
+static unsigned set_a(uint64_t h)
 {
-	const uint64_t *set = g->dedupe[h & (EH_INGEST_DEDUPE_SETS - 1)];
+	return (unsigned)(h & (EH_INGEST_DEDUPE_SETS - 1));
+}
 
+static unsigned set_b(uint64_t h)
+{
+	return (unsigned)((h >> 40) & (EH_INGEST_DEDUPE_SETS - 1));
+}
+
+static bool in_set(const struct eh_ingest *g, unsigned set, uint64_t h)
+{
 	for (unsigned w = 0; w < EH_INGEST_DEDUPE_WAYS; w++)
-		if (set[w] == h)
+		if (g->dedupe[set][w] == h)
 			return true;
 	return false;
 }
 
+static unsigned free_ways(const struct eh_ingest *g, unsigned set)
+{
+	unsigned n = 0;
+	for (unsigned w = 0; w < EH_INGEST_DEDUPE_WAYS; w++)
+		n += g->dedupe[set][w] == 0;
+	return n;
+}
+
+static bool dedupe_seen(const struct eh_ingest *g, uint64_t h)
+{
+	return in_set(g, set_a(h), h) || in_set(g, set_b(h), h);
+}
+
+/* Into the set with more room; when both are full, the way replaced next
+ * (round robin) of the first. */
 static void dedupe_add(struct eh_ingest *g, uint64_t h)
 {
-	unsigned i = (unsigned)(h & (EH_INGEST_DEDUPE_SETS - 1));
+	unsigned a = set_a(h), b = set_b(h);
+	unsigned fa = free_ways(g, a), fb = free_ways(g, b);
+	unsigned i = fb > fa ? b : a;
 
+	if (fa + fb > 0) {
+		for (unsigned w = 0; w < EH_INGEST_DEDUPE_WAYS; w++)
+			if (g->dedupe[i][w] == 0) {
+				g->dedupe[i][w] = h;
+				return;
+			}
+	}
 	g->dedupe[i][g->dedupe_next[i]] = h;
 	g->dedupe_next[i] = (uint8_t)((g->dedupe_next[i] + 1) % EH_INGEST_DEDUPE_WAYS);
 }
@@ -85,7 +121,7 @@ eh_err eh_ingest_message(struct eh_ingest *g, unsigned type, const uint8_t *payl
 	size_t n = 0;
 	eh_err rc;
 
-	EH_ASSERT(g != NULL && from != NULL && type < EH_TYPE_COUNT);
+	EH_ASSERT(g != NULL && from != NULL && type <= EH_INGEST_BY_WEBHOOK_TYPE);
 	if (*from == 0)
 		g->st.messages++;
 	if (len > EH_MAX_MSG_BYTES) {
@@ -96,8 +132,12 @@ eh_err eh_ingest_message(struct eh_ingest *g, unsigned type, const uint8_t *payl
 		return EH_ERR_TOOBIG;
 	}
 	eh_errs_init(&errs);
-	rc = eh_note_parse_message((const char *)payload, len, type, g->notes, EH_MAX_ARRAY_NOTES,
-				   &n, &errs);
+	if (type == EH_INGEST_BY_WEBHOOK_TYPE)
+		rc = eh_note_parse_typed((const char *)payload, len, g->notes, EH_MAX_ARRAY_NOTES,
+					 &n, &errs);
+	else
+		rc = eh_note_parse_message((const char *)payload, len, type, g->notes,
+					   EH_MAX_ARRAY_NOTES, &n, &errs);
 	if (rc != EH_OK) {
 		g->st.rejected++;
 		snprintf(diag, diag_cap, "%s", errs.n ? errs.msg[0] : eh_err_str(rc));
@@ -107,6 +147,7 @@ eh_err eh_ingest_message(struct eh_ingest *g, unsigned type, const uint8_t *payl
 	 * on once there is room, so no notification is staged twice. */
 	for (size_t i = *from; i < n; i++) {
 		const struct eh_note *note = &g->notes[i];
+		unsigned t = note->type; /* the message's, or the element's own */
 		uint64_t h, mask = g->ops->match(g->ctx, note);
 
 		g->st.notifications++;
@@ -114,12 +155,12 @@ eh_err eh_ingest_message(struct eh_ingest *g, unsigned type, const uint8_t *payl
 			g->st.unmatched++;
 			continue;
 		}
-		h = note_hash(type, (const uint8_t *)note->raw, note->raw_len);
+		h = note_hash(t, (const uint8_t *)note->raw, note->raw_len);
 		if (dedupe_seen(g, h)) {
 			g->st.duplicates++;
 			continue;
 		}
-		rc = g->ops->append(g->ctx, type, mask, (const uint8_t *)note->raw, note->raw_len,
+		rc = g->ops->append(g->ctx, t, mask, (const uint8_t *)note->raw, note->raw_len,
 				    h);
 		if (rc == EH_ERR_NOSPC) {
 			g->st.notifications--;
@@ -134,15 +175,21 @@ eh_err eh_ingest_message(struct eh_ingest *g, unsigned type, const uint8_t *payl
 		}
 		g->st.queued++;
 		dedupe_add(g, h);
-		EH_LOG_DBG("ingest", "staged %s notification %.*s", eh_type_name(type),
+		EH_LOG_DBG("ingest", "staged %s notification %.*s", eh_type_name(t),
 			   (int)(note->id_len < 64 ? note->id_len : 64), note->id);
 		if (g->ops->kick != NULL)
 			for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++)
 				if (mask & (1ull << s))
-					g->ops->kick(g->ctx, s, type);
+					g->ops->kick(g->ctx, s, t);
 	}
 	*from = 0;
+	g->last_count = n;
 	return EH_OK;
+}
+
+size_t eh_ingest_last_count(const struct eh_ingest *g)
+{
+	return g->last_count;
 }
 
 /* ==== Held input under `block` ==== */

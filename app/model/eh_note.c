@@ -518,9 +518,57 @@ static bool parse_note(struct pctx *x, struct eh_note *n)
 
 /* ==== Messages ==== */
 
-eh_err eh_note_parse_message(const char *buf, size_t len, enum eh_note_type type,
-			     struct eh_note *notes, size_t max_notes, size_t *n,
-			     struct eh_errs *errs)
+/* The input type an element names in its top-level "webhook_type", read with a copy of
+ * the cursor (the element is parsed again by parse_note, which checks it agrees). A
+ * missing or unknown value is reported at the element's path; the result is then
+ * EH_TYPE_COUNT and the element is skipped. A non-object gives events: parse_note
+ * reports "expected object" for it. */
+static enum eh_note_type sniff_type(struct pctx *x)
+{
+	struct eh_json_cur c = x->c;
+	struct eh_json_view key, v;
+	char q[48];
+	int r;
+
+	if (eh_json_peek(&c) != EH_JSON_OBJECT || !eh_json_obj_begin(&c))
+		return EH_TYPE_EVENTS;
+	for (unsigned i = 0; (r = eh_json_obj_next(&c, i, &key)) == 1; i++) {
+		if (!eh_json_str_eq(key, "webhook_type")) {
+			if (!eh_json_skip(&c, NULL))
+				return EH_TYPE_EVENTS; /* bad JSON: parse_note finds it again */
+			continue;
+		}
+		if (eh_json_peek(&c) != EH_JSON_STRING || !eh_json_string(&c, &v)) {
+			perr(x, EH_ERR_PROTO, "webhook_type", "expected string");
+			return EH_TYPE_COUNT;
+		}
+		for (unsigned t = 0; t < EH_TYPE_COUNT; t++)
+			if (eh_json_str_eq(v, eh_type_name(t)))
+				return (enum eh_note_type)t;
+		perr(x, EH_ERR_PROTO, "webhook_type",
+		     "%s is not \"events\", \"episodes\" or \"counters\"", quoted(v, q, sizeof(q)));
+		return EH_TYPE_COUNT;
+	}
+	if (r == 0)
+		perr(x, EH_ERR_PROTO, "webhook_type", "required to tell the notification's type");
+	return r == 0 ? EH_TYPE_COUNT : EH_TYPE_EVENTS;
+}
+
+/* One element: its type fixed by the input (x->type) or read from it (by_wt). */
+static bool parse_elem(struct pctx *x, struct eh_note *n, bool by_wt)
+{
+	if (by_wt) {
+		enum eh_note_type t = sniff_type(x);
+		if (t == EH_TYPE_COUNT)
+			return eh_json_skip(&x->c, NULL); /* reported; validate the rest */
+		x->type = t;
+	}
+	return parse_note(x, n);
+}
+
+static eh_err parse_message(const char *buf, size_t len, enum eh_note_type type, bool by_wt,
+			    struct eh_note *notes, size_t max_notes, size_t *n,
+			    struct eh_errs *errs)
 {
 	struct pctx x;
 	size_t count = 0;
@@ -547,7 +595,7 @@ eh_err eh_note_parse_message(const char *buf, size_t len, enum eh_note_type type
 		for (unsigned i = 0; ok && (r = eh_json_arr_next(&x.c, i)) == 1; i++) {
 			x.idx = (long)i;
 			if (count < cap) {
-				ok = parse_note(&x, &notes[count]);
+				ok = parse_elem(&x, &notes[count], by_wt);
 				count++;
 			} else {
 				if (count == cap) {
@@ -561,7 +609,7 @@ eh_err eh_note_parse_message(const char *buf, size_t len, enum eh_note_type type
 		}
 		ok = ok && r == 0;
 	} else if (eh_json_peek(&x.c) == EH_JSON_OBJECT && max_notes > 0) {
-		ok = parse_note(&x, &notes[0]);
+		ok = parse_elem(&x, &notes[0], by_wt);
 		count = 1;
 	} else if (eh_json_peek(&x.c) == EH_JSON_OBJECT) {
 		ok = eh_json_skip(&x.c, NULL);
@@ -587,6 +635,19 @@ eh_err eh_note_parse_message(const char *buf, size_t len, enum eh_note_type type
 		return x.rc;
 	*n = count;
 	return EH_OK;
+}
+
+eh_err eh_note_parse_message(const char *buf, size_t len, enum eh_note_type type,
+			     struct eh_note *notes, size_t max_notes, size_t *n,
+			     struct eh_errs *errs)
+{
+	return parse_message(buf, len, type, false, notes, max_notes, n, errs);
+}
+
+eh_err eh_note_parse_typed(const char *buf, size_t len, struct eh_note *notes, size_t max_notes,
+			   size_t *n, struct eh_errs *errs)
+{
+	return parse_message(buf, len, EH_TYPE_EVENTS, true, notes, max_notes, n, errs);
 }
 
 size_t eh_note_id_text(const char *raw, size_t len, char *buf, size_t cap)

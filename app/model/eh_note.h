@@ -97,6 +97,13 @@ eh_err eh_note_parse_message(const char *buf, size_t len, enum eh_note_type type
 			     struct eh_note *notes, size_t max_notes, size_t *n,
 			     struct eh_errs *errs);
 
+/* The same for a body as FindFace Security posts it to a webhook: each element's type
+ * comes from its own "webhook_type" ("events", "episodes", "counters"; notes[i].type),
+ * so one array may mix types. A missing or unknown webhook_type is an EH_ERR_PROTO error
+ * at the element's path ("[3].webhook_type: required ..."). */
+eh_err eh_note_parse_typed(const char *buf, size_t len, struct eh_note *notes, size_t max_notes,
+			   size_t *n, struct eh_errs *errs);
+
 /* The id of the notification whose bytes are raw[0..len), as the seed's log
  * prints it: string content (escapes decoded) or integer digits. Writes a
  * NUL-terminated text into buf (truncated to cap) and returns its length

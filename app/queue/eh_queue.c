@@ -28,6 +28,10 @@
  * that peek handed out from the lost stage is never given to another
  * record (a batch key stays unique). More than one stage of records. */
 #define SEQ_GAP ((uint64_t)EH_QUEUE_STAGE_BYTES / EH_QUEUE_REC_HDR + 1)
+/* No seq or segment seq on the device is above this (a million records a
+ * second would take 146,000 years to reach it): larger values are damage,
+ * and every sum of a seq with a gap or a count stays far from wrapping. */
+#define SEQ_MAX ((uint64_t)1 << 62)
 
 struct rhdr {
 	unsigned kind, type;
@@ -38,7 +42,8 @@ struct rhdr {
 struct it {
 	uint32_t seg, off;
 	uint64_t seg_seq, floor;
-	bool whole; /* started at the segment's first record */
+	uint64_t ceil; /* DATA seqs of the segment are below this */
+	bool whole;    /* started at the segment's first record */
 };
 
 /* ==== Little helpers ==== */
@@ -82,9 +87,11 @@ static uint32_t align_up(uint32_t v, uint32_t a)
 	return (v + a - 1) / a * a;
 }
 
-static uint32_t rec_size(uint32_t len)
+/* In 64 bits: a length read from the device may be anything up to
+ * UINT32_MAX, and header plus length must not wrap to a small size. */
+static uint64_t rec_size(uint64_t len)
 {
-	return align_up(EH_QUEUE_REC_HDR + len, 8);
+	return (EH_QUEUE_REC_HDR + len + 7) / 8 * 8;
 }
 
 uint32_t eh_queue_crc32c(uint32_t crc, const void *buf, size_t len)
@@ -160,6 +167,21 @@ static uint32_t seg_data_start(const struct eh_queue *q)
 	return q->unit + align_up(CUR_MAX, 8);
 }
 
+static uint32_t cur_room(const struct eh_queue *q);
+
+/* The largest payload a DATA record can have: its record must fit the data
+ * room of a segment and the stage with a segment opening and its cursor
+ * records. append refuses larger ones; a larger length read from the device
+ * is damage. */
+static uint32_t max_payload(const struct eh_queue *q)
+{
+	uint64_t room = q->seg_bytes - seg_data_start(q) - seg_reserve(q);
+	uint64_t fixed = (uint64_t)seg_data_start(q) + 3ull * cur_room(q);
+	uint64_t stage = sizeof(q->stage) > fixed ? sizeof(q->stage) - fixed : 0;
+	uint64_t r = (room < stage ? room : stage) / 8 * 8;
+	return r > EH_QUEUE_REC_HDR ? (uint32_t)(r - EH_QUEUE_REC_HDR) : 0;
+}
+
 static bool geometry_ok(const struct eh_queue *q)
 {
 	return q->unit >= 64 && q->unit <= sizeof(q->io) && (q->unit & (q->unit - 1)) == 0 &&
@@ -228,11 +250,14 @@ static void rec_encode(const struct eh_queue *q, uint8_t *b, const struct rhdr *
 }
 
 /* Check order: magic, header CRC (seeded with the queue's salt, so bytes of
- * another queue or crafted payload bytes do not parse), then fields. */
-static bool rec_decode(const struct eh_queue *q, const uint8_t *b, struct rhdr *h)
+ * another queue or crafted payload bytes do not parse), then fields: a
+ * header whose CRC holds is still not trusted with a length, seq or kind
+ * that no writer produces (a bit flip the CRC missed, a crafted file).
+ * 1: a record; 0: not a header; -1: a header with impossible fields. */
+static int rec_decode(const struct eh_queue *q, const uint8_t *b, struct rhdr *h)
 {
 	if (get16(b) != REC_MAGIC || get32(b + 36) != eh_queue_crc32c(q->salt, b, 36))
-		return false;
+		return 0;
 	h->kind = b[2];
 	h->type = b[3];
 	h->len = get32(b + 4);
@@ -240,13 +265,30 @@ static bool rec_decode(const struct eh_queue *q, const uint8_t *b, struct rhdr *
 	h->mask = get64(b + 16);
 	h->seg_seq = get64(b + 24);
 	h->pcrc = get32(b + 32);
+	if (h->seq > SEQ_MAX || h->seg_seq > SEQ_MAX)
+		return -1;
 	if (h->kind == KIND_DATA)
-		return h->type < EH_QUEUE_TYPES && h->mask != 0;
-	return h->kind == KIND_CURSOR && h->len >= CUR_FIXED && h->len <= CUR_MAX;
+		return h->type < EH_QUEUE_TYPES && h->mask != 0 && h->len <= max_payload(q) ? 1
+											    : -1;
+	return h->kind == KIND_CURSOR && h->len >= CUR_FIXED && h->len <= CUR_MAX ? 1 : -1;
+}
+
+static uint32_t seg_next(const struct eh_queue *q, uint32_t seg);
+static void count_corrupt(struct eh_queue *q, uint64_t seq, const char *why);
+
+/* A segment's DATA seqs are below the next segment's first_seq (it was
+ * opened after them); the head's are below the next seq to assign. */
+static uint64_t seg_ceil(const struct eh_queue *q, uint32_t seg)
+{
+	uint32_t nx = seg_next(q, seg);
+	if (nx != NONE && q->segs[nx].first_seq != 0)
+		return q->segs[nx].first_seq;
+	return q->open ? q->next_seq : SEQ_MAX + 1;
 }
 
 static void it_start(const struct eh_queue *q, struct it *it, uint32_t seg)
 {
+	it->ceil = seg_ceil(q, seg);
 	it->seg = seg;
 	it->off = q->unit;
 	it->seg_seq = q->segs[seg].seg_seq;
@@ -267,8 +309,15 @@ static int it_next(struct eh_queue *q, struct it *it, struct rhdr *h, uint32_t *
 			return 0;
 		if ((rc = qread(q, it->seg, it->off, b, sizeof(b))) != EH_OK)
 			return rc;
-		if (!rec_decode(q, b, h) || h->seg_seq != it->seg_seq || h->seq < it->floor ||
-		    (uint64_t)it->off + rec_size(h->len) > limit) {
+		int d = rec_decode(q, b, h);
+		if (d != 1 || h->seg_seq != it->seg_seq || h->seq < it->floor ||
+		    (h->kind == KIND_DATA && h->seq >= it->ceil) ||
+		    it->off + rec_size(h->len) > limit) {
+			/* a sealed header of this segment that no writer could
+			 * have produced is damage, not an unwritten tail */
+			if (d != 0 && h->seg_seq == it->seg_seq && h->seq >= it->floor &&
+			    h->seq <= SEQ_MAX)
+				count_corrupt(q, h->seq, "has impossible fields");
 			if (it->off % q->unit != 0) {
 				it->off = align_up(it->off, q->unit);
 				continue;
@@ -276,7 +325,7 @@ static int it_next(struct eh_queue *q, struct it *it, struct rhdr *h, uint32_t *
 			return 0;
 		}
 		*at = it->off;
-		it->off += rec_size(h->len);
+		it->off += (uint32_t)rec_size(h->len);
 		it->floor = h->kind == KIND_DATA ? h->seq + 1 : h->seq;
 		return 1;
 	}
@@ -306,12 +355,12 @@ static uint32_t seg_next(const struct eh_queue *q, uint32_t seg)
 	return (seg + 1) % q->nsegs;
 }
 
-static void count_corrupt(struct eh_queue *q, uint64_t seq)
+static void count_corrupt(struct eh_queue *q, uint64_t seq, const char *why)
 {
 	if (seq > q->corrupt_seen) {
 		q->corrupt_seen = seq;
 		q->st.corrupt_skipped++;
-		EH_LOG_WRN("queue", "record %llu failed its CRC: skipped", (unsigned long long)seq);
+		EH_LOG_WRN("queue", "record %llu %s: skipped", (unsigned long long)seq, why);
 	}
 }
 
@@ -358,7 +407,7 @@ static uint32_t cursor_encode(struct eh_queue *q, uint8_t *b, uint32_t seg, uint
 	h.seg_seq = q->segs[seg].seg_seq;
 	h.pcrc = eh_queue_crc32c(0, b + EH_QUEUE_REC_HDR, h.len);
 	rec_encode(q, b, &h);
-	return rec_size(h.len);
+	return (uint32_t)rec_size(h.len);
 }
 
 static bool cursor_decode(struct eh_queue *q, const uint8_t *p, uint32_t len, uint32_t *flags)
@@ -427,7 +476,9 @@ static bool seg_decode(const struct eh_queue *q, const uint8_t *b, uint32_t seg,
 	s->seg_seq = get64(b + 8);
 	s->first_seq = get64(b + 16);
 	s->prev_last = get64(b + 24);
-	return s->seg_seq != 0 && s->first_seq != 0;
+	/* prev_last is the seq assigned just before first_seq */
+	return s->seg_seq != 0 && s->seg_seq <= SEQ_MAX && s->first_seq != 0 &&
+	       s->first_seq <= SEQ_MAX && s->prev_last < s->first_seq;
 }
 
 /* ==== Open: format or recover ==== */
@@ -517,11 +568,16 @@ static eh_err recover(struct eh_queue *q)
 	q->next_seq = 1;
 	if (newest == NONE)
 		return EH_OK; /* nothing was ever committed */
-	/* The live run: segments opened one after the other end at the newest. */
+	/* The live run: segments opened one after the other end at the newest.
+	 * Their first seqs never decrease (each was opened at the next seq to
+	 * assign): a segment that breaks that is damage and ends the run, so no
+	 * record can carry a seq above the head. */
 	q->segs[newest].live = true;
 	for (uint32_t k = 1; k < q->nsegs; k++) {
 		uint32_t p = (newest + q->nsegs - k) % q->nsegs;
-		if (q->segs[p].seg_seq == 0 || q->segs[p].seg_seq + k != q->segs[newest].seg_seq)
+		uint32_t nx = (p + 1) % q->nsegs;
+		if (q->segs[p].seg_seq == 0 || q->segs[p].seg_seq + k != q->segs[newest].seg_seq ||
+		    q->segs[p].first_seq > q->segs[nx].first_seq)
 			break;
 		q->segs[p].live = true;
 		q->tail_seg = p;
@@ -556,6 +612,17 @@ static eh_err recover(struct eh_queue *q)
 		EH_LOG_WRN("queue", "unclean shutdown: recovered up to seq %llu",
 			   (unsigned long long)last);
 	}
+	/* A cursor is never beyond the last seq assigned: one that is (damage)
+	 * would hide every later record from its slot and refuse its acks. */
+	for (unsigned s = 0; s < EH_QUEUE_SLOTS; s++)
+		for (unsigned t = 0; t < EH_QUEUE_TYPES; t++)
+			if (q->cur[s][t] >= q->next_seq) {
+				EH_LOG_WRN("queue",
+					   "slot %u cursor %llu beyond the head %llu: moved back",
+					   s, (unsigned long long)q->cur[s][t],
+					   (unsigned long long)(q->next_seq - 1));
+				q->cur[s][t] = q->next_seq - 1;
+			}
 	return EH_OK;
 }
 
@@ -733,6 +800,11 @@ static eh_err open_next(struct eh_queue *q, uint32_t rsz, bool allow_drop)
 	uint32_t opens = 0, need;
 	bool was_live = q->segs[nxt].live;
 	eh_err rc;
+	if (q->max_seg_seq >= SEQ_MAX) {
+		/* as for seqs: only a crafted file gets here */
+		EH_LOG_ERR("queue", "segment seqs exhausted: move the queue file aside");
+		return EH_ERR_IO;
+	}
 	for (uint32_t i = 0; i < q->n_ext; i++)
 		opens += q->ext[i].opens;
 	need = q->stage_used + 2 * cur_room(q) + align_up(seg_data_start(q) + rsz, q->unit);
@@ -802,11 +874,16 @@ eh_err eh_queue_append(struct eh_queue *q, unsigned type, uint64_t mask, const v
 		return EH_ERR_INVAL;
 	if (q->failed)
 		return EH_ERR_IO;
-	if (len > q->seg_bytes ||
-	    rec_size((uint32_t)len) > q->seg_bytes - seg_data_start(q) - seg_reserve(q) ||
-	    rec_size((uint32_t)len) + seg_data_start(q) + 3 * cur_room(q) > sizeof(q->stage))
+	if (q->next_seq > SEQ_MAX) {
+		/* only a damaged or crafted file gets here: its records would
+		 * read as damage, so none is written */
+		EH_LOG_ERR("queue", "seqs exhausted at %llu: move the queue file aside",
+			   (unsigned long long)q->next_seq);
+		return EH_ERR_IO;
+	}
+	if (len > max_payload(q))
 		return EH_ERR_TOOBIG;
-	rsz = rec_size((uint32_t)len);
+	rsz = (uint32_t)rec_size(len);
 	rc = place(q, rsz, &e);
 	if (rc == EH_ERR_AGAIN) {
 		if ((rc = eh_queue_commit(q)) != EH_OK)
@@ -1000,6 +1077,7 @@ static void cursor_it(struct eh_queue *q, unsigned slot, unsigned type, struct i
 		it->off = p->off;
 		it->seg_seq = p->seg_seq;
 		it->floor = p->floor;
+		it->ceil = seg_ceil(q, p->seg);
 		it->whole = false;
 		return;
 	}
@@ -1055,13 +1133,17 @@ eh_err eh_queue_peek(struct eh_queue *q, unsigned slot, unsigned type, struct eh
 				cursor_cache(q, slot, type, &it, it.off, it.floor);
 			continue;
 		}
+		if (h.len > buf_len) {
+			/* can never be returned to this caller: skipped and counted
+			 * like damage, so the records after it still flow and an
+			 * ack past them moves the cursor past it too */
+			count_corrupt(q, h.seq, "is larger than the reader's buffer");
+			continue;
+		}
 		if (*n > 0 && (*n == max_recs || bytes + h.len > max_bytes))
 			break;
-		if (used + h.len > buf_len) {
-			if (*n == 0)
-				return EH_ERR_NOSPC;
+		if (used + h.len > buf_len)
 			break;
-		}
 		bool ok;
 		eh_err rc = read_payload(q, it.seg, at, &h, (uint8_t *)buf + used, &ok);
 		if (rc != EH_OK)
@@ -1071,7 +1153,7 @@ eh_err eh_queue_peek(struct eh_queue *q, unsigned slot, unsigned type, struct eh
 			first = false;
 		}
 		if (!ok) {
-			count_corrupt(q, h.seq);
+			count_corrupt(q, h.seq, "failed its CRC");
 			continue;
 		}
 		recs[*n].seq = h.seq;
@@ -1232,16 +1314,15 @@ eh_err eh_queue_walk_recent(struct eh_queue *q, uint32_t max_segs, eh_queue_walk
 			bool ok = true;
 			if (h.kind != KIND_DATA)
 				continue;
-			if (h.len <= buf_len) {
-				eh_err rc = read_payload(q, s, at, &h, buf, &ok);
-				if (rc != EH_OK)
-					return rc;
-			} else if (qread(q, s, at + EH_QUEUE_REC_HDR, buf, (uint32_t)buf_len) !=
-				   EH_OK) {
-				return EH_ERR_IO;
+			if (h.len > buf_len) {
+				count_corrupt(q, h.seq, "is larger than the reader's buffer");
+				continue;
 			}
+			eh_err rc = read_payload(q, s, at, &h, buf, &ok);
+			if (rc != EH_OK)
+				return rc;
 			if (!ok) {
-				count_corrupt(q, h.seq);
+				count_corrupt(q, h.seq, "failed its CRC");
 				continue;
 			}
 			rec.seq = h.seq;

@@ -155,7 +155,8 @@ void eh_queue_close(struct eh_queue *q);
  * counted as drops for every slot that had not consumed them (persisted
  * before the segment is overwritten). EH_ERR_TOOBIG: larger than a segment
  * can ever hold. EH_ERR_INVAL: bad type or empty mask. EH_ERR_IO: the device
- * failed (the queue is then failed until reopened). */
+ * failed (the queue is then failed until reopened), or seqs reached 2^62
+ * (only a crafted or damaged file gets there: move it aside). */
 eh_err eh_queue_append(struct eh_queue *q, unsigned type, uint64_t mask, const void *payload,
 		       size_t len, uint64_t *seq);
 
@@ -178,9 +179,11 @@ uint64_t eh_queue_commit_deadline(const struct eh_queue *q);
  * staged ones included: at most max_recs records and max_bytes of payload
  * (a first record larger than max_bytes comes alone), payloads copied into
  * buf. *n gets the count (0: nothing pending). Without an ack, the next peek
- * returns the same records. Records failing their CRC are skipped and
- * counted, never returned. EH_ERR_NOSPC when buf cannot hold even the first
- * record; EH_ERR_INVAL for a bad slot or type. */
+ * returns the same records. Records failing their CRC, and records longer
+ * than buf_len (which this caller could never take), are skipped and counted
+ * in corrupt_skipped, never returned: an ack past the records after them
+ * moves the cursor past them too. Never r->len > buf_len. EH_ERR_INVAL for a
+ * bad slot or type. */
 eh_err eh_queue_peek(struct eh_queue *q, unsigned slot, unsigned type, struct eh_queue_rec *recs,
 		     size_t max_recs, size_t max_bytes, void *buf, size_t buf_len, size_t *n);
 
@@ -208,9 +211,9 @@ uint64_t eh_queue_cursor(const struct eh_queue *q, unsigned slot, unsigned type)
 uint64_t eh_queue_uid(const struct eh_queue *q);
 
 /* Walk every record of the ring, tail to head, for inspection tools:
- * fn gets each valid record (payload in buf, truncated to buf_len: r->len
- * is the stored length) and returns non-zero to stop. Corrupt records are
- * counted, not passed. */
+ * fn gets each valid record (payload in buf, r->len <= buf_len) and returns
+ * non-zero to stop. Corrupt records, and records longer than buf_len, are
+ * counted in corrupt_skipped, not passed. */
 typedef int (*eh_queue_walk_fn)(void *arg, const struct eh_queue_rec *r, uint32_t seg);
 eh_err eh_queue_walk(struct eh_queue *q, eh_queue_walk_fn fn, void *arg, void *buf, size_t buf_len);
 /* The same over the newest max_segs segments only (the daemon rebuilds its

@@ -70,13 +70,69 @@ struct eh_status_webhook {
 	uint64_t dead_lettered;
 	uint64_t dead_letters_pending; /* given up, waiting for the broker's PUBACK */
 	char last_error[160];     /* "" = none; never holds header values or secrets */
-	int64_t next_attempt_in_ms; /* < 0: none scheduled */
+	uint64_t last_error_ms;   /* wall ms of last_error; 0: none */
+	uint64_t last_success_ms; /* wall ms of the last delivery; 0: none */
+	uint64_t oldest_ms;       /* wall ms the oldest undelivered was queued; 0: none */
+	uint32_t attempt;         /* attempt number of a failing batch; 0: none */
+	uint64_t next_attempt_at_ms; /* wall ms of the next retry; 0: none */
 };
 
 /* Render into buf (NUL-terminated). Returns the length, or 0 when cap was
  * too small (nothing usable was written). */
 size_t eh_status_render(const struct eh_status_figures *f, char *buf, size_t cap);
 size_t eh_status_render_webhook(const struct eh_status_webhook *w, char *buf, size_t cap);
+
+/* One webhook's figures per input type, for /metrics. */
+struct eh_status_metric_type {
+	uint64_t depth;           /* undelivered notifications */
+	uint64_t oldest_age_s;    /* age of the oldest undelivered one; 0 when none */
+	uint64_t sent;
+	uint64_t failed_attempts;
+	uint64_t dead_lettered;
+};
+struct eh_status_metric_webhook {
+	uint32_t id;
+	struct eh_status_metric_type t[3]; /* events, episodes, counters */
+};
+
+/* The figures as Prometheus text exposition format 0.0.4: every family with its # HELP and
+ * # TYPE lines, then one sample per webhook and type (labels webhook="<id>",
+ * type="events|episodes|counters") for the webhooks[0..n) given. Writes into buf
+ * (NUL-terminated) and returns the length, or 0 when cap was too small. Pure: the same
+ * input gives the same text. */
+size_t eh_status_render_metrics(const struct eh_status_figures *f,
+				const struct eh_status_metric_webhook *webhooks, size_t n,
+				char *buf, size_t cap);
+
+/* When notifications were appended, for the age of the oldest undelivered one: the queue
+ * keeps no time per record, so the daemon remembers (seq, time) of appends, one entry per
+ * EH_STATUS_AGE_STEP_MS at most, in a ring of EH_STATUS_AGE_SLOTS entries (64 KiB: 68
+ * minutes of continuous input at the coarsest). A record's time is that of the last entry
+ * at or before its seq: early by less than one step. Records older than the ring get its
+ * oldest entry's time, and records appended before the daemon started get the caller's
+ * fallback (its start): for those the age is a lower bound. */
+#ifndef EH_STATUS_AGE_SLOTS
+#define EH_STATUS_AGE_SLOTS 4096
+#endif
+#define EH_STATUS_AGE_STEP_MS 1000u
+struct eh_status_ages {
+	/* internal */
+	struct {
+		uint64_t seq; /* first seq appended at or after ms */
+		uint64_t ms;  /* loop time */
+	} e[EH_STATUS_AGE_SLOTS];
+	unsigned head; /* next entry written */
+	unsigned n;    /* entries used (<= EH_STATUS_AGE_SLOTS) */
+	bool wrapped;  /* the oldest entries were overwritten */
+};
+
+/* Cannot fail; the ring starts empty. */
+void eh_status_ages_init(struct eh_status_ages *a);
+/* Record seq appended at now_ms (seqs increase). O(1). */
+void eh_status_ages_note(struct eh_status_ages *a, uint64_t seq, uint64_t now_ms);
+/* The append time of seq as described above (fallback_ms for seqs older than every entry
+ * when nothing was overwritten). O(log n). */
+uint64_t eh_status_ages_time(const struct eh_status_ages *a, uint64_t seq, uint64_t fallback_ms);
 
 /* A small JSON writer over a caller buffer: overflow is sticky and
  * reported by eh_jw_end (0). Strings are escaped per RFC 8259. */

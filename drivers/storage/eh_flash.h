@@ -83,14 +83,25 @@ static inline void eh_flash_close(struct eh_flash *f)
 
 /* ==== File or partition backend (eh_flash_file.c) ==== */
 
+#ifndef EH_FLASH_FILL_STEP
+#define EH_FLASH_FILL_STEP (4u << 20) /* creation: bytes synced per start-timeout extension */
+#endif
+#define EH_FLASH_FILL_EXTEND_US 30000000u /* each extension: 30 s more */
+
 struct eh_flash_file {
 	int fd; /* -1 when closed */
 };
 
-/* Open the preallocated queue file at path. When it does not exist and size
- * is non-zero, it is created at exactly size bytes by writing zeros once
- * (never fallocate, never truncated afterwards) and synced. An existing file
- * keeps its size; size 0 means "whatever it is". block_size 0 picks a
+/* Open the preallocated queue file at path. When it does not exist (or is
+ * empty) and size is non-zero, it is created at exactly size bytes by
+ * writing zeros once (never fallocate, never truncated afterwards) into
+ * path.tmp, synced in steps of EH_FLASH_FILL_STEP (each step extends
+ * systemd's start timeout by EH_FLASH_FILL_EXTEND_US), renamed to path,
+ * directory synced: path never exists partly filled. A path.tmp left by a
+ * killed creation is removed first. On failure (EH_ERR_NOSPC, EH_ERR_CLOSED
+ * when a stop signal arrived during the fill) nothing is left. An existing
+ * file keeps its size, with a warning when size differs; size 0 means
+ * "whatever it is". block_size 0 picks a
  * default from the size (size/64 rounded up to a power of two within
  * 512 KiB .. 4 MiB, halved down to 64 KiB until there are 4 blocks); prog_unit 0 means 512. The
  * size must be a multiple of the block size (EH_ERR_CORRUPT otherwise: a truncated or grown file).

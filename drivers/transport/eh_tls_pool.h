@@ -41,6 +41,10 @@ void eh_tls_pool_free(struct eh_tls_pool *p);
  * the caller's thread; NULL: getaddrinfo on the caller's thread. Call while
  * no connection is open, after init. */
 void eh_tls_pool_resolver(struct eh_tls_pool *p, struct eh_resolver *r);
+/* Trust ca_file's CAs from the next handshake on, and forget the saved
+ * sessions. Call only with every connection closed. Errors as
+ * eh_tls_pool_open; the old CAs stay then. */
+eh_err eh_tls_pool_reload_ca(struct eh_tls_pool *p, const char *ca_file);
 /* The transport factory of struct eh_https_config: ctx is the pool. The
  * transport for connection idx is set up for route r: through r's proxy
  * when it names one, presenting r's identity when it is a live handle. */

@@ -93,6 +93,30 @@ eh_err eh_tls_open(struct eh_tls *tls, const struct eh_tls_config *cfg)
 	return EH_OK;
 }
 
+eh_err eh_tls_reload_ca(struct eh_tls *tls, const char *ca_file)
+{
+	mbedtls_x509_crt fresh;
+	int rc;
+
+	EH_ASSERT(tls != NULL && ca_file != NULL);
+	mbedtls_x509_crt_init(&fresh);
+	rc = mbedtls_x509_crt_parse_file(&fresh, ca_file);
+	if (rc == MBEDTLS_ERR_X509_FILE_IO_ERROR || rc == MBEDTLS_ERR_PK_FILE_IO_ERROR ||
+	    rc < 0 || fresh.version == 0) {
+		EH_LOG_ERR("tls", "tls.ca_file: %s not reloaded (-0x%04x): the old bundle stays",
+			   ca_file, (unsigned)(rc < 0 ? -rc : 0));
+		mbedtls_x509_crt_free(&fresh);
+		return rc == MBEDTLS_ERR_X509_FILE_IO_ERROR || rc == MBEDTLS_ERR_PK_FILE_IO_ERROR
+			   ? EH_ERR_NOENT
+			   : EH_ERR_TLS;
+	}
+	/* The shared config points at tls->ca (the address stays): the next
+	 * handshake verifies against the new chain. */
+	mbedtls_x509_crt_free(&tls->ca);
+	tls->ca = fresh;
+	return EH_OK;
+}
+
 void eh_tls_free(struct eh_tls *tls)
 {
 	if (tls == NULL)
@@ -656,6 +680,24 @@ void eh_tls_pool_resolver(struct eh_tls_pool *p, struct eh_resolver *r)
 
 	for (unsigned i = 0; i < EH_TLS_POOL_CONNS; i++)
 		eh_transport_tcp_resolver(&im->tcp_t[i], r);
+}
+
+eh_err eh_tls_pool_reload_ca(struct eh_tls_pool *p, const char *ca_file)
+{
+	struct tls_pool_impl *im = (struct tls_pool_impl *)p->opaque;
+	eh_err rc;
+
+	if (!im->opened)
+		return EH_ERR_INVAL;
+	if ((rc = eh_tls_reload_ca(&im->tls, ca_file)) != EH_OK)
+		return rc;
+	/* Saved sessions were verified against the old chain: a resumed one
+	 * would skip the new check. Drop them with the transports' state. */
+	for (unsigned i = 0; i < EH_TLS_POOL_CONNS; i++) {
+		eh_transport_mbedtls_free(&im->tls_t[i]);
+		eh_transport_mbedtls_init(&im->tls_t[i], &im->tls_st[i], &im->tls);
+	}
+	return EH_OK;
 }
 
 void eh_tls_pool_free(struct eh_tls_pool *p)

@@ -66,6 +66,10 @@ void eh_tls_identity_put(struct eh_tls_identity *id);
 void eh_tls_init(struct eh_tls *tls);
 eh_err eh_tls_open(struct eh_tls *tls, const struct eh_tls_config *cfg);
 void eh_tls_free(struct eh_tls *tls);
+/* Replace the trusted CAs with ca_file's. Only while no handshake is under
+ * way. EH_ERR_NOENT / EH_ERR_TLS: unreadable or no usable certificate, the
+ * old chain stays. */
+eh_err eh_tls_reload_ca(struct eh_tls *tls, const char *ca_file);
 
 struct eh_transport_mbedtls {
 	/* internal */

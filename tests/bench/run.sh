@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # All benchmarks, on one Release build (build-bench), printing figures and
 # ratios against baselines measured in the same run. docs/BENCHMARKS.md
-# records a run. Usage: tests/bench/run.sh [filter|queue|delivery|resolve|e2e ...]
+# records a run. Usage: tests/bench/run.sh [filter|queue|delivery|resolve|e2e|http ...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 b=build-bench
@@ -17,6 +17,7 @@ for w in $what; do
 	delivery) bash tests/bench/bench_delivery.sh "$b" 20000 ;;
 	resolve) "$b/tests/bench_resolve" 2000 ;;
 	e2e) /usr/bin/python3 tests/bench/bench_e2e.py --daemon "$b/edgehookd" ;;
+	http) /usr/bin/python3 tests/bench/bench_http.py --daemon "$b/edgehookd" ;;
 	*) echo "unknown benchmark $w" >&2; exit 2 ;;
 	esac
 done

@@ -85,7 +85,7 @@ for deb in "${debs[@]}"; do
 	dep=$(dpkg-deb -f "$deb" Depends)
 	echo "package: $(basename "$deb") $(stat -c %s "$deb") bytes; Depends: $dep"
 	check "[$a] Depends: library versions from dpkg-shlibdeps" \
-		"echo '$dep' | grep -Eq 'libc6 \\(>= [0-9.]+\\)' && echo '$dep' | grep -Eq 'libpaho-mqtt1.3 \\(>= ' && echo '$dep' | grep -Eq 'libmbedtls14 \\(>= ' && echo '$dep' | grep -Eq 'libcjson1 \\(>= '"
+		"echo '$dep' | grep -Eq 'libc6 \\(>= [0-9.]+\\)' && echo '$dep' | grep -Eq 'libpaho-mqtt1.3 \\(>= ' && echo '$dep' | grep -Eq 'libmbedtls14 \\(>= ' && echo '$dep' | grep -Eq 'libcjson1 \\(>= ' && echo '$dep' | grep -Eq 'libmicrohttpd12 \\(>= '"
 	check "[$a] Depends: ca-certificates, adduser, init-system-helpers" \
 		"echo '$dep' | grep -q 'ca-certificates' && echo '$dep' | grep -q 'adduser' && echo '$dep' | grep -q 'init-system-helpers'"
 	check "[$a] no sanitizer runtime in Depends" "! echo '$dep' | grep -Eq 'libasan|libubsan'"
@@ -121,11 +121,12 @@ elif [ "$(id -u)" != 0 ] || ! command -v debootstrap >/dev/null; then
 	echo "skip install test: needs root and debootstrap (scripts/deps.sh package)"
 else
 	cache=${EH_DEBROOT_CACHE:-/var/cache/edgehook-test}
-	tarball=$cache/bookworm-minbase.tar
 	# The package's Depends, preinstalled: the test needs no network after
-	# the first run.
+	# the first run. The tarball's name carries the list, so a new dependency
+	# builds a new root once instead of failing the install offline.
 	inc=ca-certificates,adduser,init-system-helpers,libpaho-mqtt1.3,libmbedtls14,libmbedx509-1
-	inc=$inc,libmbedcrypto7,libcjson1,libcoap3
+	inc=$inc,libmbedcrypto7,libcjson1,libcoap3,libmicrohttpd12
+	tarball=$cache/bookworm-minbase-$(echo "$inc" | md5sum | cut -c1-8).tar
 	if [ ! -f "$tarball" ]; then
 		echo "building the Debian 12 root (debootstrap, once; cached in $tarball)"
 		mkdir -p "$cache" "$tmp/boot"

@@ -379,6 +379,46 @@ EH_TEST(file_loading_and_secrets)
 	rmdir(dir);
 }
 
+EH_TEST(http_listener_keys)
+{
+	char dir[] = "/tmp/eh_boot_XXXXXX";
+	char tok[128], j[512];
+	REQUIRE(parse("{}") == EH_OK);
+	CHECK_STR(b.http.bind, "127.0.0.1");
+	CHECK_EQ(b.http.port, 0); /* off by default */
+	CHECK_STR(b.http.token_file, "");
+	REQUIRE(parse("{\"http\":{\"bind\":\"::1\",\"port\":8480,\"token_file\":null}}") == EH_OK);
+	CHECK_STR(b.http.bind, "::1");
+	CHECK_EQ(b.http.port, 8480);
+	expect_error("{\"http\":{\"port\":65536}}", "http.port: out of range 0..65535");
+	expect_error("{\"http\":{\"tokens\":\"x\"}}", "http.tokens: unknown key");
+	expect_error("{\"http\":{\"bind\":\"localhost\"}}",
+		     "http.bind: expected a numeric IPv4 or IPv6 address");
+	expect_error("{\"http\":[]}", "http: expected object");
+	expect_error("{\"http\":{\"token_file\":7}}", "http.token_file: expected string or null");
+
+	REQUIRE(mkdtemp(dir) != NULL);
+	snprintf(tok, sizeof(tok), "%s/token", dir);
+	FILE *f = fopen(tok, "w");
+	fputs("t0ken\n", f);
+	fclose(f);
+	snprintf(j, sizeof(j), "{\"http\":{\"port\":1,\"token_file\":\"%s\"}}", tok);
+	REQUIRE(parse(j) == EH_OK);
+	REQUIRE(eh_bootstrap_load_secrets(&b, &errs) == EH_OK);
+	CHECK_EQ(b.http_token_len, 5); /* without the trailing newline */
+	CHECK(memcmp(b.http_token, "t0ken", 5) == 0);
+	f = fopen(tok, "w");
+	fclose(f);
+	eh_errs_init(&errs);
+	CHECK(eh_bootstrap_load_secrets(&b, &errs) == EH_ERR_INVAL);
+	CHECK(strncmp(errs.msg[0], "http.token_file: ", 17) == 0 && strstr(errs.msg[0], "empty"));
+	unlink(tok);
+	eh_errs_init(&errs);
+	CHECK(eh_bootstrap_load_secrets(&b, &errs) == EH_ERR_INVAL);
+	CHECK(strncmp(errs.msg[0], "http.token_file: cannot read", 28) == 0);
+	rmdir(dir);
+}
+
 EH_TEST(https_proxy_and_no_proxy)
 {
 	REQUIRE(parse("{}") == EH_OK);
@@ -415,6 +455,48 @@ EH_TEST(https_proxy_and_no_proxy)
 	expect_error("{\"no_proxy\": [\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\","
 		     "\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\"]}",
 		     "no_proxy: more than 16 entries");
+}
+
+/* fleet_prefixes (CONTRACT 9.3): topic prefixes without wildcards, none
+ * overlapping another or the device's own, a bounded count. */
+EH_TEST(fleet_prefixes_are_validated)
+{
+	REQUIRE(parse("{}") == EH_OK);
+	CHECK_EQ(b.n_fleet, 0);
+	REQUIRE(parse("{\"device_id\": \"gw-01\", \"fleet_prefixes\": [\"edgehook/fleet/site-a\", "
+		      "\"edgehook/fleet/all\"]}") == EH_OK);
+	REQUIRE(b.n_fleet == 2);
+	CHECK_STR(b.fleet_list[0], "edgehook/fleet/site-a");
+	CHECK_STR(b.fleet_list[1], "edgehook/fleet/all");
+	expect_error("{\"fleet_prefixes\": \"edgehook/fleet\"}",
+		     "fleet_prefixes: expected an array of topic prefixes");
+	expect_error("{\"fleet_prefixes\": [\"site/+\"]}",
+		     "fleet_prefixes[0]: a topic without wildcards and without a leading or "
+		     "trailing '/'");
+	expect_error("{\"fleet_prefixes\": [\"site/#\"]}",
+		     "fleet_prefixes[0]: a topic without wildcards and without a leading or "
+		     "trailing '/'");
+	expect_error("{\"fleet_prefixes\": [\"site/\"]}",
+		     "fleet_prefixes[0]: a topic without wildcards and without a leading or "
+		     "trailing '/'");
+	expect_error("{\"fleet_prefixes\": [\"site\", 3]}", "fleet_prefixes[1]: expected string");
+	/* The device's own prefix, one above it, or one under it. */
+	expect_error("{\"device_id\": \"gw-01\", \"fleet_prefixes\": [\"edgehook/gw-01\"]}",
+		     "fleet_prefixes[0]: overlaps topic_prefix \"edgehook/gw-01\"");
+	expect_error("{\"device_id\": \"gw-01\", \"fleet_prefixes\": [\"edgehook\"]}",
+		     "fleet_prefixes[0]: overlaps topic_prefix \"edgehook/gw-01\"");
+	expect_error("{\"device_id\": \"gw-01\", \"fleet_prefixes\": [\"edgehook/gw-01/x\"]}",
+		     "fleet_prefixes[0]: overlaps topic_prefix \"edgehook/gw-01\"");
+	/* A sibling that shares the first characters is no overlap. */
+	REQUIRE(parse("{\"device_id\": \"gw-01\", \"fleet_prefixes\": [\"edgehook/gw-0\"]}") ==
+		EH_OK);
+	expect_error("{\"fleet_prefixes\": [\"site/a\", \"site\"]}",
+		     "fleet_prefixes[1]: overlaps fleet_prefixes[0]");
+	expect_error("{\"fleet_prefixes\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}",
+		     "fleet_prefixes: more than 4 entries");
+	/* An input that would take the fleet's config as notifications. */
+	expect_error("{\"fleet_prefixes\": [\"site\"], \"inputs\": {\"events\": \"site/#\"}}",
+		     "inputs.events: overlaps site/config/#, a fleet config topic");
 }
 
 /* What start loads besides the file itself is checked before start (and

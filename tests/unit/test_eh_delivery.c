@@ -383,6 +383,8 @@ EH_TEST(batches_by_count_in_order_with_headers)
 	CHECK_EQ(st.sent, 25);
 	CHECK_EQ(st.batches, 3);
 	CHECK_EQ(st.failed_attempts, 0);
+	CHECK_EQ(st.by_type[0].sent, 25); /* all events: the per-type split */
+	CHECK_EQ(st.by_type[1].sent + st.by_type[2].sent, 0);
 	fini();
 }
 
@@ -472,6 +474,9 @@ EH_TEST(seed_schedule_and_log_lines_for_405)
 	eh_delivery_stats(&D, 0, &st);
 	CHECK_EQ(st.sent, 1);
 	CHECK_EQ(st.next_attempt_in_ms, 0);
+	CHECK_EQ(st.by_type[0].failed_attempts, st.failed_attempts);
+	CHECK(st.by_type[0].failed_attempts > 0);
+	CHECK_EQ(st.by_type[0].sent, 1);
 	fini();
 }
 

@@ -339,6 +339,71 @@ EH_TEST(message_errors_name_the_path)
 		   EH_TYPE_COUNTERS, EH_ERR_PROTO, "faces_count: expected number");
 }
 
+/* A body as FindFace posts it: each element's type from its own webhook_type. */
+EH_TEST(typed_message_splits_by_webhook_type)
+{
+	static char buf[1 << 16];
+	static const char *const files[] = {"event.json", "episode_open.json",
+					    "episode_close.json", "counter_record.json"};
+	static const enum eh_note_type want[] = {EH_TYPE_EVENTS, EH_TYPE_EPISODES,
+						 EH_TYPE_EPISODES, EH_TYPE_COUNTERS};
+	struct eh_errs errs;
+	size_t n, len = 0, one;
+
+	/* The four sample arrays concatenated into one mixed array. */
+	buf[len++] = '[';
+	for (unsigned f = 0; f < 4; f++) {
+		static char part[1 << 14];
+		one = load(files[f], part, sizeof(part));
+		REQUIRE(one > 2);
+		while (one > 0 && part[one - 1] != ']')
+			one--;
+		if (f)
+			buf[len++] = ',';
+		memcpy(buf + len, part + 1, one - 2); /* without [ and ] */
+		len += one - 2;
+	}
+	buf[len++] = ']';
+	eh_errs_init(&errs);
+	REQUIRE(eh_note_parse_typed(buf, len, notes, EH_MAX_ARRAY_NOTES, &n, &errs) == EH_OK);
+	REQUIRE(n == 4);
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_EQ(notes[i].type, want[i]);
+	/* One object alone works too. */
+	const char *o = "{\"id\":7,\"event_type\":\"counter_record\",\"webhook_type\":\"counters\"}";
+	eh_errs_init(&errs);
+	REQUIRE(eh_note_parse_typed(o, strlen(o), notes, EH_MAX_ARRAY_NOTES, &n, &errs) == EH_OK);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(notes[0].type, EH_TYPE_COUNTERS);
+}
+
+static void expect_typed_err(const char *s, const char *msg)
+{
+	struct eh_errs errs;
+	size_t n = 9;
+	eh_errs_init(&errs);
+	CHECK(eh_note_parse_typed(s, strlen(s), notes, EH_MAX_ARRAY_NOTES, &n, &errs) ==
+	      EH_ERR_PROTO);
+	CHECK_EQ(n, 0);
+	REQUIRE(errs.n >= 1);
+	if (strncmp(errs.msg[0], msg, strlen(msg)) != 0)
+		fprintf(stderr, "got \"%s\", want \"%s\"\n", errs.msg[0], msg);
+	CHECK(strncmp(errs.msg[0], msg, strlen(msg)) == 0);
+}
+
+EH_TEST(typed_message_errors_name_the_path)
+{
+	expect_typed_err("[" EV("1", ",\"webhook_type\":\"events\"") "," EV("2", "") "]",
+			 "[1].webhook_type: required");
+	expect_typed_err(EV("1", ",\"webhook_type\":\"alarms\""),
+			 "webhook_type: \"alarms\" is not \"events\", \"episodes\" or");
+	expect_typed_err(EV("1", ",\"webhook_type\":3"), "webhook_type: expected string");
+	/* The type read from webhook_type is then checked like a fixed input's. */
+	expect_typed_err(EV("1", ",\"webhook_type\":\"episodes\""),
+			 "event_type: \"event_created\" is not an episodes type");
+	expect_typed_err("[" EV("1", ",\"webhook_type\":\"events\"") ",7]", "[1]: expected object");
+}
+
 EH_TEST(message_bad_json_rejected_whole)
 {
 	expect_err("[" EV("1", "") "," EV("2", ",") "]", EH_TYPE_EVENTS, EH_ERR_PROTO,

@@ -136,3 +136,53 @@ EH_TEST(a_file_opens_with_the_geometry_it_was_formatted_with)
 	eh_flash_close(&f);
 	unlink(path);
 }
+
+EH_TEST(stat_of_a_file_with_a_wrapping_record_length_prints_sane_figures)
+{
+	struct eh_flash f;
+	struct eh_flash_file st;
+	struct eh_queue_config c = {.uid = 0x77};
+	static uint8_t img[1 << 20];
+	uint8_t salt_in[8] = {0x77, 0, 0, 0, 0, 0, 0, 0};
+	uint32_t salt = eh_queue_crc32c(0, salt_in, 8) | 1u;
+	uint8_t *hit = NULL;
+	eh_log_set_sink(quiet, NULL);
+	snprintf(path, sizeof(path), "/tmp/eh_queue_wrap_%ld.ring", (long)getpid());
+	snprintf(out, sizeof(out), "/tmp/eh_queue_wrap_%ld.out", (long)getpid());
+	unlink(path);
+	REQUIRE(eh_flash_file_open(&f, &st, path, 1 << 20, 64 * 1024, 512, 0) == EH_OK);
+	c.flash = &f;
+	REQUIRE(eh_queue_open(&q, &c) == EH_OK);
+	for (int i = 0; i < 4; i++)
+		REQUIRE(eh_queue_append(&q, 0, 0x1, "{\"id\":\"camera-7\"}", 17, NULL) == EH_OK);
+	eh_queue_close(&q);
+	eh_flash_close(&f);
+
+	/* seq 2's length set to 0xFFFFFFF8 with its header CRC sealed again */
+	FILE *fp = fopen(path, "r+b");
+	REQUIRE(fp != NULL);
+	REQUIRE(fread(img, 1, sizeof(img), fp) == sizeof(img));
+	for (size_t o = 64 * 1024; o + 40 <= sizeof(img) && hit == NULL; o += 8)
+		if (img[o] == 0x45 && img[o + 1] == 0x51 && img[o + 2] == 1 && img[o + 8] == 2 &&
+		    img[o + 4] == 17)
+			hit = img + o;
+	REQUIRE(hit != NULL);
+	hit[4] = 0xf8;
+	hit[5] = hit[6] = hit[7] = 0xff;
+	uint32_t crc = eh_queue_crc32c(salt, hit, 36);
+	for (int i = 0; i < 4; i++)
+		hit[36 + i] = (uint8_t)(crc >> (8 * i));
+	fseek(fp, (long)(hit - img), SEEK_SET);
+	REQUIRE(fwrite(hit, 1, 40, fp) == 40);
+	fclose(fp);
+
+	CHECK_EQ(run_ctl("stat"), 0);
+	CHECK(strstr(text, "4294967288") == NULL);
+	CHECK(strstr(text, "(17 payload bytes)") != NULL); /* seq 1; 2..4 share its unit */
+	CHECK(strstr(text, "damage: 1 records failed") != NULL);
+	CHECK_EQ(run_ctl("dump"), 0);
+	CHECK(strstr(text, "len 4294967288") == NULL);
+	eh_log_set_sink(NULL, NULL);
+	unlink(path);
+	unlink(out);
+}
