@@ -141,8 +141,10 @@ def main():
         print("figures: " + json.dumps({k: round(v, 1) for k, v in fig.items()}))
         c.check(s_first >= STALL_MS * 0.9,
                 "S's first batch waited for its name (%.0f ms)" % s_first)
-        # "Unchanged": within 2x of the baseline, or 100 ms, whichever is larger.
-        lim = max(2 * fig["baseline_p99_ms"], 100.0 * SLOW)
+        # "Unchanged": within 2x of the baseline, or 250 ms, whichever is larger
+        # (two cores shared with the broker, the receiver and this script give
+        # single 100-200 ms outliers; a stalled loop gives 5000 ms).
+        lim = max(2 * fig["baseline_p99_ms"], 250.0 * SLOW)
         c.check(fig["stall_p99_ms"] <= lim,
                 "B's p99 while S resolves %.1f ms <= %.1f ms" % (fig["stall_p99_ms"], lim))
         glim = max(2 * base_gap, 500.0 * SLOW)
