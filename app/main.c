@@ -9,6 +9,7 @@
  * workers peek from their cursors, POST, ack. */
 #define _GNU_SOURCE
 #include "eh_bootstrap.h"
+#include "eh_build.h"
 #include "eh_coap.h"
 #include "eh_commit.h"
 #include "eh_config.h"
@@ -27,6 +28,7 @@
 #include "eh_notify.h"
 #include "eh_queue.h"
 #include "eh_render.h"
+#include "eh_resolve.h"
 #include "eh_seen.h"
 #include "eh_signal.h"
 #include "eh_status.h"
@@ -54,6 +56,7 @@ struct daemon {
 	struct eh_config config;
 	struct eh_config_store store;
 	struct eh_delivery delivery;
+	struct eh_resolver resolver; /* receiver names, off the loop thread */
 	struct eh_mqtt mqtt;
 	struct eh_coap coap;
 	struct eh_httpd httpd;
@@ -1570,6 +1573,13 @@ static int start(void)
 	dc.proxy_port = D.boot.https_proxy.port;
 	dc.no_proxy = D.boot.no_proxy_list;
 	dc.n_no_proxy = D.boot.n_no_proxy;
+	eh_resolver_init(&D.resolver, NULL);
+	if (eh_resolver_open(&D.resolver) != EH_OK) {
+		EH_LOG_ERR("resolve", "cannot start the resolver threads");
+		return 1;
+	}
+	dc.resolver = &D.resolver;
+	dc.not_before_s = EH_BUILD_EPOCH;
 	if (eh_delivery_init(&D.delivery, &dc) != EH_OK) {
 		EH_LOG_ERR("delivery", "cannot start (CA file %s)", D.boot.ca_file);
 		return 1;
@@ -1638,6 +1648,7 @@ static void stop(void)
 		eh_notify("STOPPING=1");
 	EH_LOG_INF("edgehookd", "stopping");
 	eh_delivery_stop(&D.delivery);
+	eh_resolver_close(&D.resolver);
 	if (D.coap_open)
 		eh_coap_close(&D.coap);
 	if (D.httpd_open)

@@ -90,3 +90,14 @@ if(NOT CMAKE_CROSSCOMPILING AND EH_PYTHON)
     "EH_DEMO_SECONDS=2 bash '${PROJECT_SOURCE_DIR}/scripts/demo.sh' > '${CMAKE_BINARY_DIR}/demo.log' 2>&1 && grep -q '^batch .* from webhook 3' '${CMAKE_BINARY_DIR}/demo.log' && grep -q '\"state\":\"online\"' '${CMAKE_BINARY_DIR}/demo.log' && echo '1 passed, 0 failed' || { tail -30 '${CMAKE_BINARY_DIR}/demo.log'; echo '0 passed, 1 failed'; exit 1; }")
   set_tests_properties(quickstart_demo PROPERTIES LABELS integration TIMEOUT 600 RUN_SERIAL TRUE)
 endif()
+
+# A resolver that stalls: getaddrinfo for one name answers after 5 s
+# (LD_PRELOAD into the daemon), for the resolver-stall test.
+if(TARGET edgehookd AND EH_PYTHON)
+  add_library(eh_slow_dns SHARED ${CMAKE_CURRENT_SOURCE_DIR}/integration/slow_dns.c)
+  target_link_libraries(eh_slow_dns PRIVATE ${CMAKE_DL_LIBS})
+  target_compile_options(eh_slow_dns PRIVATE -fno-sanitize=all)
+  target_link_options(eh_slow_dns PRIVATE -fno-sanitize=all)
+  eh_integration(resolver_stall COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_resolver.py
+    ENV "EH_SLOW_DNS_LIB=$<TARGET_FILE:eh_slow_dns>")
+endif()
