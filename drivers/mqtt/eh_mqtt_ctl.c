@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* eh_mqtt_ctl.c - the command-line tool's MQTT client over Paho MQTTAsync:
+ * every call starts one Paho operation and waits for its callback with a
+ * deadline. Messages wait in a small ring of Paho's own messages; when the
+ * ring is full the receive thread waits, so the broker holds the rest. */
+#include "eh_mqtt_ctl.h"
+
+#include <MQTTAsync.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "eh_mqtt_priv.h"
+
+#define RING 32
+#define USER_PROP_HMAC "hmac-sha256"
+
+struct ring_slot {
+	MQTTAsync_message *msg;
+	char *topic;
+};
+
+static struct {
+	MQTTAsync client;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool inited;
+	bool lost;	/* the connection is gone */
+	bool closing;	/* the receive thread must stop waiting for room */
+	int op_state;	/* 0 pending, 1 done, -1 failed */
+	int op_code;	/* Paho's failure code, or an MQTT v5 reason */
+	struct ring_slot ring[RING];
+	unsigned head, count;
+} c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* The message handed out last, kept until the next call. */
+static uint8_t payload_copy[EH_MAX_MSG_BYTES + 1];
+
+static void op_end(int state, int code)
+{
+	pthread_mutex_lock(&c.mu);
+	c.op_state = state;
+	c.op_code = code;
+	pthread_cond_broadcast(&c.cv);
+	pthread_mutex_unlock(&c.mu);
+}
+
+static void on_ok5(void *ctx, MQTTAsync_successData5 *d)
+{
+	(void)ctx;
+	/* A SUBACK with a failure reason comes here too. */
+	if (d != NULL && d->reasonCode >= 0x80)
+		op_end(-1, d->reasonCode);
+	else if (d != NULL && d->alt.sub.reasonCodeCount > 0 && d->alt.sub.reasonCodes != NULL &&
+		 d->alt.sub.reasonCodes[0] >= 0x80)
+		op_end(-1, d->alt.sub.reasonCodes[0]);
+	else
+		op_end(1, 0);
+}
+
+static void on_fail5(void *ctx, MQTTAsync_failureData5 *d)
+{
+	(void)ctx;
+	op_end(-1, d == NULL ? -1 : (d->reasonCode != 0 ? (int)d->reasonCode : d->code));
+}
+
+static void on_lost(void *ctx, char *cause)
+{
+	(void)ctx;
+	(void)cause;
+	pthread_mutex_lock(&c.mu);
+	c.lost = true;
+	pthread_cond_broadcast(&c.cv);
+	pthread_mutex_unlock(&c.mu);
+}
+
+static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
+{
+	(void)ctx;
+	(void)topic_len;
+	pthread_mutex_lock(&c.mu);
+	while (c.count == RING && !c.closing)
+		pthread_cond_wait(&c.cv, &c.mu);
+	if (c.closing) {
+		pthread_mutex_unlock(&c.mu);
+		MQTTAsync_freeMessage(&msg);
+		MQTTAsync_free(topic);
+		return 1;
+	}
+	c.ring[(c.head + c.count) % RING] = (struct ring_slot){msg, topic};
+	c.count++;
+	pthread_cond_broadcast(&c.cv);
+	pthread_mutex_unlock(&c.mu);
+	return 1;
+}
+
+/* Wait for the operation started last; EH_OK when it succeeded. */
+static eh_err op_wait(unsigned timeout_ms, int *code)
+{
+	struct timespec ts;
+	int st;
+
+	eh_mqtt_deadline_in(&ts, timeout_ms);
+	pthread_mutex_lock(&c.mu);
+	while (c.op_state == 0 && !c.lost)
+		if (pthread_cond_timedwait(&c.cv, &c.mu, &ts) != 0)
+			break;
+	st = c.op_state;
+	if (code != NULL)
+		*code = c.op_code;
+	pthread_mutex_unlock(&c.mu);
+	if (st == 1)
+		return EH_OK;
+	if (st == -1)
+		return EH_ERR_PROTO;
+	return c.lost ? EH_ERR_CLOSED : EH_ERR_TIMEOUT;
+}
+
+static void op_start(void)
+{
+	pthread_mutex_lock(&c.mu);
+	c.op_state = 0;
+	c.op_code = 0;
+	pthread_mutex_unlock(&c.mu);
+}
+
+eh_err eh_mqtt_ctl_open(const struct eh_mqtt_ctl_config *cfg, unsigned timeout_ms)
+{
+	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+	MQTTAsync_connectOptions opt = MQTTAsync_connectOptions_initializer5;
+	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+	int rc, code = 0;
+	eh_err err;
+
+	if (!c.inited) {
+		eh_mqtt_cond_init(&c.cv);
+		c.inited = true;
+	}
+	co.MQTTVersion = MQTTVERSION_5;
+	rc = MQTTAsync_createWithOptions(&c.client, cfg->uri, cfg->client_id,
+					 MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+	if (rc != MQTTASYNC_SUCCESS) {
+		c.client = NULL;
+		return rc == MQTTASYNC_BAD_PROTOCOL ? EH_ERR_INVAL : EH_ERR_NET;
+	}
+	MQTTAsync_setCallbacks(c.client, NULL, on_lost, on_message, NULL);
+	opt.cleanstart = 1;
+	opt.keepAliveInterval = 30;
+	opt.connectTimeout = (int)((timeout_ms + 999) / 1000);
+	opt.username = cfg->username;
+	opt.password = cfg->password;
+	opt.automaticReconnect = 0;
+	opt.onSuccess5 = on_ok5;
+	opt.onFailure5 = on_fail5;
+	if (cfg->use_tls) {
+		eh_mqtt_tls_ssl_options(&cfg->tls, &ssl);
+		opt.ssl = &ssl;
+	}
+	op_start();
+	rc = MQTTAsync_connect(c.client, &opt);
+	if (rc != MQTTASYNC_SUCCESS)
+		return EH_ERR_NET;
+	err = op_wait(timeout_ms, &code);
+	if (err == EH_ERR_PROTO) {
+		/* 0x86 bad user name or password, 0x87 not authorized */
+		if (code == 0x86 || code == 0x87 || code == 4 || code == 5)
+			return EH_ERR_PERM;
+		return cfg->use_tls ? EH_ERR_TLS : EH_ERR_NET;
+	}
+	return err;
+}
+
+eh_err eh_mqtt_ctl_subscribe(const char *filter, unsigned timeout_ms)
+{
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+
+	ro.onSuccess5 = on_ok5;
+	ro.onFailure5 = on_fail5;
+	op_start();
+	if (MQTTAsync_subscribe(c.client, filter, 1, &ro) != MQTTASYNC_SUCCESS)
+		return EH_ERR_NET;
+	return op_wait(timeout_ms, NULL);
+}
+
+eh_err eh_mqtt_ctl_publish(const char *topic, const void *payload, size_t len, bool retained,
+			   const char *hmac, unsigned timeout_ms)
+{
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	MQTTAsync_message msg = MQTTAsync_message_initializer;
+	MQTTProperties props = MQTTProperties_initializer;
+	MQTTProperty up;
+	int rc;
+
+	if (len > (size_t)EH_MAX_MSG_BYTES)
+		return EH_ERR_TOOBIG;
+	msg.payload = (void *)payload;
+	msg.payloadlen = (int)len;
+	msg.qos = 1;
+	msg.retained = retained ? 1 : 0;
+	if (hmac != NULL) {
+		up.identifier = MQTTPROPERTY_CODE_USER_PROPERTY;
+		up.value.data.data = (char *)USER_PROP_HMAC;
+		up.value.data.len = (int)strlen(USER_PROP_HMAC);
+		up.value.value.data = (char *)hmac;
+		up.value.value.len = (int)strlen(hmac);
+		MQTTProperties_add(&props, &up); /* copies */
+		msg.properties = props;
+	}
+	ro.onSuccess5 = on_ok5;
+	ro.onFailure5 = on_fail5;
+	op_start();
+	rc = MQTTAsync_sendMessage(c.client, topic, &msg, &ro); /* copies */
+	MQTTProperties_free(&props);
+	if (rc != MQTTASYNC_SUCCESS)
+		return EH_ERR_NET;
+	return op_wait(timeout_ms, NULL);
+}
+
+eh_err eh_mqtt_ctl_next(struct eh_mqtt_ctl_msg *m, unsigned timeout_ms)
+{
+	struct timespec ts;
+	struct ring_slot s;
+	size_t n;
+
+	eh_mqtt_deadline_in(&ts, timeout_ms);
+	pthread_mutex_lock(&c.mu);
+	while (c.count == 0 && !c.lost)
+		if (pthread_cond_timedwait(&c.cv, &c.mu, &ts) != 0)
+			break;
+	if (c.count == 0) {
+		bool lost = c.lost;
+
+		pthread_mutex_unlock(&c.mu);
+		return lost ? EH_ERR_CLOSED : EH_ERR_TIMEOUT;
+	}
+	s = c.ring[c.head];
+	c.head = (c.head + 1) % RING;
+	c.count--;
+	pthread_cond_broadcast(&c.cv);
+	pthread_mutex_unlock(&c.mu);
+
+	snprintf(m->topic, sizeof(m->topic), "%s", s.topic);
+	n = s.msg->payloadlen > 0 ? (size_t)s.msg->payloadlen : 0;
+	if (n > EH_MAX_MSG_BYTES)
+		n = EH_MAX_MSG_BYTES;
+	if (n > 0)
+		memcpy(payload_copy, s.msg->payload, n);
+	payload_copy[n] = '\0';
+	m->payload = payload_copy;
+	m->len = n;
+	m->retained = s.msg->retained != 0;
+	MQTTAsync_freeMessage(&s.msg);
+	MQTTAsync_free(s.topic);
+	return EH_OK;
+}
+
+void eh_mqtt_ctl_close(void)
+{
+	MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
+
+	if (c.client == NULL)
+		return;
+	pthread_mutex_lock(&c.mu);
+	c.closing = true;
+	pthread_cond_broadcast(&c.cv);
+	pthread_mutex_unlock(&c.mu);
+	if (MQTTAsync_isConnected(c.client))
+		MQTTAsync_disconnect(c.client, &d);
+	MQTTAsync_destroy(&c.client);
+	while (c.count > 0) {
+		MQTTAsync_freeMessage(&c.ring[c.head].msg);
+		MQTTAsync_free(c.ring[c.head].topic);
+		c.head = (c.head + 1) % RING;
+		c.count--;
+	}
+	c.client = NULL;
+}
