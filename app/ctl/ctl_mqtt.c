@@ -406,19 +406,23 @@ static int read_one(unsigned long id)
 	return EH_CTL_EXIT_OK;
 }
 
-static int cmd_get(unsigned long id)
+/* The retained config is a signed deletion, {"version": N, "deleted": true}. */
+static bool is_deletion(void)
 {
-	int ex = read_one(id);
-	bool present, deleted;
 	enum eh_json_kind kind;
 	struct eh_json_view v;
 
+	return have_config && json_get(last_config, last_config_len, "deleted", &kind, &v) &&
+	       kind == EH_JSON_TRUE;
+}
+
+static int cmd_get(unsigned long id)
+{
+	int ex = read_one(id);
+
 	if (ex != 0)
 		return ex;
-	(void)json_version(last_config, last_config_len, &present);
-	deleted = have_config && json_get(last_config, last_config_len, "deleted", &kind, &v) &&
-		  kind == EH_JSON_TRUE;
-	if (!have_config || deleted) {
+	if (!have_config || is_deletion()) {
 		fprintf(stderr, "webhook %lu: not set\n", id);
 		return EH_CTL_EXIT_NO;
 	}
@@ -432,9 +436,25 @@ static int cmd_get(unsigned long id)
 	return EH_CTL_EXIT_OK;
 }
 
+/* The M of the daemon's refusal "version: N is not greater than the last
+ * accepted M" in a config-status document; 0 when it is another refusal. */
+static unsigned long long refused_version(const char *buf)
+{
+	const char *p = strstr(buf, "is not greater than the last accepted ");
+
+	return p == NULL ? 0 : strtoull(p + strlen("is not greater than the last accepted "),
+					NULL, 10);
+}
+
 /* Publish payload on config_topic (signed when the bootstrap has a key),
- * then wait for the daemon's next word on status_topic. */
-static int publish_and_wait(unsigned long id, const char *payload, size_t len, bool removing)
+ * then wait for the daemon's next word on status_topic. With retry set (a
+ * version the tool chose), a refusal of that version is not printed: *retry
+ * gets the daemon's last accepted version and the result is -1. The
+ * retained message can be older than the last accepted version: a refused
+ * message stays retained at the broker while the daemon keeps the one
+ * before it. */
+static int publish_and_wait(unsigned long id, const char *payload, size_t len, bool removing,
+			    unsigned long long *retry)
 {
 	char hex[EH_CONFIG_SIG_HEX];
 	const char *hmac = NULL;
@@ -476,6 +496,8 @@ static int publish_and_wait(unsigned long id, const char *payload, size_t len, b
 			}
 			continue;
 		}
+		if (retry != NULL && (*retry = refused_version((const char *)m.payload)) != 0)
+			return -1;
 		r = print_status(prefix, (const char *)m.payload, m.len, false);
 		if (r < 0)
 			continue;
@@ -483,11 +505,14 @@ static int publish_and_wait(unsigned long id, const char *payload, size_t len, b
 	}
 }
 
+static int set_versioned(unsigned long id, const char *file, size_t len, unsigned long long v,
+			 unsigned long long *retry);
+
 static int cmd_set(unsigned long id, const char *file)
 {
 	struct eh_json_cur c;
 	bool present;
-	size_t len = 0, n;
+	size_t len = 0;
 	eh_err rc;
 	int ex;
 
@@ -498,13 +523,14 @@ static int cmd_set(unsigned long id, const char *file)
 		return EH_CTL_EXIT_USAGE;
 	}
 	eh_json_init(&c, doc, len);
-	if (!eh_json_validate(doc, len, &c) || eh_json_peek(&c) != EH_JSON_OBJECT) {
-		eh_json_init(&c, doc, len);
-		if (!eh_json_validate(doc, len, &c))
-			fprintf(stderr, "%s: not JSON: %s at byte %zu\n", file,
-				c.why != NULL ? c.why : "invalid", c.why_at);
-		else
-			fprintf(stderr, "%s: a webhook is a JSON object\n", file);
+	if (!eh_json_validate(doc, len, &c)) {
+		fprintf(stderr, "%s: not JSON: %s at byte %zu\n", file,
+			c.why != NULL ? c.why : "invalid", c.why_at);
+		return EH_CTL_EXIT_USAGE;
+	}
+	eh_json_init(&c, doc, len);
+	if (eh_json_peek(&c) != EH_JSON_OBJECT) {
+		fprintf(stderr, "%s: a webhook is a JSON object\n", file);
 		return EH_CTL_EXIT_USAGE;
 	}
 	if ((ex = read_one(id)) != 0)
@@ -515,28 +541,40 @@ static int cmd_set(unsigned long id, const char *file)
 		unsigned long long v = have_config
 					       ? json_version(last_config, last_config_len, &had)
 					       : 0;
-		const char *brace = memchr(doc, '{', len);
-		size_t head = (size_t)(brace - doc) + 1;
-		const char *rest = doc + head;
-		bool empty = true;
+		unsigned long long last = 0;
 
-		for (size_t i = head; i < len; i++)
-			if (doc[i] != ' ' && doc[i] != '\t' && doc[i] != '\n' && doc[i] != '\r') {
-				empty = doc[i] == '}';
-				break;
-			}
-		n = (size_t)snprintf(signed_doc, sizeof(signed_doc), "{\"version\": %llu%s", v + 1,
-				     empty ? "" : ",");
-		if (n + (len - head) > EH_MAX_MSG_BYTES) {
-			fprintf(stderr, "%s: too large with its version\n", file);
-			return EH_CTL_EXIT_USAGE;
-		}
-		memcpy(signed_doc + n, rest, len - head);
-		n += len - head;
-		signed_doc[n] = '\0';
-		return publish_and_wait(id, signed_doc, n, false);
+		ex = set_versioned(id, file, len, v + 1, &last);
+		if (ex == -1)
+			ex = set_versioned(id, file, len, last + 1, NULL);
+		return ex;
 	}
-	return publish_and_wait(id, doc, len, false);
+	return publish_and_wait(id, doc, len, false, NULL);
+}
+
+/* Publish doc (len bytes, without "version") with version v added. */
+static int set_versioned(unsigned long id, const char *file, size_t len, unsigned long long v,
+			 unsigned long long *retry)
+{
+	const char *brace = memchr(doc, '{', len);
+	size_t head = (size_t)(brace - doc) + 1, n;
+	bool empty = true;
+
+	for (size_t i = head; i < len; i++) {
+		if (doc[i] != ' ' && doc[i] != '\t' && doc[i] != '\n' && doc[i] != '\r') {
+			empty = doc[i] == '}';
+			break;
+		}
+	}
+	n = (size_t)snprintf(signed_doc, sizeof(signed_doc), "{\"version\": %llu%s", v,
+			     empty ? "" : ",");
+	if (n + (len - head) > EH_MAX_MSG_BYTES) {
+		fprintf(stderr, "%s: too large with its version\n", file);
+		return EH_CTL_EXIT_USAGE;
+	}
+	memcpy(signed_doc + n, doc + head, len - head);
+	n += len - head;
+	signed_doc[n] = '\0';
+	return publish_and_wait(id, signed_doc, n, false, retry);
 }
 
 static int cmd_rm(unsigned long id)
@@ -548,16 +586,23 @@ static int cmd_rm(unsigned long id)
 
 	if (ex != 0)
 		return ex;
-	if (!have_config) {
+	if (!have_config || is_deletion()) {
 		fprintf(stderr, "webhook %lu: not set\n", id);
 		return EH_CTL_EXIT_NO;
 	}
 	if (boot.config_hmac_key_file[0] == '\0')
-		return publish_and_wait(id, "", 0, true);
-	v = json_version(last_config, last_config_len, &had);
-	n = snprintf(signed_doc, sizeof(signed_doc), "{\"version\": %llu, \"deleted\": true}",
-		     v + 1);
-	return publish_and_wait(id, signed_doc, (size_t)n, true);
+		return publish_and_wait(id, "", 0, true, NULL);
+	v = json_version(last_config, last_config_len, &had) + 1;
+	for (int attempt = 0;; attempt++) {
+		unsigned long long last = 0;
+
+		n = snprintf(signed_doc, sizeof(signed_doc),
+			     "{\"version\": %llu, \"deleted\": true}", v);
+		ex = publish_and_wait(id, signed_doc, (size_t)n, true, attempt == 0 ? &last : NULL);
+		if (ex != -1)
+			return ex;
+		v = last + 1;
+	}
 }
 
 /* ==== tail ==== */
