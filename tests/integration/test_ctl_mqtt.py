@@ -155,8 +155,6 @@ def signed(c):
         c.check(rc == 0, "signed rm: exit 0 (rc %d: %s)" % (rc, err))
         rc, out, err = e.ctl("webhook", "get", "1")
         c.check(rc == 1, "get after signed rm: exit 1 (rc %d: %s)" % (rc, out))
-        c.check("signature" not in e.daemon.log() or "refused" not in e.daemon.log(),
-                "the daemon saw no bad signature")
     finally:
         e.close()
         shutil.rmtree(d, ignore_errors=True)
