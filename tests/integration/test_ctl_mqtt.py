@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """edgehookctl over MQTT (CONTRACT 9.6) against a real mosquitto and a real
 edgehookd: status, webhook list/get/set/rm, tail, exit codes. The tool is
-given the daemon's own bootstrap file. Usage: test_ctl_mqtt.py plain|signed."""
+given the daemon's own bootstrap file. Usage: test_ctl_mqtt.py plain|signed|tls."""
 import json
 import os
 import shutil
@@ -160,7 +160,48 @@ def signed(c):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def tls(c):
+    """mqtts:// with a client certificate (mosquitto requires one), signed
+    mode: the tool takes the TLS files and the key from the bootstrap."""
+    d = ehtest.tempdir("eh-ctl-pki-")
+    kf = os.path.join(d, "hmac.key")
+    with open(kf, "w") as f:
+        f.write("0123456789abcdef0123456789abcdef\n")
+    ca = ehtest.make_ca(d)
+    client = ehtest.make_leaf(d, ca["ca"], "device-t", client=True)
+    e = Env("tls")
+    e.broker.stop()
+    e.broker = Mosquitto(e.dir, tls={"ca": ca["ca"], "cert": ca["cert"], "key": ca["key"]})
+    e.broker.start()
+    e.daemon.boot["mqtt"] = {"uri": "mqtts://127.0.0.1:%d" % e.broker.tls_port,
+                             "keepalive_s": 5,
+                             "tls": {"ca_file": ca["ca"], "cert_file": client["cert"],
+                                     "key_file": client["key"]}}
+    e.daemon.boot["config_hmac_key_file"] = kf
+    try:
+        e.daemon.start()
+        wait_for(lambda: "connected to mqtts://" in e.daemon.log_since_start(), 20 * SLOW,
+                 what="TLS connect")
+        rc, out, err = e.ctl("status")
+        c.check(rc == 0 and '"online"' in out, "status over mqtts:// (rc %d: %s)" % (rc, err))
+        rc, out, err = e.ctl("webhook", "set", "2", e.file("w2.json", hook(e)))
+        c.check(rc == 0 and "accepted" in err,
+                "signed set over mqtts:// accepted (rc %d: %s)" % (rc, err))
+        rc, out, err = e.ctl("webhook", "list")
+        c.check(rc == 0 and "\n2\tyes\taccepted\tDoors\t" in out, "list over mqtts:// (%r)" % out)
+        e.daemon.stop()
+        e.daemon.boot["mqtt"]["tls"] = {"ca_file": ca["ca"]}  # no client certificate
+        with open(e.daemon.conf, "w") as f:
+            json.dump(e.daemon.boot, f)
+        rc, out, err = e.ctl("status", "--timeout", "3")
+        c.check(rc == 3, "the broker refuses the tool without a certificate: exit 3 (rc %d: %s)"
+                % (rc, err.strip()))
+    finally:
+        e.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
     c = Checks()
-    {"plain": plain, "signed": signed}[sys.argv[1]](c)
+    {"plain": plain, "signed": signed, "tls": tls}[sys.argv[1]](c)
     c.done()
