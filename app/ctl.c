@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ctl.c - edgehookctl, the operator's tool: queue stat|dump, sign,
- * check-config, explain, and over MQTT status, webhook, tail. Each command lives in app/ctl/; this file only
- * dispatches. */
+ * check-config, explain, and over MQTT status, webhook, tail. Each command lives in app/ctl/; this
+ * file only dispatches. */
 #include "eh_ctl.h"
 
 #include <stdio.h>

@@ -19,8 +19,8 @@
 #include "eh_json.h"
 #include "eh_mqtt_ctl.h"
 
-#define QUIET_MS 300u	  /* no retained message for this long: all were sent */
-#define LIST_MAX 1024u	  /* webhooks listed */
+#define QUIET_MS 300u  /* no retained message for this long: all were sent */
+#define LIST_MAX 1024u /* webhooks listed */
 #define TOPIC_LEN (EH_BOOT_TOPIC_MAX + 64)
 
 /* A command-line tool, run once: its buffers are static, not on the stack. */
@@ -37,7 +37,7 @@ struct listed {
 	unsigned long id;
 	char title[EH_WEBHOOK_TITLE_MAX];
 	char url[EH_WEBHOOK_URL_MAX];
-	int active;	/* 1, 0, -1 no config */
+	int active;	 /* 1, 0, -1 no config */
 	char status[48]; /* "accepted", "refused (N errors)", "-" */
 };
 static struct listed list[LIST_MAX];
@@ -442,8 +442,8 @@ static unsigned long long refused_version(const char *buf)
 {
 	const char *p = strstr(buf, "is not greater than the last accepted ");
 
-	return p == NULL ? 0 : strtoull(p + strlen("is not greater than the last accepted "),
-					NULL, 10);
+	return p == NULL ? 0
+			 : strtoull(p + strlen("is not greater than the last accepted "), NULL, 10);
 }
 
 /* Publish payload on config_topic (signed when the bootstrap has a key),
@@ -538,9 +538,8 @@ static int cmd_set(unsigned long id, const char *file)
 	(void)json_version(doc, len, &present);
 	if (boot.config_hmac_key_file[0] != '\0' && !present) {
 		bool had;
-		unsigned long long v = have_config
-					       ? json_version(last_config, last_config_len, &had)
-					       : 0;
+		unsigned long long v =
+		    have_config ? json_version(last_config, last_config_len, &had) : 0;
 		unsigned long long last = 0;
 
 		ex = set_versioned(id, file, len, v + 1, &last);
@@ -693,8 +692,7 @@ int eh_ctl_mqtt(const char *bootfile, int argc, char **argv)
 		if (npos != (list_cmd ? 2u : set_cmd ? 4u : 3u))
 			return usage(stderr);
 		if (!list_cmd && (id = parse_id(pos[2])) == 0) {
-			fprintf(stderr, "webhook id \"%s\": expected a positive integer\n",
-				pos[2]);
+			fprintf(stderr, "webhook id \"%s\": expected a positive integer\n", pos[2]);
 			return EH_CTL_EXIT_USAGE;
 		}
 	} else {

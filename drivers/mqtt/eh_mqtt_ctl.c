@@ -25,10 +25,10 @@ static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool inited;
-	bool lost;	/* the connection is gone */
-	bool closing;	/* the receive thread must stop waiting for room */
-	int op_state;	/* 0 pending, 1 done, -1 failed */
-	int op_code;	/* Paho's failure code, or an MQTT v5 reason */
+	bool lost;    /* the connection is gone */
+	bool closing; /* the receive thread must stop waiting for room */
+	int op_state; /* 0 pending, 1 done, -1 failed */
+	int op_code;  /* Paho's failure code, or an MQTT v5 reason */
 	struct ring_slot ring[RING];
 	unsigned head, count;
 } c = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -48,12 +48,10 @@ static void op_end(int state, int code)
 static void on_ok5(void *ctx, MQTTAsync_successData5 *d)
 {
 	(void)ctx;
-	/* A SUBACK with a failure reason comes here too. */
+	/* A SUBACK or PUBACK with a failure reason comes here too (one topic
+	 * per subscribe: its reason is reasonCode). */
 	if (d != NULL && d->reasonCode >= 0x80)
 		op_end(-1, d->reasonCode);
-	else if (d != NULL && d->alt.sub.reasonCodeCount > 0 && d->alt.sub.reasonCodes != NULL &&
-		 d->alt.sub.reasonCodes[0] >= 0x80)
-		op_end(-1, d->alt.sub.reasonCodes[0]);
 	else
 		op_end(1, 0);
 }
