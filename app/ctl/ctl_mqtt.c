@@ -25,6 +25,7 @@
 
 /* A command-line tool, run once: its buffers are static, not on the stack. */
 static struct eh_bootstrap boot;
+static struct eh_mqtt_ctl mq;
 static char doc[EH_MAX_MSG_BYTES + 64];
 static char signed_doc[EH_MAX_MSG_BYTES + 64];
 static char last_config[EH_MAX_MSG_BYTES + 1];
@@ -96,7 +97,7 @@ static int connect_broker(const char *bootfile)
 	cfg.tls.cert_file = boot.mqtt.tls.cert_file[0] ? boot.mqtt.tls.cert_file : NULL;
 	cfg.tls.key_file = boot.mqtt.tls.key_file[0] ? boot.mqtt.tls.key_file : NULL;
 	cfg.tls.no_verify_host = !boot.mqtt.tls.verify_host;
-	rc = eh_mqtt_ctl_open(&cfg, timeout_ms);
+	rc = eh_mqtt_ctl_open(&mq, &cfg, timeout_ms);
 	if (rc != EH_OK) {
 		fprintf(stderr, "cannot connect to the broker at %s: %s\n", boot.mqtt.uri,
 			rc == EH_ERR_PERM ? "user name or password refused" : eh_err_str(rc));
@@ -107,7 +108,7 @@ static int connect_broker(const char *bootfile)
 
 static int subscribe(const char *filter)
 {
-	eh_err rc = eh_mqtt_ctl_subscribe(filter, timeout_ms);
+	eh_err rc = eh_mqtt_ctl_subscribe(&mq, filter, timeout_ms);
 
 	if (rc != EH_OK) {
 		fprintf(stderr, "cannot subscribe to %s: %s\n", filter, eh_err_str(rc));
@@ -123,7 +124,7 @@ static eh_err gather(void (*fn)(const struct eh_mqtt_ctl_msg *m))
 	struct eh_mqtt_ctl_msg m;
 	eh_err rc;
 
-	while ((rc = eh_mqtt_ctl_next(&m, QUIET_MS)) == EH_OK)
+	while ((rc = eh_mqtt_ctl_next(&mq, &m, QUIET_MS)) == EH_OK)
 		fn(&m);
 	return rc == EH_ERR_TIMEOUT ? EH_OK : rc;
 }
@@ -256,7 +257,7 @@ static int cmd_status(void)
 	snprintf(topic, sizeof(topic), "%s/status", boot.topic_prefix);
 	if ((ex = subscribe(topic)) != 0)
 		return ex;
-	while ((rc = eh_mqtt_ctl_next(&m, timeout_ms)) == EH_OK && m.len == 0)
+	while ((rc = eh_mqtt_ctl_next(&mq, &m, timeout_ms)) == EH_OK && m.len == 0)
 		;
 	if (rc != EH_OK) {
 		fprintf(stderr, "no %s within %u s: has the daemon ever connected?\n", topic,
@@ -472,14 +473,14 @@ static int publish_and_wait(unsigned long id, const char *payload, size_t len, b
 		}
 		hmac = hex;
 	}
-	rc = eh_mqtt_ctl_publish(config_topic, payload, len, true, hmac, timeout_ms);
+	rc = eh_mqtt_ctl_publish(&mq, config_topic, payload, len, true, hmac, timeout_ms);
 	if (rc != EH_OK) {
 		fprintf(stderr, "cannot publish %s: %s\n", config_topic, eh_err_str(rc));
 		return EH_CTL_EXIT_UNREACHABLE;
 	}
 	snprintf(prefix, sizeof(prefix), "webhook %lu: ", id);
 	for (;;) {
-		rc = eh_mqtt_ctl_next(&m, timeout_ms);
+		rc = eh_mqtt_ctl_next(&mq, &m, timeout_ms);
 		if (rc != EH_OK) {
 			fprintf(stderr,
 				"webhook %lu: published, but no answer on %s within %u s "
@@ -626,7 +627,7 @@ static int cmd_tail(long count)
 	if ((ex = subscribe(topic)) != 0)
 		return ex;
 	while (!interrupted && (count <= 0 || seen < count)) {
-		rc = eh_mqtt_ctl_next(&m, 500);
+		rc = eh_mqtt_ctl_next(&mq, &m, 500);
 		if (rc == EH_ERR_TIMEOUT)
 			continue;
 		if (rc != EH_OK) {
@@ -703,7 +704,7 @@ int eh_ctl_mqtt(const char *bootfile, int argc, char **argv)
 		return EH_CTL_EXIT_USAGE;
 	}
 	if ((ex = connect_broker(bootfile)) != 0) {
-		eh_mqtt_ctl_close();
+		eh_mqtt_ctl_close(&mq);
 		return ex;
 	}
 	if (strcmp(pos[0], "status") == 0)
@@ -718,7 +719,7 @@ int eh_ctl_mqtt(const char *bootfile, int argc, char **argv)
 		ex = cmd_set(id, pos[3]);
 	else
 		ex = cmd_rm(id);
-	eh_mqtt_ctl_close();
+	eh_mqtt_ctl_close(&mq);
 	memset(boot.hmac_key, 0, sizeof(boot.hmac_key));
 	memset(boot.password, 0, sizeof(boot.password));
 	return ex;
