@@ -5,7 +5,6 @@
  * and taking what arrives until the broker has been quiet for QUIET_MS. */
 #include "eh_ctl.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -134,15 +133,14 @@ static eh_err gather(void (*fn)(const struct eh_mqtt_ctl_msg *m))
 static unsigned long id_in(const char *s)
 {
 	char *end;
-	unsigned long v;
+	unsigned long long v;
 
-	if (*s < '1' || *s > '9')
+	if (*s < '1' || *s > '9' || strspn(s, "0123456789") > 10)
+		return 0; /* 10 digits never overflow an unsigned long long */
+	v = strtoull(s, &end, 10);
+	if ((*end != '\0' && *end != '/') || v > 0xFFFFFFFFull)
 		return 0;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || (*end != '\0' && *end != '/') || v > 0xFFFFFFFFul)
-		return 0;
-	return v;
+	return (unsigned long)v;
 }
 
 static unsigned long parse_id(const char *s)
@@ -317,10 +315,15 @@ static void on_list_msg(const struct eh_mqtt_ctl_msg *m)
 			strcpy(l->status, "accepted");
 			return;
 		}
-		if (json_get(buf, m->len, "errors", &kind, &v) && kind == EH_JSON_ARRAY)
-			for (size_t i = 0; i < v.len; i++)
-				nerr += v.p[i] == '"';
-		snprintf(l->status, sizeof(l->status), "refused(%u)", nerr / 2);
+		if (json_get(buf, m->len, "errors", &kind, &v) && kind == EH_JSON_ARRAY) {
+			struct eh_json_cur c;
+
+			eh_json_init(&c, v.p, v.len);
+			if (eh_json_arr_begin(&c))
+				while (eh_json_arr_next(&c, nerr) == 1 && eh_json_skip(&c, NULL))
+					nerr++;
+		}
+		snprintf(l->status, sizeof(l->status), "refused(%u)", nerr);
 		return;
 	}
 	json_str(buf, m->len, "title", l->title, sizeof(l->title));
@@ -639,7 +642,7 @@ static int cmd_tail(long count)
 		for (size_t i = 0; i < m.len; i++)
 			if (m.payload[i] == '\n' || m.payload[i] == '\r')
 				((uint8_t *)m.payload)[i] = ' ';
-		printf("%s %s\n", m.topic, (const char *)m.payload);
+		printf("%s %s%s\n", m.topic, (const char *)m.payload, m.truncated ? " [cut]" : "");
 		fflush(stdout);
 		seen++;
 	}

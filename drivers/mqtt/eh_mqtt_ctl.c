@@ -230,8 +230,9 @@ eh_err eh_mqtt_ctl_next(struct eh_mqtt_ctl *c, struct eh_mqtt_ctl_msg *m, unsign
 
 	snprintf(m->topic, sizeof(m->topic), "%s", topic);
 	n = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
-	if (n > EH_MAX_MSG_BYTES)
-		n = EH_MAX_MSG_BYTES;
+	m->truncated = n > EH_MQTT_OUTBOX_BYTES;
+	if (m->truncated)
+		n = EH_MQTT_OUTBOX_BYTES;
 	if (n > 0)
 		memcpy(c->payload, msg->payload, n);
 	c->payload[n] = '\0';

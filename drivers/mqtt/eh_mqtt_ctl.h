@@ -40,7 +40,9 @@ struct eh_mqtt_ctl {
 		char *topic; /* the library's topic string */
 	} ring[EH_MQTT_CTL_RING];
 	unsigned head, count;
-	uint8_t payload[EH_MAX_MSG_BYTES + 1]; /* the message handed out last */
+	/* The message handed out last: a config message is at most
+	 * EH_MAX_MSG_BYTES, a dead letter a whole POST body. */
+	uint8_t payload[EH_MQTT_OUTBOX_BYTES + 1];
 };
 
 /* One message taken with eh_mqtt_ctl_next. */
@@ -49,7 +51,8 @@ struct eh_mqtt_ctl_msg {
 	const uint8_t *payload; /* len bytes, NUL-terminated, inside the client; valid
 				 * until the next call */
 	size_t len;
-	bool retained; /* a retained message sent at subscribe, not a live publish */
+	bool retained;	/* a retained message sent at subscribe, not a live publish */
+	bool truncated; /* longer than the client's buffer: cut there */
 };
 
 /* Connect (MQTT v5, clean start), waiting at most timeout_ms. EH_ERR_NET or
