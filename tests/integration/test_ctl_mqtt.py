@@ -99,6 +99,27 @@ def plain(c):
         c.check(rc == 0 and len(lines) == 2 and all("/state {" in ln for ln in lines),
                 "tail --count 2: two state lines (rc %d: %r)" % (rc, lines))
 
+        # Live: the two retained states, then the change a delivery makes.
+        tail = subprocess.Popen(ehtest.ctl_cmd() + ["-c", e.daemon.conf, "tail", "--count", "3"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            first = [tail.stdout.readline(), tail.stdout.readline()]
+            with open(os.path.join(ehtest.FIXTURES, "json", "event.json")) as f:
+                ev = json.load(f)[0]
+            mq = ehtest.mqtt_client(e.broker.port, "test-ctl-%d" % os.getpid())
+            ehtest.publish_wait(mq, P + "/in/events", json.dumps(dict(ev, id="live-1")))
+            mq.loop_stop()
+            mq.disconnect()
+            out, err = tail.communicate(timeout=20 * SLOW)
+        except Exception:
+            os.kill(tail.pid, 9)
+            tail.wait()
+            raise
+        live = out.splitlines()
+        c.check(tail.returncode == 0 and len(first) == 2 and len(live) == 1
+                and live[0].startswith(P + "/webhooks/") and "/state {" in live[0],
+                "tail prints a state change as it comes (rc %s: %r)" % (tail.returncode, live))
+
         rc, out, err = e.ctl("webhook", "rm", "5")
         c.check(rc == 0 and "deleted" in err, "rm: exit 0 (rc %d: %s)" % (rc, err))
         rc, out, err = e.ctl("webhook", "get", "5")
