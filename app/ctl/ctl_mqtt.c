@@ -539,6 +539,17 @@ static int cmd_set(unsigned long id, const char *file)
 	}
 	if ((ex = read_one(id)) != 0)
 		return ex;
+	if (have_config && have_status && last_config_len == len &&
+	    memcmp(last_config, doc, len) == 0) {
+		/* The daemon takes the same bytes again as a no-op and publishes no
+		 * new config-status: its retained answer is the answer. */
+		char prefix[64];
+
+		snprintf(prefix, sizeof(prefix), "webhook %lu: unchanged, ", id);
+		return print_status(prefix, last_status, last_status_len, false) == 1
+			   ? EH_CTL_EXIT_OK
+			   : EH_CTL_EXIT_NO;
+	}
 	(void)json_version(doc, len, &present);
 	if (boot.config_hmac_key_file[0] != '\0' && !present) {
 		bool had;

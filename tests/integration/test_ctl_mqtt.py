@@ -67,6 +67,11 @@ def plain(c):
         rc, out, err = e.ctl("webhook", "set", "3", e.file("w3.json", hook(e)))
         c.check(rc == 0 and "accepted" in err, "set accepted: exit 0 (rc %d: %s)" % (rc, err))
 
+        rc, out, err = e.ctl("webhook", "set", "3", e.file("w3.json", hook(e)), "--timeout", "3")
+        c.check(rc == 0 and "unchanged, accepted" in err,
+                "set of the bytes the daemon runs: its retained answer, exit 0 (rc %d: %s)"
+                % (rc, err))
+
         bad = hook(e, "Bad")
         bad["filters"] = {"events": {"camera_in": ["a"]}}
         rc, out, err = e.ctl("webhook", "set", "4", e.file("w4.json", bad))
