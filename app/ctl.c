@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ctl.c - edgehookctl, the operator's tool: queue stat|dump, sign,
- * check-config, explain. Each command lives in app/ctl/; this file only
- * dispatches. */
+ * check-config, explain, and over MQTT status, webhook, tail. Each command lives in app/ctl/; this
+ * file only dispatches. */
 #include "eh_ctl.h"
 
 #include <stdio.h>
@@ -9,7 +9,7 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: edgehookctl COMMAND ...\n"
+	fprintf(out, "Usage: edgehookctl [-c BOOTSTRAP] COMMAND ...\n"
 		     "  queue stat FILE                   capacity, fill, lag per cursor, drops,\n"
 		     "                                    damage\n"
 		     "  queue dump FILE                   records, cursors and damage found\n"
@@ -19,6 +19,14 @@ static void usage(FILE *out)
 		     "                                    webhook or gateway\n"
 		     "  explain WEBHOOK.json NOTIFICATION.json\n"
 		     "                                    why a notification is (not) delivered\n"
+		     "With -c BOOTSTRAP, through the daemon's broker (its MQTT settings, its\n"
+		     "signing key); each takes --timeout S [10]:\n"
+		     "  status                            the daemon's P/status\n"
+		     "  webhook list                      ids, title, url, active, config-status\n"
+		     "  webhook get ID                    a webhook's retained config\n"
+		     "  webhook set ID FILE               publish it, wait for its config-status\n"
+		     "  webhook rm ID                     delete it, wait for the daemon\n"
+		     "  tail [--count N]                  states and dead letters as they come\n"
 		     "  -V, --version                     print the version\n"
 		     "  -h, --help                        this text; COMMAND --help: its usage\n"
 		     "A FILE that is read as a document may be - (standard input).\n"
@@ -33,7 +41,19 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EH_CTL_EXIT_USAGE;
 	}
+	const char *bootfile = NULL;
+	if (strcmp(argv[1], "-c") == 0) {
+		if (argc < 4) {
+			usage(stderr);
+			return EH_CTL_EXIT_USAGE;
+		}
+		bootfile = argv[2];
+		argc -= 2;
+		argv += 2;
+	}
 	const char *cmd = argv[1];
+	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "webhook") == 0 || strcmp(cmd, "tail") == 0)
+		return eh_ctl_mqtt(bootfile, argc - 1, argv + 1);
 	if (strcmp(cmd, "queue") == 0)
 		return eh_ctl_queue(argc - 1, argv + 1);
 	if (strcmp(cmd, "sign") == 0)

@@ -9,6 +9,7 @@
  * workers peek from their cursors, POST, ack. */
 #define _GNU_SOURCE
 #include "eh_bootstrap.h"
+#include "eh_build.h"
 #include "eh_coap.h"
 #include "eh_commit.h"
 #include "eh_config.h"
@@ -27,6 +28,7 @@
 #include "eh_notify.h"
 #include "eh_queue.h"
 #include "eh_render.h"
+#include "eh_resolve.h"
 #include "eh_seen.h"
 #include "eh_signal.h"
 #include "eh_status.h"
@@ -54,6 +56,7 @@ struct daemon {
 	struct eh_config config;
 	struct eh_config_store store;
 	struct eh_delivery delivery;
+	struct eh_resolver resolver; /* receiver names, off the loop thread */
 	struct eh_mqtt mqtt;
 	struct eh_coap coap;
 	struct eh_httpd httpd;
@@ -79,7 +82,7 @@ struct daemon {
 	char topic_catalog[EH_BOOT_TOPIC_MAX + 16]; /* "P/catalog/" */
 	char sub_config[EH_BOOT_TOPIC_MAX + 16];   /* "P/config/#" */
 	char sub_catalog[EH_BOOT_TOPIC_MAX + 16];  /* "P/catalog/#" */
-	const char *subs[5];
+	const char *subs[5 + EH_BOOT_FLEET_MAX]; /* inputs, config, catalog, the fleets' */
 
 	/* Reconciliation after each (re)subscribe: the broker sends every
 	 * retained config, then our own fence message; a stored webhook whose
@@ -185,8 +188,12 @@ static eh_err in_append(void *ctx, unsigned type, uint64_t mask, const uint8_t *
 			uint64_t hash)
 {
 	struct daemon *d = ctx;
-	uint64_t seq;
+	uint64_t seq, durable = eh_queue_durable_seq(&d->queue);
 	eh_err rc = eh_queue_append(&d->queue, type, mask, raw, len, &seq);
+	/* A full stage commits inside append: what was staged before is
+	 * durable now, so its hashes may be written (not this record's). */
+	if (eh_queue_durable_seq(&d->queue) != durable)
+		eh_seen_flush(&d->seen);
 	if (rc == EH_OK) {
 		eh_seen_add(&d->seen, seq, hash);
 		eh_status_ages_note(&d->ages, seq, eh_loop_now(&d->loop));
@@ -287,6 +294,8 @@ static void handle_config(const char *topic, const uint8_t *payload, size_t len,
 			kept_slot = (int)c->slot;
 		}
 	}
+	if (kept_slot < 0)
+		kept_slot = res.slot; /* a fleet webhook kept under the id's slot */
 	if (!replay && rc == EH_OK && !res.noop && !res.bad_id) {
 		bool gone = len == 0 || (res.nchanges && res.changes[0].kind == EH_CONFIG_DELETED);
 		if (eh_config_store_put(&D.store, topic, payload, gone ? 0 : len, hmac,
@@ -316,12 +325,110 @@ static void replay_config(void)
 	}
 }
 
+/* ==== Fleets (CONTRACT 9.3, docs/FLEET.md) ==== */
+
+/* What the fleets add: a subscription to F/config/webhooks/# each; the
+ * retained config-status topics of fleet webhooks found deleted at start,
+ * cleared once connected. Precedence itself is the config module's. */
+static struct {
+	char sub[EH_BOOT_FLEET_MAX][EH_BOOT_TOPIC_MAX + 32]; /* "F/config/webhooks/#" */
+	char clear[EH_MAX_WEBHOOKS][EH_CONFIG_STATUS_TOPIC_MAX];
+	unsigned nclear;
+} fleet;
+
+static bool seen_has(const char *topic);
+
+/* Fill subs with the fleets' filters; their count. */
+static size_t fleet_subs(const char **subs)
+{
+	for (size_t k = 0; k < D.boot.n_fleet; k++) {
+		snprintf(fleet.sub[k], sizeof(fleet.sub[k]), "%s/config/webhooks/#",
+			 D.boot.fleet_prefixes[k]);
+		subs[k] = fleet.sub[k];
+	}
+	return D.boot.n_fleet;
+}
+
+/* F/config/...: a fleet's config (the bootstrap keeps inputs off it); other
+ * topics under F may be inputs ("edgehook/+/in/events" with F "edgehook/fleet"). */
+static bool fleet_topic(const char *topic)
+{
+	for (size_t k = 0; k < D.boot.n_fleet; k++) {
+		size_t n = strlen(D.boot.fleet_prefixes[k]);
+		if (strncmp(topic, D.boot.fleet_prefixes[k], n) == 0 &&
+		    strncmp(topic + n, "/config/", 8) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* eh_config's stored-message seam over the config store: when the
+ * device's own webhook is deleted, the fleet's kept message applies again. */
+static const uint8_t *fleet_stored(void *ctx, const char *topic, size_t *len, const char **hmac)
+{
+	const struct eh_config_store *st = ctx;
+	unsigned n = eh_config_store_count(st);
+
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *payload;
+		const struct eh_config_store_entry *e = eh_config_store_entry(st, i, &payload);
+		if (e->len == 0 || strcmp(e->topic, topic) != 0)
+			continue;
+		*len = e->len;
+		*hmac = e->hmac[0] ? e->hmac : NULL;
+		return payload;
+	}
+	return NULL;
+}
+
+static void fleet_clear_later(const char *config_topic)
+{
+	if (fleet.nclear < EH_MAX_WEBHOOKS)
+		eh_config_status_topic(&D.config, config_topic, fleet.clear[fleet.nclear++]);
+}
+
+/* At start, a stored webhook config whose retained message is gone: when
+ * another stored config of the same id stays (the device's own and a
+ * fleet's), only this one is forgotten and its config-status cleared; the
+ * other applies at replay in the id's slot, with its queue. false: the id
+ * goes whole (the caller's usual way). */
+static bool fleet_forget_at_start(const char *topic, uint32_t id)
+{
+	unsigned n = eh_config_store_count(&D.store);
+	bool other = false;
+
+	if (fleet_topic(topic))
+		fleet_clear_later(topic); /* clear_retained() knows P's paths only */
+	for (unsigned i = 0; i < n && !other; i++) {
+		const uint8_t *payload;
+		const struct eh_config_store_entry *e = eh_config_store_entry(&D.store, i, &payload);
+		uint32_t eid = 0;
+		other = e->len > 0 && strcmp(e->topic, topic) != 0 && seen_has(e->topic) &&
+			eh_config_webhook_topic(&D.config, e->topic, &eid) && eid == id;
+	}
+	if (!other)
+		return false;
+	EH_LOG_WRN("config", "%s: no retained config on the broker: deleted while away; "
+			     "webhook %u stays with another config", topic, id);
+	if (!fleet_topic(topic))
+		fleet_clear_later(topic);
+	eh_config_store_put(&D.store, topic, NULL, 0, NULL, -1);
+	return true;
+}
+
+static void fleet_on_connect(void)
+{
+	for (unsigned i = 0; i < fleet.nclear; i++)
+		if (fleet.clear[i][0])
+			publish(fleet.clear[i], "", 0, 1, true);
+	fleet.nclear = 0;
+}
+
 /* ==== Reconciliation (CONTRACT 9.4) ==== */
 
 static bool is_webhook_topic(const char *topic)
 {
-	size_t n = strlen(D.topic_config);
-	return strncmp(topic, D.topic_config, n) == 0 && strncmp(topic + n, "webhooks/", 9) == 0;
+	return eh_config_webhook_topic(&D.config, topic, NULL); /* P's and the fleets' */
 }
 
 static void seen_add(const char *topic)
@@ -412,8 +519,10 @@ static void reconcile_at_start(const struct eh_mqtt_config *mc)
 
 	D.nseen = 0;
 	D.seen_overflow = false;
-	eh_err rc = eh_mqtt_retained_snapshot(mc, D.sub_config, D.topic_fence, SNAPSHOT_MS,
-					      snap_topic, NULL);
+	const char *filters[1 + EH_BOOT_FLEET_MAX] = {D.sub_config}; /* and each fleet's */
+	size_t nfilters = 1 + fleet_subs(filters + 1);
+	eh_err rc = eh_mqtt_retained_snapshot_many(mc, filters, nfilters, D.topic_fence,
+						   SNAPSHOT_MS, snap_topic, NULL);
 	if (rc != EH_OK) {
 		EH_LOG_WRN("config", "retained config not read at start (%s): deletions made while "
 				     "away apply once the broker answers", eh_err_str(rc));
@@ -421,13 +530,16 @@ static void reconcile_at_start(const struct eh_mqtt_config *mc)
 	}
 	unsigned ngone = unseen_webhooks(gone, slots);
 	for (unsigned i = 0; i < ngone; i++) {
-		const char *id = gone[i] + strlen(D.topic_config) + strlen("webhooks/");
+		uint32_t id = 0;
+		eh_config_webhook_topic(&D.config, gone[i], &id);
+		if (fleet_forget_at_start(gone[i], id))
+			continue; /* another config of the id stays: it keeps the queue */
 		EH_LOG_WRN("config", "%s: no retained config on the broker: deleted while away, "
 				     "removed with its queued notifications", gone[i]);
 		if (slots[i] >= 0 && slots[i] < EH_MAX_WEBHOOKS)
 			eh_queue_slot_reset(&D.queue, (unsigned)slots[i]);
 		eh_config_store_put(&D.store, gone[i], NULL, 0, NULL, -1);
-		D.clear_ids[D.nclear++] = (uint32_t)strtoul(id, NULL, 10);
+		D.clear_ids[D.nclear++] = id;
 	}
 	EH_LOG_INF("config", "%u retained webhooks on the broker, %u stored ones removed (%llu us)",
 		   D.nseen, ngone, (unsigned long long)(eh_time_mono_us() - t0));
@@ -448,7 +560,7 @@ static void on_message(void *ctx, const char *topic, const uint8_t *payload, siz
 		return;
 	}
 	if (strncmp(topic, D.topic_config, strlen(D.topic_config)) == 0 ||
-	    strncmp(topic, D.topic_catalog, strlen(D.topic_catalog)) == 0) {
+	    strncmp(topic, D.topic_catalog, strlen(D.topic_catalog)) == 0 || fleet_topic(topic)) {
 		if (len > 0 && is_webhook_topic(topic))
 			seen_add(topic);
 		handle_config(topic, payload, len, hmac, false, -1);
@@ -478,6 +590,7 @@ static void on_connect(void *ctx, bool session_present)
 	for (unsigned i = 0; i < D.nclear; i++)
 		clear_retained(D.clear_ids[i]);
 	D.nclear = 0;
+	fleet_on_connect();
 	/* The subscriptions went out before this: the broker answers them with
 	 * every retained config, then routes this fence back to us. */
 	D.nseen = 0;
@@ -1176,6 +1289,8 @@ static int load_config(const char *path, bool check_only, bool print, const char
 
 /* ==== SIGHUP ==== */
 
+static void mqtt_reconnect(const struct eh_bootstrap *nb);
+
 /* One bootstrap key whose change needs a restart. */
 static void needs_restart(bool changed, const char *key)
 {
@@ -1222,13 +1337,17 @@ static void reload(void)
 	needs_restart(strcmp(nb.device_id, D.boot.device_id) != 0, "device_id");
 	needs_restart(strcmp(nb.topic_prefix, D.boot.topic_prefix) != 0, "topic_prefix");
 	needs_restart(strcmp(nb.mqtt.uri, D.boot.mqtt.uri) != 0 ||
-			  strcmp(nb.mqtt.client_id, D.boot.mqtt.client_id) != 0 ||
-			  strcmp(nb.mqtt.username, D.boot.mqtt.username) != 0 ||
-			  strcmp(nb.password, D.boot.password) != 0 ||
-			  nb.mqtt.keepalive_s != D.boot.mqtt.keepalive_s ||
-			  nb.mqtt.max_packet_bytes != D.boot.mqtt.max_packet_bytes ||
-			  memcmp(&nb.mqtt.tls, &D.boot.mqtt.tls, sizeof(nb.mqtt.tls)) != 0,
-		      "mqtt");
+			  strcmp(nb.mqtt.client_id, D.boot.mqtt.client_id) != 0,
+		      "mqtt.uri/mqtt.client_id");
+	/* Credentials and certificates: a reconnect applies them (the files are
+	 * read again, so a renewed certificate under the same name counts). */
+	if (strcmp(nb.mqtt.username, D.boot.mqtt.username) != 0 ||
+	    strcmp(nb.password, D.boot.password) != 0 || nb.has_password != D.boot.has_password ||
+	    nb.mqtt.keepalive_s != D.boot.mqtt.keepalive_s ||
+	    nb.mqtt.max_packet_bytes != D.boot.mqtt.max_packet_bytes ||
+	    memcmp(&nb.mqtt.tls, &D.boot.mqtt.tls, sizeof(nb.mqtt.tls)) != 0 ||
+	    (nb.mqtt.use_tls && strcmp(nb.mqtt.uri, D.boot.mqtt.uri) == 0))
+		mqtt_reconnect(&nb);
 	needs_restart(memcmp(nb.inputs, D.boot.inputs, sizeof(nb.inputs)) != 0, "inputs");
 	needs_restart(strcmp(nb.queue.path, D.boot.queue.path) != 0 ||
 			  nb.queue.size_bytes != D.boot.queue.size_bytes ||
@@ -1241,6 +1360,10 @@ static void reload(void)
 			  memcmp(nb.no_proxy, D.boot.no_proxy, sizeof(nb.no_proxy)) != 0,
 		      "https_proxy/no_proxy");
 	needs_restart(nb.allow_plain_http != D.boot.allow_plain_http, "allow_plain_http");
+	needs_restart(nb.n_fleet != D.boot.n_fleet ||
+			  memcmp(nb.fleet_prefixes, D.boot.fleet_prefixes,
+				 sizeof(nb.fleet_prefixes)) != 0,
+		      "fleet_prefixes");
 	needs_restart(strcmp(nb.config_hmac_key_file, D.boot.config_hmac_key_file) != 0 ||
 			  nb.hmac_key_len != D.boot.hmac_key_len ||
 			  memcmp(nb.hmac_key, D.boot.hmac_key, nb.hmac_key_len) != 0,
@@ -1254,9 +1377,12 @@ static void reload(void)
 
 static int dedupe_rebuild(void *arg, const struct eh_queue_rec *r, uint32_t seg)
 {
-	(void)arg;
+	uint64_t *seen_newest = arg;
 	(void)seg;
 	eh_ingest_remember(&D.ingest, r->type, r->payload, r->len);
+	/* Committed, but the kill came before its hash was written. */
+	if (r->seq > *seen_newest)
+		eh_seen_add(&D.seen, r->seq, eh_ingest_hash(r->type, r->payload, r->len));
 	return 0;
 }
 
@@ -1308,7 +1434,10 @@ static int open_queue(void)
 	uint32_t segs = 2 + (uint32_t)(jsize / (qs.segment_bytes ? qs.segment_bytes : 1));
 	eh_ingest_init(&D.ingest, &ingest_ops, &D);
 	eh_seen_open(&D.seen, D.seen_path, seen_hash, &D);
-	eh_queue_walk_recent(&D.queue, segs, dedupe_rebuild, NULL, rebuild_buf, sizeof(rebuild_buf));
+	uint64_t seen_newest = eh_seen_newest(&D.seen);
+	eh_queue_walk_recent(&D.queue, segs, dedupe_rebuild, &seen_newest, rebuild_buf,
+			     sizeof(rebuild_buf));
+	eh_seen_flush(&D.seen); /* those records are on the device already */
 	EH_LOG_INF("queue", "%s mounted in %llu us: %llu records, %llu of %llu bytes used, "
 			    "%llu damaged records skipped",
 		   D.boot.queue.path, (unsigned long long)(eh_time_mono_us() - t0),
@@ -1317,17 +1446,75 @@ static int open_queue(void)
 	return -1;
 }
 
+static struct eh_mqtt_handlers mqtt_handlers = {on_message, on_connect, on_disconnect,
+						 on_published, NULL};
+
+/* The MQTT settings from the bootstrap (strings borrowed from D.boot). */
+static void mqtt_config(struct eh_mqtt_config *mc)
+{
+	static const char offline[] = "{\"state\":\"offline\"}";
+
+	memset(mc, 0, sizeof(*mc));
+	mc->journal_path = D.journal_path;
+	mc->journal_rotate_bytes = 1u << 20;
+	mc->uri = D.boot.mqtt.uri;
+	mc->client_id = D.boot.mqtt.client_id;
+	mc->username = D.boot.mqtt.username[0] ? D.boot.mqtt.username : NULL;
+	mc->password = D.boot.has_password ? D.boot.password : NULL;
+	mqtt_tls_of(&D.boot, &mc->tls);
+	mc->keepalive_s = D.boot.mqtt.keepalive_s;
+	mc->will_topic = D.topic_status;
+	mc->will_payload = offline;
+	mc->subs = D.subs;
+	mc->subs_qos = NULL; /* all QoS 1 */
+	mc->nsubs = 5 + fleet_subs(D.subs + 5);
+	mc->max_packet_bytes = D.boot.mqtt.max_packet_bytes;
+}
+
+/* SIGHUP with new MQTT credentials or certificates: close the connection
+ * (what the library had taken is handed over and committed, as at a stop)
+ * and open it again with the new settings; the session resumes. Not while
+ * input is held under `block` (held messages belong to the connection). */
+static void mqtt_reconnect(const struct eh_bootstrap *nb)
+{
+	struct eh_mqtt_config mc;
+
+	if (eh_ingest_holding(&D.ingest) || jback.pending) {
+		EH_LOG_WRN("edgehookd", "SIGHUP: mqtt settings not applied: input is held (full "
+					"queue); send SIGHUP again once it flows");
+		return;
+	}
+	if (D.mqtt_open) {
+		eh_mqtt_close(&D.mqtt);
+		D.mqtt_open = false;
+	}
+	commit_now();
+	D.mqtt_connected = false;
+	memcpy(D.boot.mqtt.username, nb->mqtt.username, sizeof(D.boot.mqtt.username));
+	memcpy(D.boot.password, nb->password, sizeof(D.boot.password));
+	D.boot.has_password = nb->has_password;
+	memcpy(&D.boot.mqtt.tls, &nb->mqtt.tls, sizeof(D.boot.mqtt.tls));
+	D.boot.mqtt.keepalive_s = nb->mqtt.keepalive_s;
+	D.boot.mqtt.max_packet_bytes = nb->mqtt.max_packet_bytes;
+	mqtt_config(&mc);
+	if (eh_mqtt_open(&D.mqtt, &mc, &D.loop, &mqtt_handlers) != EH_OK) {
+		EH_LOG_ERR("mqtt", "SIGHUP: cannot start the MQTT client again: stopping");
+		D.exit_code = 1;
+		eh_loop_stop(&D.loop);
+		return;
+	}
+	eh_loop_on_wake(&D.loop, on_wake, NULL);
+	D.mqtt_open = true;
+	EH_LOG_INF("edgehookd", "SIGHUP: mqtt credentials and certificates reloaded: reconnecting");
+}
+
 static int start(void)
 {
 	struct eh_config_init ci;
 	struct eh_delivery_config dc;
 	struct eh_mqtt_config mc;
-	static struct eh_mqtt_handlers mh = {on_message, on_connect, on_disconnect, on_published,
-					     NULL};
-	static const int qos[5] = {1, 1, 1, 1, 1};
 	static char versions_path[EH_BOOT_PATH_MAX + 16];
 	static char store_path[EH_BOOT_PATH_MAX + 16];
-	static const char offline[] = "{\"state\":\"offline\"}";
 	int rc;
 
 	if ((rc = open_queue()) >= 0)
@@ -1350,6 +1537,10 @@ static int start(void)
 	ci.versions_path = versions_path;
 	ci.check_webhook = eh_delivery_check_webhook;
 	ci.check_ctx = &D.delivery;
+	ci.fleet_prefixes = D.boot.fleet_list;
+	ci.nfleet = D.boot.n_fleet;
+	ci.stored = fleet_stored;
+	ci.stored_ctx = &D.store;
 	if (eh_config_init(&D.config, &ci) != EH_OK) {
 		EH_LOG_ERR("config", "cannot read %s", versions_path);
 		return EXIT_STORAGE;
@@ -1382,6 +1573,13 @@ static int start(void)
 	dc.proxy_port = D.boot.https_proxy.port;
 	dc.no_proxy = D.boot.no_proxy_list;
 	dc.n_no_proxy = D.boot.n_no_proxy;
+	eh_resolver_init(&D.resolver, NULL);
+	if (eh_resolver_open(&D.resolver) != EH_OK) {
+		EH_LOG_ERR("resolve", "cannot start the resolver threads");
+		return 1;
+	}
+	dc.resolver = &D.resolver;
+	dc.not_before_s = EH_BUILD_EPOCH;
 	if (eh_delivery_init(&D.delivery, &dc) != EH_OK) {
 		EH_LOG_ERR("delivery", "cannot start (CA file %s)", D.boot.ca_file);
 		return 1;
@@ -1391,21 +1589,7 @@ static int start(void)
 	D.subs[2] = D.boot.inputs[2];
 	D.subs[3] = D.sub_config;
 	D.subs[4] = D.sub_catalog;
-	memset(&mc, 0, sizeof(mc));
-	mc.journal_path = D.journal_path;
-	mc.journal_rotate_bytes = 1u << 20;
-	mc.uri = D.boot.mqtt.uri;
-	mc.client_id = D.boot.mqtt.client_id;
-	mc.username = D.boot.mqtt.username[0] ? D.boot.mqtt.username : NULL;
-	mc.password = D.boot.has_password ? D.boot.password : NULL;
-	mqtt_tls_of(&D.boot, &mc.tls);
-	mc.keepalive_s = D.boot.mqtt.keepalive_s;
-	mc.will_topic = D.topic_status;
-	mc.will_payload = offline;
-	mc.subs = D.subs;
-	mc.subs_qos = qos;
-	mc.nsubs = 5;
-	mc.max_packet_bytes = D.boot.mqtt.max_packet_bytes;
+	mqtt_config(&mc);
 	eh_err src = eh_config_store_open(&D.store, store_path);
 	if (src == EH_OK) {
 		reconcile_at_start(&mc);
@@ -1420,7 +1604,7 @@ static int start(void)
 		return rc;
 	mc.journal_keep_bytes = keep;
 	mc.start_paused = jback.pending;
-	if (eh_mqtt_open(&D.mqtt, &mc, &D.loop, &mh) != EH_OK) {
+	if (eh_mqtt_open(&D.mqtt, &mc, &D.loop, &mqtt_handlers) != EH_OK) {
 		EH_LOG_ERR("mqtt", "cannot start the MQTT client for %s", D.boot.mqtt.uri);
 		return 1;
 	}
@@ -1464,6 +1648,7 @@ static void stop(void)
 		eh_notify("STOPPING=1");
 	EH_LOG_INF("edgehookd", "stopping");
 	eh_delivery_stop(&D.delivery);
+	eh_resolver_close(&D.resolver);
 	if (D.coap_open)
 		eh_coap_close(&D.coap);
 	if (D.httpd_open)

@@ -49,6 +49,45 @@ eh_err eh_sock_connect(const char *host, uint16_t port, int *fd)
 	return rc;
 }
 
+eh_err eh_sock_connect_ip(const uint8_t *ip, size_t ip_len, uint16_t port, int *fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int one = 1;
+	int s;
+
+	memset(&ss, 0, sizeof(ss));
+	if (ip_len == 4) {
+		struct sockaddr_in *sa = (struct sockaddr_in *)&ss;
+		sa->sin_family = AF_INET;
+		sa->sin_port = htons(port);
+		memcpy(&sa->sin_addr, ip, 4);
+		sl = sizeof(*sa);
+	} else if (ip_len == 16) {
+		struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
+		sa->sin6_family = AF_INET6;
+		sa->sin6_port = htons(port);
+		memcpy(&sa->sin6_addr, ip, 16);
+		sl = sizeof(*sa);
+	} else {
+		return EH_ERR_INVAL;
+	}
+	s = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return EH_ERR_NET;
+	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(s, (struct sockaddr *)&ss, sl) == 0) {
+		*fd = s;
+		return EH_OK;
+	}
+	if (errno == EINPROGRESS) {
+		*fd = s;
+		return EH_ERR_AGAIN;
+	}
+	close(s);
+	return EH_ERR_NET;
+}
+
 eh_err eh_sock_connect_result(int fd)
 {
 	int err = 0;

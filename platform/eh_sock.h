@@ -14,6 +14,9 @@
  * *fd is set on EH_OK (connected) and EH_ERR_AGAIN (in progress: wait for
  * EH_LOOP_OUT, then call eh_sock_connect_result). EH_ERR_NET otherwise. */
 eh_err eh_sock_connect(const char *host, uint16_t port, int *fd);
+/* Start a non-blocking TCP connect to one address: ip is 4 (IPv4) or 16
+ * (IPv6) bytes. Results as eh_sock_connect; never resolves. */
+eh_err eh_sock_connect_ip(const uint8_t *ip, size_t ip_len, uint16_t port, int *fd);
 /* After writability: EH_OK when connected, EH_ERR_NET when refused. */
 eh_err eh_sock_connect_result(int fd);
 

@@ -139,6 +139,13 @@ static void input_not_own(const struct eh_bootstrap *b, const char *key, const c
 			return;
 		}
 	}
+	for (size_t i = 0; i < b->n_fleet; i++) {
+		snprintf(t, sizeof(t), "%s/config/#", b->fleet_prefixes[i]);
+		if (filters_overlap(filter, t)) {
+			eh_errs_add(errs, key, "overlaps %s, a fleet config topic", t);
+			return;
+		}
+	}
 }
 
 /* tcp://host:port or mqtt://host:port (port defaults to 1883); mqtts:// or
@@ -252,6 +259,73 @@ static void parse_no_proxy(const cJSON *o, struct eh_bootstrap *b, struct eh_err
 			continue;
 		}
 		b->n_no_proxy++;
+	}
+}
+
+/* Whether a is b, or one is a level prefix of the other ("a" and "a/b"):
+ * then some topic could be read as a config topic of both. */
+static bool prefixes_overlap(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), n = la < lb ? la : lb;
+
+	if (memcmp(a, b, n) != 0)
+		return false;
+	return la == lb || (la < lb ? b[la] : a[lb]) == '/';
+}
+
+/* fleet_prefixes (CONTRACT 9.3): checked against topic_prefix once both
+ * are known (eh_bootstrap_parse's end). */
+static void parse_fleet(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *errs)
+{
+	char p[64];
+	int i = 0;
+
+	if (!cJSON_IsArray(o)) {
+		eh_errs_add(errs, "fleet_prefixes", "expected an array of topic prefixes");
+		return;
+	}
+	for (const cJSON *v = o->child; v != NULL; v = v->next, i++) {
+		char *f = b->fleet_prefixes[b->n_fleet];
+		size_t n;
+		snprintf(p, sizeof(p), "fleet_prefixes[%d]", i);
+		if (b->n_fleet >= EH_BOOT_FLEET_MAX) {
+			eh_errs_add(errs, "fleet_prefixes", "more than %d entries",
+				    EH_BOOT_FLEET_MAX);
+			return;
+		}
+		if (!get_string(v, p, f, sizeof(b->fleet_prefixes[0]), false, false, errs))
+			continue;
+		n = strlen(f);
+		if (!valid_topic(f, false) || f[n - 1] == '/' || f[0] == '/') {
+			eh_errs_add(errs, p, "a topic without wildcards and without a leading or "
+					     "trailing '/'");
+			continue;
+		}
+		for (size_t k = 0; k < b->n_fleet; k++)
+			if (prefixes_overlap(f, b->fleet_prefixes[k])) {
+				eh_errs_add(errs, p, "overlaps fleet_prefixes[%zu]", k);
+				n = 0;
+			}
+		if (n)
+			b->n_fleet++;
+	}
+}
+
+/* A fleet prefix must not overlap the device's own (its topics would be
+ * read twice, once as the device's and once as the fleet's). */
+static void check_fleet(struct eh_bootstrap *b, struct eh_errs *errs)
+{
+	char p[64];
+
+	for (size_t i = 0; i < b->n_fleet; i++) {
+		const char *f = b->fleet_prefixes[i];
+		snprintf(p, sizeof(p), "fleet_prefixes[%zu]", i);
+		if (prefixes_overlap(f, b->topic_prefix))
+			eh_errs_add(errs, p, "overlaps topic_prefix \"%s\"", b->topic_prefix);
+		else if (strlen(f) + strlen(b->topic_prefix) > EH_BOOT_FLEET_PAIR_MAX)
+			eh_errs_add(errs, p, "with topic_prefix longer than %d bytes",
+				    EH_BOOT_FLEET_PAIR_MAX);
+		b->fleet_list[i] = f;
 	}
 }
 
@@ -512,7 +586,8 @@ eh_err eh_bootstrap_parse(const char *json, size_t len, struct eh_bootstrap *b,
 	static const char *const keys[] = {"device_id", "topic_prefix", "mqtt", "inputs",
 					   "queue", "tls", "allow_plain_http",
 					   "config_hmac_key_file", "coap", "log_level",
-					   "stop_grace_s", "https_proxy", "no_proxy", "http", NULL};
+					   "stop_grace_s", "https_proxy", "no_proxy", "http",
+					   "fleet_prefixes", NULL};
 	unsigned before = eh_errs_count(errs);
 	const cJSON *v;
 	char lvl[16];
@@ -593,6 +668,8 @@ eh_err eh_bootstrap_parse(const char *json, size_t len, struct eh_bootstrap *b,
 		parse_no_proxy(v, b, errs);
 	for (size_t i = 0; i < b->n_no_proxy; i++)
 		b->no_proxy_list[i] = b->no_proxy[i];
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "fleet_prefixes")) != NULL)
+		parse_fleet(v, b, errs);
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "log_level")) != NULL &&
 	    get_string(v, "log_level", lvl, sizeof(lvl), false, false, errs)) {
 		int l = eh_log_level_parse(lvl);
@@ -612,6 +689,7 @@ eh_err eh_bootstrap_parse(const char *json, size_t len, struct eh_bootstrap *b,
 	if (!have_client)
 		snprintf(b->mqtt.client_id, sizeof(b->mqtt.client_id), "edgehookd-%s",
 			 b->device_id);
+	check_fleet(b, errs);
 	static const char *const in_names[3] = {"events", "episodes", "counters"};
 	char key[32];
 	for (int t = 0; t < 3; t++) {

@@ -24,6 +24,12 @@
 #ifndef EH_BOOT_NO_PROXY_MAX
 #define EH_BOOT_NO_PROXY_MAX 16 /* no_proxy entries */
 #endif
+#ifndef EH_BOOT_FLEET_MAX
+#define EH_BOOT_FLEET_MAX 4 /* fleet_prefixes: one MQTT subscription each */
+#endif
+/* topic_prefix and a fleet prefix together: the longest config-status
+ * topic, "P/config-status/fleet/F/webhooks/<id>", must fit 255 bytes. */
+#define EH_BOOT_FLEET_PAIR_MAX 200
 
 enum eh_boot_full_policy { EH_BOOT_DROP_OLDEST = 0, EH_BOOT_BLOCK = 1 };
 
@@ -66,6 +72,12 @@ struct eh_bootstrap {
 	/* no_proxy[i] as a list of pointers into this struct (for delivery);
 	 * set by eh_bootstrap_parse, so b must not be copied afterwards. */
 	const char *no_proxy_list[EH_BOOT_NO_PROXY_MAX];
+	/* Fleets (CONTRACT 9.3): webhooks at F/config/webhooks/<id> apply too.
+	 * No wildcards, no trailing '/', none a level prefix of another nor of
+	 * topic_prefix (or under it). */
+	char fleet_prefixes[EH_BOOT_FLEET_MAX][EH_BOOT_TOPIC_MAX];
+	size_t n_fleet;
+	const char *fleet_list[EH_BOOT_FLEET_MAX]; /* pointers into fleet_prefixes */
 	bool allow_plain_http;
 	char config_hmac_key_file[EH_BOOT_PATH_MAX]; /* "" = unsigned config */
 	struct {

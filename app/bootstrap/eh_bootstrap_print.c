@@ -66,6 +66,9 @@ eh_err eh_bootstrap_render(const struct eh_bootstrap *b, char *buf, size_t cap)
 	a = cJSON_AddArrayToObject(root, "no_proxy");
 	for (size_t i = 0; i < b->n_no_proxy && a != NULL; i++)
 		cJSON_AddItemToArray(a, cJSON_CreateString(b->no_proxy[i]));
+	a = cJSON_AddArrayToObject(root, "fleet_prefixes");
+	for (size_t i = 0; i < b->n_fleet && a != NULL; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(b->fleet_prefixes[i]));
 	cJSON_AddBoolToObject(root, "allow_plain_http", b->allow_plain_http);
 	str_or_null(root, "config_hmac_key_file", b->config_hmac_key_file);
 	o = cJSON_AddObjectToObject(root, "coap");

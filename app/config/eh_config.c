@@ -25,6 +25,7 @@ enum topic_kind { T_UNKNOWN, T_BAD_ID, T_WEBHOOK, T_GATEWAY, T_CATALOG };
 
 struct topic {
 	enum topic_kind kind;
+	unsigned source;	  /* T_WEBHOOK: 0 = P, k + 1 = fleet k (the precedence order) */
 	uint32_t id;		  /* T_WEBHOOK */
 	enum eh_catalog_kind cat; /* T_CATALOG */
 	long long cat_id;
@@ -72,6 +73,20 @@ static bool parse_catalog_id(const char *s, long long *out)
 	return true;
 }
 
+/* F/config/webhooks/<id> for a fleet F: only webhooks come from a fleet. */
+static void fleet_classify(const struct eh_config *c, const char *topic, struct topic *t)
+{
+	for (unsigned k = 0; k < c->init.nfleet; k++) {
+		size_t fn = strlen(c->fleet[k]);
+		if (strncmp(topic, c->fleet[k], fn) != 0 ||
+		    strncmp(topic + fn, "/config/webhooks/", 17) != 0)
+			continue;
+		t->kind = parse_webhook_id(topic + fn + 17, &t->id) ? T_WEBHOOK : T_BAD_ID;
+		t->source = k + 1;
+		return;
+	}
+}
+
 static void classify(const struct eh_config *c, const char *topic, struct topic *t)
 {
 	size_t pn = strlen(c->prefix);
@@ -79,8 +94,10 @@ static void classify(const struct eh_config *c, const char *topic, struct topic 
 
 	memset(t, 0, sizeof(*t));
 	t->kind = T_UNKNOWN;
-	if (strncmp(topic, c->prefix, pn) != 0 || topic[pn] != '/')
+	if (strncmp(topic, c->prefix, pn) != 0 || topic[pn] != '/') {
+		fleet_classify(c, topic, t);
 		return;
+	}
 	rest = topic + pn + 1;
 	if (strncmp(rest, "config/webhooks/", 16) == 0) {
 		t->kind = parse_webhook_id(rest + 16, &t->id) ? T_WEBHOOK : T_BAD_ID;
@@ -105,8 +122,15 @@ static void status_topic(const struct eh_config *c, const struct topic *t, char 
 {
 	switch (t->kind) {
 	case T_WEBHOOK:
-		snprintf(out, EH_CONFIG_STATUS_TOPIC_MAX, "%.191s/config-status/webhooks/%" PRIu32,
-			 c->prefix, t->id);
+		if (t->source > 0) { /* init keeps P and F short enough for this */
+			int n = snprintf(out, EH_CONFIG_STATUS_TOPIC_MAX,
+					 "%.191s/config-status/fleet/", c->prefix);
+			size_t at = n > 0 ? (size_t)n : 0;
+			snprintf(out + at, EH_CONFIG_STATUS_TOPIC_MAX - at, "%s/webhooks/%" PRIu32,
+				 c->fleet[t->source - 1], t->id);
+		} else
+			snprintf(out, EH_CONFIG_STATUS_TOPIC_MAX,
+				 "%.191s/config-status/webhooks/%" PRIu32, c->prefix, t->id);
 		break;
 	case T_GATEWAY:
 		snprintf(out, EH_CONFIG_STATUS_TOPIC_MAX, "%.191s/config-status/gateway",
@@ -626,6 +650,103 @@ static void webhook_apply(struct eh_config *c, int slot, uint32_t id, struct eh_
 		   w->active ? "" : " (inactive)");
 }
 
+/* ==== fleets (CONTRACT 9.3) ==== */
+
+static eh_err check_signature(struct eh_config *c, const char *topic, const uint8_t *payload,
+			      size_t len, const char *prop, uint8_t digest[32],
+			      struct eh_errs *errs);
+
+/* Each F: set, no wildcards, not P nor a level prefix of P or under it,
+ * short enough that P/config-status/fleet/F/webhooks/<id> fits. */
+static bool fleet_valid(const struct eh_config_init *init)
+{
+	size_t pn = strlen(init->topic_prefix);
+
+	if (init->nfleet > EH_CONFIG_FLEET_MAX || (init->nfleet && init->fleet_prefixes == NULL))
+		return false;
+	for (size_t k = 0; k < init->nfleet; k++) {
+		const char *f = init->fleet_prefixes[k];
+		size_t fn = f ? strlen(f) : 0, n = fn < pn ? fn : pn;
+		if (fn == 0 || pn + fn > EH_CONFIG_FLEET_PAIR_MAX || strpbrk(f, "+#") != NULL)
+			return false;
+		if (memcmp(f, init->topic_prefix, n) == 0 &&
+		    (fn == pn || (fn < pn ? init->topic_prefix[fn] : f[pn]) == '/'))
+			return false;
+	}
+	return true;
+}
+
+/* The id of a deleted webhook falls back to the next source in precedence
+ * (fleets after `after`, in their order) whose kept message still
+ * validates: it applies in the same slot, so the id's queue is kept
+ * (REPLACED). false when there is none: the id is deleted. */
+static bool fleet_fallback(struct eh_config *c, int slot, uint32_t id, unsigned after,
+			   struct eh_config_result *res)
+{
+	bool signed_mode = c->init.hmac_key != NULL;
+	char topic[EH_CONFIG_STATUS_TOPIC_MAX];
+
+	if (c->init.stored == NULL)
+		return false;
+	for (unsigned k = after; k < c->init.nfleet; k++) {
+		struct eh_webhook w;
+		struct eh_filter f;
+		struct eh_errs errs;
+		struct cfg_meta meta;
+		uint8_t digest[32];
+		const char *hmac = NULL;
+		size_t len = 0;
+		const uint8_t *p;
+
+		snprintf(topic, sizeof(topic), "%.191s/config/webhooks/%" PRIu32, c->fleet[k], id);
+		p = c->init.stored(c->init.stored_ctx, topic, &len, &hmac);
+		if (p == NULL || len == 0)
+			continue;
+		eh_errs_init(&errs);
+		memset(&meta, 0, sizeof(meta));
+		if (signed_mode && check_signature(c, topic, p, len, hmac, digest, &errs) != EH_OK)
+			goto bad;
+		if (signed_mode)
+			cfg_scan_meta((const char *)p, len, &meta, &errs);
+		if (eh_errs_count(&errs) || meta.deleted ||
+		    cfg_parse_webhook((const char *)p, len, c->init.allow_plain_http, signed_mode,
+				      &w, &f, &errs) != EH_OK ||
+		    (c->init.check_webhook != NULL &&
+		     c->init.check_webhook(c->init.check_ctx, &w, &errs) != EH_OK))
+			goto bad;
+		if (meta.has_version)
+			w.version = meta.version;
+		webhook_apply(c, slot, id, &w, &f, res);
+		c->source[slot] = (uint8_t)(k + 1);
+		memset(&w, 0, sizeof(w)); /* the temporary held a secret */
+		EH_LOG_INF("config", "webhook %" PRIu32 ": %s applies again", id, topic);
+		return true;
+bad:
+		EH_LOG_WRN("config", "webhook %" PRIu32 ": the kept %s does not apply: %s", id,
+			   topic, errs.n ? errs.msg[0] : "deleted");
+	}
+	return false;
+}
+
+bool eh_config_webhook_topic(const struct eh_config *c, const char *topic, uint32_t *id)
+{
+	struct topic t;
+
+	classify(c, topic, &t);
+	if (t.kind == T_WEBHOOK && id != NULL)
+		*id = t.id;
+	return t.kind == T_WEBHOOK;
+}
+
+void eh_config_status_topic(const struct eh_config *c, const char *topic,
+			    char out[EH_CONFIG_STATUS_TOPIC_MAX])
+{
+	struct topic t;
+
+	classify(c, topic, &t);
+	status_topic(c, &t, out);
+}
+
 /* ==== the message ==== */
 
 eh_err eh_config_init(struct eh_config *c, const struct eh_config_init *init)
@@ -633,7 +754,8 @@ eh_err eh_config_init(struct eh_config *c, const struct eh_config_init *init)
 	if (c == NULL || init == NULL || init->topic_prefix == NULL ||
 	    init->topic_prefix[0] == '\0' || strlen(init->topic_prefix) >= PREFIX_MAX ||
 	    strpbrk(init->topic_prefix, "+#") != NULL ||
-	    (init->hmac_key != NULL && (init->hmac_key_len == 0 || init->versions_path == NULL)))
+	    (init->hmac_key != NULL && (init->hmac_key_len == 0 || init->versions_path == NULL)) ||
+	    !fleet_valid(init))
 		return EH_ERR_INVAL;
 	/* Not the webhook and filter tables (a free slot is id 0; a slot is
 	 * written whole when a webhook takes it), the catalog arena nor the
@@ -643,6 +765,7 @@ eh_err eh_config_init(struct eh_config *c, const struct eh_config_init *init)
 		c->webhooks[s].id = 0;
 		c->webhooks[s].gen = 0;
 		c->webhooks[s].active = false;
+		c->source[s] = 0;
 	}
 	memset(&c->gateway, 0, offsetof(struct eh_config, arena) - offsetof(struct eh_config, gateway));
 	memset(&c->arena_used, 0, offsetof(struct eh_config, vfile) - offsetof(struct eh_config, arena_used));
@@ -650,6 +773,9 @@ eh_err eh_config_init(struct eh_config *c, const struct eh_config_init *init)
 	c->slot_hint = -1;
 	snprintf(c->prefix, sizeof(c->prefix), "%s", init->topic_prefix);
 	c->init.topic_prefix = c->prefix;
+	for (size_t k = 0; k < init->nfleet; k++)
+		snprintf(c->fleet[k], sizeof(c->fleet[k]), "%s", init->fleet_prefixes[k]);
+	c->init.fleet_prefixes = NULL; /* copied: c->fleet */
 	for (unsigned i = 0; i < EH_CATALOG_MAX_ENTRIES; i++)
 		c->catalog[i].kind = CAT_FREE;
 	c->default_log_level = eh_log_level_now;
@@ -712,6 +838,7 @@ static eh_err handle_valid_topic(struct eh_config *c, const char *topic, const s
 	struct eh_json_view text = {NULL, 0};
 	struct eh_config_version *reapply = NULL;
 	int slot = -1, idx = -1;
+	bool over = false;
 	eh_err rc;
 
 	memset(&meta, 0, sizeof(meta));
@@ -784,13 +911,16 @@ validate:
 	switch (t->kind) {
 	case T_WEBHOOK:
 		slot = webhook_find(c, t->id);
+		/* A preceding source decides this id (P over fleets, then the
+		 * fleets in order): this one is validated and kept, not applied. */
+		over = slot >= 0 && c->source[slot] < t->source;
 		if (meta.deleted)
 			break;
 		rc = cfg_parse_webhook(json, len, c->init.allow_plain_http, signed_mode, &w, &f,
 				       errs);
 		if (rc == EH_OK && c->init.check_webhook != NULL)
 			rc = c->init.check_webhook(c->init.check_ctx, &w, errs);
-		if (rc == EH_OK && slot < 0 && c->slot_hint >= 0 &&
+		if (rc == EH_OK && !over && slot < 0 && c->slot_hint >= 0 &&
 		    c->webhooks[c->slot_hint].id == 0)
 			slot = c->slot_hint; /* replay after a restart: the slot it had */
 		if (rc == EH_OK && slot < 0 && (slot = webhook_find(c, 0)) < 0) {
@@ -831,14 +961,30 @@ validate:
 	c->accepted++;
 	switch (t->kind) {
 	case T_WEBHOOK:
-		if (!meta.deleted)
+		if (over) {
+			res->overridden = true;
+			res->slot = slot;
+			EH_LOG_INF("config", "webhook %" PRIu32 ": %s kept; %s", t->id,
+				   meta.deleted ? "deletion" : "fleet config",
+				   c->source[slot] ? "an earlier fleet's decides" : "the device's own "
+											"decides");
+			if (meta.deleted)
+				res->status_body[0] = '\0';
+		} else if (!meta.deleted) {
 			webhook_apply(c, slot, t->id, &w, &f, res);
-		else if (slot >= 0)
-			webhook_delete(c, slot, res);
-		else
-			res->status_topic[0] = '\0'; /* nothing was there: nothing to answer */
-		if (meta.deleted && slot >= 0)
+			c->source[slot] = (uint8_t)t->source;
+			res->slot = slot;
+		} else if (slot >= 0 && c->source[slot] == t->source) {
+			if (fleet_fallback(c, slot, t->id, t->source, res))
+				res->slot = slot;
+			else
+				webhook_delete(c, slot, res);
 			res->status_body[0] = '\0'; /* an empty retained message clears it */
+		} else {
+			/* nothing from this source was there (a later fleet's may be:
+			 * it stays): nothing to answer */
+			res->status_topic[0] = '\0';
+		}
 		break;
 	case T_GATEWAY:
 		gateway_apply(c, &g, res);
@@ -868,6 +1014,7 @@ eh_err eh_config_handle(struct eh_config *c, const char *topic, const uint8_t *p
 	char shown_topic[TOPIC_SHOWN];
 
 	memset(res, 0, sizeof(*res));
+	res->slot = -1;
 	eh_errs_init(&errs);
 	classify(c, topic, &t);
 	if (t.kind == T_BAD_ID) {

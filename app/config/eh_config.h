@@ -4,6 +4,8 @@
  *   P/config/webhooks/<id>    a webhook; empty payload deletes it
  *   P/config/gateway          {"verbose", "external_address", "log_level"}
  *   P/catalog/<kind>/<id>     entities for verbose rendering
+ *   F/config/webhooks/<id>    a fleet webhook, for every F of fleet_prefixes;
+ *                             P's webhook of the same id wins (CONTRACT 9.3)
  * Every message is validated in full and applied atomically: a refused
  * message changes nothing, and the answer (config-status body) lists every
  * error with its path. With an HMAC key, messages must be signed and carry
@@ -31,6 +33,16 @@
 /* The versions file: one "<version> <64 hex digest> <topic>\n" line per topic. */
 #define EH_CONFIG_VERSIONS_FILE_MAX (EH_CONFIG_MAX_TOPICS * (EH_CONFIG_STATUS_TOPIC_MAX + 88))
 #define EH_CONFIG_SIG_HEX 65 /* 64 lowercase hex digits + NUL */
+#ifndef EH_CONFIG_FLEET_MAX
+#define EH_CONFIG_FLEET_MAX 4 /* fleet prefixes (EH_BOOT_FLEET_MAX) */
+#endif
+#define EH_CONFIG_FLEET_PAIR_MAX 200 /* strlen(P) + strlen(F): status topics fit */
+
+/* The stored payload of a config topic (the message last accepted on it),
+ * or NULL when none is kept; *hmac is its signature or NULL. The pointers
+ * are read during the call that asked only. */
+typedef const uint8_t *(*eh_config_stored_fn)(void *ctx, const char *topic, size_t *len,
+					       const char **hmac);
 
 struct eh_config_init {
 	const char *topic_prefix;   /* P; borrowed for the config's life */
@@ -44,6 +56,17 @@ struct eh_config_init {
 	 * error refuses the message. */
 	eh_err (*check_webhook)(void *ctx, const struct eh_webhook *w, struct eh_errs *errs);
 	void *check_ctx;
+	/* Fleets: webhooks at F/config/webhooks/<id> apply too; P's webhook of
+	 * the same id wins, then the earlier fleet in this list. Copied. Each
+	 * F: no wildcards, not P, strlen(P) + strlen(F) <=
+	 * EH_CONFIG_FLEET_PAIR_MAX. */
+	const char *const *fleet_prefixes;
+	size_t nfleet; /* <= EH_CONFIG_FLEET_MAX */
+	/* Optional: when the webhook that decides an id is deleted, the kept
+	 * message of the next one in precedence (a fleet's) applies again,
+	 * read through this. NULL: the id is simply deleted. */
+	eh_config_stored_fn stored;
+	void *stored_ctx;
 };
 
 struct eh_gateway {
@@ -74,6 +97,8 @@ struct eh_config_result {
 	bool gateway_changed;      /* log_level or verbose/external_address changed */
 	unsigned nchanges;
 	struct eh_config_change changes[2];
+	int slot;                  /* webhook topics: the slot of the topic's id after it, -1 none */
+	bool overridden;           /* a fleet webhook accepted while a preceding one decides */
 };
 
 struct eh_catalog_entry {
@@ -93,10 +118,13 @@ struct eh_config {
 	/* caller reads (loop thread) */
 	struct eh_webhook webhooks[EH_MAX_WEBHOOKS]; /* id 0 = free slot */
 	struct eh_filter filters[EH_MAX_WEBHOOKS];   /* compiled, same slot */
+	uint8_t source[EH_MAX_WEBHOOKS];             /* where a slot's webhook came from:
+							0 = P, k + 1 = fleet_prefixes[k] */
 	struct eh_gateway gateway;
 	/* internal */
 	struct eh_config_init init;
 	char prefix[EH_CONFIG_STATUS_TOPIC_MAX];
+	char fleet[EH_CONFIG_FLEET_MAX][EH_CONFIG_STATUS_TOPIC_MAX]; /* F, copied */
 	struct eh_catalog_entry catalog[EH_CATALOG_MAX_ENTRIES];
 	char arena[EH_CATALOG_BYTES];
 	uint32_t arena_used;
@@ -106,6 +134,16 @@ struct eh_config {
 	int default_log_level;                     /* the level at init: gateway default */
 	char vfile[EH_CONFIG_VERSIONS_FILE_MAX];    /* versions file text, read and written */
 };
+
+/* Whether topic is a webhook topic, P/config/webhooks/<id> or a fleet's
+ * F/config/webhooks/<id>, with a valid id (*id, may be NULL). */
+bool eh_config_webhook_topic(const struct eh_config *c, const char *topic, uint32_t *id);
+
+/* The retained config-status topic that answers a config topic: P's own
+ * are P/config-status/..., a fleet webhook's is
+ * P/config-status/fleet/F/webhooks/<id>. "" when topic is none of ours. */
+void eh_config_status_topic(const struct eh_config *c, const char *topic,
+			    char out[EH_CONFIG_STATUS_TOPIC_MAX]);
 
 /* Set up an empty table. In signed mode, reads versions_path (a missing
  * file is an empty history). EH_ERR_CORRUPT or EH_ERR_IO when it cannot be

@@ -67,4 +67,12 @@ int eh_ctl_queue(int argc, char **argv);
  * usage or unreadable files. --help: usage, exit 0. */
 int eh_ctl_sign(int argc, char **argv);
 
+/* The commands that talk to a running daemon through the broker named in
+ * bootfile (CONTRACT 9.6): status, webhook list|get|set|rm, tail. argv[0]
+ * is the command; --timeout S and, for tail, --count N anywhere after it.
+ * Exit 0 done, 1 refused by the daemon or no such webhook, 2 bad usage or
+ * a bad file (the bootstrap included), 3 broker unreachable or no answer
+ * in time. --help: usage, exit 0. */
+int eh_ctl_mqtt(const char *bootfile, int argc, char **argv);
+
 #endif /* EH_CTL_H */

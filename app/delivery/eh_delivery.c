@@ -58,6 +58,48 @@ static void set_error(struct eh_delivery_worker *w, const char *text)
 	s->last_error_ms = eh_clock_wall_ms(w->d->cfg.clock);
 }
 
+/* ==== Clock ==== */
+
+static void on_clock_check(struct eh_loop *l, void *arg);
+
+/* True while the wall clock is before the build time: the attempt waits,
+ * the state says why, and a timer looks again. */
+static bool clock_held(struct eh_delivery_worker *w)
+{
+	struct eh_delivery *d = w->d;
+
+	if (d->cfg.not_before_s == 0 ||
+	    eh_clock_wall_ms(d->cfg.clock) / 1000u >= d->cfg.not_before_s)
+		return false;
+	if (strcmp(d->slots[w->slot].last_error, EH_DELIVERY_CLOCK_WAIT) != 0)
+		set_error(w, EH_DELIVERY_CLOCK_WAIT); /* once: the state is not republished */
+	if (d->clock_timer == 0 && eh_loop_after(d->cfg.loop, EH_DELIVERY_CLOCK_CHECK_MS,
+						 on_clock_check, d, &d->clock_timer) != EH_OK)
+		EH_LOG_ERR("delivery", "timer table full");
+	return true;
+}
+
+static void on_clock_check(struct eh_loop *l, void *arg)
+{
+	struct eh_delivery *d = arg;
+
+	(void)l;
+	d->clock_timer = 0;
+	if (d->stopped)
+		return;
+	for (unsigned i = 0; i < EH_MAX_WEBHOOKS; i++) {
+		struct eh_delivery_slot *s = &d->slots[i];
+		if (strcmp(s->last_error, EH_DELIVERY_CLOCK_WAIT) != 0)
+			continue;
+		if (clock_held(&s->w[0]))
+			return;
+		s->last_error[0] = '\0';
+		s->last_error_ms = 0;
+		for (unsigned t = 0; t < EH_TYPE_COUNT; t++)
+			worker_try(&s->w[t]);
+	}
+}
+
 /* ==== Routes: proxy and client certificate ==== */
 
 bool eh_delivery_no_proxy_match(const char *const *list, size_t n, const char *host)
@@ -685,7 +727,7 @@ static void worker_try(struct eh_delivery_worker *w)
 		    !wh->active ||
 		    w->state != EH_DW_IDLE || w->sender != NULL)
 			return;
-		if (worker_lag(w) == 0)
+		if (worker_lag(w) == 0 || clock_held(w))
 			return;
 		s = sender_get(d, w);
 		if (s == NULL) {
@@ -786,6 +828,7 @@ eh_err eh_delivery_init(struct eh_delivery *d, const struct eh_delivery_config *
 	d->draining = false;
 	d->next_ticket = 1;
 	d->pool_open = false;
+	d->clock_timer = 0;
 	for (unsigned i = 0; i < EH_MAX_WEBHOOKS; i++)
 		for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
 			d->slots[i].w[t].d = d;
@@ -798,6 +841,7 @@ eh_err eh_delivery_init(struct eh_delivery *d, const struct eh_delivery_config *
 		d->senders[i].req.conn = NULL;
 	}
 	eh_tls_pool_init(&d->pool);
+	eh_tls_pool_resolver(&d->pool, cfg->resolver);
 	if (cfg->transport == NULL) {
 		if (cfg->ca_file == NULL || cfg->ca_file[0] == '\0')
 			return EH_ERR_INVAL;
@@ -946,6 +990,8 @@ void eh_delivery_stop(struct eh_delivery *d)
 	if (d->stopped)
 		return;
 	d->stopped = true;
+	eh_loop_cancel(d->cfg.loop, d->clock_timer);
+	d->clock_timer = 0;
 	for (unsigned i = 0; i < EH_MAX_WEBHOOKS; i++)
 		for (unsigned t = 0; t < EH_TYPE_COUNT; t++)
 			worker_reset(&d->slots[i].w[t]);

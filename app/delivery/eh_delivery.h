@@ -36,6 +36,10 @@
 #define EH_DELIVERY_KEY_MAX 80		/* "<16 hex>-<id>-<type>-<seq>" */
 #define EH_DELIVERY_IDS_MAX 320		/* notification ids quoted in a log line */
 #define EH_DELIVERY_ERR_MAX 128		/* last error text */
+#ifndef EH_DELIVERY_CLOCK_CHECK_MS
+#define EH_DELIVERY_CLOCK_CHECK_MS 1000 /* how often a held delivery looks at the clock */
+#endif
+#define EH_DELIVERY_CLOCK_WAIT "waiting for clock" /* last_error while held */
 #define EH_DELIVERY_WAIT_CAP_MS 100000u /* the back-off ceiling, 100 s */
 /* The shortest wait a Retry-After can ask for: "0" or a date already past
  * would otherwise retry as fast as the receiver answers (forever, with
@@ -108,6 +112,13 @@ struct eh_delivery_config {
 	size_t n_no_proxy;
 	bool no_keepalive; /* a new connection per POST (benchmark baseline) */
 	uint32_t idle_ms;  /* idle connection close; 0 = EH_HTTPS_IDLE_MS */
+	/* Receiver and proxy names are resolved by this (borrowed for d's
+	 * life) off the loop thread; NULL: getaddrinfo on the loop thread. */
+	struct eh_resolver *resolver;
+	/* Attempts wait while the wall clock reads before this (Unix seconds:
+	 * the build time), so a box without a real-time clock does not fail
+	 * TLS with certificates "not yet valid"; 0: no check. */
+	uint64_t not_before_s;
 };
 
 /* Per webhook figures for P/webhooks/<id>/state. */
@@ -205,6 +216,7 @@ struct eh_delivery {
 	struct eh_delivery_slot slots[EH_MAX_WEBHOOKS];
 	struct eh_delivery_item items[EH_MAX_BATCH];
 	struct eh_delivery_sender senders[EH_DELIVERY_SENDERS];
+	uint32_t clock_timer; /* armed while attempts wait for the clock */
 };
 
 /* ==== API ==== */

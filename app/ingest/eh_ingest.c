@@ -13,8 +13,10 @@
 
 /* ==== Redelivery filter ====
  * Broker redeliveries of notifications already queued (same type, same
- * bytes): a 4-way set-associative table of recent hashes (32768 of them),
- * O(1) per notification, rebuilt at start from the newest records. A
+ * bytes): an 8-way set-associative table of recent hashes (65536 of them,
+ * two candidate sets each),
+ * O(1) per notification, rebuilt at start from <queue>.seen and the newest
+ * records. A
  * collision only forgets an older entry, which then may be queued twice:
  * still at least once, never lost. */
 
@@ -36,22 +38,61 @@ static uint64_t note_hash(unsigned type, const uint8_t *p, size_t n)
 	return h ? h : 1;
 }
 
-static bool dedupe_seen(const struct eh_ingest *g, uint64_t h)
+/* Each hash may live in one of two sets (two choices: the table fills
+ * evenly, so an old entry is not pushed out while the table has room). */
+static unsigned set_a(uint64_t h)
 {
-	const uint64_t *set = g->dedupe[h & (EH_INGEST_DEDUPE_SETS - 1)];
+	return (unsigned)(h & (EH_INGEST_DEDUPE_SETS - 1));
+}
 
+static unsigned set_b(uint64_t h)
+{
+	return (unsigned)((h >> 40) & (EH_INGEST_DEDUPE_SETS - 1));
+}
+
+static bool in_set(const struct eh_ingest *g, unsigned set, uint64_t h)
+{
 	for (unsigned w = 0; w < EH_INGEST_DEDUPE_WAYS; w++)
-		if (set[w] == h)
+		if (g->dedupe[set][w] == h)
 			return true;
 	return false;
 }
 
+static unsigned free_ways(const struct eh_ingest *g, unsigned set)
+{
+	unsigned n = 0;
+	for (unsigned w = 0; w < EH_INGEST_DEDUPE_WAYS; w++)
+		n += g->dedupe[set][w] == 0;
+	return n;
+}
+
+static bool dedupe_seen(const struct eh_ingest *g, uint64_t h)
+{
+	return in_set(g, set_a(h), h) || in_set(g, set_b(h), h);
+}
+
+/* Into the set with more room; when both are full, the way replaced next
+ * (round robin) of the first. */
 static void dedupe_add(struct eh_ingest *g, uint64_t h)
 {
-	unsigned i = (unsigned)(h & (EH_INGEST_DEDUPE_SETS - 1));
+	unsigned a = set_a(h), b = set_b(h);
+	unsigned fa = free_ways(g, a), fb = free_ways(g, b);
+	unsigned i = fb > fa ? b : a;
 
+	if (fa + fb > 0) {
+		for (unsigned w = 0; w < EH_INGEST_DEDUPE_WAYS; w++)
+			if (g->dedupe[i][w] == 0) {
+				g->dedupe[i][w] = h;
+				return;
+			}
+	}
 	g->dedupe[i][g->dedupe_next[i]] = h;
 	g->dedupe_next[i] = (uint8_t)((g->dedupe_next[i] + 1) % EH_INGEST_DEDUPE_WAYS);
+}
+
+uint64_t eh_ingest_hash(unsigned type, const uint8_t *raw, size_t len)
+{
+	return note_hash(type, raw, len);
 }
 
 void eh_ingest_remember_hash(struct eh_ingest *g, uint64_t hash)

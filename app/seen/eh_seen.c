@@ -68,6 +68,7 @@ eh_err eh_seen_open(struct eh_seen *s, const char *path, void (*fn)(void *ctx, u
 	s->next = 0;
 	s->npend = 0;
 	s->dropped = 0;
+	s->newest = 0;
 	if ((rc = eh_file_open_rw(path, 1, &s->fd)) != EH_OK) {
 		EH_LOG_WRN("ingest", "%s: %s; the redelivery filter starts empty", path,
 			   eh_err_str(rc));
@@ -77,6 +78,7 @@ eh_err eh_seen_open(struct eh_seen *s, const char *path, void (*fn)(void *ctx, u
 	/* Find the newest entry, then hand them over oldest first (the newest
 	 * go into the filter's sets last, so they are the ones kept). */
 	scan(s, 0, EH_SEEN_ENTRIES, &best, &best_at, NULL, NULL);
+	s->newest = best;
 	if (best == 0)
 		return EH_OK;
 	scan(s, best_at + 1, EH_SEEN_ENTRIES, &best, &best_at, fn, ctx);
@@ -96,6 +98,8 @@ void eh_seen_add(struct eh_seen *s, uint64_t seq, uint64_t hash)
 		s->dropped++;
 		return;
 	}
+	if (seq > s->newest)
+		s->newest = seq;
 	put64(s->pend[s->npend], seq);
 	put64(s->pend[s->npend] + 8, hash);
 	s->npend++;
@@ -122,6 +126,11 @@ void eh_seen_flush(struct eh_seen *s)
 		done += n;
 	}
 	s->npend = 0;
+}
+
+uint64_t eh_seen_newest(const struct eh_seen *s)
+{
+	return s->newest;
 }
 
 void eh_seen_close(struct eh_seen *s)

@@ -25,6 +25,7 @@ struct eh_seen {
 	uint64_t next;	   /* ring position of the next entry */
 	uint32_t npend;
 	uint64_t dropped;  /* not remembered: more staged between two commits than pend holds */
+	uint64_t newest;   /* highest seq in the file or added since */
 	uint8_t pend[EH_SEEN_PENDING][16]; /* (seq, hash) little-endian, in order */
 };
 
@@ -44,5 +45,10 @@ void eh_seen_add(struct eh_seen *s, uint64_t seq, uint64_t hash);
 void eh_seen_flush(struct eh_seen *s);
 
 void eh_seen_close(struct eh_seen *s);
+
+/* The highest seq the file holds or was given (0: none): records of the
+ * queue above it were committed but not remembered (a kill between the
+ * commit and the flush); the caller adds them at start. */
+uint64_t eh_seen_newest(const struct eh_seen *s);
 
 #endif /* EH_SEEN_H */

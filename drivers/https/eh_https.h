@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* eh_https.h - HTTP/1.1 client over any eh_transport, driven by the poll
- * loop: no thread and no blocking call (name resolution aside). A bounded
+ * loop: no thread and no blocking call (names resolve off the loop when the
+ * transport has a resolver, platform/eh_resolve.h). A bounded
  * pool of keep-alive connections; a response parser that allocates nothing
  * (caller buffer, fixed header array, views into the buffer). */
 #ifndef EH_HTTPS_H

@@ -17,7 +17,7 @@
 #include "eh_loop.h"
 
 #ifndef EH_MQTT_MAX_SUBS
-#define EH_MQTT_MAX_SUBS 8 /* subscriptions per connection */
+#define EH_MQTT_MAX_SUBS 12 /* subscriptions per connection (5 + the fleets') */
 #endif
 #ifndef EH_MQTT_MAX_WINDOW
 #define EH_MQTT_MAX_WINDOW 64 /* most messages taken and not yet eh_mqtt_done */
@@ -277,6 +277,14 @@ typedef void (*eh_mqtt_topic_fn)(void *ctx, const char *topic);
 eh_err eh_mqtt_retained_snapshot(const struct eh_mqtt_config *cfg, const char *filter,
 				 const char *fence_topic, unsigned timeout_ms, eh_mqtt_topic_fn fn,
 				 void *ctx);
+
+/* The same under several filters (1..EH_MQTT_MAX_SUBS, one SUBSCRIBE):
+ * the device's config and each fleet's webhooks. fence_topic must match
+ * one of them. EH_ERR_INVAL also for 0 or too many filters. */
+eh_err eh_mqtt_retained_snapshot_many(const struct eh_mqtt_config *cfg,
+				      const char *const *filters, size_t nfilters,
+				      const char *fence_topic, unsigned timeout_ms,
+				      eh_mqtt_topic_fn fn, void *ctx);
 
 /* Create the client and start connecting (asynchronously): MQTT v5 with
  * clean start off and a session expiry (3.1.1 with clean session off when

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* eh_mqtt_snapshot.c - the topics of the retained messages under a filter,
+/* eh_mqtt_snapshot.c - the topics of the retained messages under filters,
  * read once on a short-lived clean connection. The daemon's own session may
  * hold a backlog of input that the broker sends first; a fresh session has
  * none, so the retained messages and then our fence arrive at once. */
@@ -24,7 +24,8 @@ struct snap {
 	pthread_cond_t cv;
 	int state;
 	MQTTAsync client;
-	const char *filter;
+	char *const *filters; /* Paho's type; never written */
+	int nfilters;
 	const char *fence_topic;
 	char nonce[48];
 	eh_mqtt_topic_fn fn;
@@ -109,6 +110,10 @@ static void snap_subscribed5(void *ctx, MQTTAsync_successData5 *r)
 static void snap_subscribe(struct snap *s)
 {
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	int qos[EH_MQTT_MAX_SUBS]; /* copied by the library */
+
+	for (int i = 0; i < EH_MQTT_MAX_SUBS; i++)
+		qos[i] = 1;
 
 	ro.context = s;
 	if (s->version == MQTTVERSION_5) {
@@ -118,7 +123,10 @@ static void snap_subscribe(struct snap *s)
 		ro.onSuccess = snap_subscribed;
 		ro.onFailure = snap_fail;
 	}
-	if (MQTTAsync_subscribe(s->client, s->filter, 1, &ro) != MQTTASYNC_SUCCESS)
+	/* One SUBSCRIBE for all: its SUBACK means every filter's retained
+	 * messages were queued before the fence we publish next. */
+	if (MQTTAsync_subscribeMany(s->client, s->nfilters, s->filters, qos, &ro) !=
+	    MQTTASYNC_SUCCESS)
 		snap_end(s, SNAP_FAILED);
 }
 
@@ -218,14 +226,24 @@ eh_err eh_mqtt_retained_snapshot(const struct eh_mqtt_config *cfg, const char *f
 				 const char *fence_topic, unsigned timeout_ms, eh_mqtt_topic_fn fn,
 				 void *ctx)
 {
+	EH_ASSERT(filter != NULL);
+	return eh_mqtt_retained_snapshot_many(cfg, &filter, 1, fence_topic, timeout_ms, fn, ctx);
+}
+
+eh_err eh_mqtt_retained_snapshot_many(const struct eh_mqtt_config *cfg,
+				      const char *const *filters, size_t nfilters,
+				      const char *fence_topic, unsigned timeout_ms,
+				      eh_mqtt_topic_fn fn, void *ctx)
+{
 	pthread_condattr_t ca;
 	struct snap s;
 	char client_id[256];
 	bool timed_out = false;
 	int state;
 
-	EH_ASSERT(cfg != NULL && filter != NULL && fence_topic != NULL && fn != NULL);
-	if (cfg->uri == NULL || cfg->client_id == NULL)
+	EH_ASSERT(cfg != NULL && filters != NULL && fence_topic != NULL && fn != NULL);
+	if (cfg->uri == NULL || cfg->client_id == NULL || nfilters == 0 ||
+	    nfilters > EH_MQTT_MAX_SUBS)
 		return EH_ERR_INVAL;
 	memset(&s, 0, sizeof(s));
 	pthread_mutex_init(&s.mu, NULL);
@@ -233,7 +251,8 @@ eh_err eh_mqtt_retained_snapshot(const struct eh_mqtt_config *cfg, const char *f
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s.cv, &ca);
 	pthread_condattr_destroy(&ca);
-	s.filter = filter;
+	s.filters = (char *const *)filters; /* Paho takes char *const *; it only reads */
+	s.nfilters = (int)nfilters;
 	s.fence_topic = fence_topic;
 	s.fn = fn;
 	s.ctx = ctx;

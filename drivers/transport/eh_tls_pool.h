@@ -37,6 +37,10 @@ void eh_tls_pool_init(struct eh_tls_pool *p);
 /* Load ca_file (PEM). EH_ERR_NOENT unreadable, EH_ERR_TLS no usable CA. */
 eh_err eh_tls_pool_open(struct eh_tls_pool *p, const char *ca_file);
 void eh_tls_pool_free(struct eh_tls_pool *p);
+/* Resolve receiver and proxy names through r (kept; must outlive p), off
+ * the caller's thread; NULL: getaddrinfo on the caller's thread. Call while
+ * no connection is open, after init. */
+void eh_tls_pool_resolver(struct eh_tls_pool *p, struct eh_resolver *r);
 /* Trust ca_file's CAs from the next handshake on, and forget the saved
  * sessions. Call only with every connection closed. Errors as
  * eh_tls_pool_open; the old CAs stay then. */

@@ -12,6 +12,7 @@
 
 #include "eh_assert.h"
 #include "eh_err.h"
+#include "eh_resolve.h"
 
 struct eh_transport;
 
@@ -121,14 +122,25 @@ struct eh_transport_route {
 
 struct eh_transport_tcp {
 	/* internal */
-	int fd;				/* -1 when closed */
-	int connecting;			/* connect(2) in progress */
-	unsigned want;			/* EH_TRANSPORT_WANT_* */
+	int fd;			 /* -1 when closed */
+	int connecting;		 /* connect(2) in progress */
+	unsigned want;		 /* EH_TRANSPORT_WANT_* */
+	struct eh_resolver *res; /* NULL: getaddrinfo on the caller's thread */
+	int job;		 /* resolver job while resolving, else -1 */
+	int resolved;		 /* addrs holds the name's addresses */
+	size_t naddrs, next;	 /* addresses, and the next one to try */
+	struct eh_ip addrs[EH_RESOLVE_MAX_ADDRS];
 	char err[EH_TRANSPORT_ERR_MAX]; /* last failure text */
 };
 
 /* Cannot fail. st must outlive t. */
 void eh_transport_tcp_init(struct eh_transport *t, struct eh_transport_tcp *st);
+/* Resolve names through r (kept; must outlive t) from the next connect:
+ * connect returns EH_ERR_AGAIN with pollfd() the lookup's fd while the
+ * name resolves, then tries each address in order (IPv6 and IPv4 as the
+ * resolver ordered them) until one accepts. IP literals skip r. NULL goes
+ * back to resolving on the caller's thread. Only while closed. */
+void eh_transport_tcp_resolver(struct eh_transport *t, struct eh_resolver *r);
 
 /* ==== HTTP CONNECT proxy backend (eh_transport_proxy.c) ==== */
 

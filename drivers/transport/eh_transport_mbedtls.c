@@ -674,6 +674,14 @@ eh_err eh_tls_pool_open(struct eh_tls_pool *p, const char *ca_file)
 	return EH_OK;
 }
 
+void eh_tls_pool_resolver(struct eh_tls_pool *p, struct eh_resolver *r)
+{
+	struct tls_pool_impl *im = (struct tls_pool_impl *)p->opaque;
+
+	for (unsigned i = 0; i < EH_TLS_POOL_CONNS; i++)
+		eh_transport_tcp_resolver(&im->tcp_t[i], r);
+}
+
 eh_err eh_tls_pool_reload_ca(struct eh_tls_pool *p, const char *ca_file)
 {
 	struct tls_pool_impl *im = (struct tls_pool_impl *)p->opaque;

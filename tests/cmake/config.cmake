@@ -7,3 +7,4 @@ eh_unit_test(test_eh_config_signed SOURCES unit/test_eh_config_signed.c
 target_include_directories(test_eh_config_signed PRIVATE ${PROJECT_SOURCE_DIR}/app/ctl)
 cmake_language(DEFER CALL eh_fuzz_target fuzz_config SOURCES fuzz/fuzz_config.c LIBS eh_config
   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/config SECONDS 60)
+eh_unit_test(test_eh_config_fleet SOURCES unit/test_eh_config_fleet.c LIBS eh_config)

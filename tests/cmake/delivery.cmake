@@ -34,6 +34,8 @@ cmake_language(DEFER CALL target_include_directories fuzz_http_client PRIVATE
 cmake_language(DEFER CALL eh_bench bench_delivery SOURCES bench/bench_delivery.c LIBS eh_delivery)
 
 eh_unit_test(test_eh_transport SOURCES unit/test_eh_transport.c LIBS eh_drv_tls)
+eh_unit_test(test_eh_resolve SOURCES unit/test_eh_resolve.c LIBS eh_drv_transport)
+cmake_language(DEFER CALL eh_bench bench_resolve SOURCES bench/bench_resolve.c LIBS eh_platform)
 eh_unit_test(test_eh_proxy SOURCES unit/test_eh_proxy.c LIBS eh_fake_transport)
 cmake_language(DEFER CALL eh_fuzz_target fuzz_proxy
   SOURCES fuzz/fuzz_proxy.c ${PROJECT_SOURCE_DIR}/drivers/transport/eh_transport_proxy.c

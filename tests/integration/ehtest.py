@@ -362,3 +362,19 @@ class Receiver:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def run_scenarios(scenarios):
+    """The scenarios named on the command line (all by default), each a
+    function taking the Checks; one that raises is a failed check. Ends with
+    the plain "N passed, N failed" line and the exit code."""
+    checks = Checks()
+    for name in sys.argv[1:] or list(scenarios):
+        print("== " + name)
+        try:
+            scenarios[name](checks)
+        except Exception as ex:  # a scenario that breaks is a failed check
+            import traceback
+            traceback.print_exc()
+            checks.check(False, "%s raised %r" % (name, ex))
+    checks.done()

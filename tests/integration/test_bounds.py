@@ -12,15 +12,16 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ehtest  # noqa: E402
-from ehtest import Checks, wait_for  # noqa: E402
+from ehtest import wait_for  # noqa: E402
 from test_e2e import P, SLOW, Env, ids_of, sample  # noqa: E402
 
 POISON = 32 << 20
-# Peak resident memory allowed: the daemon's own (15 MiB under ASan, less in
-# Release) plus room, far below the 32 MiB a message read whole would add.
+# Peak resident memory allowed: the daemon's own (about 23 MiB under ASan
+# with the TLS, HTTP and CoAP libraries, less in Release) plus room, below
+# the 32 MiB a message read whole would add on its own.
 # 0 skips the absolute figure (under QEMU the process is the emulator); the
 # growth over the figure before the message is checked always.
-HWM_MAX_KIB = int(os.environ.get("EH_HWM_MAX_KIB", str(20 << 10)))
+HWM_MAX_KIB = int(os.environ.get("EH_HWM_MAX_KIB", str(30 << 10)))
 HWM_GROWTH_KIB = 8 << 10
 
 
@@ -168,13 +169,4 @@ SCENARIOS = {"poison": scenario_poison, "journal_full": scenario_journal_full,
              "journal_unreadable": scenario_journal_unreadable}
 
 if __name__ == "__main__":
-    checks = Checks()
-    for name in sys.argv[1:] or list(SCENARIOS):
-        print("== " + name)
-        try:
-            SCENARIOS[name](checks)
-        except Exception as ex:  # a scenario that breaks is a failed check
-            import traceback
-            traceback.print_exc()
-            checks.check(False, "%s raised %r" % (name, ex))
-    checks.done()
+    ehtest.run_scenarios(SCENARIOS)

@@ -12,7 +12,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ehtest  # noqa: E402
-from ehtest import Checks, wait_for  # noqa: E402
+from ehtest import wait_for  # noqa: E402
 from test_e2e import P, SLOW, Env, ids_of  # noqa: E402
 
 SAMPLES = ("event", "episode_open", "episode_close", "counter_record")
@@ -327,13 +327,4 @@ SCENARIOS = {"ingest": scenario_ingest, "kill": scenario_kill, "full": scenario_
              "metrics": scenario_metrics}
 
 if __name__ == "__main__":
-    checks = Checks()
-    for name in sys.argv[1:] or list(SCENARIOS):
-        print("== " + name)
-        try:
-            SCENARIOS[name](checks)
-        except Exception as ex:  # a scenario that breaks is a failed check
-            import traceback
-            traceback.print_exc()
-            checks.check(False, "%s raised %r" % (name, ex))
-    checks.done()
+    ehtest.run_scenarios(SCENARIOS)

@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ehtest  # noqa: E402
-from ehtest import Checks, Daemon, Mosquitto, Receiver, wait_for  # noqa: E402
+from ehtest import Daemon, Mosquitto, Receiver, wait_for  # noqa: E402
 
 P = "edgehook/t"
 SLOW = float(os.environ.get("EH_SLOW", "1"))  # > 1 under QEMU
@@ -237,13 +237,4 @@ def scenario_check(c):
 SCENARIOS = {"mtls": scenario_mtls, "refused": scenario_refused, "check": scenario_check}
 
 if __name__ == "__main__":
-    checks = Checks()
-    for name in sys.argv[1:] or list(SCENARIOS):
-        print("== " + name)
-        try:
-            SCENARIOS[name](checks)
-        except Exception as ex:  # a scenario that breaks is a failed check
-            import traceback
-            traceback.print_exc()
-            checks.check(False, "%s raised %r" % (name, ex))
-    checks.done()
+    ehtest.run_scenarios(SCENARIOS)

@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ehtest  # noqa: E402
-from ehtest import Checks, Daemon, Mosquitto  # noqa: E402
+from ehtest import Daemon, Mosquitto  # noqa: E402
 
 P = "edgehook/t"
 SLOW = float(os.environ.get("EH_SLOW", "1"))
@@ -140,13 +140,4 @@ def scenario_nospc(c):
 SCENARIOS = {"crafted": scenario_crafted, "resize": scenario_resize, "nospc": scenario_nospc}
 
 if __name__ == "__main__":
-    checks = Checks()
-    for name in sys.argv[1:] or list(SCENARIOS):
-        print("== " + name)
-        try:
-            SCENARIOS[name](checks)
-        except Exception as ex:  # a scenario that breaks is a failed check
-            import traceback
-            traceback.print_exc()
-            checks.check(False, "%s raised %r" % (name, ex))
-    checks.done()
+    ehtest.run_scenarios(SCENARIOS)

@@ -457,6 +457,48 @@ EH_TEST(https_proxy_and_no_proxy)
 		     "no_proxy: more than 16 entries");
 }
 
+/* fleet_prefixes (CONTRACT 9.3): topic prefixes without wildcards, none
+ * overlapping another or the device's own, a bounded count. */
+EH_TEST(fleet_prefixes_are_validated)
+{
+	REQUIRE(parse("{}") == EH_OK);
+	CHECK_EQ(b.n_fleet, 0);
+	REQUIRE(parse("{\"device_id\": \"gw-01\", \"fleet_prefixes\": [\"edgehook/fleet/site-a\", "
+		      "\"edgehook/fleet/all\"]}") == EH_OK);
+	REQUIRE(b.n_fleet == 2);
+	CHECK_STR(b.fleet_list[0], "edgehook/fleet/site-a");
+	CHECK_STR(b.fleet_list[1], "edgehook/fleet/all");
+	expect_error("{\"fleet_prefixes\": \"edgehook/fleet\"}",
+		     "fleet_prefixes: expected an array of topic prefixes");
+	expect_error("{\"fleet_prefixes\": [\"site/+\"]}",
+		     "fleet_prefixes[0]: a topic without wildcards and without a leading or "
+		     "trailing '/'");
+	expect_error("{\"fleet_prefixes\": [\"site/#\"]}",
+		     "fleet_prefixes[0]: a topic without wildcards and without a leading or "
+		     "trailing '/'");
+	expect_error("{\"fleet_prefixes\": [\"site/\"]}",
+		     "fleet_prefixes[0]: a topic without wildcards and without a leading or "
+		     "trailing '/'");
+	expect_error("{\"fleet_prefixes\": [\"site\", 3]}", "fleet_prefixes[1]: expected string");
+	/* The device's own prefix, one above it, or one under it. */
+	expect_error("{\"device_id\": \"gw-01\", \"fleet_prefixes\": [\"edgehook/gw-01\"]}",
+		     "fleet_prefixes[0]: overlaps topic_prefix \"edgehook/gw-01\"");
+	expect_error("{\"device_id\": \"gw-01\", \"fleet_prefixes\": [\"edgehook\"]}",
+		     "fleet_prefixes[0]: overlaps topic_prefix \"edgehook/gw-01\"");
+	expect_error("{\"device_id\": \"gw-01\", \"fleet_prefixes\": [\"edgehook/gw-01/x\"]}",
+		     "fleet_prefixes[0]: overlaps topic_prefix \"edgehook/gw-01\"");
+	/* A sibling that shares the first characters is no overlap. */
+	REQUIRE(parse("{\"device_id\": \"gw-01\", \"fleet_prefixes\": [\"edgehook/gw-0\"]}") ==
+		EH_OK);
+	expect_error("{\"fleet_prefixes\": [\"site/a\", \"site\"]}",
+		     "fleet_prefixes[1]: overlaps fleet_prefixes[0]");
+	expect_error("{\"fleet_prefixes\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}",
+		     "fleet_prefixes: more than 4 entries");
+	/* An input that would take the fleet's config as notifications. */
+	expect_error("{\"fleet_prefixes\": [\"site\"], \"inputs\": {\"events\": \"site/#\"}}",
+		     "inputs.events: overlaps site/config/#, a fleet config topic");
+}
+
 /* What start loads besides the file itself is checked before start (and
  * by --check-config): a CA bundle start could not load, or a CoAP bind
  * address that is not an IP address, is a configuration error (exit 2),

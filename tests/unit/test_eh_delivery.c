@@ -196,6 +196,8 @@ static struct eh_transport *fake_factory(void *ctx, unsigned idx,
 static const char *rig_proxy;
 static const char *const *rig_np;
 static size_t rig_nnp;
+/* The build time for the next rig() (0: no clock check). */
+static uint64_t rig_not_before_s;
 
 static void rig(unsigned batch_size, uint32_t max_bytes, uint16_t max_attempts)
 {
@@ -244,6 +246,7 @@ static void rig(unsigned batch_size, uint32_t max_bytes, uint16_t max_attempts)
 	c.proxy_port = rig_proxy ? 3128 : 0;
 	c.no_proxy = rig_np;
 	c.n_no_proxy = rig_nnp;
+	c.not_before_s = rig_not_before_s;
 	seen_routes = 0;
 	REQUIRE(eh_delivery_init(&D, &c) == EH_OK);
 }
@@ -1119,5 +1122,35 @@ EH_TEST(a_webhook_whose_certificate_did_not_load_fails_its_attempts)
 	struct eh_delivery_wstats st;
 	eh_delivery_stats(&D, 0, &st);
 	CHECK_STR(st.last_error, "client certificate: no TLS context");
+	fini();
+}
+
+EH_TEST(attempts_wait_for_a_sane_clock)
+{
+	struct eh_delivery_wstats st;
+
+	/* A box that booted without a real-time clock reads 1970. */
+	rig_not_before_s = 1700000000ull;
+	rig(10, 1048576, 3);
+	rig_not_before_s = 0;
+	fclk.wall_ms = 0;
+	fq_add("{\"id\":\"a\"}");
+	start();
+	eh_transport_fake_add(&fk, R200, EH_OK);
+	run();
+	advance(5000);
+	CHECK_EQ(fk.connects, 0);
+	CHECK_EQ(Q.acks, 0);
+	eh_delivery_stats(&D, 0, &st);
+	CHECK_STR(st.last_error, "waiting for clock");
+	CHECK_EQ(st.failed_attempts, 0);
+	/* Time sync sets the clock: delivery starts by itself. */
+	fclk.wall_ms = 1700000000000ull + 60000;
+	advance(EH_DELIVERY_CLOCK_CHECK_MS);
+	CHECK_EQ(fk.connects, 1);
+	CHECK_EQ(Q.head, 1);
+	eh_delivery_stats(&D, 0, &st);
+	CHECK_STR(st.last_error, "");
+	CHECK_EQ(st.failed_attempts, 0);
 	fini();
 }

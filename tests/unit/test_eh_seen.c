@@ -57,6 +57,7 @@ EH_TEST(flushed_entries_come_back_in_order)
 	REQUIRE(eh_seen_open(&S, path, take, NULL) == EH_OK);
 	CHECK_EQ(ngot, 101);
 	CHECK_EQ(got[100], 0xfeed);
+	CHECK_EQ(eh_seen_newest(&S), 1101); /* records above it are not remembered */
 	eh_seen_close(&S);
 	unlink(path);
 }
