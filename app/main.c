@@ -18,6 +18,7 @@
 #include "eh_delivery.h"
 #include "eh_file.h"
 #include "eh_flash.h"
+#include "eh_hash.h"
 #include "eh_httpd.h"
 #include "eh_httpd_mhd.h"
 #include "eh_ingest.h"
@@ -78,11 +79,11 @@ struct daemon {
 	char journal_path[EH_BOOT_PATH_MAX + 16]; /* "<queue>.journal" */
 	char seen_path[EH_BOOT_PATH_MAX + 16];	  /* "<queue>.seen" */
 	char topic_status[EH_BOOT_TOPIC_MAX + 16];
-	char topic_config[EH_BOOT_TOPIC_MAX + 16]; /* "P/config/" */
+	char topic_config[EH_BOOT_TOPIC_MAX + 16];  /* "P/config/" */
 	char topic_catalog[EH_BOOT_TOPIC_MAX + 16]; /* "P/catalog/" */
-	char sub_config[EH_BOOT_TOPIC_MAX + 16];   /* "P/config/#" */
-	char sub_catalog[EH_BOOT_TOPIC_MAX + 16];  /* "P/catalog/#" */
-	const char *subs[5 + EH_BOOT_FLEET_MAX]; /* inputs, config, catalog, the fleets' */
+	char sub_config[EH_BOOT_TOPIC_MAX + 16];    /* "P/config/#" */
+	char sub_catalog[EH_BOOT_TOPIC_MAX + 16];   /* "P/catalog/#" */
+	const char *subs[5 + EH_BOOT_FLEET_MAX];    /* inputs, config, catalog, the fleets' */
 
 	/* Reconciliation after each (re)subscribe: the broker sends every
 	 * retained config, then our own fence message; a stored webhook whose
@@ -96,8 +97,8 @@ struct daemon {
 	uint32_t clear_ids[EH_MAX_WEBHOOKS]; /* removed at start: retained topics to clear */
 	unsigned nclear;
 
-	bool retry_held;   /* room may have appeared: retry held input from the loop */
-	bool stopping;	   /* SIGTERM seen: draining POSTs in flight */
+	bool retry_held; /* room may have appeared: retry held input from the loop */
+	bool stopping;	 /* SIGTERM seen: draining POSTs in flight */
 	uint64_t stop_deadline_ms;
 	uint32_t drain_timer;
 
@@ -117,16 +118,6 @@ static struct daemon D;
 static char status_buf[STATUS_BUF];
 
 /* ==== Small helpers ==== */
-
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
 
 static void publish(const char *topic, const char *body, size_t len, int qos, bool retain)
 {
@@ -225,8 +216,7 @@ static void in_pause(void *ctx, bool pause)
 		eh_mqtt_resume(&d->mqtt);
 }
 
-static const struct eh_ingest_ops ingest_ops = {in_match, in_append, in_kick, in_taken,
-						in_pause};
+static const struct eh_ingest_ops ingest_ops = {in_match, in_append, in_kick, in_taken, in_pause};
 
 /* ==== Config topics ==== */
 
@@ -264,8 +254,8 @@ static void log_workers(void)
 /* One config or catalog message, from MQTT or (replay) from the store
  * kept beside the queue. A replay re-creates each webhook in the slot it
  * had, and keeps its queued notifications (no cursor reset). */
-static void handle_config(const char *topic, const uint8_t *payload, size_t len,
-			  const char *hmac, bool replay, int slot)
+static void handle_config(const char *topic, const uint8_t *payload, size_t len, const char *hmac,
+			  bool replay, int slot)
 {
 	static struct eh_config_result res;
 	int kept_slot = -1;
@@ -300,8 +290,10 @@ static void handle_config(const char *topic, const uint8_t *payload, size_t len,
 		bool gone = len == 0 || (res.nchanges && res.changes[0].kind == EH_CONFIG_DELETED);
 		if (eh_config_store_put(&D.store, topic, payload, gone ? 0 : len, hmac,
 					kept_slot) != EH_OK)
-			EH_LOG_WRN("config", "%s applies but is not kept for restarts (store full "
-					     "or not writable)", topic);
+			EH_LOG_WRN("config",
+				   "%s applies but is not kept for restarts (store full "
+				   "or not writable)",
+				   topic);
 	}
 	if (res.nchanges && !replay) {
 		log_workers();
@@ -316,8 +308,10 @@ static void replay_config(void)
 	unsigned n = eh_config_store_count(&D.store);
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *payload;
-		const struct eh_config_store_entry *e = eh_config_store_entry(&D.store, i, &payload);
-		handle_config(e->topic, payload, e->len, e->hmac[0] ? e->hmac : NULL, true, e->slot);
+		const struct eh_config_store_entry *e =
+		    eh_config_store_entry(&D.store, i, &payload);
+		handle_config(e->topic, payload, e->len, e->hmac[0] ? e->hmac : NULL, true,
+			      e->slot);
 	}
 	if (n) {
 		EH_LOG_INF("config", "%u config messages restored from %s", n, D.store.path);
@@ -401,15 +395,18 @@ static bool fleet_forget_at_start(const char *topic, uint32_t id)
 		fleet_clear_later(topic); /* clear_retained() knows P's paths only */
 	for (unsigned i = 0; i < n && !other; i++) {
 		const uint8_t *payload;
-		const struct eh_config_store_entry *e = eh_config_store_entry(&D.store, i, &payload);
+		const struct eh_config_store_entry *e =
+		    eh_config_store_entry(&D.store, i, &payload);
 		uint32_t eid = 0;
 		other = e->len > 0 && strcmp(e->topic, topic) != 0 && seen_has(e->topic) &&
 			eh_config_webhook_topic(&D.config, e->topic, &eid) && eid == id;
 	}
 	if (!other)
 		return false;
-	EH_LOG_WRN("config", "%s: no retained config on the broker: deleted while away; "
-			     "webhook %u stays with another config", topic, id);
+	EH_LOG_WRN("config",
+		   "%s: no retained config on the broker: deleted while away; "
+		   "webhook %u stays with another config",
+		   topic, id);
 	if (!fleet_topic(topic))
 		fleet_clear_later(topic);
 	eh_config_store_put(&D.store, topic, NULL, 0, NULL, -1);
@@ -433,7 +430,7 @@ static bool is_webhook_topic(const char *topic)
 
 static void seen_add(const char *topic)
 {
-	uint64_t h = fnv1a(1469598103934665603ull, topic, strlen(topic));
+	uint64_t h = eh_fnv1a64(EH_FNV1A64_SEED, topic, strlen(topic));
 	for (unsigned i = 0; i < D.nseen; i++)
 		if (D.seen_topics[i] == h)
 			return;
@@ -446,7 +443,7 @@ static void seen_add(const char *topic)
 
 static bool seen_has(const char *topic)
 {
-	uint64_t h = fnv1a(1469598103934665603ull, topic, strlen(topic));
+	uint64_t h = eh_fnv1a64(EH_FNV1A64_SEED, topic, strlen(topic));
 	for (unsigned i = 0; i < D.nseen; i++)
 		if (D.seen_topics[i] == h)
 			return true;
@@ -461,18 +458,23 @@ static unsigned unseen_webhooks(char gone[][EH_CONFIG_STORE_TOPIC], int *slots)
 	unsigned ngone = 0, n = eh_config_store_count(&D.store);
 
 	if (D.seen_overflow) {
-		EH_LOG_WRN("config", "more than %d retained webhook topics: deletions made "
-				     "while away are not reconciled", RECONCILE_SEEN);
+		EH_LOG_WRN("config",
+			   "more than %d retained webhook topics: deletions made "
+			   "while away are not reconciled",
+			   RECONCILE_SEEN);
 		return 0;
 	}
 	for (unsigned i = 0; i < n && ngone < EH_MAX_WEBHOOKS; i++) {
 		const uint8_t *payload;
-		const struct eh_config_store_entry *e = eh_config_store_entry(&D.store, i, &payload);
+		const struct eh_config_store_entry *e =
+		    eh_config_store_entry(&D.store, i, &payload);
 		if (e->len == 0 || !is_webhook_topic(e->topic) || seen_has(e->topic))
 			continue;
 		if (D.boot.hmac_key_len) {
-			EH_LOG_WRN("config", "%s: no retained config on the broker; kept (signed "
-					     "mode deletes only with a signed message)", e->topic);
+			EH_LOG_WRN("config",
+				   "%s: no retained config on the broker; kept (signed "
+				   "mode deletes only with a signed message)",
+				   e->topic);
 			continue;
 		}
 		slots[ngone] = e->slot;
@@ -492,8 +494,10 @@ static void reconcile(void)
 
 	D.fence_nonce[0] = '\0';
 	for (unsigned i = 0; i < ngone; i++) {
-		EH_LOG_WRN("config", "%s: no retained config on the broker after subscribing: "
-				     "deleted while away, removed", gone[i]);
+		EH_LOG_WRN("config",
+			   "%s: no retained config on the broker after subscribing: "
+			   "deleted while away, removed",
+			   gone[i]);
 		handle_config(gone[i], (const uint8_t *)"", 0, NULL, false, -1);
 	}
 }
@@ -524,8 +528,10 @@ static void reconcile_at_start(const struct eh_mqtt_config *mc)
 	eh_err rc = eh_mqtt_retained_snapshot_many(mc, filters, nfilters, D.topic_fence,
 						   SNAPSHOT_MS, snap_topic, NULL);
 	if (rc != EH_OK) {
-		EH_LOG_WRN("config", "retained config not read at start (%s): deletions made while "
-				     "away apply once the broker answers", eh_err_str(rc));
+		EH_LOG_WRN("config",
+			   "retained config not read at start (%s): deletions made while "
+			   "away apply once the broker answers",
+			   eh_err_str(rc));
 		return;
 	}
 	unsigned ngone = unseen_webhooks(gone, slots);
@@ -534,8 +540,10 @@ static void reconcile_at_start(const struct eh_mqtt_config *mc)
 		eh_config_webhook_topic(&D.config, gone[i], &id);
 		if (fleet_forget_at_start(gone[i], id))
 			continue; /* another config of the id stays: it keeps the queue */
-		EH_LOG_WRN("config", "%s: no retained config on the broker: deleted while away, "
-				     "removed with its queued notifications", gone[i]);
+		EH_LOG_WRN("config",
+			   "%s: no retained config on the broker: deleted while away, "
+			   "removed with its queued notifications",
+			   gone[i]);
 		if (slots[i] >= 0 && slots[i] < EH_MAX_WEBHOOKS)
 			eh_queue_slot_reset(&D.queue, (unsigned)slots[i]);
 		eh_config_store_put(&D.store, gone[i], NULL, 0, NULL, -1);
@@ -621,8 +629,8 @@ static eh_err src_peek(void *ctx, unsigned slot, unsigned type, struct eh_delive
 	(void)ctx;
 	if (max_items > EH_MAX_BATCH)
 		max_items = EH_MAX_BATCH;
-	eh_err rc = eh_queue_peek(&D.queue, slot, type, recs, max_items, sizeof(buf), buf,
-				  sizeof(buf), n);
+	eh_err rc =
+	    eh_queue_peek(&D.queue, slot, type, recs, max_items, sizeof(buf), buf, sizeof(buf), n);
 	if (rc != EH_OK)
 		return rc;
 	/* A batch goes out only with durable records: after a crash it is
@@ -677,7 +685,7 @@ static eh_err render(void *ctx, unsigned type, const uint8_t *raw, size_t len,
 	(void)ctx;
 	o.verbose = wh->verbose < 0 ? D.config.gateway.verbose : wh->verbose != 0;
 	o.external_address =
-		D.config.gateway.external_address[0] ? D.config.gateway.external_address : NULL;
+	    D.config.gateway.external_address[0] ? D.config.gateway.external_address : NULL;
 	o.catalog = &cat;
 	return eh_render_note(type, (const char *)raw, len, &o, out, cap, out_len);
 }
@@ -823,7 +831,7 @@ static void publish_status(bool force)
 	uint64_t up = f.uptime_s;
 	f.uptime_s = 0;
 	n = eh_status_render(&f, status_buf, sizeof(status_buf));
-	h = fnv1a(1469598103934665603ull, status_buf, n);
+	h = eh_fnv1a64(EH_FNV1A64_SEED, status_buf, n);
 	if (force || h != D.status_hash) {
 		f.uptime_s = up;
 		n = eh_status_render(&f, status_buf, sizeof(status_buf));
@@ -837,7 +845,7 @@ static void publish_status(bool force)
 		if (D.config.webhooks[s].id == 0)
 			continue;
 		n = webhook_state(s, status_buf, sizeof(status_buf));
-		h = fnv1a(1469598103934665603ull, status_buf, n);
+		h = eh_fnv1a64(EH_FNV1A64_SEED, status_buf, n);
 		if (!force && h == D.webhook_hash[s])
 			continue;
 		D.webhook_hash[s] = h;
@@ -878,8 +886,8 @@ static eh_err coap_webhook(void *ctx, uint32_t id, char *buf, size_t cap, size_t
 
 /* CoAP answers 2.04 only once the notification is durable, so this path
  * commits at once instead of waiting for the group commit. */
-static eh_err coap_ingest(void *ctx, unsigned type, const uint8_t *payload, size_t len,
-			  char *diag, size_t diag_cap)
+static eh_err coap_ingest(void *ctx, unsigned type, const uint8_t *payload, size_t len, char *diag,
+			  size_t diag_cap)
 {
 	size_t from = 0;
 	(void)ctx;
@@ -899,8 +907,8 @@ static eh_err coap_ingest(void *ctx, unsigned type, const uint8_t *payload, size
 /* A body POSTed to /in (type EH_HTTPD_TYPE_AUTO: each element's webhook_type) or
  * /in/<type>. Validated whole before anything is appended; answered 200 only after the
  * commit, so a kill -9 after the answer loses nothing. */
-static eh_err http_ingest(void *ctx, int type, const uint8_t *body, size_t len,
-			  size_t *accepted, char *diag, size_t diag_cap)
+static eh_err http_ingest(void *ctx, int type, const uint8_t *body, size_t len, size_t *accepted,
+			  char *diag, size_t diag_cap)
 {
 	size_t from = 0;
 	eh_err rc;
@@ -910,9 +918,9 @@ static eh_err http_ingest(void *ctx, int type, const uint8_t *body, size_t len,
 		snprintf(diag, diag_cap, "queue full");
 		return EH_ERR_NOSPC; /* MQTT input waits too: first come, first in */
 	}
-	rc = eh_ingest_message(&D.ingest,
-			       type == EH_HTTPD_TYPE_AUTO ? EH_INGEST_BY_WEBHOOK_TYPE : (unsigned)type,
-			       body, len, diag, diag_cap, &from);
+	rc = eh_ingest_message(
+	    &D.ingest, type == EH_HTTPD_TYPE_AUTO ? EH_INGEST_BY_WEBHOOK_TYPE : (unsigned)type,
+	    body, len, diag, diag_cap, &from);
 	if (rc != EH_OK) {
 		/* NOSPC half-way: what went in stays and is committed with the group commit;
 		 * the client's retry finds it in the redelivery filter (no duplicate). */
@@ -1009,8 +1017,9 @@ static void drain_check(struct eh_loop *l, void *arg)
 	unsigned n = eh_delivery_drain(&D.delivery);
 	if (n == 0 || eh_loop_now(l) >= D.stop_deadline_ms) {
 		if (n)
-			EH_LOG_WRN("edgehookd", "stop: %u POSTs still in flight after %u s; "
-						"they are sent again after the restart",
+			EH_LOG_WRN("edgehookd",
+				   "stop: %u POSTs still in flight after %u s; "
+				   "they are sent again after the restart",
 				   n, (unsigned)D.boot.stop_grace_s);
 		eh_loop_stop(l);
 		return;
@@ -1068,7 +1077,8 @@ static bool replay_journalled(void *ctx, const char *topic, const uint8_t *paylo
 		size_t from = 0;
 		if (!eh_mqtt_topic_matches(D.boot.inputs[t], topic))
 			continue;
-		eh_err rc = eh_ingest_message(&D.ingest, t, payload, len, diag, sizeof(diag), &from);
+		eh_err rc =
+		    eh_ingest_message(&D.ingest, t, payload, len, diag, sizeof(diag), &from);
 		if (rc == EH_ERR_NOSPC)
 			return false;
 		if (rc != EH_OK)
@@ -1099,9 +1109,8 @@ static bool replay_backlog(void)
 
 	if (!jback.pending)
 		return true;
-	eh_err rc = eh_mqtt_journal_replay(D.journal_path, jback.next, jback.end,
-					   replay_journalled, NULL, journal_buf,
-					   sizeof(journal_buf), &r);
+	eh_err rc = eh_mqtt_journal_replay(D.journal_path, jback.next, jback.end, replay_journalled,
+					   NULL, journal_buf, sizeof(journal_buf), &r);
 	if (rc != EH_OK) {
 		EH_LOG_ERR("mqtt", "cannot read the journal %s: %s", D.journal_path,
 			   eh_err_str(rc));
@@ -1143,18 +1152,20 @@ static int replay_journal_at_start(uint64_t *keep)
 	if (r.replayed) {
 		commit_now();
 		if (D.exit_code) {
-			EH_LOG_ERR("queue", "the %u journalled messages could not be committed: "
-					    "stopping, the journal %s is kept",
+			EH_LOG_ERR("queue",
+				   "the %u journalled messages could not be committed: "
+				   "stopping, the journal %s is kept",
 				   r.replayed, D.journal_path);
 			D.exit_code = 0;
 			return EXIT_STORAGE;
 		}
 	}
 	if (r.replayed || r.skipped)
-		EH_LOG_INF("mqtt", "%u journalled messages replayed from %s (%llu duplicates "
-				   "of queued notifications skipped, %u damaged entries skipped)",
-			   r.replayed, D.journal_path,
-			   (unsigned long long)D.ingest.st.duplicates, r.skipped);
+		EH_LOG_INF("mqtt",
+			   "%u journalled messages replayed from %s (%llu duplicates "
+			   "of queued notifications skipped, %u damaged entries skipped)",
+			   r.replayed, D.journal_path, (unsigned long long)D.ingest.st.duplicates,
+			   r.skipped);
 	if (!r.stopped)
 		return -1;
 	/* The end of the last whole entry: a torn tail after it is cut. */
@@ -1170,8 +1181,9 @@ static int replay_journal_at_start(uint64_t *keep)
 	jback.end = w.next;
 	*keep = w.next;
 	D.ingest.st.blocked++;
-	EH_LOG_WRN("queue", "full (block policy) at start: %u journalled messages wait for room "
-			    "in %s; input paused",
+	EH_LOG_WRN("queue",
+		   "full (block policy) at start: %u journalled messages wait for room "
+		   "in %s; input paused",
 		   w.replayed, D.journal_path);
 	return -1;
 }
@@ -1328,8 +1340,10 @@ static void reload(void)
 	snprintf(D.boot.ca_file, sizeof(D.boot.ca_file), "%s", nb.ca_file);
 	rc = eh_delivery_reload_ca(&D.delivery, D.boot.ca_file);
 	if (rc == EH_ERR_AGAIN)
-		EH_LOG_INF("edgehookd", "SIGHUP: CA bundle %s: reloaded once the POSTs in flight "
-					"end", D.boot.ca_file);
+		EH_LOG_INF("edgehookd",
+			   "SIGHUP: CA bundle %s: reloaded once the POSTs in flight "
+			   "end",
+			   D.boot.ca_file);
 	else if (rc != EH_OK && rc != EH_ERR_INVAL)
 		EH_LOG_ERR("edgehookd", "SIGHUP: CA bundle %s: %s; the old one stays",
 			   D.boot.ca_file, eh_err_str(rc));
@@ -1360,10 +1374,10 @@ static void reload(void)
 			  memcmp(nb.no_proxy, D.boot.no_proxy, sizeof(nb.no_proxy)) != 0,
 		      "https_proxy/no_proxy");
 	needs_restart(nb.allow_plain_http != D.boot.allow_plain_http, "allow_plain_http");
-	needs_restart(nb.n_fleet != D.boot.n_fleet ||
-			  memcmp(nb.fleet_prefixes, D.boot.fleet_prefixes,
-				 sizeof(nb.fleet_prefixes)) != 0,
-		      "fleet_prefixes");
+	needs_restart(
+	    nb.n_fleet != D.boot.n_fleet ||
+		memcmp(nb.fleet_prefixes, D.boot.fleet_prefixes, sizeof(nb.fleet_prefixes)) != 0,
+	    "fleet_prefixes");
 	needs_restart(strcmp(nb.config_hmac_key_file, D.boot.config_hmac_key_file) != 0 ||
 			  nb.hmac_key_len != D.boot.hmac_key_len ||
 			  memcmp(nb.hmac_key, D.boot.hmac_key, nb.hmac_key_len) != 0,
@@ -1411,8 +1425,8 @@ static int open_queue(void)
 	memset(&qc, 0, sizeof(qc));
 	qc.flash = &D.flash;
 	qc.commit_interval_ms = D.boot.queue.commit_interval_ms;
-	qc.full_policy = D.boot.queue.full_policy == EH_BOOT_BLOCK ? EH_QUEUE_BLOCK
-								  : EH_QUEUE_DROP_OLDEST;
+	qc.full_policy =
+	    D.boot.queue.full_policy == EH_BOOT_BLOCK ? EH_QUEUE_BLOCK : EH_QUEUE_DROP_OLDEST;
 	uint64_t t0 = eh_time_mono_us();
 	rc = eh_queue_open(&D.queue, &qc);
 	if (rc != EH_OK) {
@@ -1438,16 +1452,17 @@ static int open_queue(void)
 	eh_queue_walk_recent(&D.queue, segs, dedupe_rebuild, &seen_newest, rebuild_buf,
 			     sizeof(rebuild_buf));
 	eh_seen_flush(&D.seen); /* those records are on the device already */
-	EH_LOG_INF("queue", "%s mounted in %llu us: %llu records, %llu of %llu bytes used, "
-			    "%llu damaged records skipped",
+	EH_LOG_INF("queue",
+		   "%s mounted in %llu us: %llu records, %llu of %llu bytes used, "
+		   "%llu damaged records skipped",
 		   D.boot.queue.path, (unsigned long long)(eh_time_mono_us() - t0),
 		   (unsigned long long)qs.records, (unsigned long long)qs.used_bytes,
 		   (unsigned long long)qs.capacity_bytes, (unsigned long long)qs.corrupt_skipped);
 	return -1;
 }
 
-static struct eh_mqtt_handlers mqtt_handlers = {on_message, on_connect, on_disconnect,
-						 on_published, NULL};
+static struct eh_mqtt_handlers mqtt_handlers = {on_message, on_connect, on_disconnect, on_published,
+						NULL};
 
 /* The MQTT settings from the bootstrap (strings borrowed from D.boot). */
 static void mqtt_config(struct eh_mqtt_config *mc)
@@ -1594,10 +1609,11 @@ static int start(void)
 	if (src == EH_OK) {
 		reconcile_at_start(&mc);
 		replay_config();
-	}
-	else
-		EH_LOG_ERR("config", "%s is damaged (%s): starting without webhooks until the "
-				     "retained config arrives", store_path, eh_err_str(src));
+	} else
+		EH_LOG_ERR("config",
+			   "%s is damaged (%s): starting without webhooks until the "
+			   "retained config arrives",
+			   store_path, eh_err_str(src));
 
 	uint64_t keep;
 	if ((rc = replay_journal_at_start(&keep)) >= 0)
@@ -1633,8 +1649,8 @@ static int start(void)
 	if (D.watchdog_ms)
 		eh_loop_after(&D.loop, D.watchdog_ms, on_watchdog, NULL, &D.watchdog_timer);
 	eh_notify("READY=1\nSTATUS=running");
-	EH_LOG_INF("edgehookd", "edgehookd ready: version %s, device %s, queue %s",
-		   EH_VERSION, D.boot.device_id, D.boot.queue.path);
+	EH_LOG_INF("edgehookd", "edgehookd ready: version %s, device %s, queue %s", EH_VERSION,
+		   D.boot.device_id, D.boot.queue.path);
 	return -1;
 }
 
@@ -1674,13 +1690,13 @@ static void stop(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check-config", no_argument, NULL, 'k'},
-		{"print-config", no_argument, NULL, 'p'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"check-config", no_argument, NULL, 'k'},
+	    {"print-config", no_argument, NULL, 'p'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *path = NULL, *level = NULL;
 	bool check = false, print = false;
@@ -1688,13 +1704,27 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': path = optarg; break;
-		case 'k': check = true; break;
-		case 'p': print = true; break;
-		case 'l': level = optarg; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': version(); return 0;
-		default: usage(stderr); return EXIT_USAGE;
+		case 'c':
+			path = optarg;
+			break;
+		case 'k':
+			check = true;
+			break;
+		case 'p':
+			print = true;
+			break;
+		case 'l':
+			level = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			version();
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
 		}
 	}
 	if (path == NULL || optind != argc) {

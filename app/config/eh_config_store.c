@@ -6,6 +6,7 @@
  * leaves the old or the new file, never a mix. */
 #include "eh_config_store.h"
 #include "eh_file.h"
+#include "eh_hash.h"
 #include "eh_log.h"
 
 #include <inttypes.h>
@@ -14,16 +15,6 @@
 #include <string.h>
 
 #define STORE_MAGIC "EHCS1\n"
-
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
 
 /* ==== Arena ==== */
 
@@ -63,7 +54,8 @@ static bool line_safe(const char *topic, const char *hmac)
 static eh_err add(struct eh_config_store *s, const char *topic, const uint8_t *p, size_t len,
 		  const char *hmac, int slot)
 {
-	if (strlen(topic) >= EH_CONFIG_STORE_TOPIC || (hmac && strlen(hmac) >= EH_CONFIG_STORE_HMAC))
+	if (strlen(topic) >= EH_CONFIG_STORE_TOPIC ||
+	    (hmac && strlen(hmac) >= EH_CONFIG_STORE_HMAC))
 		return EH_ERR_INVAL;
 	if (s->n >= EH_CONFIG_STORE_MAX || len > EH_CONFIG_STORE_BYTES - s->used)
 		return EH_ERR_NOSPC;
@@ -97,7 +89,8 @@ static eh_err save(struct eh_config_store *s)
 		n += e->len;
 		s->file[n++] = '\n';
 	}
-	w = snprintf((char *)s->file + n, cap - n, "END %016" PRIx64 "\n", fnv1a(s->file, n));
+	w = snprintf((char *)s->file + n, cap - n, "END %016" PRIx64 "\n",
+		     eh_fnv1a64(EH_FNV1A64_SEED, s->file, n));
 	if (w < 0 || (size_t)w >= cap - n)
 		return EH_ERR_NOSPC;
 	return eh_file_replace(s->path, s->file, n + (size_t)w);
@@ -129,7 +122,7 @@ static eh_err parse(struct eh_config_store *s, size_t len)
 		return EH_ERR_CORRUPT;
 	memcpy(hex, b + len + 4, 16);
 	hex[16] = '\0';
-	if (strtoull(hex, &end, 16) != fnv1a(b, len) || *end != '\0')
+	if (strtoull(hex, &end, 16) != eh_fnv1a64(EH_FNV1A64_SEED, b, len) || *end != '\0')
 		return EH_ERR_CORRUPT;
 	while (pos < len) {
 		char *topic = line(b, len, &pos);

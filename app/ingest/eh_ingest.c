@@ -9,6 +9,7 @@
 
 #include "eh_assert.h"
 #include "eh_errs.h"
+#include "eh_hash.h"
 #include "eh_log.h"
 
 /* ==== Redelivery filter ====
@@ -19,24 +20,6 @@
  * records. A
  * collision only forgets an older entry, which then may be queued twice:
  * still at least once, never lost. */
-
-/* A fast 64-bit hash: eight bytes a step. */
-static uint64_t note_hash(unsigned type, const uint8_t *p, size_t n)
-{
-	uint64_t h = (0x9e3779b97f4a7c15ull ^ n) + type;
-	size_t i = 0;
-
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w;
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
-		h ^= h >> 29;
-	}
-	for (; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	h ^= h >> 32;
-	return h ? h : 1;
-}
 
 /* Each hash may live in one of two sets (two choices: the table fills
  * evenly, so an old entry is not pushed out while the table has room). */
@@ -92,7 +75,7 @@ static void dedupe_add(struct eh_ingest *g, uint64_t h)
 
 uint64_t eh_ingest_hash(unsigned type, const uint8_t *raw, size_t len)
 {
-	return note_hash(type, raw, len);
+	return eh_hash64(type, raw, len);
 }
 
 void eh_ingest_remember_hash(struct eh_ingest *g, uint64_t hash)
@@ -104,7 +87,7 @@ void eh_ingest_remember_hash(struct eh_ingest *g, uint64_t hash)
 
 void eh_ingest_remember(struct eh_ingest *g, unsigned type, const uint8_t *raw, size_t len)
 {
-	eh_ingest_remember_hash(g, note_hash(type, raw, len));
+	eh_ingest_remember_hash(g, eh_hash64(type, raw, len));
 }
 
 /* ==== One message ==== */
@@ -160,13 +143,12 @@ eh_err eh_ingest_message(struct eh_ingest *g, unsigned type, const uint8_t *payl
 			g->st.unmatched++;
 			continue;
 		}
-		h = note_hash(t, (const uint8_t *)note->raw, note->raw_len);
+		h = eh_hash64(t, (const uint8_t *)note->raw, note->raw_len);
 		if (dedupe_seen(g, h)) {
 			g->st.duplicates++;
 			continue;
 		}
-		rc = g->ops->append(g->ctx, t, mask, (const uint8_t *)note->raw, note->raw_len,
-				    h);
+		rc = g->ops->append(g->ctx, t, mask, (const uint8_t *)note->raw, note->raw_len, h);
 		if (rc == EH_ERR_NOSPC) {
 			g->st.notifications--;
 			*from = i;

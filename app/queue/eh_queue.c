@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "eh_crypto.h"
+#include "eh_hash.h"
 #include "eh_log.h"
 #include "eh_queue.h"
 
@@ -94,48 +95,12 @@ static uint64_t rec_size(uint64_t len)
 	return (EH_QUEUE_REC_HDR + len + 7) / 8 * 8;
 }
 
-uint32_t eh_queue_crc32c(uint32_t crc, const void *buf, size_t len)
-{
-	/* slicing-by-8 over the reflected polynomial 0x82F63B78: eight bytes
-	 * per step; tables built on first use (8 KiB, never written again) */
-	static uint32_t t[8][256];
-	static int ready;
-	const uint8_t *p = buf;
-	if (!ready) {
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t c = i;
-			for (int k = 0; k < 8; k++)
-				c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-			t[0][i] = c;
-		}
-		for (uint32_t i = 0; i < 256; i++)
-			for (int k = 1; k < 8; k++)
-				t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xff];
-		ready = 1;
-	}
-	crc = ~crc;
-	while (len >= 8) {
-		uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-				     (uint32_t)p[3] << 24);
-		uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
-			      (uint32_t)p[7] << 24;
-		crc = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^
-		      t[4][lo >> 24] ^ t[3][hi & 0xff] ^ t[2][(hi >> 8) & 0xff] ^
-		      t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
-		p += 8;
-		len -= 8;
-	}
-	while (len--)
-		crc = t[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
-}
-
 /* Record header CRCs are seeded with this, derived from the random uid. */
 static uint32_t uid_salt(uint64_t uid)
 {
 	uint8_t b[8];
 	put64(b, uid);
-	return eh_queue_crc32c(0, b, sizeof(b)) | 1u;
+	return eh_crc32c(0, b, sizeof(b)) | 1u;
 }
 
 static bool is_blank(const uint8_t *p, size_t len)
@@ -246,7 +211,7 @@ static void rec_encode(const struct eh_queue *q, uint8_t *b, const struct rhdr *
 	put64(b + 16, h->mask);
 	put64(b + 24, h->seg_seq);
 	put32(b + 32, h->pcrc);
-	put32(b + 36, eh_queue_crc32c(q->salt, b, 36));
+	put32(b + 36, eh_crc32c(q->salt, b, 36));
 }
 
 /* Check order: magic, header CRC (seeded with the queue's salt, so bytes of
@@ -256,7 +221,7 @@ static void rec_encode(const struct eh_queue *q, uint8_t *b, const struct rhdr *
  * 1: a record; 0: not a header; -1: a header with impossible fields. */
 static int rec_decode(const struct eh_queue *q, const uint8_t *b, struct rhdr *h)
 {
-	if (get16(b) != REC_MAGIC || get32(b + 36) != eh_queue_crc32c(q->salt, b, 36))
+	if (get16(b) != REC_MAGIC || get32(b + 36) != eh_crc32c(q->salt, b, 36))
 		return 0;
 	h->kind = b[2];
 	h->type = b[3];
@@ -369,7 +334,7 @@ static eh_err read_payload(struct eh_queue *q, uint32_t seg, uint32_t at, const 
 			   void *dst, bool *ok)
 {
 	eh_err rc = qread(q, seg, at + EH_QUEUE_REC_HDR, dst, h->len);
-	*ok = rc == EH_OK && eh_queue_crc32c(0, dst, h->len) == h->pcrc;
+	*ok = rc == EH_OK && eh_crc32c(0, dst, h->len) == h->pcrc;
 	return rc;
 }
 
@@ -405,7 +370,7 @@ static uint32_t cursor_encode(struct eh_queue *q, uint8_t *b, uint32_t seg, uint
 	h.len = CUR_FIXED + count * CUR_SLOT_BYTES;
 	h.seq = (flags & CUR_FLAG_FULL) ? q->segs[seg].first_seq : q->next_seq;
 	h.seg_seq = q->segs[seg].seg_seq;
-	h.pcrc = eh_queue_crc32c(0, b + EH_QUEUE_REC_HDR, h.len);
+	h.pcrc = eh_crc32c(0, b + EH_QUEUE_REC_HDR, h.len);
 	rec_encode(q, b, &h);
 	return (uint32_t)rec_size(h.len);
 }
@@ -444,13 +409,13 @@ static void sb_encode(const struct eh_queue *q, uint8_t *b, uint32_t copy)
 	put32(b + 16, q->flash->block_count);
 	put32(b + 20, copy);
 	put64(b + 24, q->uid);
-	put32(b + 60, eh_queue_crc32c(0, b, 60));
+	put32(b + 60, eh_crc32c(0, b, 60));
 }
 
 static bool sb_valid(const uint8_t *b)
 {
 	return get32(b) == SB_MAGIC && get16(b + 4) == FMT_VERSION &&
-	       get32(b + 60) == eh_queue_crc32c(0, b, 60);
+	       get32(b + 60) == eh_crc32c(0, b, 60);
 }
 
 static void seg_encode(const struct eh_queue *q, uint8_t *b, uint32_t seg)
@@ -463,14 +428,14 @@ static void seg_encode(const struct eh_queue *q, uint8_t *b, uint32_t seg)
 	put64(b + 16, q->segs[seg].first_seq);
 	put64(b + 24, q->segs[seg].prev_last);
 	put64(b + 32, q->uid);
-	put32(b + 44, eh_queue_crc32c(0, b, 44));
+	put32(b + 44, eh_crc32c(0, b, 44));
 }
 
 static bool seg_decode(const struct eh_queue *q, const uint8_t *b, uint32_t seg,
 		       struct eh_queue_seg *s)
 {
 	if (get32(b) != SEG_MAGIC || get16(b + 4) != FMT_VERSION ||
-	    get16(b + 6) != (seg & 0xffff) || get32(b + 44) != eh_queue_crc32c(0, b, 44) ||
+	    get16(b + 6) != (seg & 0xffff) || get32(b + 44) != eh_crc32c(0, b, 44) ||
 	    get64(b + 32) != q->uid)
 		return false;
 	s->seg_seq = get64(b + 8);
@@ -900,7 +865,7 @@ eh_err eh_queue_append(struct eh_queue *q, unsigned type, uint64_t mask, const v
 	h.mask = mask;
 	h.seg_seq = q->segs[e->seg].seg_seq;
 	memcpy(b + EH_QUEUE_REC_HDR, payload, len);
-	h.pcrc = eh_queue_crc32c(0, payload, len);
+	h.pcrc = eh_crc32c(0, payload, len);
 	rec_encode(q, b, &h);
 	e->len += rsz;
 	q->stage_used = e->buf + align_up(e->len, q->unit) + cur_room(q);

@@ -221,7 +221,4 @@ eh_err eh_queue_walk(struct eh_queue *q, eh_queue_walk_fn fn, void *arg, void *b
 eh_err eh_queue_walk_recent(struct eh_queue *q, uint32_t max_segs, eh_queue_walk_fn fn, void *arg,
 			    void *buf, size_t buf_len);
 
-/* CRC-32C (Castagnoli, reflected) continuing from crc; start with 0. */
-uint32_t eh_queue_crc32c(uint32_t crc, const void *buf, size_t len);
-
 #endif /* EH_QUEUE_H */

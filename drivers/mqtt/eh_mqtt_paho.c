@@ -14,6 +14,7 @@
 
 #include "eh_assert.h"
 #include "eh_file.h"
+#include "eh_hash.h"
 #include "eh_log.h"
 #include "eh_time.h"
 
@@ -78,16 +79,6 @@ static void copy_hmac_prop(struct eh_mqtt_msg *s, MQTTAsync_message *msg)
 
 #define J_MAGIC 0x314a4845u /* "EHJ1" little-endian */
 #define J_HDR EH_MQTT_J_HDR /* magic, topic len, hmac len, payload len, 64-bit hash */
-#define J_SEED 1469598103934665603ull
-
-static uint64_t j_hash(const uint8_t *p, size_t n, uint64_t h)
-{
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -143,8 +134,8 @@ eh_err eh_mqtt_journal_encode(uint8_t *buf, size_t cap, const char *topic, const
 		memcpy(buf + J_HDR + tl, hmac, hl);
 	if (len)
 		memcpy(buf + J_HDR + tl + hl, payload, len);
-	h = j_hash(buf + 4, 12, J_SEED);
-	h = j_hash(buf + J_HDR, tl + hl + len, h);
+	h = eh_fnv1a64(EH_FNV1A64_SEED, buf + 4, 12);
+	h = eh_fnv1a64(h, buf + J_HDR, tl + hl + len);
 	memcpy(buf + 16, &h, 8);
 	*total = J_HDR + tl + hl + len;
 	return EH_OK;
@@ -201,7 +192,7 @@ static int j_entry(int fd, uint64_t off, uint64_t end, uint8_t *buf, size_t cap,
 	len = (uint64_t)*tl + *hl + *pl; /* 64 bits: three 32-bit fields never wrap */
 	if (len > end - off - J_HDR)
 		return J_TORN;
-	h = j_hash(hdr + 4, 12, J_SEED);
+	h = eh_fnv1a64(EH_FNV1A64_SEED, hdr + 4, 12);
 	if (*tl == 0 || *tl > EH_MQTT_TOPIC_MAX || *hl >= EH_MQTT_HMAC_PROP_MAX ||
 	    *pl > EH_MAX_MSG_BYTES || *tl + 1 + *hl + 1 + *pl > cap) {
 		/* Over the bound: hash it in pieces to tell intact from damaged. */
@@ -209,7 +200,7 @@ static int j_entry(int fd, uint64_t off, uint64_t end, uint8_t *buf, size_t cap,
 			size_t k = len - pos < cap ? (size_t)(len - pos) : cap;
 			if (eh_file_pread(fd, buf, k, off + J_HDR + pos, NULL) != EH_OK)
 				return J_TORN;
-			h = j_hash(buf, k, h);
+			h = eh_fnv1a64(h, buf, k);
 			pos += k;
 		}
 		return h == want ? J_OVER : J_BAD;
@@ -219,9 +210,9 @@ static int j_entry(int fd, uint64_t off, uint64_t end, uint8_t *buf, size_t cap,
 	    eh_file_pread(fd, buf + *tl + 1, *hl, off + J_HDR + *tl, NULL) != EH_OK ||
 	    eh_file_pread(fd, buf + *tl + *hl + 2, *pl, off + J_HDR + *tl + *hl, NULL) != EH_OK)
 		return J_TORN;
-	h = j_hash(buf, *tl, h);
-	h = j_hash(buf + *tl + 1, *hl, h);
-	h = j_hash(buf + *tl + *hl + 2, *pl, h);
+	h = eh_fnv1a64(h, buf, *tl);
+	h = eh_fnv1a64(h, buf + *tl + 1, *hl);
+	h = eh_fnv1a64(h, buf + *tl + *hl + 2, *pl);
 	if (h != want)
 		return J_BAD;
 	buf[*tl] = '\0';

@@ -17,6 +17,7 @@
 
 #include "eh_flash_emu.h"
 #include "eh_log.h"
+#include "eh_hash.h"
 #include "eh_queue.h"
 
 #define BS 16384u
@@ -137,7 +138,7 @@ static uint32_t pick_len(struct in *in)
 
 static void seal(uint8_t *b)
 {
-	put32(b + 36, eh_queue_crc32c(salt, b, 36));
+	put32(b + 36, eh_crc32c(salt, b, 36));
 }
 
 static uint8_t *at(uint32_t seg, uint32_t off)
@@ -161,7 +162,7 @@ static void seg_header(struct in *in, struct seg_w *sw, uint64_t *last)
 	put64(b + 16, s->first);
 	put64(b + 24, prev);
 	put64(b + 32, UID);
-	put32(b + 44, eh_queue_crc32c(0, b, 44));
+	put32(b + 44, eh_crc32c(0, b, 44));
 	s->pos = UNIT;
 	if (s->first > *last)
 		*last = s->first - 1;
@@ -219,7 +220,7 @@ static void record(struct in *in, struct seg_w *sw, uint64_t *last, int cursor)
 			b[40 + k] = (uint8_t)(seq + k);
 	}
 	put32(b + 4, len);
-	put32(b + 32, eh_queue_crc32c(0, b + 40, wlen));
+	put32(b + 32, eh_crc32c(0, b + 40, wlen));
 	seal(b);
 	if (!cursor && seq > *last && seq < ((uint64_t)1 << 62))
 		*last = seq;
@@ -327,7 +328,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		eh_queue_close(&q);
 		memcpy(blank, dur, SZ);
 		put64(b, UID);
-		salt = eh_queue_crc32c(0, b, 8) | 1u;
+		salt = eh_crc32c(0, b, 8) | 1u;
 		ready = 1;
 	}
 	memcpy(dur, blank, SZ);

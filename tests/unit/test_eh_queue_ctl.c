@@ -12,6 +12,7 @@
 #include "eh_ctl.h"
 #include "eh_flash.h"
 #include "eh_log.h"
+#include "eh_hash.h"
 #include "eh_queue.h"
 
 static struct eh_queue q;
@@ -144,7 +145,7 @@ EH_TEST(stat_of_a_file_with_a_wrapping_record_length_prints_sane_figures)
 	struct eh_queue_config c = {.uid = 0x77};
 	static uint8_t img[1 << 20];
 	uint8_t salt_in[8] = {0x77, 0, 0, 0, 0, 0, 0, 0};
-	uint32_t salt = eh_queue_crc32c(0, salt_in, 8) | 1u;
+	uint32_t salt = eh_crc32c(0, salt_in, 8) | 1u;
 	uint8_t *hit = NULL;
 	eh_log_set_sink(quiet, NULL);
 	snprintf(path, sizeof(path), "/tmp/eh_queue_wrap_%ld.ring", (long)getpid());
@@ -169,7 +170,7 @@ EH_TEST(stat_of_a_file_with_a_wrapping_record_length_prints_sane_figures)
 	REQUIRE(hit != NULL);
 	hit[4] = 0xf8;
 	hit[5] = hit[6] = hit[7] = 0xff;
-	uint32_t crc = eh_queue_crc32c(salt, hit, 36);
+	uint32_t crc = eh_crc32c(salt, hit, 36);
 	for (int i = 0; i < 4; i++)
 		hit[36 + i] = (uint8_t)(crc >> (8 * i));
 	fseek(fp, (long)(hit - img), SEEK_SET);

@@ -12,6 +12,7 @@
 
 #include "eh_flash_emu.h"
 #include "eh_log.h"
+#include "eh_hash.h"
 #include "eh_queue.h"
 
 /* 16 KiB segments of 512-byte units, 1 superblock block + 7 segments */
@@ -81,7 +82,7 @@ static uint32_t salt(void)
 {
 	uint8_t b[8];
 	put64(b, UID);
-	return eh_queue_crc32c(0, b, 8) | 1u;
+	return eh_crc32c(0, b, 8) | 1u;
 }
 
 /* The header of the record of `kind` with `seq` in the durable image (the
@@ -92,7 +93,7 @@ static uint8_t *find_rec(unsigned kind, uint64_t seq)
 	for (size_t o = BS; o + 40 <= SZ; o += 8) {
 		uint8_t *b = dur + o;
 		if (b[0] == 0x45 && b[1] == 0x51 && b[2] == kind && get64(b + 8) == seq &&
-		    get32(b + 36) == eh_queue_crc32c(salt(), b, 36))
+		    get32(b + 36) == eh_crc32c(salt(), b, 36))
 			hit = b;
 	}
 	return hit;
@@ -101,8 +102,8 @@ static uint8_t *find_rec(unsigned kind, uint64_t seq)
 /* Seal a header again after its fields were changed: both CRCs valid. */
 static void reseal(uint8_t *b, uint32_t payload_len)
 {
-	put32(b + 32, eh_queue_crc32c(0, b + 40, payload_len));
-	put32(b + 36, eh_queue_crc32c(salt(), b, 36));
+	put32(b + 32, eh_crc32c(0, b + 40, payload_len));
+	put32(b + 36, eh_crc32c(salt(), b, 36));
 }
 
 static void pay(uint8_t *p, size_t n, uint64_t id)
@@ -212,7 +213,7 @@ EH_TEST(a_length_that_wraps_the_record_size_is_damage)
 	uint8_t *h = find_rec(1, 3);
 	REQUIRE(h != NULL);
 	put32(h + 4, 0xFFFFFFF8u); /* 40 + len wraps to 32 in 32 bits */
-	put32(h + 36, eh_queue_crc32c(salt(), h, 36));
+	put32(h + 36, eh_crc32c(salt(), h, 36));
 
 	REQUIRE(qopen() == EH_OK);
 	REQUIRE(eh_queue_walk(&q, walk_cb, &w, buf, w.buf_len) == EH_OK);
@@ -296,7 +297,7 @@ EH_TEST(a_seq_at_the_top_does_not_wrap_the_next_seq)
 	uint8_t *h = find_rec(1, 6);
 	REQUIRE(h != NULL);
 	put64(h + 8, UINT64_MAX);
-	put32(h + 36, eh_queue_crc32c(salt(), h, 36));
+	put32(h + 36, eh_crc32c(salt(), h, 36));
 
 	REQUIRE(qopen() == EH_OK);
 	CHECK(drain(sizeof(buf), &last) <= 5);
@@ -317,7 +318,7 @@ EH_TEST(a_seq_above_the_head_in_an_older_segment_is_damage)
 	REQUIRE(h != NULL);
 	REQUIRE((size_t)(h - dur) / BS == 1);
 	put64(h + 8, (uint64_t)1 << 40); /* the ack of it would be refused */
-	put32(h + 36, eh_queue_crc32c(salt(), h, 36));
+	put32(h + 36, eh_crc32c(salt(), h, 36));
 
 	REQUIRE(qopen() == EH_OK);
 	CHECK(drain(sizeof(buf), &last) < 100000);
