@@ -491,6 +491,8 @@ static eh_err scan_seg(struct eh_queue *q, uint32_t seg, uint64_t *last, uint32_
 			*last = h.seq;
 			continue;
 		}
+		if (h.len > q->stage_dirty)
+			q->stage_dirty = h.len; /* cleared at the end of open */
 		eh_err rc = read_payload(q, seg, at, &h, q->stage, &ok);
 		if (rc != EH_OK)
 			return rc;
@@ -598,11 +600,15 @@ eh_err eh_queue_open(struct eh_queue *q, const struct eh_queue_config *cfg)
 	bool va, vb;
 	eh_err rc;
 	uint64_t read0;
+	uint32_t dirty;
 
 	EH_ASSERT(q != NULL && cfg != NULL);
-	/* Not the stage: its bytes are written before they are read, and
-	 * zeroing it would make 512 KiB resident for nothing. */
-	memset(q, 0, offsetof(struct eh_queue, stage));
+	/* Not the stage: zeroing it whole would make 512 KiB resident for
+	 * nothing. What a previous open left in it (staged, not committed) and
+	 * what recovery writes there are cleared at the end. */
+	dirty = q->stage_used > q->stage_dirty ? q->stage_used : q->stage_dirty;
+	q->stage_dirty = dirty < sizeof(q->stage) ? dirty : (uint32_t)sizeof(q->stage);
+	memset(q, 0, offsetof(struct eh_queue, stage_dirty));
 	f = cfg->flash;
 	if (f == NULL || cfg->full_policy > EH_QUEUE_BLOCK)
 		return EH_ERR_INVAL;
@@ -670,7 +676,8 @@ eh_err eh_queue_open(struct eh_queue *q, const struct eh_queue_config *cfg)
 	q->st.bytes_written = 0;
 	q->prog0 = f->bytes_prog;
 	q->sync0 = f->syncs;
-	memset(q->stage, 0, sizeof(q->stage));
+	memset(q->stage, 0, q->stage_dirty < sizeof(q->stage) ? q->stage_dirty : sizeof(q->stage));
+	q->stage_dirty = 0;
 	q->open = true;
 	return EH_OK;
 }

@@ -132,6 +132,10 @@ struct eh_queue {
 	bool closing;	       /* the next cursor record carries the clean mark */
 	struct eh_queue_stats st;
 	uint8_t io[4096]; /* scratch for headers */
+	/* Kept across opens (static storage starts zeroed): stage bytes recovery wrote,
+	 * cleared at the end of open. The stage is zero past stage_used otherwise, and
+	 * only the bytes used are ever cleared: its untouched pages cost no RAM. */
+	uint32_t stage_dirty;
 	uint8_t stage[EH_QUEUE_STAGE_BYTES];
 };
 

@@ -381,3 +381,31 @@ EH_TEST(a_clean_close_is_seen_as_clean_at_every_fill_level)
 	}
 	CHECK_EQ(unclean, 0);
 }
+
+/* The stage is cleared only as far as it was used: what an earlier open
+ * staged and never committed (a kill) must not reach the device as the
+ * padding of a later commit. */
+EH_TEST(stage_left_by_a_kill_is_not_written_as_padding)
+{
+	static char big[8000], small[2700];
+	uint64_t s;
+	size_t xs = 0;
+
+	memset(big, 'x', sizeof(big));
+	memset(small, 'y', sizeof(small));
+	dev_blank();
+	REQUIRE(qopen(EH_QUEUE_BLOCK) == EH_OK);
+	CHECK(eh_queue_append(&q, 0, 0x1, "first", 5, &s) == EH_OK);
+	CHECK(eh_queue_commit(&q) == EH_OK);
+	CHECK(eh_queue_append(&q, 0, 0x1, big, sizeof(big), &s) == EH_OK);
+	/* killed before the commit: the device keeps what was synced */
+	eh_flash_emu_powerloss(&emu, EH_FLASH_EMU_DROP, 1);
+	REQUIRE(qopen(EH_QUEUE_BLOCK) == EH_OK);
+	CHECK(eh_queue_append(&q, 0, 0x1, small, sizeof(small), &s) == EH_OK);
+	CHECK(eh_queue_commit(&q) == EH_OK);
+	for (size_t i = 0; i < SZ; i++)
+		xs += cur[i] == 'x';
+	CHECK_EQ(xs, 0);
+	CHECK(peek(0, 0, 8) == 2);
+	eh_queue_close(&q);
+}
