@@ -62,6 +62,7 @@ static void dedupe_add(struct eh_ingest *g, uint64_t h)
 	unsigned fa = free_ways(g, a), fb = free_ways(g, b);
 	unsigned i = fb > fa ? b : a;
 
+	g->dedupe_dirty[i / 64] |= (uint64_t)1 << (i % 64);
 	if (fa + fb > 0) {
 		for (unsigned w = 0; w < EH_INGEST_DEDUPE_WAYS; w++)
 			if (g->dedupe[i][w] == 0) {
@@ -96,8 +97,17 @@ void eh_ingest_init(struct eh_ingest *g, const struct eh_ingest_ops *ops, void *
 {
 	EH_ASSERT(g != NULL && ops != NULL && ops->match != NULL && ops->append != NULL);
 	/* The parse scratch is written before it is read: not zeroed, so it
-	 * costs no resident memory until a large array arrives. */
-	memset(g, 0, offsetof(struct eh_ingest, notes));
+	 * costs no resident memory until a large array arrives. The filter is
+	 * cleared set by set where hashes were added (512 KiB whole). */
+	memset(g, 0, offsetof(struct eh_ingest, dedupe_dirty));
+	for (unsigned w = 0; w < EH_INGEST_DEDUPE_SETS / 64; w++) {
+		while (g->dedupe_dirty[w] != 0) {
+			unsigned i = w * 64 + (unsigned)__builtin_ctzll(g->dedupe_dirty[w]);
+			memset(g->dedupe[i], 0, sizeof(g->dedupe[i]));
+			g->dedupe_next[i] = 0;
+			g->dedupe_dirty[w] &= g->dedupe_dirty[w] - 1;
+		}
+	}
 	g->ops = ops;
 	g->ctx = ctx;
 }
