@@ -267,6 +267,22 @@ static eh_err versions_save(struct eh_config *c)
 }
 
 /* One line: "<version> <64 hex> <topic>". */
+/* Zero n bytes at p, skipping the pages that hold only zeros: a page of
+ * static storage never written costs no RAM, and stays so when it is only
+ * read. The versions table is 160 KiB for the few topics a box signs. */
+static void clear_written(void *p, size_t n)
+{
+	uint8_t *b = p, *end = b + n;
+
+	while (b < end) {
+		uint8_t *next = (uint8_t *)(((uintptr_t)b | 4095u) + 1u);
+		size_t k = (size_t)((next < end ? next : end) - b);
+		if (b[0] != 0 || (k > 1 && memcmp(b, b + 1, k - 1) != 0))
+			memset(b, 0, k);
+		b += k;
+	}
+}
+
 static bool versions_line(struct eh_config *c, const char *p, size_t n, unsigned *count)
 {
 	uint64_t v = 0;
@@ -326,7 +342,7 @@ static eh_err versions_load(struct eh_config *c)
 	EH_LOG_INF("config", "%s: %u signed topic versions", c->init.versions_path, count);
 	return EH_OK;
 bad:
-	memset(c->versions, 0, sizeof(c->versions));
+	clear_written(c->versions, sizeof(c->versions));
 	return rc;
 }
 
@@ -721,7 +737,7 @@ static bool fleet_fallback(struct eh_config *c, int slot, uint32_t id, unsigned 
 		memset(&w, 0, sizeof(w)); /* the temporary held a secret */
 		EH_LOG_INF("config", "webhook %" PRIu32 ": %s applies again", id, topic);
 		return true;
-bad:
+	bad:
 		EH_LOG_WRN("config", "webhook %" PRIu32 ": the kept %s does not apply: %s", id,
 			   topic, errs.n ? errs.msg[0] : "deleted");
 	}
@@ -762,13 +778,21 @@ eh_err eh_config_init(struct eh_config *c, const struct eh_config_init *init)
 	 * versions file buffer: zeroing them would make ~800 KiB resident for
 	 * nothing. */
 	for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++) {
-		c->webhooks[s].id = 0;
-		c->webhooks[s].gen = 0;
-		c->webhooks[s].active = false;
+		struct eh_webhook *w = &c->webhooks[s];
+		/* read first: a slot never written stays off the resident set */
+		if (w->id != 0 || w->gen != 0 || w->active) {
+			w->id = 0;
+			w->gen = 0;
+			w->active = false;
+		}
 		c->source[s] = 0;
 	}
-	memset(&c->gateway, 0, offsetof(struct eh_config, arena) - offsetof(struct eh_config, gateway));
-	memset(&c->arena_used, 0, offsetof(struct eh_config, vfile) - offsetof(struct eh_config, arena_used));
+	memset(&c->gateway, 0,
+	       offsetof(struct eh_config, arena) - offsetof(struct eh_config, gateway));
+	c->arena_used = 0;
+	clear_written(c->versions, sizeof(c->versions));
+	memset(&c->accepted, 0,
+	       offsetof(struct eh_config, vfile) - offsetof(struct eh_config, accepted));
 	c->init = *init;
 	c->slot_hint = -1;
 	snprintf(c->prefix, sizeof(c->prefix), "%s", init->topic_prefix);
@@ -966,8 +990,9 @@ validate:
 			res->slot = slot;
 			EH_LOG_INF("config", "webhook %" PRIu32 ": %s kept; %s", t->id,
 				   meta.deleted ? "deletion" : "fleet config",
-				   c->source[slot] ? "an earlier fleet's decides" : "the device's own "
-											"decides");
+				   c->source[slot] ? "an earlier fleet's decides"
+						   : "the device's own "
+						     "decides");
 			if (meta.deleted)
 				res->status_body[0] = '\0';
 		} else if (!meta.deleted) {
