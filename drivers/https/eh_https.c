@@ -486,9 +486,12 @@ static eh_err build_head(struct eh_https_conn *c, const struct eh_https_req *req
 void eh_https_init(struct eh_https *h, const struct eh_https_config *cfg)
 {
 	EH_ASSERT(h != NULL && cfg != NULL && cfg->loop != NULL && cfg->transport != NULL);
-	memset(h, 0, sizeof(*h));
+	/* Not the connections' tx and rx buffers (written before they are read,
+	 * 20 KiB each): a connection never used costs one page, not six. */
+	memset(h, 0, offsetof(struct eh_https, conns));
 	h->cfg = *cfg;
 	for (unsigned i = 0; i < EH_HTTPS_MAX_CONNS; i++) {
+		memset(&h->conns[i], 0, offsetof(struct eh_https_conn, tx));
 		h->conns[i].h = h;
 		h->conns[i].fd = -1;
 		h->conns[i].state = CONN_CLOSED;
