@@ -67,7 +67,10 @@ if(CMAKE_CROSSCOMPILING)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE})
 endif()
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, ca-certificates, init-system-helpers (>= 1.54~)")
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS mosquitto-clients)
+# libmicrohttpd is loaded with dlopen() only when the HTTP listener is enabled
+# (drivers/httpd): dpkg-shlibdeps no longer sees it, and a box without the
+# listener runs without it. Recommended, so a default install has it.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "mosquitto-clients, libmicrohttpd12 (>= 0.9.75)")
 if(CMAKE_CROSSCOMPILING AND CMAKE_SYSTEM_PROCESSOR STREQUAL "aarch64")
   set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE arm64)
 endif()

@@ -3,10 +3,16 @@
  * listening socket and the connections and allocates their buffers internally; it runs
  * with "external" epoll polling: we watch the one epoll fd it exposes from our loop, call
  * MHD_run() when it is readable and arm a loop timer for MHD_get_timeout(). Request
- * bodies are gathered into fixed slots in the caller's struct eh_httpd_mhd. */
+ * bodies are gathered into fixed slots in the caller's struct eh_httpd_mhd.
+ *
+ * The library is not linked: it is loaded with dlopen() when the listener is opened, and
+ * the few functions called here are resolved then. A daemon without the listener never
+ * maps libmicrohttpd nor the TLS stack it depends on (gnutls and its tree: about 300 KiB
+ * of resident relocated data). The headers still give the types and the constants. */
 #include "eh_httpd_mhd.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +27,72 @@
 /* Bytes of the library's per-connection pool: request line, headers and the read buffer
  * body bytes pass through on their way into a body slot. */
 #define CONN_MEMORY 32768u
+
+/* ==== The library, loaded at open ==== */
+
+/* Every function of the library this file calls: X(name) for MHD_<name>. */
+#define MHD_FUNCTIONS(X)                                                                           \
+	X(start_daemon)                                                                            \
+	X(stop_daemon)                                                                             \
+	X(run)                                                                                     \
+	X(get_timeout)                                                                             \
+	X(get_daemon_info)                                                                         \
+	X(lookup_connection_value)                                                                 \
+	X(create_response_from_buffer)                                                             \
+	X(add_response_header)                                                                     \
+	X(queue_response)                                                                          \
+	X(destroy_response)
+
+#define MHD_INDEX(name) FN_##name,
+enum { MHD_FUNCTIONS(MHD_INDEX) FN_COUNT };
+#undef MHD_INDEX
+
+#define MHD_NAME(name) "MHD_" #name,
+static const char *const mhd_names[FN_COUNT] = {MHD_FUNCTIONS(MHD_NAME)};
+#undef MHD_NAME
+
+_Static_assert(FN_COUNT <= EH_HTTPD_MHD_FNS, "EH_HTTPD_MHD_FNS: too small for the functions");
+
+/* MHD(st, run) is MHD_run as resolved into st, with the header's own prototype. */
+#define MHD(st, name) ((__typeof__(MHD_##name) *)(st)->fn[FN_##name])
+
+/* Load the library and resolve every function; on failure one log line names the library
+ * (and the missing symbol) and nothing stays loaded. */
+static eh_err lib_load(struct eh_httpd_mhd *st)
+{
+	const char *lib = st->lib_name != NULL ? st->lib_name : EH_HTTPD_MHD_LIB;
+
+	if (st->lib != NULL)
+		return EH_OK;
+	st->lib = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+	if (st->lib == NULL) {
+		EH_LOG_ERR("httpd",
+			   "the HTTP listener needs %s (package libmicrohttpd12), which cannot be "
+			   "loaded: %s",
+			   lib, dlerror());
+		return EH_ERR_NOENT;
+	}
+	for (unsigned i = 0; i < FN_COUNT; i++) {
+		void *f = dlsym(st->lib, mhd_names[i]);
+		if (f == NULL) {
+			EH_LOG_ERR("httpd", "%s has no %s: not a usable libmicrohttpd", lib,
+				   mhd_names[i]);
+			dlclose(st->lib);
+			st->lib = NULL;
+			return EH_ERR_NOENT;
+		}
+		st->fn[i] = (void (*)(void))f;
+	}
+	return EH_OK;
+}
+
+static void lib_unload(struct eh_httpd_mhd *st)
+{
+	if (st->lib != NULL)
+		dlclose(st->lib);
+	st->lib = NULL;
+	memset(st->fn, 0, sizeof(st->fn));
+}
 
 /* ==== Loop glue ==== */
 
@@ -55,12 +127,12 @@ static void service(struct eh_httpd_mhd *st)
 		return;
 	st->in_service = true;
 	st->stats.wakeups++;
-	if (MHD_run(st->d) != MHD_YES)
+	if (MHD(st, run)(st->d) != MHD_YES)
 		EH_LOG_WRN("httpd", "MHD_run failed");
 	st->in_service = false;
 	eh_loop_cancel(st->loop, st->timer);
 	st->timer = 0;
-	if (MHD_get_timeout(st->d, &ms) != MHD_YES)
+	if (MHD(st, get_timeout)(st->d, &ms) != MHD_YES)
 		return;
 	if (eh_loop_after(st->loop, (uint64_t)ms, timer_cb, st, &st->timer) != EH_OK)
 		EH_LOG_WRN("httpd", "no loop timer free for the listener's next timeout");
@@ -91,15 +163,15 @@ static enum MHD_Result answer(struct eh_httpd_mhd *st, struct MHD_Connection *c,
 	struct MHD_Response *resp;
 	enum MHD_Result ok;
 
-	resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	resp = MHD(st, create_response_from_buffer)(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (resp == NULL)
 		return MHD_NO; /* out of memory: the library closes the connection */
 	if (ctype != NULL)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+		MHD(st, add_response_header)(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	if (hname != NULL)
-		MHD_add_response_header(resp, hname, hval);
-	ok = MHD_queue_response(c, code, resp);
-	MHD_destroy_response(resp);
+		MHD(st, add_response_header)(resp, hname, hval);
+	ok = MHD(st, queue_response)(c, code, resp);
+	MHD(st, destroy_response)(resp);
 	if (r != NULL)
 		r->answered = true;
 	st->stats.requests++;
@@ -227,7 +299,7 @@ static enum MHD_Result request_begin(struct eh_httpd_mhd *st, struct MHD_Connect
 	if (r->route.target == EH_HTTPD_BAD_METHOD)
 		return answer_error(st, c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed",
 				    MHD_HTTP_HEADER_ALLOW, r->route.allow);
-	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	auth = MHD(st, lookup_connection_value)(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!eh_httpd_token_ok(auth, st->token, st->token_len)) {
 		st->stats.unauthorized++;
 		return answer_error(st, c, r, MHD_HTTP_UNAUTHORIZED,
@@ -237,7 +309,7 @@ static enum MHD_Result request_begin(struct eh_httpd_mhd *st, struct MHD_Connect
 	}
 	if (r->route.target != EH_HTTPD_INGEST)
 		return answer_get(st, c, r);
-	clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	clen = MHD(st, lookup_connection_value)(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (clen != NULL && strtoull(clen, NULL, 10) > st->max_body)
 		return answer_too_big(st, c, r);
 	if ((r->slot = slot_take(st)) < 0)
@@ -337,9 +409,10 @@ static void mhd_close(struct eh_httpd *h)
 		eh_loop_cancel(st->loop, st->timer);
 	st->timer = 0;
 	if (st->d != NULL)
-		MHD_stop_daemon(st->d); /* completes every open request (on_completed) */
+		MHD(st, stop_daemon)(st->d); /* completes every open request (on_completed) */
 	st->d = NULL;
 	st->port = 0;
+	lib_unload(st);
 }
 
 static eh_err mhd_open(struct eh_httpd *h, const struct eh_httpd_config *cfg, struct eh_loop *loop,
@@ -359,6 +432,8 @@ static eh_err mhd_open(struct eh_httpd *h, const struct eh_httpd_config *cfg, st
 	    (cfg->token != NULL && cfg->token_len == 0) ||
 	    parse_bind(cfg->bind, cfg->port, &ss, &v6) != EH_OK)
 		return EH_ERR_INVAL;
+	if ((rc = lib_load(st)) != EH_OK)
+		return rc;
 	st->loop = loop;
 	st->h = *hd;
 	st->max_body = cfg->max_body ? cfg->max_body : EH_HTTPD_BODY_CEILING;
@@ -369,12 +444,12 @@ static eh_err mhd_open(struct eh_httpd *h, const struct eh_httpd_config *cfg, st
 	memset(st->slot_busy, 0, sizeof(st->slot_busy));
 	if (v6)
 		flags |= MHD_USE_IPv6;
-	st->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, st, MHD_OPTION_SOCK_ADDR,
-				 (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-				 (unsigned)EH_HTTPD_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
-				 (unsigned)EH_HTTPD_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-				 (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, st,
-				 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, st, MHD_OPTION_END);
+	st->d = MHD(st, start_daemon)(
+	    flags, cfg->port, NULL, NULL, on_request, st, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)EH_HTTPD_MAX_CONNS,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)EH_HTTPD_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, st, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, st, MHD_OPTION_END);
 	if (st->d == NULL) {
 		EH_LOG_ERR("httpd",
 			   "cannot listen on %s port %u (in use, or not an address of "
@@ -382,7 +457,7 @@ static eh_err mhd_open(struct eh_httpd *h, const struct eh_httpd_config *cfg, st
 			   cfg->bind && cfg->bind[0] ? cfg->bind : "127.0.0.1", cfg->port);
 		return EH_ERR_NET;
 	}
-	info = MHD_get_daemon_info(st->d, MHD_DAEMON_INFO_EPOLL_FD);
+	info = MHD(st, get_daemon_info)(st->d, MHD_DAEMON_INFO_EPOLL_FD);
 	if (info == NULL || info->epoll_fd < 0) {
 		EH_LOG_ERR("httpd", "libmicrohttpd gives no epoll fd");
 		rc = EH_ERR_IO;
@@ -391,7 +466,7 @@ static eh_err mhd_open(struct eh_httpd *h, const struct eh_httpd_config *cfg, st
 	if ((rc = eh_loop_watch(loop, info->epoll_fd, EH_LOOP_IN, fd_cb, st)) != EH_OK)
 		goto out;
 	st->fd = info->epoll_fd;
-	info = MHD_get_daemon_info(st->d, MHD_DAEMON_INFO_BIND_PORT);
+	info = MHD(st, get_daemon_info)(st->d, MHD_DAEMON_INFO_BIND_PORT);
 	st->port = info != NULL ? info->port : cfg->port;
 	EH_LOG_INF("httpd", "listening on %s port %u%s",
 		   cfg->bind && cfg->bind[0] ? cfg->bind : "127.0.0.1", st->port,

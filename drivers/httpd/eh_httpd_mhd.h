@@ -8,6 +8,11 @@
 
 struct MHD_Daemon;
 
+/* The library, loaded by dlopen() when the listener opens (not linked: a daemon without
+ * the listener never maps it nor its TLS stack). */
+#define EH_HTTPD_MHD_LIB "libmicrohttpd.so.12"
+#define EH_HTTPD_MHD_FNS 12 /* room for the library functions resolved at open */
+
 /* One request being served (the library's per-request context points here). */
 struct eh_httpd_mhd_req {
 	bool busy;     /* taken by a request; released when the library is done */
@@ -20,9 +25,14 @@ struct eh_httpd_mhd_req {
 
 /* Caller-allocated backend state (static in main.c): EH_HTTPD_BODY_SLOTS *
  * EH_HTTPD_BODY_CEILING + EH_HTTPD_RESP_MAX bytes and change; the buffers are not touched
- * by init, so untouched pages cost no RAM. All fields are internal. */
+ * by init, so untouched pages cost no RAM. */
 struct eh_httpd_mhd {
-	struct MHD_Daemon *d; /* NULL: closed or off */
+	/* caller may set after eh_httpd_mhd_init (tests): NULL = EH_HTTPD_MHD_LIB */
+	const char *lib_name;
+	/* internal */
+	void *lib;			    /* dlopen handle while open; NULL otherwise */
+	void (*fn[EH_HTTPD_MHD_FNS])(void); /* its functions, resolved at open */
+	struct MHD_Daemon *d;		    /* NULL: closed or off */
 	struct eh_loop *loop;
 	struct eh_httpd_handlers h;
 	struct eh_httpd_stats stats;
