@@ -239,9 +239,18 @@ static bool hex_to_bytes(const char *h, uint8_t *out, size_t n)
 	return true;
 }
 
+/* Forget every entry: only those below the high-water mark were ever written. */
+static void versions_clear(struct eh_config *c)
+{
+	if (c->versions_used > EH_CONFIG_MAX_TOPICS)
+		c->versions_used = EH_CONFIG_MAX_TOPICS;
+	memset(c->versions, 0, c->versions_used * sizeof(c->versions[0]));
+	c->versions_used = 0;
+}
+
 static struct eh_config_version *version_find(struct eh_config *c, const char *topic)
 {
-	for (unsigned i = 0; i < EH_CONFIG_MAX_TOPICS; i++)
+	for (unsigned i = 0; i < c->versions_used; i++)
 		if (c->versions[i].topic[0] && strcmp(c->versions[i].topic, topic) == 0)
 			return &c->versions[i];
 	return NULL;
@@ -252,7 +261,7 @@ static eh_err versions_save(struct eh_config *c)
 	size_t n = 0;
 	char hex[EH_CONFIG_SIG_HEX];
 
-	for (unsigned i = 0; i < EH_CONFIG_MAX_TOPICS; i++) {
+	for (unsigned i = 0; i < c->versions_used; i++) {
 		const struct eh_config_version *v = &c->versions[i];
 		if (!v->topic[0])
 			continue;
@@ -267,22 +276,6 @@ static eh_err versions_save(struct eh_config *c)
 }
 
 /* One line: "<version> <64 hex> <topic>". */
-/* Zero n bytes at p, skipping the pages that hold only zeros: a page of
- * static storage never written costs no RAM, and stays so when it is only
- * read. The versions table is 160 KiB for the few topics a box signs. */
-static void clear_written(void *p, size_t n)
-{
-	uint8_t *b = p, *end = b + n;
-
-	while (b < end) {
-		uint8_t *next = (uint8_t *)(((uintptr_t)b | 4095u) + 1u);
-		size_t k = (size_t)((next < end ? next : end) - b);
-		if (b[0] != 0 || (k > 1 && memcmp(b, b + 1, k - 1) != 0))
-			memset(b, 0, k);
-		b += k;
-	}
-}
-
 static bool versions_line(struct eh_config *c, const char *p, size_t n, unsigned *count)
 {
 	uint64_t v = 0;
@@ -299,6 +292,8 @@ static bool versions_line(struct eh_config *c, const char *p, size_t n, unsigned
 	if (i == 0 || v == 0 || i + 1 + 64 + 1 >= n || p[i] != ' ' || p[i + 65] != ' ')
 		return false;
 	e = &c->versions[*count];
+	if (c->versions_used < *count + 1)
+		c->versions_used = *count + 1; /* written from here on, even if refused */
 	if (!hex_to_bytes(p + i + 1, e->digest, sizeof(e->digest)))
 		return false;
 	size_t tn = n - (i + 66);
@@ -342,7 +337,7 @@ static eh_err versions_load(struct eh_config *c)
 	EH_LOG_INF("config", "%s: %u signed topic versions", c->init.versions_path, count);
 	return EH_OK;
 bad:
-	clear_written(c->versions, sizeof(c->versions));
+	versions_clear(c);
 	return rc;
 }
 
@@ -358,9 +353,11 @@ static eh_err version_record(struct eh_config *c, const char *topic, uint64_t ve
 		return EH_ERR_TOOBIG;
 	}
 	if (e == NULL) {
-		for (unsigned i = 0; e == NULL && i < EH_CONFIG_MAX_TOPICS; i++)
+		for (unsigned i = 0; e == NULL && i < c->versions_used; i++)
 			if (!c->versions[i].topic[0])
 				e = &c->versions[i];
+		if (e == NULL && c->versions_used < EH_CONFIG_MAX_TOPICS)
+			e = &c->versions[c->versions_used++];
 		if (e == NULL) {
 			eh_errs_add(errs, "version", "no room to keep it: %d signed topics at most",
 				    EH_CONFIG_MAX_TOPICS);
@@ -776,7 +773,7 @@ eh_err eh_config_init(struct eh_config *c, const struct eh_config_init *init)
 	/* Not the webhook and filter tables (a free slot is id 0; a slot is
 	 * written whole when a webhook takes it), the catalog arena nor the
 	 * versions file buffer: zeroing them would make ~800 KiB resident for
-	 * nothing. */
+	 * nothing. The versions table is cleared as far as it was used. */
 	for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++) {
 		struct eh_webhook *w = &c->webhooks[s];
 		/* read first: a slot never written stays off the resident set */
@@ -790,7 +787,7 @@ eh_err eh_config_init(struct eh_config *c, const struct eh_config_init *init)
 	memset(&c->gateway, 0,
 	       offsetof(struct eh_config, arena) - offsetof(struct eh_config, gateway));
 	c->arena_used = 0;
-	clear_written(c->versions, sizeof(c->versions));
+	versions_clear(c);
 	memset(&c->accepted, 0,
 	       offsetof(struct eh_config, vfile) - offsetof(struct eh_config, accepted));
 	c->init = *init;

@@ -133,6 +133,10 @@ struct eh_config {
 	int slot_hint; /* eh_config_hint_slot: -1 = lowest free slot */
 	int default_log_level;                     /* the level at init: gateway default */
 	char vfile[EH_CONFIG_VERSIONS_FILE_MAX];    /* versions file text, read and written */
+	/* Kept across inits (static storage starts zeroed): versions[0, versions_used) may
+	 * hold entries; nothing past it is read or written, so the unused part of the table
+	 * costs no RAM. */
+	unsigned versions_used;
 };
 
 /* Whether topic is a webhook topic, P/config/webhooks/<id> or a fleet's

@@ -367,3 +367,30 @@ EH_TEST(ctl_sign_prints_the_property)
 	CHECK_EQ(run_sign(nokeyv, 6, out, sizeof(out)), 2);
 	cleanup_dir();
 }
+
+/* init clears the versions table only as far as it was used: a second init
+ * over another (empty) history still forgets every topic, and nothing past the
+ * entries in use is written. */
+EH_TEST(init_forgets_every_version_and_writes_only_used_entries)
+{
+	static const uint8_t zero[sizeof(C.versions[0])];
+	unsigned past = 0;
+
+	fresh_dir();
+	REQUIRE(init_signed() == EH_OK);
+	CHECK_EQ(put_signed(T7, V2), EH_OK);
+	CHECK_EQ(put_signed("edge/config/gateway", "{\"version\": 9, \"verbose\": true}"), EH_OK);
+	CHECK_EQ(C.versions_used, 2);
+	for (unsigned i = C.versions_used; i < EH_CONFIG_MAX_TOPICS; i++)
+		past += memcmp(&C.versions[i], zero, sizeof(zero)) != 0;
+	CHECK_EQ(past, 0);
+
+	unlink(vpath); /* another history: empty */
+	REQUIRE(init_signed() == EH_OK);
+	CHECK_EQ(C.versions_used, 0);
+	CHECK(C.versions[0].topic[0] == '\0' && C.versions[1].topic[0] == '\0');
+	CHECK_EQ(put_signed(T7, V1), EH_OK); /* version 2 is forgotten */
+	CHECK(R.accepted);
+	CHECK_EQ(C.webhooks[0].version, 1);
+	CHECK_EQ(C.versions_used, 1);
+}
