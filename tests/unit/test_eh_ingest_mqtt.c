@@ -50,6 +50,9 @@ static struct {
 	uint64_t last_staged;		   /* seq of the newest staged record */
 	unsigned failures;
 	bool retry; /* room may have appeared: retry held input at the next tick */
+	unsigned connects, disconnects;
+	uint64_t published_tag;
+	int published_ok; /* -1: no on_published yet */
 } S;
 
 /* ==== The daemon's glue ==== */
@@ -119,6 +122,26 @@ static void on_message(void *ctx, const char *topic, const uint8_t *payload, siz
 	eh_ingest_offer(&G, EH_TYPE_EVENTS, payload, len, m);
 }
 
+static void on_connect(void *ctx, bool session_present)
+{
+	(void)ctx;
+	(void)session_present;
+	S.connects++;
+}
+
+static void on_disconnect(void *ctx)
+{
+	(void)ctx;
+	S.disconnects++;
+}
+
+static void on_published(void *ctx, uint64_t tag, bool ok)
+{
+	(void)ctx;
+	S.published_tag = tag;
+	S.published_ok = ok;
+}
+
 static void on_wake(struct eh_loop *l, void *arg)
 {
 	(void)l;
@@ -153,11 +176,13 @@ static void open_queue(enum eh_queue_full_policy policy)
 
 static void rig(enum eh_queue_full_policy policy)
 {
-	static const struct eh_mqtt_handlers h = {on_message, NULL, NULL, NULL, NULL};
+	static const struct eh_mqtt_handlers h = {on_message, on_connect, on_disconnect,
+						  on_published, NULL};
 	struct eh_commit_config cc;
 	struct eh_mqtt_config mc;
 
 	memset(&S, 0, sizeof(S));
+	S.published_ok = -1;
 	memset(&emu, 0, sizeof(emu));
 	memset(dur, 0, sizeof(dur));
 	emu.durable = dur;
@@ -441,5 +466,36 @@ EH_TEST(a_full_queue_pauses_and_room_resumes_with_the_held_first)
 	CHECK_EQ(F.resumes, F.pauses);
 	CHECK(F.undone_max <= F.window);
 	CHECK_EQ(G.st.queued, N);
+	fini();
+}
+
+/* The fake itself: publishes only while connected, recorded as sent;
+ * a tracked one is answered only when the test says so, once. */
+EH_TEST(the_fake_records_publishes_and_answers_tracked_ones_when_told)
+{
+	rig(EH_QUEUE_DROP_OLDEST);
+	advance(0);
+	CHECK_EQ(S.connects, 1);
+	CHECK_EQ(eh_mqtt_publish(&M, "edge/status", "{}", 2, 1, true), EH_OK);
+	CHECK_EQ(eh_mqtt_publish_tracked(&M, "edge/deadletter/1", "[1]", 3, 42), EH_OK);
+	REQUIRE(F.npubs == 2);
+	CHECK_STR(F.pubs[0].topic, "edge/status");
+	CHECK(F.pubs[0].retain && F.pubs[0].qos == 1 && !F.pubs[0].tracked);
+	CHECK(F.pubs[1].tracked && F.pubs[1].tag == 42 && !F.pubs[1].retain);
+	advance(10);
+	CHECK_EQ(S.published_ok, -1); /* the broker has not answered */
+	eh_mqtt_fake_report(&F, true);
+	advance(0);
+	CHECK_EQ(S.published_ok, 1);
+	CHECK_EQ(S.published_tag, 42);
+	S.published_ok = -1;
+	eh_mqtt_fake_report(&F, false);
+	advance(0);
+	CHECK_EQ(S.published_ok, -1); /* answered once */
+	eh_mqtt_fake_disconnect(&F);
+	CHECK_EQ(eh_mqtt_publish(&M, "edge/status", "{}", 2, 1, true), EH_ERR_CLOSED);
+	advance(0);
+	CHECK_EQ(S.disconnects, 1);
+	CHECK_EQ(F.npubs, 2);
 	fini();
 }
