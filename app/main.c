@@ -1408,6 +1408,10 @@ static void seen_hash(void *ctx, uint64_t hash)
 	eh_ingest_remember_hash(&d->ingest, hash);
 }
 
+#ifndef EH_MAIN_QUEUE_CACHE
+#define EH_MAIN_QUEUE_CACHE (128u * 1024u) /* the queue's read cache at most */
+#endif
+
 static int open_queue(void)
 {
 	struct eh_queue_config qc;
@@ -1427,6 +1431,21 @@ static int open_queue(void)
 	qc.commit_interval_ms = D.boot.queue.commit_interval_ms;
 	qc.full_policy =
 	    D.boot.queue.full_policy == EH_BOOT_BLOCK ? EH_QUEUE_BLOCK : EH_QUEUE_DROP_OLDEST;
+	/* The id a blank device is formatted with (unused on a formatted one). */
+	if (eh_crypto_random(&qc.uid, sizeof(qc.uid)) != EH_OK || qc.uid == 0) {
+		EH_LOG_ERR("queue", "no random bytes for the queue's id");
+		eh_flash_close(&D.flash);
+		return EXIT_STORAGE;
+	}
+	/* The newest records are read back from RAM: a window of the newest
+	 * segment's bytes, the segment size up to EH_MAIN_QUEUE_CACHE. Taken
+	 * once here, kept until exit; pages become resident as they are
+	 * written. Without it (no memory) the queue reads the device. */
+	qc.cache_bytes =
+	    D.flash.block_size < EH_MAIN_QUEUE_CACHE ? D.flash.block_size : EH_MAIN_QUEUE_CACHE;
+	qc.cache = malloc(qc.cache_bytes);
+	if (qc.cache == NULL)
+		qc.cache_bytes = 0;
 	uint64_t t0 = eh_time_mono_us();
 	rc = eh_queue_open(&D.queue, &qc);
 	if (rc != EH_OK) {
