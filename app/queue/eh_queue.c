@@ -173,17 +173,13 @@ static void cache_drop(struct eh_queue *q)
 	q->cache.valid = false;
 }
 
-/* Copy len bytes between the ring buffer at segment offset off and p. */
-static void cache_copy(struct eh_queue_cache *c, uint32_t off, uint8_t *p, uint32_t len, bool in)
+/* Where segment offset off sits in the window's ring buffer, and how many
+ * of len bytes fit before the buffer's end (the rest wraps to its start). */
+static uint32_t cache_at(const struct eh_queue_cache *c, uint32_t off, uint32_t len, uint32_t *n)
 {
-	uint32_t at = (off - c->base) % c->cap, n = c->cap - at < len ? c->cap - at : len;
-	if (in) {
-		memcpy(c->buf + at, p, n);
-		memcpy(c->buf, p + n, len - n);
-	} else {
-		memcpy(p, c->buf + at, n);
-		memcpy(p + n, c->buf, len - n);
-	}
+	uint32_t at = (off - c->base) % c->cap;
+	*n = c->cap - at < len ? c->cap - at : len;
+	return at;
 }
 
 static bool cache_get(struct eh_queue *q, uint32_t seg, uint32_t off, void *dst, uint32_t len)
@@ -192,7 +188,9 @@ static bool cache_get(struct eh_queue *q, uint32_t seg, uint32_t off, void *dst,
 	if (!c->valid || c->seg != seg || c->seg_seq != q->segs[seg].seg_seq || off < c->lo ||
 	    (uint64_t)off + len > c->hi)
 		return false;
-	cache_copy(c, off, dst, len, false);
+	uint32_t n, at = cache_at(c, off, len, &n);
+	memcpy(dst, c->buf + at, n);
+	memcpy((uint8_t *)dst + n, c->buf, len - n);
 	q->st.cache_hits++;
 	return true;
 }
@@ -216,7 +214,9 @@ static void cache_put(struct eh_queue *q, uint32_t seg, uint32_t off, const uint
 		c->seg_seq = q->segs[seg].seg_seq;
 		c->lo = c->hi = c->base = off;
 	}
-	cache_copy(c, off, (uint8_t *)src, len, true);
+	uint32_t n, at = cache_at(c, off, len, &n);
+	memcpy(c->buf + at, src, n);
+	memcpy(c->buf, src + n, len - n);
 	c->hi = off + len;
 	if (c->hi - c->lo > c->cap)
 		c->lo = c->hi - c->cap;
