@@ -26,6 +26,7 @@
 #include "eh_log.h"
 #include "eh_loop.h"
 #include "eh_mqtt.h"
+#include "eh_mqtt_paho.h"
 #include "eh_note.h"
 #include "eh_notify.h"
 #include "eh_queue.h"
@@ -34,6 +35,7 @@
 #include "eh_seen.h"
 #include "eh_signal.h"
 #include "eh_status.h"
+#include "eh_status_pub.h"
 #include "eh_time.h"
 #include "eh_tls_pool.h"
 
@@ -44,7 +46,6 @@
 
 #define EXIT_USAGE 2   /* bad usage or bad bootstrap config */
 #define EXIT_STORAGE 3 /* queue storage unusable */
-#define STATUS_BUF 8192
 #define SNAPSHOT_MS 3000 /* how long start waits for the broker's retained config */
 
 /* ==== The daemon's state: one static instance ==== */
@@ -61,20 +62,19 @@ struct daemon {
 	struct eh_resolver resolver; /* receiver names, off the loop thread */
 	struct eh_tls_pool tls_pool; /* delivery's transports: TLS with the CA bundle, TCP */
 	struct eh_mqtt mqtt;
+	struct eh_mqtt_paho mqtt_paho; /* the backend behind mqtt */
 	struct eh_coap coap;
 	struct eh_httpd httpd;
 	bool mqtt_open;
 	bool coap_open;
 	bool httpd_open;
-	struct eh_status_ages ages; /* append times, for the oldest undelivered age */
-	uint64_t peek_head[EH_MAX_WEBHOOKS][EH_TYPE_COUNT]; /* first seq of the last peek */
+	struct eh_status_pub status; /* P/status, webhook states, /metrics */
 
 	struct eh_commit commit;
 	struct eh_ingest ingest;
 	struct eh_seen seen; /* the redelivery filter across restarts */
 
 	uint64_t started_ms;
-	uint64_t started_wall_ms; /* wall time at started_ms */
 	uint64_t mqtt_reconnects;
 	bool mqtt_connected;
 
@@ -90,20 +90,12 @@ struct daemon {
 	uint64_t stop_deadline_ms;
 	uint32_t drain_timer;
 
-	uint32_t status_timer;
-	uint64_t status_hash;
-	uint64_t webhook_hash[EH_MAX_WEBHOOKS];
-	uint64_t watchdog_ms;
-	uint32_t watchdog_timer;
 	int exit_code;
 	const char *config_path; /* the bootstrap file, read again on SIGHUP */
 	bool level_override;	 /* --log-level given: SIGHUP keeps it */
 };
 
 static struct daemon D;
-
-/* Scratch buffers for the loop thread (never on the stack: they are big). */
-static char status_buf[STATUS_BUF];
 
 /* ==== Small helpers ==== */
 
@@ -175,7 +167,7 @@ static eh_err in_append(void *ctx, unsigned type, uint64_t mask, const uint8_t *
 		eh_seen_flush(&d->seen);
 	if (rc == EH_OK) {
 		eh_seen_add(&d->seen, seq, hash);
-		eh_status_ages_note(&d->ages, seq, eh_loop_now(&d->loop));
+		eh_status_pub_appended(&d->status, seq, eh_loop_now(&d->loop));
 	}
 	return rc;
 }
@@ -228,7 +220,7 @@ static void ctl_webhook_set(void *ctx, unsigned slot, const struct eh_webhook *w
 	struct daemon *d = ctx;
 	eh_delivery_set_webhook(&d->delivery, slot, w);
 	if (w == NULL)
-		d->webhook_hash[slot] = 0;
+		eh_status_pub_forget(&d->status, slot);
 }
 
 static void ctl_changed(void *ctx)
@@ -261,8 +253,6 @@ static void on_message(void *ctx, const char *topic, const uint8_t *payload, siz
 	eh_mqtt_done(&D.mqtt, m);
 }
 
-static void publish_status(bool force);
-
 static void on_connect(void *ctx, bool session_present)
 {
 	(void)ctx;
@@ -270,7 +260,7 @@ static void on_connect(void *ctx, bool session_present)
 		return;
 	D.mqtt_connected = true;
 	(void)session_present; /* the driver logs the connection */
-	publish_status(true);
+	eh_status_pub_publish(&D.status, true);
 	eh_control_on_connect(&D.control); /* clears, then the fence */
 }
 
@@ -306,8 +296,8 @@ static eh_err src_peek(void *ctx, unsigned slot, unsigned type, struct eh_delive
 		if (recs[*n - 1].seq > eh_queue_durable_seq(&D.queue))
 			return EH_ERR_IO;
 	}
-	if (*n > 0)
-		D.peek_head[slot][type] = recs[0].seq; /* the oldest undelivered, for /metrics */
+	if (*n > 0) /* the oldest undelivered, for its age */
+		eh_status_pub_peeked(&D.status, slot, type, recs[0].seq);
 	for (size_t i = 0; i < *n; i++) {
 		items[i].seq = recs[i].seq;
 		items[i].raw = recs[i].payload;
@@ -384,168 +374,120 @@ static void on_published(void *ctx, uint64_t tag, bool ok)
 	eh_delivery_deadletter_done(&D.delivery, tag, ok);
 }
 
-/* ==== Status ==== */
+/* ==== Status sources and sink ==== */
 
-static void fill_figures(struct eh_status_figures *f)
+static void st_ingest(void *ctx, struct eh_status_ingest *out)
 {
+	struct daemon *d = ctx;
+	*out = d->ingest.st;
+}
+
+static void st_config(void *ctx, struct eh_status_config *out)
+{
+	struct daemon *d = ctx;
+	eh_control_status(&d->control, out);
+}
+
+static void st_queue(void *ctx, struct eh_status_queue *out, uint64_t drops[EH_MAX_WEBHOOKS])
+{
+	struct daemon *d = ctx;
 	struct eh_queue_stats qs;
-	memset(f, 0, sizeof(*f));
-	f->state = "online";
-	f->version = EH_VERSION;
-	f->device_id = D.boot.device_id;
-	f->uptime_s = (eh_loop_now(&D.loop) - D.started_ms) / 1000;
-	f->mqtt_connected = D.mqtt_connected;
-	f->mqtt_reconnects = D.mqtt_reconnects;
-	f->in = D.ingest.st;
-	eh_control_status(&D.control, &f->config);
-	eh_queue_stats(&D.queue, &qs);
-	f->queue.capacity_bytes = qs.capacity_bytes;
-	f->queue.used_bytes = qs.used_bytes;
-	f->queue.records = qs.records;
-	f->queue.corrupt = qs.corrupt_skipped;
-	f->queue.bytes_written = qs.bytes_written;
-	f->queue.syncs = qs.syncs;
-	f->queue.full_policy = D.boot.queue.full_policy == EH_BOOT_BLOCK ? "block" : "drop_oldest";
-	for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++) {
-		struct eh_delivery_wstats ws;
-		f->queue.dropped += qs.drops[s];
-		if (D.config.webhooks[s].id == 0)
-			continue;
-		eh_delivery_stats(&D.delivery, s, &ws);
-		f->sent += ws.sent;
-		f->failed_attempts += ws.failed_attempts;
-		f->dead_lettered += ws.dead_lettered;
-	}
+	eh_queue_stats(&d->queue, &qs);
+	memset(out, 0, sizeof(*out));
+	out->capacity_bytes = qs.capacity_bytes;
+	out->used_bytes = qs.used_bytes;
+	out->records = qs.records;
+	out->corrupt = qs.corrupt_skipped;
+	out->bytes_written = qs.bytes_written;
+	out->syncs = qs.syncs;
+	out->full_policy = d->boot.queue.full_policy == EH_BOOT_BLOCK ? "block" : "drop_oldest";
+	for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++)
+		drops[s] = qs.drops[s];
 }
 
-/* Loop time the oldest undelivered notification of (slot, type) was
- * appended (0: none): the worker's last peek names it (or, before any peek,
- * the first one after the cursor), and the append-time ring dates it;
- * records from before the start date from the start. */
-static uint64_t oldest_appended_ms(unsigned slot, unsigned type, uint64_t lag)
+static bool st_mqtt(void *ctx, uint64_t *reconnects)
 {
-	uint64_t seq = D.peek_head[slot][type];
-
-	if (lag == 0)
-		return 0;
-	if (seq <= eh_queue_cursor(&D.queue, slot, type))
-		seq = eh_queue_cursor(&D.queue, slot, type) + 1;
-	return eh_status_ages_time(&D.ages, seq, D.started_ms);
+	struct daemon *d = ctx;
+	*reconnects = d->mqtt_reconnects;
+	return d->mqtt_connected;
 }
 
-/* The same for the whole webhook, as a wall time (from the start's wall
- * time, so it does not move with the clock between two renders). */
-static uint64_t oldest_wall_ms(unsigned slot)
+static uint32_t st_webhook(void *ctx, unsigned slot, bool *active)
 {
-	uint64_t oldest = 0;
-
-	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
-		uint64_t at = oldest_appended_ms(slot, t, eh_queue_lag(&D.queue, slot, t));
-		if (at && (oldest == 0 || at < oldest))
-			oldest = at;
-	}
-	return oldest ? D.started_wall_ms + (oldest - D.started_ms) : 0;
+	struct daemon *d = ctx;
+	*active = d->config.webhooks[slot].active;
+	return d->config.webhooks[slot].id;
 }
 
-static size_t webhook_state(unsigned slot, char *buf, size_t cap)
+static void st_slot(void *ctx, unsigned slot, struct eh_status_slot *out)
 {
-	struct eh_status_webhook w;
+	struct daemon *d = ctx;
 	struct eh_delivery_wstats ws;
-	struct eh_queue_stats qs;
-	const struct eh_webhook *wh = &D.config.webhooks[slot];
-	memset(&w, 0, sizeof(w));
-	eh_delivery_stats(&D.delivery, slot, &ws);
-	eh_queue_stats(&D.queue, &qs);
-	w.id = wh->id;
-	w.active = wh->active;
-	for (unsigned t = 0; t < EH_TYPE_COUNT; t++)
-		w.queue[t] = eh_queue_lag(&D.queue, slot, t);
-	w.sent = ws.sent;
-	w.failed_attempts = ws.failed_attempts;
-	w.dropped = qs.drops[slot];
-	w.dead_lettered = ws.dead_lettered;
-	w.dead_letters_pending = ws.dead_letters_pending;
-	snprintf(w.last_error, sizeof(w.last_error), "%s", ws.last_error);
-	w.last_error_ms = ws.last_error_ms;
-	w.last_success_ms = ws.last_success_ms;
-	w.oldest_ms = oldest_wall_ms(slot);
-	w.attempt = ws.attempt;
-	w.next_attempt_at_ms = ws.next_attempt_at_ms;
-	return eh_status_render_webhook(&w, buf, cap);
+	eh_delivery_stats(&d->delivery, slot, &ws);
+	out->sent = ws.sent;
+	out->failed_attempts = ws.failed_attempts;
+	out->dead_lettered = ws.dead_lettered;
+	out->dead_letters_pending = ws.dead_letters_pending;
+	snprintf(out->last_error, sizeof(out->last_error), "%s", ws.last_error);
+	out->last_error_ms = ws.last_error_ms;
+	out->last_success_ms = ws.last_success_ms;
+	out->attempt = ws.attempt;
+	out->next_attempt_at_ms = ws.next_attempt_at_ms;
+	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
+		out->by_type[t].sent = ws.by_type[t].sent;
+		out->by_type[t].failed_attempts = ws.by_type[t].failed_attempts;
+		out->by_type[t].dead_lettered = ws.by_type[t].dead_lettered;
+	}
 }
+
+static uint64_t st_lag(void *ctx, unsigned slot, unsigned type)
+{
+	struct daemon *d = ctx;
+	return eh_queue_lag(&d->queue, slot, type);
+}
+
+static uint64_t st_cursor(void *ctx, unsigned slot, unsigned type)
+{
+	struct daemon *d = ctx;
+	return eh_queue_cursor(&d->queue, slot, type);
+}
+
+static const struct eh_status_pub_sources status_sources = {
+    st_ingest, st_config, st_queue, st_mqtt, st_webhook, st_slot, st_lag, st_cursor};
+
+static void st_publish(void *ctx, const char *topic, const char *body, size_t len)
+{
+	(void)ctx;
+	publish(topic, body, len, 1, true);
+}
+
+static void st_changed(void *ctx)
+{
+	struct daemon *d = ctx;
+	if (d->coap_open)
+		eh_coap_status_changed(&d->coap);
+}
+
+static void st_alive(void *ctx)
+{
+	(void)ctx;
+	eh_notify("WATCHDOG=1");
+}
+
+static const struct eh_status_pub_sink status_sink = {st_publish, st_changed, st_alive};
 
 static size_t status_json(void *ctx, char *buf, size_t cap)
 {
-	struct eh_status_figures f;
-	(void)ctx;
-	fill_figures(&f);
-	return eh_status_render(&f, buf, cap);
-}
-
-/* Publish P/status and each changed webhook state; at most once a second
- * from the timer, or at once when forced (connect). */
-static void publish_status(bool force)
-{
-	struct eh_status_figures f;
-	size_t n;
-	uint64_t h;
-
-	/* The uptime alone does not make the status "changed": hash without it. */
-	fill_figures(&f);
-	uint64_t up = f.uptime_s;
-	f.uptime_s = 0;
-	n = eh_status_render(&f, status_buf, sizeof(status_buf));
-	h = eh_fnv1a64(EH_FNV1A64_SEED, status_buf, n);
-	if (force || h != D.status_hash) {
-		f.uptime_s = up;
-		n = eh_status_render(&f, status_buf, sizeof(status_buf));
-		publish(D.topic_status, status_buf, n, 1, true);
-		D.status_hash = h;
-		if (D.coap_open)
-			eh_coap_status_changed(&D.coap);
-	}
-	for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++) {
-		char t[EH_BOOT_TOPIC_MAX + 48];
-		if (D.config.webhooks[s].id == 0)
-			continue;
-		n = webhook_state(s, status_buf, sizeof(status_buf));
-		h = eh_fnv1a64(EH_FNV1A64_SEED, status_buf, n);
-		if (!force && h == D.webhook_hash[s])
-			continue;
-		D.webhook_hash[s] = h;
-		snprintf(t, sizeof(t), "%s/webhooks/%u/state", D.boot.topic_prefix,
-			 D.config.webhooks[s].id);
-		publish(t, status_buf, n, 1, true);
-	}
-}
-
-static void on_status_timer(struct eh_loop *l, void *arg)
-{
-	(void)arg;
-	if (D.mqtt_connected)
-		publish_status(false);
-	eh_loop_after(l, 1000, on_status_timer, NULL, &D.status_timer);
-}
-
-static void on_watchdog(struct eh_loop *l, void *arg)
-{
-	(void)arg;
-	eh_notify("WATCHDOG=1");
-	eh_loop_after(l, D.watchdog_ms, on_watchdog, NULL, &D.watchdog_timer);
+	struct daemon *d = ctx;
+	return eh_status_pub_json(&d->status, buf, cap);
 }
 
 /* ==== CoAP handlers ==== */
 
 static eh_err coap_webhook(void *ctx, uint32_t id, char *buf, size_t cap, size_t *len)
 {
-	(void)ctx;
-	for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++) {
-		if (D.config.webhooks[s].id != id || id == 0)
-			continue;
-		*len = webhook_state(s, buf, cap);
-		return *len ? EH_OK : EH_ERR_NOSPC;
-	}
-	return EH_ERR_NOENT;
+	struct daemon *d = ctx;
+	return eh_status_pub_webhook_json(&d->status, id, buf, cap, len);
 }
 
 /* CoAP answers 2.04 only once the notification is durable, so this path
@@ -598,44 +540,16 @@ static eh_err http_ingest(void *ctx, int type, const uint8_t *body, size_t len, 
 	return EH_OK;
 }
 
-/* Seconds since the oldest undelivered notification of (slot, type) was appended. */
-static uint64_t oldest_age_s(unsigned slot, unsigned type, uint64_t lag)
-{
-	uint64_t now = eh_loop_now(&D.loop), at = oldest_appended_ms(slot, type, lag);
-	return at && now > at ? (now - at) / 1000 : 0;
-}
-
 static size_t http_metrics(void *ctx, char *buf, size_t cap)
 {
-	static struct eh_status_metric_webhook mw[EH_MAX_WEBHOOKS];
-	struct eh_status_figures f;
-	size_t n = 0;
-
-	(void)ctx;
-	fill_figures(&f);
-	for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++) {
-		struct eh_delivery_wstats ws;
-		if (D.config.webhooks[s].id == 0)
-			continue;
-		eh_delivery_stats(&D.delivery, s, &ws);
-		mw[n].id = D.config.webhooks[s].id;
-		for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
-			struct eh_status_metric_type *m = &mw[n].t[t];
-			m->depth = eh_queue_lag(&D.queue, s, t);
-			m->oldest_age_s = oldest_age_s(s, t, m->depth);
-			m->sent = ws.by_type[t].sent;
-			m->failed_attempts = ws.by_type[t].failed_attempts;
-			m->dead_lettered = ws.by_type[t].dead_lettered;
-		}
-		n++;
-	}
-	return eh_status_render_metrics(&f, mw, n, buf, cap);
+	struct daemon *d = ctx;
+	return eh_status_pub_metrics(&d->status, buf, cap);
 }
 
 static int open_httpd(void)
 {
 	static struct eh_httpd_mhd st;
-	static const struct eh_httpd_handlers hh = {status_json, http_metrics, http_ingest, NULL};
+	static const struct eh_httpd_handlers hh = {status_json, http_metrics, http_ingest, &D};
 	struct eh_httpd_config hc;
 
 	if (D.boot.http.port == 0)
@@ -791,7 +705,7 @@ static bool replay_backlog(void)
 	if (D.exit_code)
 		return false;
 	jback.pending = false;
-	eh_mqtt_journal_release(&D.mqtt);
+	eh_mqtt_journal_release(&D.mqtt_paho);
 	eh_mqtt_resume(&D.mqtt);
 	EH_LOG_INF("queue", "room again: the journalled messages are queued, input resumed");
 	return true;
@@ -1202,7 +1116,6 @@ static void mqtt_reconnect(const struct eh_bootstrap *nb)
 		eh_loop_stop(&D.loop);
 		return;
 	}
-	eh_loop_on_wake(&D.loop, on_wake, NULL);
 	D.mqtt_open = true;
 	EH_LOG_INF("edgehookd", "SIGHUP: mqtt credentials and certificates reloaded: reconnecting");
 }
@@ -1243,8 +1156,18 @@ static int start(void)
 	if (eh_loop_init(&D.loop, &eh_clock_system) != EH_OK)
 		return 1;
 	D.started_ms = eh_loop_now(&D.loop);
-	D.started_wall_ms = eh_time_wall_ms();
-	eh_status_ages_init(&D.ages);
+	struct eh_status_pub_config sc = {
+	    .loop = &D.loop,
+	    .src = &status_sources,
+	    .src_ctx = &D,
+	    .sink = &status_sink,
+	    .sink_ctx = &D,
+	    .topic_prefix = D.boot.topic_prefix,
+	    .version = EH_VERSION,
+	    .device_id = D.boot.device_id,
+	    .watchdog_ms = eh_notify_watchdog_ms(),
+	};
+	eh_status_pub_init(&D.status, &sc);
 	struct eh_control_config ctl = {
 	    .config = &D.config,
 	    .store = &D.store,
@@ -1327,15 +1250,15 @@ static int start(void)
 		return rc;
 	mc.journal_keep_bytes = keep;
 	mc.start_paused = jback.pending;
+	eh_mqtt_paho_init(&D.mqtt, &D.mqtt_paho);
 	if (eh_mqtt_open(&D.mqtt, &mc, &D.loop, &mqtt_handlers) != EH_OK) {
 		EH_LOG_ERR("mqtt", "cannot start the MQTT client for %s", D.boot.mqtt.uri);
 		return 1;
 	}
-	eh_loop_on_wake(&D.loop, on_wake, NULL); /* we call eh_mqtt_poll ourselves */
 	D.mqtt_open = true;
 
 	if (D.boot.coap.port != 0) {
-		static struct eh_coap_handlers chs = {status_json, coap_webhook, coap_ingest, NULL};
+		static struct eh_coap_handlers chs = {status_json, coap_webhook, coap_ingest, &D};
 		struct eh_coap_config cc;
 		memset(&cc, 0, sizeof(cc));
 		cc.bind = D.boot.coap.bind;
@@ -1351,10 +1274,8 @@ static int start(void)
 	if ((rc = open_httpd()) >= 0)
 		return rc;
 
-	eh_loop_after(&D.loop, 1000, on_status_timer, NULL, &D.status_timer);
-	D.watchdog_ms = eh_notify_watchdog_ms();
-	if (D.watchdog_ms)
-		eh_loop_after(&D.loop, D.watchdog_ms, on_watchdog, NULL, &D.watchdog_timer);
+	if (eh_status_pub_start(&D.status) != EH_OK)
+		return 1;
 	eh_notify("READY=1\nSTATUS=running");
 	EH_LOG_INF("edgehookd", "edgehookd ready: version %s, device %s, queue %s", EH_VERSION,
 		   D.boot.device_id, D.boot.queue.path);
@@ -1391,6 +1312,7 @@ static void stop(void)
 	eh_seen_close(&D.seen);
 	eh_queue_close(&D.queue);
 	eh_flash_close(&D.flash);
+	eh_status_pub_stop(&D.status);
 	eh_loop_deinit(&D.loop);
 	EH_LOG_INF("edgehookd", "stopped");
 }
