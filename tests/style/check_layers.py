@@ -33,7 +33,8 @@ LIBS = (("cjson", re.compile(r"^(cjson/)?cJSON(_Utils)?\.h$")),
         ("openssl", re.compile(r"^openssl/")))
 ERRNO = re.compile(r"\berrno\b")
 # Headers that name one concrete backend rather than a seam.
-BACKENDS = ("eh_tls_pool.h", "eh_transport_mbedtls.h", "eh_httpd_mhd.h", "eh_flash_emu.h")
+BACKENDS = ("eh_tls_pool.h", "eh_transport_mbedtls.h", "eh_httpd_mhd.h", "eh_flash_emu.h",
+            "eh_mqtt_paho.h")
 
 
 def composition_root(rel):
