@@ -3,7 +3,7 @@
  * MQTTAsync). Messages cross from the library's receive thread to the loop
  * thread through a bounded hand-off window: the library thread waits while
  * the window is full or paused, so memory stays bounded and the broker
- * holds what we have not taken. Durability: see docs/MQTT.md. */
+ * holds what we have not taken. Durability: docs/DURABILITY.md. */
 #ifndef EH_MQTT_H
 #define EH_MQTT_H
 
@@ -33,13 +33,6 @@
 #define EH_MQTT_HMAC_PROP_MAX 129 /* "hmac-sha256" user property value, with NUL */
 #define EH_MQTT_DEFAULT_WINDOW 16
 
-/* The inbound journal's one bound, shared by its writer and its replay: an
- * entry is a 24-byte header, the topic, the hmac-sha256 property and the
- * payload, each at most its limit. A message that would not fit is never
- * written (the app refuses it as oversize); replay skips an entry over it. */
-#define EH_MQTT_J_HDR 24
-#define EH_MQTT_JOURNAL_ENTRY_MAX                                                                  \
-	(EH_MQTT_J_HDR + EH_MQTT_TOPIC_MAX + (EH_MQTT_HMAC_PROP_MAX - 1) + EH_MAX_MSG_BYTES)
 /* TLS to the broker, used when the uri is mqtts:// or ssl:// (OpenSSL, inside
  * Paho's TLS build). TLS 1.2 or later; TLS 1.2 only with ECDHE and AEAD
  * suites. Paths are borrowed like the config's strings. */
@@ -48,6 +41,20 @@ struct eh_mqtt_tls {
 	const char *cert_file; /* PEM client certificate (mutual TLS); NULL: none */
 	const char *key_file;  /* its PEM private key, not encrypted; set with cert_file */
 	bool no_verify_host;   /* true: accept a certificate for another name (warned at open) */
+};
+
+/* The journal the driver writes through (the file is the app's). append
+ * runs in the library thread, done in the loop thread, never both under
+ * the driver's lock. */
+struct eh_mqtt_journal_hook {
+	/* Keep one message; true with *seq (its entry's number) when it is
+	 * kept, false when not (the message goes on unjournalled, counted in
+	 * not_journalled). */
+	bool (*append)(void *ctx, const char *topic, const char *hmac, const void *payload,
+		       size_t len, uint64_t *seq);
+	/* The app called eh_mqtt_done for the message of entry seq. */
+	void (*done)(void *ctx, uint64_t seq);
+	void *ctx;
 };
 
 /* Caller fills; zero means default. Strings are borrowed and must stay valid
@@ -75,18 +82,11 @@ struct eh_mqtt_config {
 	 * connect: the broker's own limit is the only guard). */
 	uint32_t max_packet_bytes;
 	bool start_paused; /* as if eh_mqtt_pause was called before the first message */
-	/* The inbound journal: each message Paho hands over is appended here
-	 * (write(2), no sync) in the library thread before it waits for the
-	 * window, so a kill -9 after Paho's PUBACK loses only the microseconds
-	 * before that write. The app replays it with eh_mqtt_journal_replay
-	 * before eh_mqtt_open, which empties it - all but its first
-	 * journal_keep_bytes, which hold entries the app has not taken yet
-	 * (and whatever follows them is cut: a torn tail). Those are kept, and
-	 * the journal is never emptied, until eh_mqtt_journal_release. NULL: no
-	 * journal. */
-	const char *journal_path;
-	uint64_t journal_rotate_bytes; /* emptied past this when all is done [4 MiB] */
-	uint64_t journal_keep_bytes;   /* [0] */
+	/* The inbound journal (docs/DURABILITY.md): each message Paho hands
+	 * over is given to journal.append in the library thread before it waits
+	 * for the window, so a kill -9 after Paho's PUBACK loses only the
+	 * microseconds before that call. append NULL: no journal. */
+	struct eh_mqtt_journal_hook journal;
 };
 
 /* One message handed to the app. Valid from on_message until eh_mqtt_done. */
@@ -96,7 +96,7 @@ struct eh_mqtt_msg {
 	char *lib_topic;		  /* the library's topic string */
 	uint64_t taken_us;		  /* when the library thread took it (ack already sent) */
 	uint8_t state;			  /* free, filled (waiting for the loop), handed */
-	bool journalled;		  /* its entry is in the journal */
+	uint64_t jseq;			  /* its journal entry's number; 0: none */
 	uint8_t idx;			  /* slot index */
 	char hmac[EH_MQTT_HMAC_PROP_MAX]; /* the user property, "" when absent */
 };
@@ -144,7 +144,7 @@ struct eh_mqtt_stats {
 	uint64_t refused;	  /* dropped by the driver: topic over EH_MQTT_TOPIC_MAX or
 				     holding a NUL byte */
 	uint64_t not_journalled;  /* handed over without a journal entry (payload over
-				     EH_MAX_MSG_BYTES: the app refuses it) or write failed */
+				     EH_MAX_MSG_BYTES: the app refuses it) or append failed */
 	uint64_t window_max_us;	  /* longest taken -> done: broker acked, not yet durable */
 	uint64_t window_sum_us;	  /* sum over `done`, for the mean */
 	uint64_t waited_us;	  /* time the library thread waited for room or resume */
@@ -152,22 +152,6 @@ struct eh_mqtt_stats {
 	int mqtt_version;	  /* 5 or 4 (3.1.1) of the current connection; 0 before */
 	bool connected;
 };
-
-/* When the journal may be emptied. Only journalled messages count: one
- * handed over without an entry (oversize, failed write) must not make the
- * last journalled one look committed. Exposed for the unit tests. */
-struct eh_mqtt_jstate {
-	uint64_t count;	    /* messages journalled, ever */
-	uint64_t done;	    /* of those, eh_mqtt_done */
-	uint64_t committed; /* `done` at the app's last queue commit */
-	uint64_t keep;	    /* bytes at its head the app has not taken: never emptied */
-};
-void eh_mqtt_jstate_written(struct eh_mqtt_jstate *js);
-void eh_mqtt_jstate_done(struct eh_mqtt_jstate *js, bool journalled);
-void eh_mqtt_jstate_committed(struct eh_mqtt_jstate *js);
-/* True when nothing in the journal is needed: every entry is done and
- * covered by a queue commit, and no entry is kept for the app. */
-bool eh_mqtt_jstate_may_empty(const struct eh_mqtt_jstate *js);
 
 struct eh_mqtt {
 	/* internal: set by eh_mqtt_open */
@@ -204,43 +188,7 @@ struct eh_mqtt {
 	char tls_err[192]; /* OpenSSL's reason for the last failed handshake (mu) */
 	struct eh_mqtt_track track[EH_MQTT_MAX_TRACKED];
 	bool open;
-	int jfd;	 /* the journal, -1 = none */
-	uint64_t jbytes; /* its length (library thread, under mu) */
-	struct eh_mqtt_jstate js;
-	uint8_t jbuf[EH_MQTT_JOURNAL_ENTRY_MAX]; /* one journal entry being written */
 };
-
-/* One journalled message, for eh_mqtt_journal_replay. false: not taken
- * (no room); the replay stops at it. */
-typedef bool (*eh_mqtt_replay_fn)(void *ctx, const char *topic, const uint8_t *payload, size_t len,
-				  const char *hmac_prop);
-
-struct eh_mqtt_replay {
-	unsigned replayed; /* entries fn took */
-	unsigned skipped;  /* damaged entries, and intact ones over the bound, passed over */
-	bool stopped;	   /* fn did not take the entry at `next` */
-	uint64_t next;	   /* where to go on: the untaken entry, or past the last whole one */
-};
-
-/* Hand every whole, intact entry of the journal at path, from offset `from`
- * up to `to`, to fn, oldest first. A damaged entry, or one over
- * EH_MQTT_JOURNAL_ENTRY_MAX, is skipped and counted, and replay goes on at
- * the next intact entry; a torn last entry (a kill during its write) ends
- * it. Stops at the first entry fn does not take. buf (cap >=
- * EH_MQTT_JOURNAL_ENTRY_MAX) is scratch. EH_OK also when there is no
- * journal; an error when it cannot be read. */
-eh_err eh_mqtt_journal_replay(const char *path, uint64_t from, uint64_t to, eh_mqtt_replay_fn fn,
-			      void *ctx, uint8_t *buf, size_t cap, struct eh_mqtt_replay *r);
-
-/* Write one entry into buf (cap >= its size): EH_ERR_TOOBIG, nothing
- * written, when it is over EH_MQTT_JOURNAL_ENTRY_MAX (topic over
- * EH_MQTT_TOPIC_MAX, payload over EH_MAX_MSG_BYTES). *total gets its size. */
-eh_err eh_mqtt_journal_encode(uint8_t *buf, size_t cap, const char *topic, const char *hmac,
-			      const void *payload, size_t len, size_t *total);
-
-/* The entries kept at open (journal_keep_bytes) are taken and committed:
- * the journal may be emptied again. Loop thread only. */
-void eh_mqtt_journal_release(struct eh_mqtt *m);
 
 /* Load the TLS files of t as a connection will, so that a bad one is found
  * at start (and by --check-config) rather than at every connect: ca_file
@@ -325,15 +273,11 @@ eh_err eh_mqtt_publish(struct eh_mqtt *m, const char *topic, const void *payload
 eh_err eh_mqtt_publish_tracked(struct eh_mqtt *m, const char *topic, const void *payload,
 			       size_t len, uint64_t tag);
 
-/* The message handed to on_message is taken: staged in the app's queue
- * (durable against a kill through the journal, against a power cut after
- * the next commit: see eh_mqtt_committed), or refused. Frees its slot; a library thread waiting for
- * room goes on. Loop thread only. */
+/* The message handed to on_message is taken: staged in the app's queue,
+ * or refused (what that covers: docs/DURABILITY.md). Frees its slot, tells
+ * the journal hook; a library thread waiting for room goes on. Loop thread
+ * only. */
 void eh_mqtt_done(struct eh_mqtt *m, struct eh_mqtt_msg *msg);
-
-/* The app's queue holds durably every message it has eh_mqtt_done so far:
- * the journal may be emptied once everything journalled is done. */
-void eh_mqtt_committed(struct eh_mqtt *m);
 
 /* Backpressure: stop taking messages (the library thread waits, so the
  * broker keeps the rest) / start again. Loop thread only. */
