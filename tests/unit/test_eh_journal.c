@@ -405,3 +405,26 @@ EH_TEST(hostile_headers_are_refused)
 	CHECK(eh_journal_replay_buf(image, 64, 0, UINT64_MAX, take, &s, &r) == EH_ERR_CORRUPT);
 	CHECK(eh_journal_replay_buf(image, 0, 0, UINT64_MAX, take, &s, &r) == EH_OK);
 }
+
+EH_TEST(a_half_waits_for_its_oldest_entry_even_when_later_ones_are_done)
+{
+	struct eh_journal j;
+	struct eh_journal_stats st;
+	new_path();
+	REQUIRE(eh_journal_open(&j, &(struct eh_journal_config){path, 0}, 0) == EH_OK);
+	uint64_t a = add(&j, "a/A", NULL, BIG, 'A'); /* half 0: held (a full queue) */
+	uint64_t b = add(&j, "a/B", NULL, BIG, 'B'); /* half 1 */
+	eh_journal_done(&j, b);
+	eh_journal_committed(&j);
+	add(&j, "a/C", NULL, BIG, 'C');
+	eh_journal_get_stats(&j, &st);
+	CHECK_EQ(st.spilled, 1); /* half 0 still holds A */
+	struct seen s = {0};
+	struct eh_journal_replay r;
+	REQUIRE(replay(0, &s, &r) == EH_OK);
+	CHECK_EQ(s.n, 3);
+	CHECK_STR(s.topics[0], "a/A");
+	eh_journal_done(&j, a);
+	eh_journal_close(&j);
+	unlink(path);
+}
