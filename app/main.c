@@ -70,7 +70,7 @@ struct daemon {
 
 	struct eh_commit commit;
 	struct eh_ingest ingest;
-	struct eh_seen seen; /* the redelivery filter across restarts */
+	struct eh_seen seen;	   /* the redelivery filter across restarts */
 	struct eh_journal journal; /* MQTT input acknowledged and not yet committed */
 
 	uint64_t started_ms;
@@ -1137,7 +1137,8 @@ static int replay_journal_at_start(bool *paused)
 	struct eh_journal_config jc = {D.journal_path, 0};
 
 	*paused = false;
-	eh_err rc = eh_journal_replay_file(D.journal_path, 0, UINT64_MAX, replay_journalled, &D, &r);
+	eh_err rc =
+	    eh_journal_replay_file(D.journal_path, 0, UINT64_MAX, replay_journalled, &D, &r);
 	if (rc != EH_OK) {
 		EH_LOG_ERR("mqtt", "cannot read the journal %s: %s: stopping, the journal is kept",
 			   D.journal_path, eh_err_str(rc));

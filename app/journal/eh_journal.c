@@ -11,7 +11,7 @@
 #include "eh_hash.h"
 #include "eh_log.h"
 
-#define F_MAGIC 0x4c4a4845u  /* "EHJL" */
+#define F_MAGIC 0x4c4a4845u /* "EHJL" */
 #define F_VERSION 2u
 #define E_MAGIC 0x454a4845u  /* "EHJE" */
 #define V1_MAGIC 0x314a4845u /* "EHJ1": the previous format, host-endian */
@@ -425,7 +425,8 @@ bool eh_journal_append(struct eh_journal *j, const char *topic, const char *hmac
 		put_mapped(j, j->cur, topic, tl, hmac, hl, payload, len, size);
 		goto out;
 	}
-	if (j->spill_len > 0 && spill_free && !j->kept && eh_file_truncate(j->fd, j->map_len) == EH_OK) {
+	if (j->spill_len > 0 && spill_free && !j->kept &&
+	    eh_file_truncate(j->fd, j->map_len) == EH_OK) {
 		j->spill_len = 0;
 		j->last[SPILL] = 0;
 	}
@@ -581,8 +582,7 @@ static bool copy_kept(void *ctx, const char *topic, const uint8_t *payload, size
 /* Start the writer on a fresh file at path.tmp, copy the kept entries of
  * the old file (mapped at old, old_len bytes) into it, rename it over
  * path. */
-static eh_err rebuild(struct eh_journal *j, const uint8_t *old, size_t old_len,
-		      uint64_t keep_from)
+static eh_err rebuild(struct eh_journal *j, const uint8_t *old, size_t old_len, uint64_t keep_from)
 {
 	char tmp[4096 + 8];
 	uint8_t h[HDR];

@@ -36,9 +36,8 @@
  * the property and the payload, each at its limit, padded to 8 bytes. A
  * message over it is never written (the app refuses it as oversize);
  * replay treats a length over it as damage. */
-#define EH_JOURNAL_ENTRY_MAX                                                                       \
-	((EH_JOURNAL_ENTRY_HDR + EH_MQTT_TOPIC_MAX + EH_JOURNAL_HMAC_MAX + EH_MAX_MSG_BYTES + 7u) &  \
-	 ~(size_t)7u)
+#define EH_JOURNAL_ENTRY_DATA_MAX (EH_MQTT_TOPIC_MAX + EH_JOURNAL_HMAC_MAX + EH_MAX_MSG_BYTES)
+#define EH_JOURNAL_ENTRY_MAX ((EH_JOURNAL_ENTRY_HDR + EH_JOURNAL_ENTRY_DATA_MAX + 7u) & ~(size_t)7u)
 /* The smallest area: two halves that each hold the largest entry. */
 #define EH_JOURNAL_AREA_MIN (2u * ((EH_JOURNAL_ENTRY_MAX + 4095u) & ~(size_t)4095u))
 #define EH_JOURNAL_DONE_BITS 256 /* entries appended and not yet done, at most */

@@ -24,8 +24,7 @@ struct cb {
 	unsigned long sum;
 };
 
-static bool take(void *ctx, const char *topic, const uint8_t *payload, size_t len,
-		 const char *hmac)
+static bool take(void *ctx, const char *topic, const uint8_t *payload, size_t len, const char *hmac)
 {
 	struct cb *c = ctx;
 	size_t tl = strlen(topic);

@@ -23,7 +23,7 @@ struct seen {
 	char topics[16][64];
 	char hmacs[16][8];
 	size_t lens[16];
-	uint8_t first[16]; /* the payload's first byte */
+	uint8_t first[16];  /* the payload's first byte */
 	unsigned refuse_at; /* 1-based call that is not taken; 0: take all */
 	unsigned calls;
 };
@@ -147,9 +147,9 @@ EH_TEST(little_endian_bytes_match_a_hand_written_entry)
 	/* Entry: "EHJE", CRC-32C of bytes 8.., number 1 (8 bytes), payload
 	 * length 3 (4), topic length 3 (2), hmac length 2, 0, then "t/x",
 	 * "ab", "zzz", padded to 40 bytes with zeros. */
-	static const uint8_t e[32] = {'E', 'H', 'J', 'E', 0, 0, 0, 0, 1,   0,   0,   0,   0,
-				      0,   0,   0,   3,   0, 0, 0, 3, 0,   2,   0,   't', '/',
-				      'x', 'a', 'b', 'z', 'z', 'z'};
+	static const uint8_t e[32] = {'E', 'H', 'J', 'E', 0,   0,   0,	 0,   1,   0,  0,
+				      0,   0,	0,   0,	  0,   3,   0,	 0,   0,   3,  0,
+				      2,   0,	't', '/', 'x', 'a', 'b', 'z', 'z', 'z'};
 	memset(want, 0, sizeof(want));
 	memcpy(want, e, sizeof(e));
 	c = eh_crc32c(0, want + 8, 16 + 3 + 2 + 3);
@@ -181,7 +181,7 @@ EH_TEST(torn_tail_ends_replay_and_damaged_entry_is_skipped)
 	add(&j, "a/3", NULL, 30, '3'); /* at 120, 64 bytes */
 	add(&j, "a/4", NULL, 40, '4'); /* at 184 */
 	eh_journal_close(&j);
-	poke(72 + 24 + 5, "X", 1);	 /* a flipped payload byte in a/2 */
+	poke(72 + 24 + 5, "X", 1);	  /* a flipped payload byte in a/2 */
 	poke(184 + 24 + 3 + 39, "\0", 1); /* a/4's last byte never written: torn */
 	struct seen s = {0};
 	struct eh_journal_replay r;
