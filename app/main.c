@@ -14,6 +14,7 @@
 #include "eh_commit.h"
 #include "eh_config.h"
 #include "eh_config_store.h"
+#include "eh_control.h"
 #include "eh_crypto.h"
 #include "eh_delivery.h"
 #include "eh_file.h"
@@ -34,6 +35,7 @@
 #include "eh_seen.h"
 #include "eh_signal.h"
 #include "eh_status.h"
+#include "eh_status_pub.h"
 #include "eh_time.h"
 
 #include <getopt.h>
@@ -43,8 +45,6 @@
 
 #define EXIT_USAGE 2   /* bad usage or bad bootstrap config */
 #define EXIT_STORAGE 3 /* queue storage unusable */
-#define STATUS_BUF 8192
-#define RECONCILE_SEEN (EH_MAX_WEBHOOKS * 4) /* retained webhook topics tracked */
 #define SNAPSHOT_MS 3000 /* how long start waits for the broker's retained config */
 
 /* ==== The daemon's state: one static instance ==== */
@@ -65,8 +65,7 @@ struct daemon {
 	bool mqtt_open;
 	bool coap_open;
 	bool httpd_open;
-	struct eh_status_ages ages; /* append times, for the oldest undelivered age */
-	uint64_t peek_head[EH_MAX_WEBHOOKS][EH_TYPE_COUNT]; /* first seq of the last peek */
+	struct eh_status_pub status; /* P/status, webhook states, /metrics */
 
 	struct eh_commit commit;
 	struct eh_ingest ingest;
@@ -74,50 +73,27 @@ struct daemon {
 	struct eh_journal journal; /* MQTT input acknowledged and not yet committed */
 
 	uint64_t started_ms;
-	uint64_t started_wall_ms; /* wall time at started_ms */
 	uint64_t mqtt_reconnects;
 	bool mqtt_connected;
 
 	char journal_path[EH_BOOT_PATH_MAX + 16]; /* "<queue>.journal" */
 	char seen_path[EH_BOOT_PATH_MAX + 16];	  /* "<queue>.seen" */
 	char topic_status[EH_BOOT_TOPIC_MAX + 16];
-	char topic_config[EH_BOOT_TOPIC_MAX + 16];  /* "P/config/" */
-	char topic_catalog[EH_BOOT_TOPIC_MAX + 16]; /* "P/catalog/" */
-	char sub_config[EH_BOOT_TOPIC_MAX + 16];    /* "P/config/#" */
-	char sub_catalog[EH_BOOT_TOPIC_MAX + 16];   /* "P/catalog/#" */
-	const char *subs[5 + EH_BOOT_FLEET_MAX];    /* inputs, config, catalog, the fleets' */
+	const char *subs[3 + EH_CONTROL_SUBS_MAX]; /* inputs, then the control plane's */
 
-	/* Reconciliation after each (re)subscribe: the broker sends every
-	 * retained config, then our own fence message; a stored webhook whose
-	 * topic did not come back was deleted while we were away. */
-	char topic_fence[EH_BOOT_TOPIC_MAX + 16]; /* "P/config/_fence" */
-	char fence_nonce[48];			  /* "" = no fence awaited */
-	uint64_t seen_topics[RECONCILE_SEEN];	  /* hashes of webhook topics seen */
-	unsigned nseen;
-	bool seen_overflow;
-	uint64_t connects;
-	uint32_t clear_ids[EH_MAX_WEBHOOKS]; /* removed at start: retained topics to clear */
-	unsigned nclear;
+	struct eh_control control; /* config topics, the store, reconciliation */
 
 	bool retry_held; /* room may have appeared: retry held input from the loop */
 	bool stopping;	 /* SIGTERM seen: draining POSTs in flight */
 	uint64_t stop_deadline_ms;
 	uint32_t drain_timer;
 
-	uint32_t status_timer;
-	uint64_t status_hash;
-	uint64_t webhook_hash[EH_MAX_WEBHOOKS];
-	uint64_t watchdog_ms;
-	uint32_t watchdog_timer;
 	int exit_code;
 	const char *config_path; /* the bootstrap file, read again on SIGHUP */
 	bool level_override;	 /* --log-level given: SIGHUP keeps it */
 };
 
 static struct daemon D;
-
-/* Scratch buffers for the loop thread (never on the stack: they are big). */
-static char status_buf[STATUS_BUF];
 
 /* ==== Small helpers ==== */
 
@@ -181,7 +157,7 @@ static eh_err in_append(void *ctx, unsigned type, uint64_t mask, const uint8_t *
 		eh_seen_flush(&d->seen);
 	if (rc == EH_OK) {
 		eh_seen_add(&d->seen, seq, hash);
-		eh_status_ages_note(&d->ages, seq, eh_loop_now(&d->loop));
+		eh_status_pub_appended(&d->status, seq, eh_loop_now(&d->loop));
 	}
 	return rc;
 }
@@ -212,340 +188,39 @@ static void in_pause(void *ctx, bool pause)
 
 static const struct eh_ingest_ops ingest_ops = {in_match, in_append, in_kick, in_taken, in_pause};
 
-/* ==== Config topics ==== */
+/* ==== Control plane seams ==== */
 
-static void clear_retained(uint32_t id)
+static eh_err ctl_publish(void *ctx, const char *topic, const char *body, size_t len, int qos,
+			  bool retain)
 {
-	char t[EH_BOOT_TOPIC_MAX + 64];
-	snprintf(t, sizeof(t), "%s/config-status/webhooks/%u", D.boot.topic_prefix, id);
-	publish(t, "", 0, 1, true);
-	snprintf(t, sizeof(t), "%s/webhooks/%u/state", D.boot.topic_prefix, id);
-	publish(t, "", 0, 1, true);
+	struct daemon *d = ctx;
+	if (!d->mqtt_open)
+		return EH_ERR_CLOSED;
+	return eh_mqtt_publish(&d->mqtt, topic, body, len, qos, retain);
 }
 
-static void log_workers(void)
+static void ctl_slot_reset(void *ctx, unsigned slot)
 {
-	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
-		/* Every id at its widest: ", " + 10 digits each. */
-		char ids[EH_MAX_WEBHOOKS * 12 + 4];
-		size_t n = 0;
-		ids[0] = '\0';
-		for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++) {
-			const struct eh_webhook *w = &D.config.webhooks[s];
-			int k;
-			if (w->id == 0 || !w->active || !eh_config_wants_type(&D.config, s, t))
-				continue;
-			k = snprintf(ids + n, sizeof(ids) - n, "%s%u", n ? ", " : "", w->id);
-			if (k < 0 || (size_t)k >= sizeof(ids) - n)
-				break; /* cannot happen with the size above; never walk off */
-			n += (size_t)k;
-		}
-		EH_LOG_INF("WebhooksManager", "Updating \"%s\" workers for webhooks: {%s}",
-			   eh_type_name(t), ids);
-	}
+	struct daemon *d = ctx;
+	eh_queue_slot_reset(&d->queue, slot);
 }
 
-/* One config or catalog message, from MQTT or (replay) from the store
- * kept beside the queue. A replay re-creates each webhook in the slot it
- * had, and keeps its queued notifications (no cursor reset). */
-static void handle_config(const char *topic, const uint8_t *payload, size_t len, const char *hmac,
-			  bool replay, int slot)
+static void ctl_webhook_set(void *ctx, unsigned slot, const struct eh_webhook *w)
 {
-	static struct eh_config_result res;
-	int kept_slot = -1;
-
-	if (!replay && eh_config_store_same(&D.store, topic, payload, len)) {
-		/* the retained copy of what runs already (re-sent on every subscribe) */
-		EH_LOG_DBG("config", "%s: unchanged", topic);
-		return;
-	}
-	eh_config_hint_slot(&D.config, replay ? slot : -1);
-	eh_err rc = eh_config_handle(&D.config, topic, payload, len, hmac, &res);
-	eh_config_hint_slot(&D.config, -1);
-	if (!replay && res.status_topic[0])
-		publish(res.status_topic, res.status_body, strlen(res.status_body), 1, true);
-	for (unsigned i = 0; i < res.nchanges; i++) {
-		const struct eh_config_change *c = &res.changes[i];
-		if ((c->kind == EH_CONFIG_CREATED && !replay) || c->kind == EH_CONFIG_DELETED)
-			eh_queue_slot_reset(&D.queue, c->slot);
-		eh_delivery_set_webhook(&D.delivery, c->slot,
-					c->kind == EH_CONFIG_DELETED ? NULL
-								     : &D.config.webhooks[c->slot]);
-		if (c->kind == EH_CONFIG_DELETED) {
-			clear_retained(c->old_id);
-			D.webhook_hash[c->slot] = 0;
-		} else {
-			kept_slot = (int)c->slot;
-		}
-	}
-	if (kept_slot < 0)
-		kept_slot = res.slot; /* a fleet webhook kept under the id's slot */
-	if (!replay && rc == EH_OK && !res.noop && !res.bad_id) {
-		bool gone = len == 0 || (res.nchanges && res.changes[0].kind == EH_CONFIG_DELETED);
-		if (eh_config_store_put(&D.store, topic, payload, gone ? 0 : len, hmac,
-					kept_slot) != EH_OK)
-			EH_LOG_WRN("config",
-				   "%s applies but is not kept for restarts (store full "
-				   "or not writable)",
-				   topic);
-	}
-	if (res.nchanges && !replay) {
-		log_workers();
-		schedule_commit(); /* slot resets are persisted with the next commit */
-	}
+	struct daemon *d = ctx;
+	eh_delivery_set_webhook(&d->delivery, slot, w);
+	if (w == NULL)
+		eh_status_pub_forget(&d->status, slot);
 }
 
-/* Before MQTT connects: the config accepted before the restart, so the
- * notifications the broker kept for the session meet their webhooks. */
-static void replay_config(void)
+static void ctl_changed(void *ctx)
 {
-	unsigned n = eh_config_store_count(&D.store);
-	for (unsigned i = 0; i < n; i++) {
-		const uint8_t *payload;
-		const struct eh_config_store_entry *e =
-		    eh_config_store_entry(&D.store, i, &payload);
-		handle_config(e->topic, payload, e->len, e->hmac[0] ? e->hmac : NULL, true,
-			      e->slot);
-	}
-	if (n) {
-		EH_LOG_INF("config", "%u config messages restored from %s", n, D.store.path);
-		log_workers();
-	}
+	struct daemon *d = ctx;
+	eh_commit_schedule(&d->commit); /* slot resets are persisted with the next commit */
 }
 
-/* ==== Fleets (CONTRACT 9.3, docs/FLEET.md) ==== */
-
-/* What the fleets add: a subscription to F/config/webhooks/# each; the
- * retained config-status topics of fleet webhooks found deleted at start,
- * cleared once connected. Precedence itself is the config module's. */
-static struct {
-	char sub[EH_BOOT_FLEET_MAX][EH_BOOT_TOPIC_MAX + 32]; /* "F/config/webhooks/#" */
-	char clear[EH_MAX_WEBHOOKS][EH_CONFIG_STATUS_TOPIC_MAX];
-	unsigned nclear;
-} fleet;
-
-static bool seen_has(const char *topic);
-
-/* Fill subs with the fleets' filters; their count. */
-static size_t fleet_subs(const char **subs)
-{
-	for (size_t k = 0; k < D.boot.n_fleet; k++) {
-		snprintf(fleet.sub[k], sizeof(fleet.sub[k]), "%s/config/webhooks/#",
-			 D.boot.fleet_prefixes[k]);
-		subs[k] = fleet.sub[k];
-	}
-	return D.boot.n_fleet;
-}
-
-/* F/config/...: a fleet's config (the bootstrap keeps inputs off it); other
- * topics under F may be inputs ("edgehook/+/in/events" with F "edgehook/fleet"). */
-static bool fleet_topic(const char *topic)
-{
-	for (size_t k = 0; k < D.boot.n_fleet; k++) {
-		size_t n = strlen(D.boot.fleet_prefixes[k]);
-		if (strncmp(topic, D.boot.fleet_prefixes[k], n) == 0 &&
-		    strncmp(topic + n, "/config/", 8) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* eh_config's stored-message seam over the config store: when the
- * device's own webhook is deleted, the fleet's kept message applies again. */
-static const uint8_t *fleet_stored(void *ctx, const char *topic, size_t *len, const char **hmac)
-{
-	const struct eh_config_store *st = ctx;
-	unsigned n = eh_config_store_count(st);
-
-	for (unsigned i = 0; i < n; i++) {
-		const uint8_t *payload;
-		const struct eh_config_store_entry *e = eh_config_store_entry(st, i, &payload);
-		if (e->len == 0 || strcmp(e->topic, topic) != 0)
-			continue;
-		*len = e->len;
-		*hmac = e->hmac[0] ? e->hmac : NULL;
-		return payload;
-	}
-	return NULL;
-}
-
-static void fleet_clear_later(const char *config_topic)
-{
-	if (fleet.nclear < EH_MAX_WEBHOOKS)
-		eh_config_status_topic(&D.config, config_topic, fleet.clear[fleet.nclear++]);
-}
-
-/* At start, a stored webhook config whose retained message is gone: when
- * another stored config of the same id stays (the device's own and a
- * fleet's), only this one is forgotten and its config-status cleared; the
- * other applies at replay in the id's slot, with its queue. false: the id
- * goes whole (the caller's usual way). */
-static bool fleet_forget_at_start(const char *topic, uint32_t id)
-{
-	unsigned n = eh_config_store_count(&D.store);
-	bool other = false;
-
-	if (fleet_topic(topic))
-		fleet_clear_later(topic); /* clear_retained() knows P's paths only */
-	for (unsigned i = 0; i < n && !other; i++) {
-		const uint8_t *payload;
-		const struct eh_config_store_entry *e =
-		    eh_config_store_entry(&D.store, i, &payload);
-		uint32_t eid = 0;
-		other = e->len > 0 && strcmp(e->topic, topic) != 0 && seen_has(e->topic) &&
-			eh_config_webhook_topic(&D.config, e->topic, &eid) && eid == id;
-	}
-	if (!other)
-		return false;
-	EH_LOG_WRN("config",
-		   "%s: no retained config on the broker: deleted while away; "
-		   "webhook %u stays with another config",
-		   topic, id);
-	if (!fleet_topic(topic))
-		fleet_clear_later(topic);
-	eh_config_store_put(&D.store, topic, NULL, 0, NULL, -1);
-	return true;
-}
-
-static void fleet_on_connect(void)
-{
-	for (unsigned i = 0; i < fleet.nclear; i++)
-		if (fleet.clear[i][0])
-			publish(fleet.clear[i], "", 0, 1, true);
-	fleet.nclear = 0;
-}
-
-/* ==== Reconciliation (CONTRACT 9.4) ==== */
-
-static bool is_webhook_topic(const char *topic)
-{
-	return eh_config_webhook_topic(&D.config, topic, NULL); /* P's and the fleets' */
-}
-
-static void seen_add(const char *topic)
-{
-	uint64_t h = eh_fnv1a64(EH_FNV1A64_SEED, topic, strlen(topic));
-	for (unsigned i = 0; i < D.nseen; i++)
-		if (D.seen_topics[i] == h)
-			return;
-	if (D.nseen == RECONCILE_SEEN) {
-		D.seen_overflow = true;
-		return;
-	}
-	D.seen_topics[D.nseen++] = h;
-}
-
-static bool seen_has(const char *topic)
-{
-	uint64_t h = eh_fnv1a64(EH_FNV1A64_SEED, topic, strlen(topic));
-	for (unsigned i = 0; i < D.nseen; i++)
-		if (D.seen_topics[i] == h)
-			return true;
-	return false;
-}
-
-/* The stored webhooks whose topic was not among the retained ones seen
- * (gone[], at most EH_MAX_WEBHOOKS). Signed mode keeps them: an absent
- * message is not a signed deletion. */
-static unsigned unseen_webhooks(char gone[][EH_CONFIG_STORE_TOPIC], int *slots)
-{
-	unsigned ngone = 0, n = eh_config_store_count(&D.store);
-
-	if (D.seen_overflow) {
-		EH_LOG_WRN("config",
-			   "more than %d retained webhook topics: deletions made "
-			   "while away are not reconciled",
-			   RECONCILE_SEEN);
-		return 0;
-	}
-	for (unsigned i = 0; i < n && ngone < EH_MAX_WEBHOOKS; i++) {
-		const uint8_t *payload;
-		const struct eh_config_store_entry *e =
-		    eh_config_store_entry(&D.store, i, &payload);
-		if (e->len == 0 || !is_webhook_topic(e->topic) || seen_has(e->topic))
-			continue;
-		if (D.boot.hmac_key_len) {
-			EH_LOG_WRN("config",
-				   "%s: no retained config on the broker; kept (signed "
-				   "mode deletes only with a signed message)",
-				   e->topic);
-			continue;
-		}
-		slots[ngone] = e->slot;
-		snprintf(gone[ngone++], EH_CONFIG_STORE_TOPIC, "%s", e->topic);
-	}
-	return ngone;
-}
-
-/* Every retained config has arrived on our session (the fence came back
- * after a reconnect): stored webhooks that did not come back were deleted
- * while we were disconnected. */
-static void reconcile(void)
-{
-	static char gone[EH_MAX_WEBHOOKS][EH_CONFIG_STORE_TOPIC];
-	int slots[EH_MAX_WEBHOOKS];
-	unsigned ngone = unseen_webhooks(gone, slots);
-
-	D.fence_nonce[0] = '\0';
-	for (unsigned i = 0; i < ngone; i++) {
-		EH_LOG_WRN("config",
-			   "%s: no retained config on the broker after subscribing: "
-			   "deleted while away, removed",
-			   gone[i]);
-		handle_config(gone[i], (const uint8_t *)"", 0, NULL, false, -1);
-	}
-}
-
-static void snap_topic(void *ctx, const char *topic)
-{
-	(void)ctx;
-	if (is_webhook_topic(topic))
-		seen_add(topic);
-}
-
-/* At start, before the stored config is replayed: read the broker's
- * retained webhooks on a clean connection (no session backlog in front of
- * them) and forget the stored ones deleted while we were away, with their
- * queued notifications. Their retained status topics are cleared once
- * connected. A broker that does not answer in time leaves the reconnect
- * fence to do it later. */
-static void reconcile_at_start(const struct eh_mqtt_config *mc)
-{
-	static char gone[EH_MAX_WEBHOOKS][EH_CONFIG_STORE_TOPIC];
-	int slots[EH_MAX_WEBHOOKS];
-	uint64_t t0 = eh_time_mono_us();
-
-	D.nseen = 0;
-	D.seen_overflow = false;
-	const char *filters[1 + EH_BOOT_FLEET_MAX] = {D.sub_config}; /* and each fleet's */
-	size_t nfilters = 1 + fleet_subs(filters + 1);
-	eh_err rc = eh_mqtt_retained_snapshot_many(mc, filters, nfilters, D.topic_fence,
-						   SNAPSHOT_MS, snap_topic, NULL);
-	if (rc != EH_OK) {
-		EH_LOG_WRN("config",
-			   "retained config not read at start (%s): deletions made while "
-			   "away apply once the broker answers",
-			   eh_err_str(rc));
-		return;
-	}
-	unsigned ngone = unseen_webhooks(gone, slots);
-	for (unsigned i = 0; i < ngone; i++) {
-		uint32_t id = 0;
-		eh_config_webhook_topic(&D.config, gone[i], &id);
-		if (fleet_forget_at_start(gone[i], id))
-			continue; /* another config of the id stays: it keeps the queue */
-		EH_LOG_WRN("config",
-			   "%s: no retained config on the broker: deleted while away, "
-			   "removed with its queued notifications",
-			   gone[i]);
-		if (slots[i] >= 0 && slots[i] < EH_MAX_WEBHOOKS)
-			eh_queue_slot_reset(&D.queue, (unsigned)slots[i]);
-		eh_config_store_put(&D.store, gone[i], NULL, 0, NULL, -1);
-		D.clear_ids[D.nclear++] = id;
-	}
-	EH_LOG_INF("config", "%u retained webhooks on the broker, %u stored ones removed (%llu us)",
-		   D.nseen, ngone, (unsigned long long)(eh_time_mono_us() - t0));
-}
+static const struct eh_control_ops control_ops = {ctl_publish, ctl_slot_reset, ctl_webhook_set,
+						  ctl_changed};
 
 /* ==== MQTT handlers (loop thread) ==== */
 
@@ -554,18 +229,7 @@ static void on_message(void *ctx, const char *topic, const uint8_t *payload, siz
 {
 	(void)ctx;
 
-	if (strcmp(topic, D.topic_fence) == 0) {
-		if (D.fence_nonce[0] && len == strlen(D.fence_nonce) &&
-		    memcmp(payload, D.fence_nonce, len) == 0)
-			reconcile();
-		eh_mqtt_done(&D.mqtt, m);
-		return;
-	}
-	if (strncmp(topic, D.topic_config, strlen(D.topic_config)) == 0 ||
-	    strncmp(topic, D.topic_catalog, strlen(D.topic_catalog)) == 0 || fleet_topic(topic)) {
-		if (len > 0 && is_webhook_topic(topic))
-			seen_add(topic);
-		handle_config(topic, payload, len, hmac, false, -1);
+	if (eh_control_message(&D.control, topic, payload, len, hmac)) {
 		eh_mqtt_done(&D.mqtt, m);
 		return;
 	}
@@ -579,8 +243,6 @@ static void on_message(void *ctx, const char *topic, const uint8_t *payload, siz
 	eh_mqtt_done(&D.mqtt, m);
 }
 
-static void publish_status(bool force);
-
 static void on_connect(void *ctx, bool session_present)
 {
 	(void)ctx;
@@ -588,20 +250,8 @@ static void on_connect(void *ctx, bool session_present)
 		return;
 	D.mqtt_connected = true;
 	(void)session_present; /* the driver logs the connection */
-	publish_status(true);
-	for (unsigned i = 0; i < D.nclear; i++)
-		clear_retained(D.clear_ids[i]);
-	D.nclear = 0;
-	fleet_on_connect();
-	/* The subscriptions went out before this: the broker answers them with
-	 * every retained config, then routes this fence back to us. */
-	D.nseen = 0;
-	D.seen_overflow = false;
-	snprintf(D.fence_nonce, sizeof(D.fence_nonce), "%llu-%llu",
-		 (unsigned long long)D.started_ms, (unsigned long long)++D.connects);
-	if (eh_mqtt_publish(&D.mqtt, D.topic_fence, D.fence_nonce, strlen(D.fence_nonce), 1,
-			    false) != EH_OK)
-		D.fence_nonce[0] = '\0';
+	eh_status_pub_publish(&D.status, true);
+	eh_control_on_connect(&D.control); /* clears, then the fence */
 }
 
 static void on_disconnect(void *ctx)
@@ -636,8 +286,8 @@ static eh_err src_peek(void *ctx, unsigned slot, unsigned type, struct eh_delive
 		if (recs[*n - 1].seq > eh_queue_durable_seq(&D.queue))
 			return EH_ERR_IO;
 	}
-	if (*n > 0)
-		D.peek_head[slot][type] = recs[0].seq; /* the oldest undelivered, for /metrics */
+	if (*n > 0) /* the oldest undelivered, for its age */
+		eh_status_pub_peeked(&D.status, slot, type, recs[0].seq);
 	for (size_t i = 0; i < *n; i++) {
 		items[i].seq = recs[i].seq;
 		items[i].raw = recs[i].payload;
@@ -714,168 +364,120 @@ static void on_published(void *ctx, uint64_t tag, bool ok)
 	eh_delivery_deadletter_done(&D.delivery, tag, ok);
 }
 
-/* ==== Status ==== */
+/* ==== Status sources and sink ==== */
 
-static void fill_figures(struct eh_status_figures *f)
+static void st_ingest(void *ctx, struct eh_status_ingest *out)
 {
+	struct daemon *d = ctx;
+	*out = d->ingest.st;
+}
+
+static void st_config(void *ctx, struct eh_status_config *out)
+{
+	struct daemon *d = ctx;
+	eh_control_status(&d->control, out);
+}
+
+static void st_queue(void *ctx, struct eh_status_queue *out, uint64_t drops[EH_MAX_WEBHOOKS])
+{
+	struct daemon *d = ctx;
 	struct eh_queue_stats qs;
-	memset(f, 0, sizeof(*f));
-	f->state = "online";
-	f->version = EH_VERSION;
-	f->device_id = D.boot.device_id;
-	f->uptime_s = (eh_loop_now(&D.loop) - D.started_ms) / 1000;
-	f->mqtt_connected = D.mqtt_connected;
-	f->mqtt_reconnects = D.mqtt_reconnects;
-	f->in = D.ingest.st;
-	eh_config_status(&D.config, &f->config);
-	eh_queue_stats(&D.queue, &qs);
-	f->queue.capacity_bytes = qs.capacity_bytes;
-	f->queue.used_bytes = qs.used_bytes;
-	f->queue.records = qs.records;
-	f->queue.corrupt = qs.corrupt_skipped;
-	f->queue.bytes_written = qs.bytes_written;
-	f->queue.syncs = qs.syncs;
-	f->queue.full_policy = D.boot.queue.full_policy == EH_BOOT_BLOCK ? "block" : "drop_oldest";
-	for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++) {
-		struct eh_delivery_wstats ws;
-		f->queue.dropped += qs.drops[s];
-		if (D.config.webhooks[s].id == 0)
-			continue;
-		eh_delivery_stats(&D.delivery, s, &ws);
-		f->sent += ws.sent;
-		f->failed_attempts += ws.failed_attempts;
-		f->dead_lettered += ws.dead_lettered;
-	}
+	eh_queue_stats(&d->queue, &qs);
+	memset(out, 0, sizeof(*out));
+	out->capacity_bytes = qs.capacity_bytes;
+	out->used_bytes = qs.used_bytes;
+	out->records = qs.records;
+	out->corrupt = qs.corrupt_skipped;
+	out->bytes_written = qs.bytes_written;
+	out->syncs = qs.syncs;
+	out->full_policy = d->boot.queue.full_policy == EH_BOOT_BLOCK ? "block" : "drop_oldest";
+	for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++)
+		drops[s] = qs.drops[s];
 }
 
-/* Loop time the oldest undelivered notification of (slot, type) was
- * appended (0: none): the worker's last peek names it (or, before any peek,
- * the first one after the cursor), and the append-time ring dates it;
- * records from before the start date from the start. */
-static uint64_t oldest_appended_ms(unsigned slot, unsigned type, uint64_t lag)
+static bool st_mqtt(void *ctx, uint64_t *reconnects)
 {
-	uint64_t seq = D.peek_head[slot][type];
-
-	if (lag == 0)
-		return 0;
-	if (seq <= eh_queue_cursor(&D.queue, slot, type))
-		seq = eh_queue_cursor(&D.queue, slot, type) + 1;
-	return eh_status_ages_time(&D.ages, seq, D.started_ms);
+	struct daemon *d = ctx;
+	*reconnects = d->mqtt_reconnects;
+	return d->mqtt_connected;
 }
 
-/* The same for the whole webhook, as a wall time (from the start's wall
- * time, so it does not move with the clock between two renders). */
-static uint64_t oldest_wall_ms(unsigned slot)
+static uint32_t st_webhook(void *ctx, unsigned slot, bool *active)
 {
-	uint64_t oldest = 0;
-
-	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
-		uint64_t at = oldest_appended_ms(slot, t, eh_queue_lag(&D.queue, slot, t));
-		if (at && (oldest == 0 || at < oldest))
-			oldest = at;
-	}
-	return oldest ? D.started_wall_ms + (oldest - D.started_ms) : 0;
+	struct daemon *d = ctx;
+	*active = d->config.webhooks[slot].active;
+	return d->config.webhooks[slot].id;
 }
 
-static size_t webhook_state(unsigned slot, char *buf, size_t cap)
+static void st_slot(void *ctx, unsigned slot, struct eh_status_slot *out)
 {
-	struct eh_status_webhook w;
+	struct daemon *d = ctx;
 	struct eh_delivery_wstats ws;
-	struct eh_queue_stats qs;
-	const struct eh_webhook *wh = &D.config.webhooks[slot];
-	memset(&w, 0, sizeof(w));
-	eh_delivery_stats(&D.delivery, slot, &ws);
-	eh_queue_stats(&D.queue, &qs);
-	w.id = wh->id;
-	w.active = wh->active;
-	for (unsigned t = 0; t < EH_TYPE_COUNT; t++)
-		w.queue[t] = eh_queue_lag(&D.queue, slot, t);
-	w.sent = ws.sent;
-	w.failed_attempts = ws.failed_attempts;
-	w.dropped = qs.drops[slot];
-	w.dead_lettered = ws.dead_lettered;
-	w.dead_letters_pending = ws.dead_letters_pending;
-	snprintf(w.last_error, sizeof(w.last_error), "%s", ws.last_error);
-	w.last_error_ms = ws.last_error_ms;
-	w.last_success_ms = ws.last_success_ms;
-	w.oldest_ms = oldest_wall_ms(slot);
-	w.attempt = ws.attempt;
-	w.next_attempt_at_ms = ws.next_attempt_at_ms;
-	return eh_status_render_webhook(&w, buf, cap);
+	eh_delivery_stats(&d->delivery, slot, &ws);
+	out->sent = ws.sent;
+	out->failed_attempts = ws.failed_attempts;
+	out->dead_lettered = ws.dead_lettered;
+	out->dead_letters_pending = ws.dead_letters_pending;
+	snprintf(out->last_error, sizeof(out->last_error), "%s", ws.last_error);
+	out->last_error_ms = ws.last_error_ms;
+	out->last_success_ms = ws.last_success_ms;
+	out->attempt = ws.attempt;
+	out->next_attempt_at_ms = ws.next_attempt_at_ms;
+	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
+		out->by_type[t].sent = ws.by_type[t].sent;
+		out->by_type[t].failed_attempts = ws.by_type[t].failed_attempts;
+		out->by_type[t].dead_lettered = ws.by_type[t].dead_lettered;
+	}
 }
+
+static uint64_t st_lag(void *ctx, unsigned slot, unsigned type)
+{
+	struct daemon *d = ctx;
+	return eh_queue_lag(&d->queue, slot, type);
+}
+
+static uint64_t st_cursor(void *ctx, unsigned slot, unsigned type)
+{
+	struct daemon *d = ctx;
+	return eh_queue_cursor(&d->queue, slot, type);
+}
+
+static const struct eh_status_pub_sources status_sources = {
+    st_ingest, st_config, st_queue, st_mqtt, st_webhook, st_slot, st_lag, st_cursor};
+
+static void st_publish(void *ctx, const char *topic, const char *body, size_t len)
+{
+	(void)ctx;
+	publish(topic, body, len, 1, true);
+}
+
+static void st_changed(void *ctx)
+{
+	struct daemon *d = ctx;
+	if (d->coap_open)
+		eh_coap_status_changed(&d->coap);
+}
+
+static void st_alive(void *ctx)
+{
+	(void)ctx;
+	eh_notify("WATCHDOG=1");
+}
+
+static const struct eh_status_pub_sink status_sink = {st_publish, st_changed, st_alive};
 
 static size_t status_json(void *ctx, char *buf, size_t cap)
 {
-	struct eh_status_figures f;
-	(void)ctx;
-	fill_figures(&f);
-	return eh_status_render(&f, buf, cap);
-}
-
-/* Publish P/status and each changed webhook state; at most once a second
- * from the timer, or at once when forced (connect). */
-static void publish_status(bool force)
-{
-	struct eh_status_figures f;
-	size_t n;
-	uint64_t h;
-
-	/* The uptime alone does not make the status "changed": hash without it. */
-	fill_figures(&f);
-	uint64_t up = f.uptime_s;
-	f.uptime_s = 0;
-	n = eh_status_render(&f, status_buf, sizeof(status_buf));
-	h = eh_fnv1a64(EH_FNV1A64_SEED, status_buf, n);
-	if (force || h != D.status_hash) {
-		f.uptime_s = up;
-		n = eh_status_render(&f, status_buf, sizeof(status_buf));
-		publish(D.topic_status, status_buf, n, 1, true);
-		D.status_hash = h;
-		if (D.coap_open)
-			eh_coap_status_changed(&D.coap);
-	}
-	for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++) {
-		char t[EH_BOOT_TOPIC_MAX + 48];
-		if (D.config.webhooks[s].id == 0)
-			continue;
-		n = webhook_state(s, status_buf, sizeof(status_buf));
-		h = eh_fnv1a64(EH_FNV1A64_SEED, status_buf, n);
-		if (!force && h == D.webhook_hash[s])
-			continue;
-		D.webhook_hash[s] = h;
-		snprintf(t, sizeof(t), "%s/webhooks/%u/state", D.boot.topic_prefix,
-			 D.config.webhooks[s].id);
-		publish(t, status_buf, n, 1, true);
-	}
-}
-
-static void on_status_timer(struct eh_loop *l, void *arg)
-{
-	(void)arg;
-	if (D.mqtt_connected)
-		publish_status(false);
-	eh_loop_after(l, 1000, on_status_timer, NULL, &D.status_timer);
-}
-
-static void on_watchdog(struct eh_loop *l, void *arg)
-{
-	(void)arg;
-	eh_notify("WATCHDOG=1");
-	eh_loop_after(l, D.watchdog_ms, on_watchdog, NULL, &D.watchdog_timer);
+	struct daemon *d = ctx;
+	return eh_status_pub_json(&d->status, buf, cap);
 }
 
 /* ==== CoAP handlers ==== */
 
 static eh_err coap_webhook(void *ctx, uint32_t id, char *buf, size_t cap, size_t *len)
 {
-	(void)ctx;
-	for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++) {
-		if (D.config.webhooks[s].id != id || id == 0)
-			continue;
-		*len = webhook_state(s, buf, cap);
-		return *len ? EH_OK : EH_ERR_NOSPC;
-	}
-	return EH_ERR_NOENT;
+	struct daemon *d = ctx;
+	return eh_status_pub_webhook_json(&d->status, id, buf, cap, len);
 }
 
 /* CoAP answers 2.04 only once the notification is durable, so this path
@@ -928,44 +530,16 @@ static eh_err http_ingest(void *ctx, int type, const uint8_t *body, size_t len, 
 	return EH_OK;
 }
 
-/* Seconds since the oldest undelivered notification of (slot, type) was appended. */
-static uint64_t oldest_age_s(unsigned slot, unsigned type, uint64_t lag)
-{
-	uint64_t now = eh_loop_now(&D.loop), at = oldest_appended_ms(slot, type, lag);
-	return at && now > at ? (now - at) / 1000 : 0;
-}
-
 static size_t http_metrics(void *ctx, char *buf, size_t cap)
 {
-	static struct eh_status_metric_webhook mw[EH_MAX_WEBHOOKS];
-	struct eh_status_figures f;
-	size_t n = 0;
-
-	(void)ctx;
-	fill_figures(&f);
-	for (unsigned s = 0; s < EH_MAX_WEBHOOKS; s++) {
-		struct eh_delivery_wstats ws;
-		if (D.config.webhooks[s].id == 0)
-			continue;
-		eh_delivery_stats(&D.delivery, s, &ws);
-		mw[n].id = D.config.webhooks[s].id;
-		for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
-			struct eh_status_metric_type *m = &mw[n].t[t];
-			m->depth = eh_queue_lag(&D.queue, s, t);
-			m->oldest_age_s = oldest_age_s(s, t, m->depth);
-			m->sent = ws.by_type[t].sent;
-			m->failed_attempts = ws.by_type[t].failed_attempts;
-			m->dead_lettered = ws.by_type[t].dead_lettered;
-		}
-		n++;
-	}
-	return eh_status_render_metrics(&f, mw, n, buf, cap);
+	struct daemon *d = ctx;
+	return eh_status_pub_metrics(&d->status, buf, cap);
 }
 
 static int open_httpd(void)
 {
 	static struct eh_httpd_mhd st;
-	static const struct eh_httpd_handlers hh = {status_json, http_metrics, http_ingest, NULL};
+	static const struct eh_httpd_handlers hh = {status_json, http_metrics, http_ingest, &D};
 	struct eh_httpd_config hc;
 
 	if (D.boot.http.port == 0)
@@ -1077,8 +651,7 @@ static bool replay_journalled(void *ctx, const char *topic, const uint8_t *paylo
 	/* Config and catalog are retained: the broker sends them again on
 	 * subscribe, and what it no longer holds was deleted (reconcile). A
 	 * journalled copy could only bring back a webhook deleted since. */
-	if (strncmp(topic, d->topic_config, strlen(d->topic_config)) == 0 ||
-	    strncmp(topic, d->topic_catalog, strlen(d->topic_catalog)) == 0)
+	if (eh_control_owns(&d->control, topic))
 		return true;
 	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
 		size_t from = 0;
@@ -1475,7 +1048,7 @@ static void mqtt_config(struct eh_mqtt_config *mc)
 	mc->will_payload = offline;
 	mc->subs = D.subs;
 	mc->subs_qos = NULL; /* all QoS 1 */
-	mc->nsubs = 5 + fleet_subs(D.subs + 5);
+	mc->nsubs = 3 + eh_control_subs(&D.control, D.subs + 3, EH_CONTROL_SUBS_MAX);
 	mc->max_packet_bytes = D.boot.mqtt.max_packet_bytes;
 }
 
@@ -1529,11 +1102,6 @@ static int start(void)
 		return rc;
 
 	snprintf(D.topic_status, sizeof(D.topic_status), "%s/status", D.boot.topic_prefix);
-	snprintf(D.topic_config, sizeof(D.topic_config), "%s/config/", D.boot.topic_prefix);
-	snprintf(D.topic_catalog, sizeof(D.topic_catalog), "%s/catalog/", D.boot.topic_prefix);
-	snprintf(D.sub_config, sizeof(D.sub_config), "%s/config/#", D.boot.topic_prefix);
-	snprintf(D.topic_fence, sizeof(D.topic_fence), "%s/config/_fence", D.boot.topic_prefix);
-	snprintf(D.sub_catalog, sizeof(D.sub_catalog), "%s/catalog/#", D.boot.topic_prefix);
 	snprintf(versions_path, sizeof(versions_path), "%s.versions", D.boot.queue.path);
 	snprintf(store_path, sizeof(store_path), "%s.config", D.boot.queue.path);
 
@@ -1547,7 +1115,7 @@ static int start(void)
 	ci.check_ctx = &D.delivery;
 	ci.fleet_prefixes = D.boot.fleet_list;
 	ci.nfleet = D.boot.n_fleet;
-	ci.stored = fleet_stored;
+	ci.stored = eh_control_stored;
 	ci.stored_ctx = &D.store;
 	if (eh_config_init(&D.config, &ci) != EH_OK) {
 		EH_LOG_ERR("config", "cannot read %s", versions_path);
@@ -1557,8 +1125,33 @@ static int start(void)
 	if (eh_loop_init(&D.loop, &eh_clock_system) != EH_OK)
 		return 1;
 	D.started_ms = eh_loop_now(&D.loop);
-	D.started_wall_ms = eh_time_wall_ms();
-	eh_status_ages_init(&D.ages);
+	struct eh_status_pub_config sc = {
+	    .loop = &D.loop,
+	    .src = &status_sources,
+	    .src_ctx = &D,
+	    .sink = &status_sink,
+	    .sink_ctx = &D,
+	    .topic_prefix = D.boot.topic_prefix,
+	    .version = EH_VERSION,
+	    .device_id = D.boot.device_id,
+	    .watchdog_ms = eh_notify_watchdog_ms(),
+	};
+	eh_status_pub_init(&D.status, &sc);
+	struct eh_control_config ctl = {
+	    .config = &D.config,
+	    .store = &D.store,
+	    .topic_prefix = D.boot.topic_prefix,
+	    .fleet_prefixes = D.boot.fleet_list,
+	    .nfleet = D.boot.n_fleet,
+	    .signed_mode = D.boot.hmac_key_len != 0,
+	    .clock = &eh_clock_system,
+	    .ops = &control_ops,
+	    .ctx = &D,
+	};
+	if (eh_control_init(&D.control, &ctl) != EH_OK) {
+		EH_LOG_ERR("config", "topic prefixes too long for the config topics");
+		return EXIT_USAGE;
+	}
 	struct eh_commit_config gc = {&D.loop, &D.queue, on_durable, on_commit_failed, &D};
 	eh_commit_init(&D.commit, &gc);
 	eh_signal_install(&D.loop);
@@ -1595,13 +1188,20 @@ static int start(void)
 	D.subs[0] = D.boot.inputs[0];
 	D.subs[1] = D.boot.inputs[1];
 	D.subs[2] = D.boot.inputs[2];
-	D.subs[3] = D.sub_config;
-	D.subs[4] = D.sub_catalog;
 	mqtt_config(&mc);
 	eh_err src = eh_config_store_open(&D.store, store_path);
 	if (src == EH_OK) {
-		reconcile_at_start(&mc);
-		replay_config();
+		/* Start: the broker's retained webhooks on a clean connection (no
+		 * session backlog in front of them); the stored ones it no longer
+		 * holds are forgotten before the store is replayed. */
+		const char *filters[EH_CONTROL_SUBS_MAX];
+		size_t nf = eh_control_snapshot_filters(&D.control, filters, EH_CONTROL_SUBS_MAX);
+		eh_control_snapshot_begin(&D.control);
+		eh_err snap = eh_mqtt_retained_snapshot_many(
+		    &mc, filters, nf, eh_control_fence_topic(&D.control), SNAPSHOT_MS,
+		    eh_control_snapshot_topic, &D.control);
+		eh_control_reconcile_at_start(&D.control, snap);
+		eh_control_replay(&D.control);
 	} else
 		EH_LOG_ERR("config",
 			   "%s is damaged (%s): starting without webhooks until the "
@@ -1620,7 +1220,7 @@ static int start(void)
 	D.mqtt_open = true;
 
 	if (D.boot.coap.port != 0) {
-		static struct eh_coap_handlers chs = {status_json, coap_webhook, coap_ingest, NULL};
+		static struct eh_coap_handlers chs = {status_json, coap_webhook, coap_ingest, &D};
 		struct eh_coap_config cc;
 		memset(&cc, 0, sizeof(cc));
 		cc.bind = D.boot.coap.bind;
@@ -1636,10 +1236,8 @@ static int start(void)
 	if ((rc = open_httpd()) >= 0)
 		return rc;
 
-	eh_loop_after(&D.loop, 1000, on_status_timer, NULL, &D.status_timer);
-	D.watchdog_ms = eh_notify_watchdog_ms();
-	if (D.watchdog_ms)
-		eh_loop_after(&D.loop, D.watchdog_ms, on_watchdog, NULL, &D.watchdog_timer);
+	if (eh_status_pub_start(&D.status) != EH_OK)
+		return 1;
 	eh_notify("READY=1\nSTATUS=running");
 	EH_LOG_INF("edgehookd", "edgehookd ready: version %s, device %s, queue %s", EH_VERSION,
 		   D.boot.device_id, D.boot.queue.path);
@@ -1678,6 +1276,7 @@ static void stop(void)
 	eh_seen_close(&D.seen);
 	eh_queue_close(&D.queue);
 	eh_flash_close(&D.flash);
+	eh_status_pub_stop(&D.status);
 	eh_loop_deinit(&D.loop);
 	EH_LOG_INF("edgehookd", "stopped");
 }

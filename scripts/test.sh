@@ -6,6 +6,7 @@
 # build and the plain line "N passed, N failed" over both.
 #   scripts/test.sh            everything
 #   EH_SKIP_AARCH64=1 ...      native only (quicker, while developing)
+# A clang build of every target (compiled, not run) sits between the two.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -52,7 +53,23 @@ run_build() {
 	status[$name]="$line"
 }
 
+# compile_only NAME BUILD_DIR CMAKE_ARGS...: every target must build (no run).
+compile_only() {
+	local name=$1 dir=$2
+	shift 2
+	echo "=== [$name] configure + build in $dir"
+	if cmake -S . -B "$dir" "$@" >"$dir.configure.log" 2>&1 &&
+		cmake --build "$dir" -j"$jobs" >"$dir.build.log" 2>&1; then
+		status[$name]="every target built"; passed[$name]=1; failed[$name]=0
+	else
+		grep -E 'error|Error' "$dir.build.log" "$dir.configure.log" 2>/dev/null | head -40
+		status[$name]="build failed"; passed[$name]=0; failed[$name]=1
+	fi
+}
+
 run_build native build -DCMAKE_BUILD_TYPE=Asan -DEH_WERROR=ON
+# The same tree with clang: its warnings differ from GCC's, and -Werror holds both.
+compile_only clang build-clang -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release -DEH_WERROR=ON
 if [ "${EH_SKIP_AARCH64:-0}" != 1 ]; then
 	run_build aarch64 build-aarch64 -DCMAKE_TOOLCHAIN_FILE=toolchains/aarch64-linux-gnu.cmake \
 		-DCMAKE_BUILD_TYPE=MinSizeRel -DEH_WERROR=ON
@@ -60,7 +77,7 @@ fi
 
 echo
 echo "=== Summary"
-for name in native aarch64; do
+for name in native clang aarch64; do
 	[ -n "${status[$name]:-}" ] || continue
 	echo "[$name] ${status[$name]}"
 	total_pass=$((total_pass + passed[$name]))

@@ -15,6 +15,7 @@
 #include "eh_config_priv.h"
 #include "eh_crypto.h"
 #include "eh_file.h"
+#include "eh_jw.h"
 #include "eh_log.h"
 
 #define PREFIX_MAX 192	/* EH_BOOT_TOPIC_MAX; leaves room for "/config-status/catalog/..." */

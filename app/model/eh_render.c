@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "eh_json.h"
+#include "eh_jw.h"
 
 /* ==== Output ==== */
 
@@ -29,23 +30,14 @@ static void puts_(struct out *w, const char *s)
 	put(w, s, strlen(s));
 }
 
-/* external_address as JSON string content. */
+/* external_address as JSON string content, escaped straight into the output (the length
+ * keeps counting past cap, as put() does). */
 static void put_escaped(struct out *w, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
-
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\') {
-			char e[2] = {'\\', (char)ch};
-			put(w, e, 2);
-		} else if (ch < 0x20) {
-			char e[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
-			put(w, e, 6);
-		} else {
-			put(w, (const char *)&ch, 1);
-		}
-	}
+	if (w->len <= w->cap)
+		w->len += eh_jw_escape(s, w->p + w->len, w->cap - w->len);
+	else
+		w->len += eh_jw_escape(s, NULL, 0);
 }
 
 /* ==== Member classes ==== */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* eh_status.c - status JSON rendering with a bounded writer. */
+/* eh_status.c - status JSON rendering with the bounded writer of app/json. */
 #include "eh_status.h"
 
 #include <inttypes.h>
@@ -9,118 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-/* ==== JSON writer ==== */
-
-void eh_jw_init(struct eh_jw *w, char *buf, size_t cap)
-{
-	w->buf = buf;
-	w->cap = cap;
-	w->len = 0;
-	w->overflow = cap == 0;
-	w->need_comma = false;
-}
-
-static void jw_put(struct eh_jw *w, const char *s, size_t n)
-{
-	if (w->overflow || w->len + n + 1 > w->cap) {
-		w->overflow = true;
-		return;
-	}
-	memcpy(w->buf + w->len, s, n);
-	w->len += n;
-	w->buf[w->len] = '\0';
-}
-
-void eh_jw_raw(struct eh_jw *w, const char *s)
-{
-	jw_put(w, s, strlen(s));
-}
-
-static void jw_value_prefix(struct eh_jw *w)
-{
-	if (w->need_comma)
-		jw_put(w, ",", 1);
-	w->need_comma = true;
-}
-
-static void jw_string(struct eh_jw *w, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	jw_put(w, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		char esc[7];
-		if (*p == '"' || *p == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)*p;
-			jw_put(w, esc, 2);
-		} else if (*p < 0x20) {
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[*p >> 4];
-			esc[5] = hex[*p & 15];
-			jw_put(w, esc, 6);
-		} else {
-			jw_put(w, (const char *)p, 1);
-		}
-	}
-	jw_put(w, "\"", 1);
-}
-
-void eh_jw_key(struct eh_jw *w, const char *key)
-{
-	jw_value_prefix(w);
-	jw_string(w, key);
-	jw_put(w, ":", 1);
-	w->need_comma = false;
-}
-
-void eh_jw_str(struct eh_jw *w, const char *s)
-{
-	jw_value_prefix(w);
-	jw_string(w, s);
-}
-
-void eh_jw_u64(struct eh_jw *w, uint64_t v)
-{
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%" PRIu64, v);
-	jw_value_prefix(w);
-	jw_put(w, num, (size_t)n);
-}
-
-void eh_jw_bool(struct eh_jw *w, bool v)
-{
-	jw_value_prefix(w);
-	eh_jw_raw(w, v ? "true" : "false");
-}
-
-void eh_jw_null(struct eh_jw *w)
-{
-	jw_value_prefix(w);
-	eh_jw_raw(w, "null");
-}
-
-void eh_jw_open(struct eh_jw *w, char c)
-{
-	jw_value_prefix(w);
-	jw_put(w, &c, 1);
-	w->need_comma = false;
-}
-
-void eh_jw_close(struct eh_jw *w, char c)
-{
-	jw_put(w, &c, 1);
-	w->need_comma = true;
-}
-
-size_t eh_jw_end(struct eh_jw *w)
-{
-	if (w->overflow) {
-		if (w->cap > 0)
-			w->buf[0] = '\0';
-		return 0;
-	}
-	return w->len;
-}
+#include "eh_jw.h"
 
 /* ==== Status documents ==== */
 

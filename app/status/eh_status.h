@@ -134,24 +134,4 @@ void eh_status_ages_note(struct eh_status_ages *a, uint64_t seq, uint64_t now_ms
  * when nothing was overwritten). O(log n). */
 uint64_t eh_status_ages_time(const struct eh_status_ages *a, uint64_t seq, uint64_t fallback_ms);
 
-/* A small JSON writer over a caller buffer: overflow is sticky and
- * reported by eh_jw_end (0). Strings are escaped per RFC 8259. */
-struct eh_jw {
-	char *buf;
-	size_t cap;
-	size_t len;
-	bool overflow;
-	bool need_comma;
-};
-void eh_jw_init(struct eh_jw *w, char *buf, size_t cap);
-void eh_jw_raw(struct eh_jw *w, const char *s);
-void eh_jw_key(struct eh_jw *w, const char *key); /* emits the comma as needed */
-void eh_jw_str(struct eh_jw *w, const char *s);   /* a string value */
-void eh_jw_u64(struct eh_jw *w, uint64_t v);
-void eh_jw_bool(struct eh_jw *w, bool v);
-void eh_jw_null(struct eh_jw *w);
-void eh_jw_open(struct eh_jw *w, char c);  /* '{' or '[' */
-void eh_jw_close(struct eh_jw *w, char c); /* '}' or ']' */
-size_t eh_jw_end(struct eh_jw *w);
-
 #endif /* EH_STATUS_H */

@@ -68,7 +68,7 @@ static void service(struct eh_httpd_mhd *st)
 
 /* The library's own messages are about what a client did (a reset, a bad request line),
  * which a client must not be able to flood the journal with: DEBUG only. */
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[200];
 	size_t n;

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # All benchmarks, on one Release build (build-bench), printing figures and
 # ratios against baselines measured in the same run. docs/BENCHMARKS.md
-# records a run. Usage: tests/bench/run.sh [filter|queue|delivery|resolve|journal|e2e|http ...]
+# records a run. Usage: tests/bench/run.sh [filter|queue|delivery|resolve|render|journal|e2e|http ...]
 # RUNS=3 repeats each one (the machine may be shared: give ranges).
 # e2e drains 100,000 notifications through mosquitto_sub, bench_paho_sub and
 # edgehookd, then 20,000 more with the daemon under strace (needs strace).
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 b=build-bench
 cmake -S . -B "$b" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$b" -j"$(nproc)" >/dev/null
-what=${*:-filter queue delivery resolve journal e2e}
+what=${*:-filter queue delivery resolve render journal e2e}
 runs=${RUNS:-1}
 for w in $what; do
 for r in $(seq "$runs"); do
@@ -21,6 +21,7 @@ for r in $(seq "$runs"); do
 	queue) bash tests/bench/bench_queue.sh "$b" ;;
 	delivery) bash tests/bench/bench_delivery.sh "$b" 20000 ;;
 	resolve) "$b/tests/bench_resolve" 2000 ;;
+	render) "$b/tests/bench_render" 20000 ;;
 	journal)
 		"$b/tests/bench_journal" both 200000
 		# Every system call, not only the write-class ones: whole process,
