@@ -27,6 +27,7 @@
 #include "eh_log.h"
 #include "eh_loop.h"
 #include "eh_mqtt.h"
+#include "eh_mqtt_paho.h"
 #include "eh_note.h"
 #include "eh_notify.h"
 #include "eh_queue.h"
@@ -60,6 +61,7 @@ struct daemon {
 	struct eh_delivery delivery;
 	struct eh_resolver resolver; /* receiver names, off the loop thread */
 	struct eh_mqtt mqtt;
+	struct eh_mqtt_paho mqtt_paho; /* the backend behind mqtt */
 	struct eh_coap coap;
 	struct eh_httpd httpd;
 	bool mqtt_open;
@@ -1084,7 +1086,6 @@ static void mqtt_reconnect(const struct eh_bootstrap *nb)
 		eh_loop_stop(&D.loop);
 		return;
 	}
-	eh_loop_on_wake(&D.loop, on_wake, NULL);
 	D.mqtt_open = true;
 	EH_LOG_INF("edgehookd", "SIGHUP: mqtt credentials and certificates reloaded: reconnecting");
 }
@@ -1212,11 +1213,11 @@ static int start(void)
 	if ((rc = replay_journal_at_start(&paused)) >= 0)
 		return rc;
 	mc.start_paused = paused;
+	eh_mqtt_paho_init(&D.mqtt, &D.mqtt_paho);
 	if (eh_mqtt_open(&D.mqtt, &mc, &D.loop, &mqtt_handlers) != EH_OK) {
 		EH_LOG_ERR("mqtt", "cannot start the MQTT client for %s", D.boot.mqtt.uri);
 		return 1;
 	}
-	eh_loop_on_wake(&D.loop, on_wake, NULL); /* we call eh_mqtt_poll ourselves */
 	D.mqtt_open = true;
 
 	if (D.boot.coap.port != 0) {

@@ -1,17 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* eh_mqtt.h - the daemon's MQTT connection (backend: Eclipse Paho MQTT C,
- * MQTTAsync). Messages cross from the library's receive thread to the loop
- * thread through a bounded hand-off window: the library thread waits while
- * the window is full or paused, so memory stays bounded and the broker
- * holds what we have not taken. Durability: docs/DURABILITY.md. */
+/* eh_mqtt.h - the daemon's MQTT connection, behind struct eh_mqtt_ops.
+ * Backends: Eclipse Paho MQTT C, MQTTAsync (eh_mqtt_paho.h), and
+ * tests/fakes/eh_mqtt_fake.h. A backend hands messages to the loop thread
+ * through a bounded window: at most `window` messages are taken and not
+ * yet eh_mqtt_done, none while paused, so memory stays bounded and the
+ * broker holds what we have not taken. Polling is explicit: the owner of
+ * the loop's on_wake calls eh_mqtt_poll; no backend installs itself as a
+ * loop handler. Durability: docs/DURABILITY.md. The pure helpers (topic
+ * matcher, TLS checks, the retained snapshot) are plain functions. The
+ * inbound journal is the app's (app/journal), reached through a hook. */
 #ifndef EH_MQTT_H
 #define EH_MQTT_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "eh_assert.h"
 #include "eh_err.h"
 #include "eh_limits.h"
 #include "eh_loop.h"
@@ -43,9 +48,9 @@ struct eh_mqtt_tls {
 	bool no_verify_host;   /* true: accept a certificate for another name (warned at open) */
 };
 
-/* The journal the driver writes through (the file is the app's). append
- * runs in the library thread, done in the loop thread, never both under
- * the driver's lock. */
+/* The journal a backend writes through (the file is the app's). append
+ * runs in the library thread, done in the loop thread, never under the
+ * backend's own lock. */
 struct eh_mqtt_journal_hook {
 	/* Keep one message; true with *seq (its entry's number) when it is
 	 * kept, false when not (the message goes on unjournalled, counted in
@@ -82,24 +87,16 @@ struct eh_mqtt_config {
 	 * connect: the broker's own limit is the only guard). */
 	uint32_t max_packet_bytes;
 	bool start_paused; /* as if eh_mqtt_pause was called before the first message */
-	/* The inbound journal (docs/DURABILITY.md): each message Paho hands
-	 * over is given to journal.append in the library thread before it waits
-	 * for the window, so a kill -9 after Paho's PUBACK loses only the
+	/* The inbound journal (docs/DURABILITY.md): each message the library
+	 * hands over is given to journal.append in the library thread before it
+	 * waits for the window, so a kill -9 after the PUBACK loses only the
 	 * microseconds before that call. append NULL: no journal. */
 	struct eh_mqtt_journal_hook journal;
 };
 
-/* One message handed to the app. Valid from on_message until eh_mqtt_done. */
-struct eh_mqtt_msg {
-	/* internal */
-	void *lib_msg;			  /* the library's message (payload, properties) */
-	char *lib_topic;		  /* the library's topic string */
-	uint64_t taken_us;		  /* when the library thread took it (ack already sent) */
-	uint8_t state;			  /* free, filled (waiting for the loop), handed */
-	uint64_t jseq;			  /* its journal entry's number; 0: none */
-	uint8_t idx;			  /* slot index */
-	char hmac[EH_MQTT_HMAC_PROP_MAX]; /* the user property, "" when absent */
-};
+/* One message handed to the app: the backend's own (opaque here). Valid
+ * from on_message until eh_mqtt_done. */
+struct eh_mqtt_msg;
 
 /* Called in the loop thread only. */
 struct eh_mqtt_handlers {
@@ -120,13 +117,6 @@ struct eh_mqtt_handlers {
 	 * library, possibly never for one in flight when the client is closed. */
 	void (*on_published)(void *ctx, uint64_t tag, bool ok);
 	void *ctx;
-};
-
-/* One tracked publish (internal). */
-struct eh_mqtt_track {
-	struct eh_mqtt *m;
-	uint64_t tag;  /* the caller's, handed back to on_published */
-	uint8_t state; /* free, queued, sent, acknowledged, failed */
 };
 
 /* Figures for P/status and docs/MQTT.md. Read with eh_mqtt_get_stats. */
@@ -151,43 +141,6 @@ struct eh_mqtt_stats {
 	unsigned undone_max;	  /* peak messages taken and not yet done */
 	int mqtt_version;	  /* 5 or 4 (3.1.1) of the current connection; 0 before */
 	bool connected;
-};
-
-struct eh_mqtt {
-	/* internal: set by eh_mqtt_open */
-	struct eh_mqtt_config cfg;
-	struct eh_mqtt_handlers h;
-	struct eh_loop *loop;
-	void *client;	    /* MQTTAsync handle */
-	pthread_mutex_t mu; /* guards everything below */
-	pthread_cond_t cv;  /* signalled on done, resume, close, outbox progress */
-	pthread_cond_t wcv; /* wakes the worker thread */
-	pthread_t worker;   /* the only caller of Paho's API outside its callbacks */
-	unsigned cmds;	    /* CMD_* bits for the worker */
-	bool wstop;
-	_Alignas(
-	    8) uint8_t outbox[EH_MQTT_OUTBOX_BYTES]; /* queued publishes, packed, oldest first */
-	size_t out_len;
-	struct eh_mqtt_msg slots[EH_MQTT_MAX_WINDOW];
-	uint8_t fifo[EH_MQTT_MAX_WINDOW]; /* filled slots in arrival order */
-	unsigned fifo_head, fifo_n;
-	unsigned nfree;	 /* free slots */
-	unsigned undone; /* filled or handed, not yet done */
-	bool paused;	 /* eh_mqtt_pause: the library thread waits */
-	bool closing;	 /* eh_mqtt_close in progress: take even when paused */
-	bool dead;	 /* close gave up: drop what arrives */
-	bool waiting;	 /* the library thread waits for room */
-	unsigned events; /* EV_* bits for the loop thread */
-	bool session_present;
-	bool link_up;	      /* as Paho's threads last saw it */
-	bool fallback_done;   /* switched to 3.1.1 */
-	unsigned backoff_s;   /* next reconnect delay (initial connect) */
-	uint32_t retry_timer; /* eh_loop timer id, 0 = none */
-	struct eh_mqtt_stats st;
-	bool tls;	   /* the uri asks for TLS */
-	char tls_err[192]; /* OpenSSL's reason for the last failed handshake (mu) */
-	struct eh_mqtt_track track[EH_MQTT_MAX_TRACKED];
-	bool open;
 };
 
 /* Load the TLS files of t as a connection will, so that a bad one is found
@@ -229,68 +182,137 @@ eh_err eh_mqtt_retained_snapshot(const struct eh_mqtt_config *cfg, const char *f
 /* The same under several filters (1..EH_MQTT_MAX_SUBS, one SUBSCRIBE):
  * the device's config and each fleet's webhooks. fence_topic must match
  * one of them. EH_ERR_INVAL also for 0 or too many filters. */
-eh_err eh_mqtt_retained_snapshot_many(const struct eh_mqtt_config *cfg,
-				      const char *const *filters, size_t nfilters,
-				      const char *fence_topic, unsigned timeout_ms,
+eh_err eh_mqtt_retained_snapshot_many(const struct eh_mqtt_config *cfg, const char *const *filters,
+				      size_t nfilters, const char *fence_topic, unsigned timeout_ms,
 				      eh_mqtt_topic_fn fn, void *ctx);
+
+struct eh_mqtt;
+
+/* What a backend implements; the inline wrappers below are what callers
+ * use. Every op is called in the loop thread only. */
+struct eh_mqtt_ops {
+	eh_err (*open)(struct eh_mqtt *m, const struct eh_mqtt_config *cfg, struct eh_loop *loop,
+		       const struct eh_mqtt_handlers *h);
+	void (*poll)(struct eh_mqtt *m);
+	eh_err (*publish)(struct eh_mqtt *m, const char *topic, const void *payload, size_t len,
+			  int qos, bool retain);
+	eh_err (*publish_tracked)(struct eh_mqtt *m, const char *topic, const void *payload,
+				  size_t len, uint64_t tag);
+	void (*done)(struct eh_mqtt *m, struct eh_mqtt_msg *msg);
+	void (*pause)(struct eh_mqtt *m);
+	void (*resume)(struct eh_mqtt *m);
+	void (*get_stats)(struct eh_mqtt *m, struct eh_mqtt_stats *out);
+	void (*close)(struct eh_mqtt *m);
+};
+
+/* Caller allocates (static: a backend's state can be large); a backend's
+ * *_init() fills it (eh_mqtt_paho_init, eh_mqtt_fake_init), and the
+ * fields are read-only afterwards. `state` is the backend's storage,
+ * provided by the caller; it must outlive m. A zeroed, never initialised
+ * m may be closed (nothing happens). */
+struct eh_mqtt {
+	const struct eh_mqtt_ops *ops;
+	void *state;
+	const char *name; /* "paho", "fake": for logs */
+};
 
 /* Create the client and start connecting (asynchronously): MQTT v5 with
  * clean start off and a session expiry (3.1.1 with clean session off when
  * the broker refuses v5), the last will, QoS 1 subscriptions sent on every
  * connect, reconnection with a doubling delay capped at reconnect_max_s.
- * Installs eh_mqtt_poll as the loop's on_wake when none is set; otherwise
- * the owner of on_wake must call eh_mqtt_poll(m) from it.
+ * Nothing is installed on the loop for the handlers: the owner of the
+ * loop's on_wake calls eh_mqtt_poll(m) from it (a backend wakes the loop
+ * when it has something; the loop's timers serve the reconnect delay).
  * EH_ERR_INVAL on a bad config (no uri/client_id, too many subs, qos out of
  * range, window too large, a TLS uri without tls.ca_file, cert_file without
  * key_file), EH_ERR_NET when the library refuses. With TLS and
  * tls.no_verify_host it logs a warning: any certificate the CA signed is
- * accepted for the broker. m, cfg's
- * strings, loop and h must outlive eh_mqtt_close. Loop thread only. */
-eh_err eh_mqtt_open(struct eh_mqtt *m, const struct eh_mqtt_config *cfg, struct eh_loop *loop,
-		    const struct eh_mqtt_handlers *h);
+ * accepted for the broker. m, cfg's strings, loop and h must outlive
+ * eh_mqtt_close. May be called again after eh_mqtt_close. Loop thread
+ * only. */
+static inline eh_err eh_mqtt_open(struct eh_mqtt *m, const struct eh_mqtt_config *cfg,
+				  struct eh_loop *loop, const struct eh_mqtt_handlers *h)
+{
+	EH_ASSERT(m != NULL && m->ops != NULL);
+	return m->ops->open(m, cfg, loop, h);
+}
 
-/* Hand over what arrived (messages, connect/disconnect) to the handlers.
- * Loop thread only; cheap when there is nothing. */
-void eh_mqtt_poll(struct eh_mqtt *m);
+/* Hand over what arrived (messages, connect/disconnect, tracked publishes'
+ * outcomes) to the handlers. Call it from the loop's on_wake. Loop thread
+ * only; cheap when there is nothing. */
+static inline void eh_mqtt_poll(struct eh_mqtt *m)
+{
+	EH_ASSERT(m != NULL && m->ops != NULL);
+	m->ops->poll(m);
+}
 
-/* Queue a publish for the driver's worker thread, which hands it to the
- * library (the loop thread never calls into Paho: see docs/MQTT.md). Loop
- * thread only. Copies topic and payload into the outbox. EH_ERR_CLOSED when
- * not connected (nothing is kept: the app republishes its retained topics
- * on connect), EH_ERR_AGAIN when the outbox is full (retry later),
- * EH_ERR_TOOBIG when larger than EH_MQTT_OUTBOX_BYTES, EH_ERR_INVAL on bad
- * arguments. A publish the library refuses later is counted in
- * publish_dropped. */
-eh_err eh_mqtt_publish(struct eh_mqtt *m, const char *topic, const void *payload, size_t len,
-		       int qos, bool retain);
+/* Queue a publish (the Paho backend's worker thread hands it to the
+ * library: the loop thread never calls into Paho, docs/MQTT.md). Copies
+ * topic and payload. EH_ERR_CLOSED when not connected (nothing is kept:
+ * the app republishes its retained topics on connect), EH_ERR_AGAIN when
+ * the outbox is full (retry later), EH_ERR_TOOBIG when larger than the
+ * outbox, EH_ERR_INVAL on bad arguments. A publish the library refuses
+ * later is counted in publish_dropped. */
+static inline eh_err eh_mqtt_publish(struct eh_mqtt *m, const char *topic, const void *payload,
+				     size_t len, int qos, bool retain)
+{
+	EH_ASSERT(m != NULL && m->ops != NULL);
+	return m->ops->publish(m, topic, payload, len, qos, retain);
+}
 
 /* A QoS 1 publish whose outcome matters (a dead letter): like
  * eh_mqtt_publish, not retained, and h->on_published(tag, ok) reports the
- * broker's PUBACK or the failure later, in the loop thread. EH_ERR_CLOSED
+ * broker's PUBACK or the failure later, from eh_mqtt_poll. EH_ERR_CLOSED
  * when not connected, EH_ERR_AGAIN when the outbox or the table of tracked
  * publishes (EH_MQTT_MAX_TRACKED) is full, EH_ERR_TOOBIG, EH_ERR_INVAL: in
  * each of those cases nothing was queued and on_published is not called. */
-eh_err eh_mqtt_publish_tracked(struct eh_mqtt *m, const char *topic, const void *payload,
-			       size_t len, uint64_t tag);
+static inline eh_err eh_mqtt_publish_tracked(struct eh_mqtt *m, const char *topic,
+					     const void *payload, size_t len, uint64_t tag)
+{
+	EH_ASSERT(m != NULL && m->ops != NULL);
+	return m->ops->publish_tracked(m, topic, payload, len, tag);
+}
 
 /* The message handed to on_message is taken: staged in the app's queue,
- * or refused (what that covers: docs/DURABILITY.md). Frees its slot, tells
- * the journal hook; a library thread waiting for room goes on. Loop thread
- * only. */
-void eh_mqtt_done(struct eh_mqtt *m, struct eh_mqtt_msg *msg);
+ * or refused, or not wanted (what that covers: docs/DURABILITY.md). Frees
+ * its place in the window and tells the journal hook its entry is done: a
+ * backend waiting for room goes on. */
+static inline void eh_mqtt_done(struct eh_mqtt *m, struct eh_mqtt_msg *msg)
+{
+	EH_ASSERT(m != NULL && m->ops != NULL);
+	m->ops->done(m, msg);
+}
 
-/* Backpressure: stop taking messages (the library thread waits, so the
- * broker keeps the rest) / start again. Loop thread only. */
-void eh_mqtt_pause(struct eh_mqtt *m);
-void eh_mqtt_resume(struct eh_mqtt *m);
+/* Backpressure: stop handing over messages (the Paho backend's library
+ * thread waits, so the broker keeps the rest) / start again. */
+static inline void eh_mqtt_pause(struct eh_mqtt *m)
+{
+	EH_ASSERT(m != NULL && m->ops != NULL);
+	m->ops->pause(m);
+}
 
-void eh_mqtt_get_stats(struct eh_mqtt *m, struct eh_mqtt_stats *out);
+static inline void eh_mqtt_resume(struct eh_mqtt *m)
+{
+	EH_ASSERT(m != NULL && m->ops != NULL);
+	m->ops->resume(m);
+}
+
+static inline void eh_mqtt_get_stats(struct eh_mqtt *m, struct eh_mqtt_stats *out)
+{
+	EH_ASSERT(m != NULL && m->ops != NULL && out != NULL);
+	m->ops->get_stats(m, out);
+}
 
 /* Disconnect and free the client. Publishes nothing (the app publishes
  * {"state":"offline"} first). Messages the library already took are handed
  * to on_message during close, so the app must commit after close returns;
- * messages not yet eh_mqtt_done are released. Safe on a never-opened m
- * zeroed by the caller. Loop thread only. */
-void eh_mqtt_close(struct eh_mqtt *m);
+ * messages not yet eh_mqtt_done are released. Idempotent; nothing on a
+ * never-opened m, nor on a zeroed one no backend initialised. */
+static inline void eh_mqtt_close(struct eh_mqtt *m)
+{
+	EH_ASSERT(m != NULL);
+	if (m->ops != NULL)
+		m->ops->close(m);
+}
 
 #endif /* EH_MQTT_H */

@@ -3,7 +3,7 @@
  * thread fills a bounded window of slots and waits when it is full or
  * paused; the loop thread hands slots to the app and frees them on
  * eh_mqtt_done. Why this shape (PUBACK timing): docs/MQTT.md. */
-#include "eh_mqtt.h"
+#include "eh_mqtt_paho.h"
 #include "eh_mqtt_priv.h"
 
 #include <MQTTAsync.h>
@@ -41,7 +41,7 @@
 
 /* ==== Paho threads ==== */
 
-static void post_events(struct eh_mqtt *m, unsigned ev)
+static void post_events(struct eh_mqtt_paho *m, unsigned ev)
 {
 	pthread_mutex_lock(&m->mu);
 	m->events |= ev;
@@ -79,7 +79,7 @@ static void copy_hmac_prop(struct eh_mqtt_msg *s, MQTTAsync_message *msg)
  * message is ours (or dropped and counted). */
 static int on_paho_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
 {
-	struct eh_mqtt *m = ctx;
+	struct eh_mqtt_paho *m = ctx;
 	uint64_t t0 = eh_time_mono_us();
 	struct eh_mqtt_msg *s = NULL;
 	unsigned i;
@@ -164,7 +164,7 @@ static int on_paho_message(void *ctx, char *topic, int topic_len, MQTTAsync_mess
 
 static void on_paho_lost(void *ctx, char *cause)
 {
-	struct eh_mqtt *m = ctx;
+	struct eh_mqtt_paho *m = ctx;
 
 	EH_LOG_WRN("mqtt", "connection lost%s%s", cause ? ": " : "", cause ? cause : "");
 	MQTTAsync_free(cause);
@@ -174,7 +174,7 @@ static void on_paho_lost(void *ctx, char *cause)
 	post_events(m, EV_DISCONNECTED);
 }
 
-static void subscribe_all(struct eh_mqtt *m)
+static void subscribe_all(struct eh_mqtt_paho *m)
 {
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 	int qos[EH_MQTT_MAX_SUBS];
@@ -191,7 +191,7 @@ static void subscribe_all(struct eh_mqtt *m)
 		EH_LOG_ERR("mqtt", "subscribe failed: paho %d", rc);
 }
 
-static void connected(struct eh_mqtt *m, int version, int session_present)
+static void connected(struct eh_mqtt_paho *m, int version, int session_present)
 {
 	subscribe_all(m);
 	pthread_mutex_lock(&m->mu);
@@ -204,19 +204,19 @@ static void connected(struct eh_mqtt *m, int version, int session_present)
 
 static void on_paho_connect5(void *ctx, MQTTAsync_successData5 *r)
 {
-	struct eh_mqtt *m = ctx;
+	struct eh_mqtt_paho *m = ctx;
 
 	connected(m, r ? r->alt.connect.MQTTVersion : 5, r ? r->alt.connect.sessionPresent : 0);
 }
 
 static void on_paho_connect(void *ctx, MQTTAsync_successData *r)
 {
-	struct eh_mqtt *m = ctx;
+	struct eh_mqtt_paho *m = ctx;
 
 	connected(m, r ? r->alt.connect.MQTTVersion : 4, r ? r->alt.connect.sessionPresent : 0);
 }
 
-static void connect_failed(struct eh_mqtt *m, int code, int reason)
+static void connect_failed(struct eh_mqtt_paho *m, int code, int reason)
 {
 	unsigned ev = EV_CONNECT_FAILED;
 
@@ -256,14 +256,14 @@ static void on_paho_disconnect_fail(void *ctx, MQTTAsync_failureData *r)
 
 /* ==== Loop thread ==== */
 
-static int version_of(const struct eh_mqtt *m)
+static int version_of(const struct eh_mqtt_paho *m)
 {
 	if (m->cfg.mqtt_version == 4 || m->fallback_done)
 		return MQTTVERSION_3_1_1;
 	return MQTTVERSION_5;
 }
 
-static eh_err create_client(struct eh_mqtt *m)
+static eh_err create_client(struct eh_mqtt_paho *m)
 {
 	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
 	int rc;
@@ -285,7 +285,7 @@ static eh_err create_client(struct eh_mqtt *m)
 	return EH_OK;
 }
 
-static eh_err connect_now(struct eh_mqtt *m)
+static eh_err connect_now(struct eh_mqtt_paho *m)
 {
 	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
 	MQTTAsync_connectOptions co5 = MQTTAsync_connectOptions_initializer5;
@@ -362,7 +362,7 @@ struct out_hdr {
 /* A tracked publish ended (Paho's threads, or the worker on a refusal). */
 static void track_end(struct eh_mqtt_track *t, bool ok)
 {
-	struct eh_mqtt *m = t->m;
+	struct eh_mqtt_paho *m = t->m;
 
 	pthread_mutex_lock(&m->mu);
 	if (t->state == TRACK_SENT || t->state == TRACK_QUEUED)
@@ -403,7 +403,7 @@ static size_t out_entry_size(const struct out_hdr *h)
 	return (n + 7u) & ~(size_t)7u; /* keep headers aligned */
 }
 
-static void send_head(struct eh_mqtt *m, const uint8_t *e)
+static void send_head(struct eh_mqtt_paho *m, const uint8_t *e)
 {
 	struct out_hdr hdr;
 	const struct out_hdr *h = &hdr;
@@ -447,7 +447,7 @@ static void send_head(struct eh_mqtt *m, const uint8_t *e)
 
 static void *worker_main(void *arg)
 {
-	struct eh_mqtt *m = arg;
+	struct eh_mqtt_paho *m = arg;
 
 	pthread_mutex_lock(&m->mu);
 	for (;;) {
@@ -497,7 +497,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static void worker_cmd(struct eh_mqtt *m, unsigned cmd)
+static void worker_cmd(struct eh_mqtt_paho *m, unsigned cmd)
 {
 	pthread_mutex_lock(&m->mu);
 	m->cmds |= cmd;
@@ -505,11 +505,11 @@ static void worker_cmd(struct eh_mqtt *m, unsigned cmd)
 	pthread_mutex_unlock(&m->mu);
 }
 
-static void schedule_retry(struct eh_mqtt *m);
+static void schedule_retry(struct eh_mqtt_paho *m);
 
 static void retry_timer(struct eh_loop *l, void *arg)
 {
-	struct eh_mqtt *m = arg;
+	struct eh_mqtt_paho *m = arg;
 
 	(void)l;
 	m->retry_timer = 0;
@@ -518,7 +518,7 @@ static void retry_timer(struct eh_loop *l, void *arg)
 	worker_cmd(m, CMD_CONNECT);
 }
 
-static void schedule_retry(struct eh_mqtt *m)
+static void schedule_retry(struct eh_mqtt_paho *m)
 {
 	unsigned d = m->backoff_s;
 
@@ -529,7 +529,7 @@ static void schedule_retry(struct eh_mqtt *m)
 		EH_LOG_ERR("mqtt", "no timer left to retry the connection");
 }
 
-static void on_up(struct eh_mqtt *m)
+static void on_up(struct eh_mqtt_paho *m)
 {
 	bool sp;
 
@@ -552,7 +552,7 @@ static void on_up(struct eh_mqtt *m)
 		m->h.on_connect(m->h.ctx, sp);
 }
 
-static void on_lost(struct eh_mqtt *m)
+static void on_lost(struct eh_mqtt_paho *m)
 {
 	pthread_mutex_lock(&m->mu);
 	m->st.connected = false;
@@ -566,7 +566,7 @@ static void on_lost(struct eh_mqtt *m)
 	}
 }
 
-static void handle_events(struct eh_mqtt *m, unsigned ev)
+static void handle_events(struct eh_mqtt_paho *m, unsigned ev)
 {
 	bool up;
 
@@ -599,7 +599,7 @@ static void handle_events(struct eh_mqtt *m, unsigned ev)
 
 /* Hand filled slots to on_message, at most one window's worth per call so a
  * busy broker cannot starve the loop; re-wakes when more remain. */
-static void hand_over(struct eh_mqtt *m)
+static void hand_over(struct eh_mqtt_paho *m)
 {
 	unsigned budget = m->cfg.window;
 
@@ -625,7 +625,7 @@ static void hand_over(struct eh_mqtt *m)
 }
 
 /* Report tracked publishes that ended, and free their entries. */
-static void report_published(struct eh_mqtt *m)
+static void report_published(struct eh_mqtt_paho *m)
 {
 	for (unsigned i = 0; i < EH_MQTT_MAX_TRACKED; i++) {
 		struct eh_mqtt_track *t = &m->track[i];
@@ -648,8 +648,9 @@ static void report_published(struct eh_mqtt *m)
 	}
 }
 
-void eh_mqtt_poll(struct eh_mqtt *m)
+static void paho_poll(struct eh_mqtt *mq)
 {
+	struct eh_mqtt_paho *m = mq->state;
 	unsigned ev;
 
 	if (!m->open)
@@ -665,23 +666,18 @@ void eh_mqtt_poll(struct eh_mqtt *m)
 	hand_over(m);
 }
 
-static void poll_on_wake(struct eh_loop *l, void *arg)
+static eh_err paho_open(struct eh_mqtt *mq, const struct eh_mqtt_config *cfg, struct eh_loop *loop,
+			const struct eh_mqtt_handlers *h)
 {
-	(void)l;
-	eh_mqtt_poll(arg);
-}
-
-eh_err eh_mqtt_open(struct eh_mqtt *m, const struct eh_mqtt_config *cfg, struct eh_loop *loop,
-		    const struct eh_mqtt_handlers *h)
-{
+	struct eh_mqtt_paho *m = mq->state;
 	unsigned i;
 	eh_err rc;
 
 	EH_ASSERT(m != NULL && cfg != NULL && loop != NULL && h != NULL);
 	/* Not the outbox (1.3 MiB): written before read; zeroing it would
 	 * make it resident for nothing. */
-	memset(m, 0, offsetof(struct eh_mqtt, outbox));
-	memset(&m->out_len, 0, sizeof(*m) - offsetof(struct eh_mqtt, out_len));
+	memset(m, 0, offsetof(struct eh_mqtt_paho, outbox));
+	memset(&m->out_len, 0, sizeof(*m) - offsetof(struct eh_mqtt_paho, out_len));
 	if (cfg->client_id == NULL || cfg->client_id[0] == '\0' || h->on_message == NULL ||
 	    cfg->nsubs > EH_MQTT_MAX_SUBS || (cfg->nsubs > 0 && cfg->subs == NULL) ||
 	    cfg->window > EH_MQTT_MAX_WINDOW ||
@@ -749,14 +745,12 @@ eh_err eh_mqtt_open(struct eh_mqtt *m, const struct eh_mqtt_config *cfg, struct 
 		return EH_ERR_NOSPC;
 	}
 	m->open = true;
-	if (loop->on_wake == NULL)
-		eh_loop_on_wake(loop, poll_on_wake, m);
 	worker_cmd(m, CMD_CONNECT);
 	return EH_OK;
 }
 
 /* Copy one publish into the outbox; track: also take a tracked entry. */
-static eh_err out_put(struct eh_mqtt *m, const char *topic, const void *payload, size_t len,
+static eh_err out_put(struct eh_mqtt_paho *m, const char *topic, const void *payload, size_t len,
 		      int qos, bool retain, bool track, uint64_t tag)
 {
 	struct out_hdr h;
@@ -809,20 +803,21 @@ static eh_err out_put(struct eh_mqtt *m, const char *topic, const void *payload,
 	return rc;
 }
 
-eh_err eh_mqtt_publish(struct eh_mqtt *m, const char *topic, const void *payload, size_t len,
-		       int qos, bool retain)
+static eh_err paho_publish(struct eh_mqtt *mq, const char *topic, const void *payload, size_t len,
+			   int qos, bool retain)
 {
-	return out_put(m, topic, payload, len, qos, retain, false, 0);
+	return out_put(mq->state, topic, payload, len, qos, retain, false, 0);
 }
 
-eh_err eh_mqtt_publish_tracked(struct eh_mqtt *m, const char *topic, const void *payload,
-			       size_t len, uint64_t tag)
+static eh_err paho_publish_tracked(struct eh_mqtt *mq, const char *topic, const void *payload,
+				   size_t len, uint64_t tag)
 {
-	return out_put(m, topic, payload, len, 1, false, true, tag);
+	return out_put(mq->state, topic, payload, len, 1, false, true, tag);
 }
 
-void eh_mqtt_done(struct eh_mqtt *m, struct eh_mqtt_msg *s)
+static void paho_done(struct eh_mqtt *mq, struct eh_mqtt_msg *s)
 {
+	struct eh_mqtt_paho *m = mq->state;
 	uint64_t w;
 	MQTTAsync_message *msg;
 	char *topic;
@@ -853,8 +848,10 @@ void eh_mqtt_done(struct eh_mqtt *m, struct eh_mqtt_msg *s)
 	MQTTAsync_free(topic);
 }
 
-void eh_mqtt_pause(struct eh_mqtt *m)
+static void paho_pause(struct eh_mqtt *mq)
 {
+	struct eh_mqtt_paho *m = mq->state;
+
 	if (!m->open)
 		return;
 	pthread_mutex_lock(&m->mu);
@@ -862,8 +859,10 @@ void eh_mqtt_pause(struct eh_mqtt *m)
 	pthread_mutex_unlock(&m->mu);
 }
 
-void eh_mqtt_resume(struct eh_mqtt *m)
+static void paho_resume(struct eh_mqtt *mq)
 {
+	struct eh_mqtt_paho *m = mq->state;
+
 	if (!m->open)
 		return;
 	pthread_mutex_lock(&m->mu);
@@ -872,8 +871,10 @@ void eh_mqtt_resume(struct eh_mqtt *m)
 	pthread_mutex_unlock(&m->mu);
 }
 
-void eh_mqtt_get_stats(struct eh_mqtt *m, struct eh_mqtt_stats *out)
+static void paho_get_stats(struct eh_mqtt *mq, struct eh_mqtt_stats *out)
 {
+	struct eh_mqtt_paho *m = mq->state;
+
 	if (!m->open) {
 		*out = m->st;
 		return;
@@ -901,8 +902,9 @@ void eh_mqtt_deadline_in(struct timespec *ts, unsigned ms)
 	ts->tv_nsec %= 1000000000L;
 }
 
-void eh_mqtt_close(struct eh_mqtt *m)
+static void paho_close(struct eh_mqtt *mq)
 {
+	struct eh_mqtt_paho *m = mq->state;
 	MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
 	uint64_t until;
 	unsigned i;
@@ -975,11 +977,23 @@ void eh_mqtt_close(struct eh_mqtt *m)
 	if (m->st.dropped_on_close > 0)
 		EH_LOG_WRN("mqtt", "%llu messages taken at close were never handed over",
 			   (unsigned long long)m->st.dropped_on_close);
-	if (m->loop->on_wake == poll_on_wake && m->loop->on_wake_arg == m)
-		eh_loop_on_wake(m->loop, NULL, NULL);
 	m->st.connected = false;
 	m->open = false;
 	pthread_cond_destroy(&m->wcv);
 	pthread_cond_destroy(&m->cv);
 	pthread_mutex_destroy(&m->mu);
+}
+
+static const struct eh_mqtt_ops paho_ops = {
+    paho_open,	paho_poll,   paho_publish,   paho_publish_tracked, paho_done,
+    paho_pause, paho_resume, paho_get_stats, paho_close,
+};
+
+void eh_mqtt_paho_init(struct eh_mqtt *m, struct eh_mqtt_paho *st)
+{
+	EH_ASSERT(m != NULL && st != NULL);
+	m->ops = &paho_ops;
+	m->state = st;
+	m->name = "paho";
+	st->open = false;
 }

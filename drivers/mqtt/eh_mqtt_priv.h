@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <time.h>
 
-#include "eh_mqtt.h"
+#include "eh_mqtt_paho.h"
 
 /* Fill o with t's files, the host check and the cipher floor (o starts as
  * MQTTAsync_SSLOptions_initializer); no callbacks. Paho copies every string
@@ -18,13 +18,13 @@ void eh_mqtt_tls_ssl_options(const struct eh_mqtt_tls *t, MQTTAsync_SSLOptions *
 
 /* Fill o for m's TLS connection (o starts as MQTTAsync_SSLOptions_initializer).
  * Paho copies every string at MQTTAsync_connect. */
-void eh_mqtt_tls_options(struct eh_mqtt *m, MQTTAsync_SSLOptions *o);
+void eh_mqtt_tls_options(struct eh_mqtt_paho *m, MQTTAsync_SSLOptions *o);
 
 /* A connect over TLS failed with Paho's code and MQTT v5 reason (Paho's
  * thread): log one line with the TLS reason and what it means for the
  * operator (which file or key to look at), then forget it. Nothing is
  * logged for a failure below TLS (TCP) or above it (a CONNACK refusal). */
-void eh_mqtt_tls_explain(struct eh_mqtt *m, int code, int reason_code);
+void eh_mqtt_tls_explain(struct eh_mqtt_paho *m, int code, int reason_code);
 
 /* A condition variable whose timed waits run on CLOCK_MONOTONIC, and an
  * absolute deadline ms from now on that clock: a wall clock that jumps

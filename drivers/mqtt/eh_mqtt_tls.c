@@ -31,7 +31,7 @@ bool eh_mqtt_uri_is_tls(const char *uri)
  * per call. The first line is the cause; later ones add context. */
 static int on_ssl_error(const char *str, size_t len, void *u)
 {
-	struct eh_mqtt *m = u;
+	struct eh_mqtt_paho *m = u;
 
 	pthread_mutex_lock(&m->mu);
 	if (m->tls_err[0] == '\0') {
@@ -89,7 +89,7 @@ void eh_mqtt_tls_ssl_options(const struct eh_mqtt_tls *t, MQTTAsync_SSLOptions *
 	o->disableDefaultTrustStore = 1;       /* only ca_file is trusted */
 }
 
-void eh_mqtt_tls_options(struct eh_mqtt *m, MQTTAsync_SSLOptions *o)
+void eh_mqtt_tls_options(struct eh_mqtt_paho *m, MQTTAsync_SSLOptions *o)
 {
 	/* A new attempt: forget what the last one left. At the PROTOCOL level
 	 * Paho formats fewer lines than at its default (MINIMUM), so the hook
@@ -133,7 +133,7 @@ static void ssl_reason(const char *line, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-void eh_mqtt_tls_explain(struct eh_mqtt *m, int code, int reason_code)
+void eh_mqtt_tls_explain(struct eh_mqtt_paho *m, int code, int reason_code)
 {
 	char line[sizeof(m->tls_err)], reason[sizeof(m->tls_err)];
 	const char *what, *src = "OpenSSL";
