@@ -757,41 +757,6 @@ static int replay_journal_at_start(bool *paused)
 
 /* ==== Start-up ==== */
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: edgehookd -c FILE [--log-level LEVEL] [--check-config | --print-config]\n"
-		"       edgehookd --help | --version\n"
-		"\n"
-		"Subscribes to notifications over MQTT, filters them per webhook, keeps\n"
-		"them in a crash-safe queue on flash and delivers them over HTTPS.\n"
-		"\n"
-		"  -c, --config FILE     bootstrap file (JSON; see edgehookd.conf.example)\n"
-		"      --check-config    validate FILE (and its key files) and exit\n"
-		"      --print-config    validate, then print the effective configuration\n"
-		"                        (defaults and derived names; secrets not shown)\n"
-		"      --log-level LEVEL error|warning|info|debug (overrides the file)\n"
-		"  -h, --help            this text\n"
-		"  -V, --version         version and compiled-in limits\n"
-		"\n"
-		"SIGHUP reloads the log level and the CA bundle from FILE and says which\n"
-		"other changes need a restart.\n"
-		"\n"
-		"Exit codes: 0 clean stop, 1 fatal runtime error, 2 bad usage or\n"
-		"configuration, 3 queue storage unusable (cannot open or lock).\n");
-}
-
-static void version(void)
-{
-	printf("edgehookd %s\n", EH_VERSION);
-	printf("limits: webhooks=%d filter_ids=%d message_bytes=%d json_depth=%d "
-	       "array_notifications=%d batch_size=%d headers=%d catalog_bytes=%d "
-	       "catalog_entries=%d\n",
-	       EH_MAX_WEBHOOKS, EH_FILTER_MAX_IDS, EH_MAX_MSG_BYTES, EH_JSON_MAX_DEPTH,
-	       EH_MAX_ARRAY_NOTES, EH_MAX_BATCH, EH_MAX_HEADERS, EH_CATALOG_BYTES,
-	       EH_CATALOG_MAX_ENTRIES);
-}
-
 /* The bootstrap's mqtt.tls as the MQTT driver takes it. */
 static void mqtt_tls_of(const struct eh_bootstrap *b, struct eh_mqtt_tls *t)
 {
@@ -825,135 +790,71 @@ static void check_mqtt_tls(const struct eh_bootstrap *b, struct eh_errs *errs)
 
 static char print_buf[EH_BOOT_BOOTFILE_MAX];
 
-static int load_config(const char *path, bool check_only, bool print, const char *level)
+static int load_config(const char *path, enum eh_boot_cli_mode mode, const char *level)
 {
 	struct eh_errs errs;
+	int rc;
+
 	eh_errs_init(&errs);
-	if (eh_bootstrap_load(path, &D.boot, &errs) == EH_OK) {
-		eh_bootstrap_load_secrets(&D.boot, &errs);
-		eh_bootstrap_check_files(&D.boot, &errs); /* the CA bundle, as start loads it */
+	if (eh_bootstrap_load_all(path, &D.boot, &errs) == EH_OK)
 		check_mqtt_tls(&D.boot, &errs);
+	rc = eh_bootstrap_cli_finish(path, &D.boot, &errs, level, mode, print_buf,
+				     sizeof(print_buf), stdout, stderr);
+	if (rc < 0) {
+		D.config_path = path;
+		D.level_override = level != NULL;
 	}
-	if (eh_errs_count(&errs)) {
-		for (unsigned i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s: %s\n", path, errs.msg[i]);
-		if (errs.dropped)
-			fprintf(stderr, "%s: ... and %u more problems\n", path, errs.dropped);
-		return EXIT_USAGE;
-	}
-	if (level) {
-		int l = eh_log_level_parse(level);
-		if (l < 0) {
-			fprintf(stderr, "--log-level: expected error, warning, info or debug\n");
-			return EXIT_USAGE;
-		}
-		D.boot.log_level = l;
-	}
-	if (print) {
-		if (eh_bootstrap_render(&D.boot, print_buf, sizeof(print_buf)) != EH_OK) {
-			fprintf(stderr, "%s: cannot print the configuration\n", path);
-			return 1;
-		}
-		printf("%s\n", print_buf);
-		return 0;
-	}
-	if (check_only) {
-		printf("%s: ok\n", path);
-		return 0;
-	}
-	D.config_path = path;
-	D.level_override = level != NULL;
-	return -1;
+	return rc;
 }
 
 /* ==== SIGHUP ==== */
 
 static void mqtt_reconnect(const struct eh_bootstrap *nb);
 
-/* One bootstrap key whose change needs a restart. */
-static void needs_restart(bool changed, const char *key)
-{
-	if (changed)
-		EH_LOG_WRN("edgehookd", "SIGHUP: %s changed: it takes effect at the next restart",
-			   key);
-}
-
 /* Read the bootstrap file again: the log level and the CA bundle apply now
- * (the bundle from the next connection on); every other change is named
- * and waits for a restart. A file with any problem changes nothing. */
+ * (the bundle from the next connection on), MQTT credentials and TLS files
+ * by a reconnect; every other change is named and waits for a restart
+ * (eh_bootstrap_diff decides which is which). A file with any problem
+ * changes nothing. */
 static void reload(void)
 {
 	static struct eh_bootstrap nb;
+	struct eh_boot_diff d;
 	struct eh_errs errs;
 	eh_err rc;
 
 	eh_errs_init(&errs);
-	if (eh_bootstrap_load(D.config_path, &nb, &errs) == EH_OK) {
-		eh_bootstrap_load_secrets(&nb, &errs);
-		eh_bootstrap_check_files(&nb, &errs);
-	}
-	if (eh_errs_count(&errs)) {
+	if (eh_bootstrap_load_all(D.config_path, &nb, &errs) != EH_OK) {
 		for (unsigned i = 0; i < errs.n; i++)
 			EH_LOG_ERR("edgehookd", "SIGHUP: %s: %s", D.config_path, errs.msg[i]);
 		EH_LOG_ERR("edgehookd", "SIGHUP: %s refused: nothing reloaded", D.config_path);
 		return;
 	}
-	if (!D.level_override && nb.log_level != D.boot.log_level) {
+	eh_bootstrap_diff(&D.boot, &nb, &d);
+	if ((d.apply & EH_BOOT_APPLY_LOG_LEVEL) && !D.level_override) {
 		D.boot.log_level = nb.log_level;
 		eh_log_set_level(nb.log_level);
 		EH_LOG_INF("edgehookd", "SIGHUP: log level now %d", nb.log_level);
 	}
-	/* The CA bundle: read again even under the same name (renewed in place). */
-	snprintf(D.boot.ca_file, sizeof(D.boot.ca_file), "%s", nb.ca_file);
-	rc = eh_delivery_reload_ca(&D.delivery, D.boot.ca_file);
-	if (rc == EH_ERR_AGAIN)
-		EH_LOG_INF("edgehookd",
-			   "SIGHUP: CA bundle %s: reloaded once the POSTs in flight "
-			   "end",
-			   D.boot.ca_file);
-	else if (rc != EH_OK && rc != EH_ERR_INVAL)
-		EH_LOG_ERR("edgehookd", "SIGHUP: CA bundle %s: %s; the old one stays",
-			   D.boot.ca_file, eh_err_str(rc));
-	D.boot.stop_grace_s = nb.stop_grace_s;
-	needs_restart(strcmp(nb.device_id, D.boot.device_id) != 0, "device_id");
-	needs_restart(strcmp(nb.topic_prefix, D.boot.topic_prefix) != 0, "topic_prefix");
-	needs_restart(strcmp(nb.mqtt.uri, D.boot.mqtt.uri) != 0 ||
-			  strcmp(nb.mqtt.client_id, D.boot.mqtt.client_id) != 0,
-		      "mqtt.uri/mqtt.client_id");
-	/* Credentials and certificates: a reconnect applies them (the files are
-	 * read again, so a renewed certificate under the same name counts). */
-	if (strcmp(nb.mqtt.username, D.boot.mqtt.username) != 0 ||
-	    strcmp(nb.password, D.boot.password) != 0 || nb.has_password != D.boot.has_password ||
-	    nb.mqtt.keepalive_s != D.boot.mqtt.keepalive_s ||
-	    nb.mqtt.max_packet_bytes != D.boot.mqtt.max_packet_bytes ||
-	    memcmp(&nb.mqtt.tls, &D.boot.mqtt.tls, sizeof(nb.mqtt.tls)) != 0 ||
-	    (nb.mqtt.use_tls && strcmp(nb.mqtt.uri, D.boot.mqtt.uri) == 0))
+	if (d.apply & EH_BOOT_APPLY_CA) {
+		snprintf(D.boot.ca_file, sizeof(D.boot.ca_file), "%s", nb.ca_file);
+		rc = eh_delivery_reload_ca(&D.delivery, D.boot.ca_file);
+		if (rc == EH_ERR_AGAIN)
+			EH_LOG_INF("edgehookd",
+				   "SIGHUP: CA bundle %s: reloaded once the POSTs in flight "
+				   "end",
+				   D.boot.ca_file);
+		else if (rc != EH_OK && rc != EH_ERR_INVAL)
+			EH_LOG_ERR("edgehookd", "SIGHUP: CA bundle %s: %s; the old one stays",
+				   D.boot.ca_file, eh_err_str(rc));
+	}
+	if (d.apply & EH_BOOT_APPLY_STOP_GRACE)
+		D.boot.stop_grace_s = nb.stop_grace_s;
+	for (unsigned i = 0; i < d.n_restart; i++)
+		EH_LOG_WRN("edgehookd", "SIGHUP: %s changed: it takes effect at the next restart",
+			   d.restart_keys[i]);
+	if (d.apply & EH_BOOT_APPLY_MQTT)
 		mqtt_reconnect(&nb);
-	needs_restart(memcmp(nb.inputs, D.boot.inputs, sizeof(nb.inputs)) != 0, "inputs");
-	needs_restart(strcmp(nb.queue.path, D.boot.queue.path) != 0 ||
-			  nb.queue.size_bytes != D.boot.queue.size_bytes ||
-			  nb.queue.full_policy != D.boot.queue.full_policy ||
-			  nb.queue.commit_interval_ms != D.boot.queue.commit_interval_ms,
-		      "queue");
-	needs_restart(strcmp(nb.https_proxy.host, D.boot.https_proxy.host) != 0 ||
-			  nb.https_proxy.port != D.boot.https_proxy.port ||
-			  nb.n_no_proxy != D.boot.n_no_proxy ||
-			  memcmp(nb.no_proxy, D.boot.no_proxy, sizeof(nb.no_proxy)) != 0,
-		      "https_proxy/no_proxy");
-	needs_restart(nb.allow_plain_http != D.boot.allow_plain_http, "allow_plain_http");
-	needs_restart(
-	    nb.n_fleet != D.boot.n_fleet ||
-		memcmp(nb.fleet_prefixes, D.boot.fleet_prefixes, sizeof(nb.fleet_prefixes)) != 0,
-	    "fleet_prefixes");
-	needs_restart(strcmp(nb.config_hmac_key_file, D.boot.config_hmac_key_file) != 0 ||
-			  nb.hmac_key_len != D.boot.hmac_key_len ||
-			  memcmp(nb.hmac_key, D.boot.hmac_key, nb.hmac_key_len) != 0,
-		      "config_hmac_key_file");
-	needs_restart(memcmp(&nb.coap, &D.boot.coap, sizeof(nb.coap)) != 0, "coap");
-	needs_restart(memcmp(&nb.http, &D.boot.http, sizeof(nb.http)) != 0 ||
-			  nb.http_token_len != D.boot.http_token_len ||
-			  memcmp(nb.http_token, D.boot.http_token, nb.http_token_len) != 0,
-		      "http");
 }
 
 static int dedupe_rebuild(void *arg, const struct eh_queue_rec *r, uint32_t seg)
@@ -1295,6 +1196,7 @@ int main(int argc, char **argv)
 	};
 	const char *path = NULL, *level = NULL;
 	bool check = false, print = false;
+	enum eh_boot_cli_mode mode;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
@@ -1312,21 +1214,22 @@ int main(int argc, char **argv)
 			level = optarg;
 			break;
 		case 'h':
-			usage(stdout);
+			eh_bootstrap_cli_usage(stdout);
 			return 0;
 		case 'V':
-			version();
+			eh_bootstrap_cli_version(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			eh_bootstrap_cli_usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
 	if (path == NULL || optind != argc) {
-		usage(stderr);
+		eh_bootstrap_cli_usage(stderr);
 		return EXIT_USAGE;
 	}
-	if ((rc = load_config(path, check, print, level)) >= 0)
+	mode = print ? EH_BOOT_CLI_PRINT : check ? EH_BOOT_CLI_CHECK : EH_BOOT_CLI_RUN;
+	if ((rc = load_config(path, mode, level)) >= 0)
 		return rc;
 	eh_log_set_level(D.boot.log_level);
 	/* Under journald: priorities as "<N>", no timestamps (journald adds its

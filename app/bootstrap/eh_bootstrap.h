@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "eh_err.h"
 #include "eh_errs.h"
@@ -137,5 +138,73 @@ eh_err eh_bootstrap_check_files(const struct eh_bootstrap *b, struct eh_errs *er
 
 /* Read a key or password file as CONTRACT section 4 says. */
 eh_err eh_bootstrap_read_secret(const char *path, uint8_t *buf, size_t cap, size_t *len);
+
+/* ==== Reload (SIGHUP): what a new file changes ==== */
+
+/* What a reload applies at once (struct eh_boot_diff.apply). */
+#define EH_BOOT_APPLY_LOG_LEVEL 0x1u  /* log_level differs */
+#define EH_BOOT_APPLY_CA 0x2u	      /* read tls.ca_file again (always: renewed in place) */
+#define EH_BOOT_APPLY_STOP_GRACE 0x4u /* stop_grace_s differs */
+#define EH_BOOT_APPLY_MQTT 0x8u	      /* reconnect: credentials, keepalive, packet size, TLS */
+
+/* The keys whose change waits for a restart, in the order they are named. */
+enum eh_boot_restart {
+	EH_BOOT_RS_DEVICE_ID,
+	EH_BOOT_RS_TOPIC_PREFIX,
+	EH_BOOT_RS_MQTT_ID, /* mqtt.uri or mqtt.client_id */
+	EH_BOOT_RS_INPUTS,
+	EH_BOOT_RS_QUEUE,
+	EH_BOOT_RS_PROXY, /* https_proxy or no_proxy */
+	EH_BOOT_RS_PLAIN_HTTP,
+	EH_BOOT_RS_FLEET,
+	EH_BOOT_RS_HMAC, /* the key file's name or the key it holds */
+	EH_BOOT_RS_COAP,
+	EH_BOOT_RS_HTTP, /* the listener, its token file's name or the token */
+	EH_BOOT_RS_COUNT
+};
+
+struct eh_boot_diff {
+	uint32_t apply;	  /* EH_BOOT_APPLY_* */
+	uint32_t restart; /* 1u << enum eh_boot_restart, for each key that changed */
+	/* Those keys' names as the reload log names them, in enum order; static
+	 * strings. */
+	const char *restart_keys[EH_BOOT_RS_COUNT];
+	unsigned n_restart;
+};
+
+/* Compare the running bootstrap cur with next, freshly loaded with its
+ * secrets, into d; no side effects. The CA bundle is always read again
+ * (the same name may hold a renewed bundle), and so is MQTT's TLS when the
+ * broker is reached over TLS at the same URI (renewed certificates). */
+void eh_bootstrap_diff(const struct eh_bootstrap *cur, const struct eh_bootstrap *next,
+		       struct eh_boot_diff *d);
+
+/* A restart key's name, "device_id" ... "http"; NULL out of range. */
+const char *eh_bootstrap_restart_name(enum eh_boot_restart k);
+
+/* ==== Command line: what runs before the daemon's objects exist ==== */
+
+/* Load path into b as start does: the file, its secret files and the CA
+ * bundle (eh_bootstrap_load, _load_secrets, _check_files); every problem
+ * into errs. EH_ERR_INVAL when there was any. */
+eh_err eh_bootstrap_load_all(const char *path, struct eh_bootstrap *b, struct eh_errs *errs);
+
+/* What `edgehookd` was asked to do with the file. */
+enum eh_boot_cli_mode { EH_BOOT_CLI_RUN, EH_BOOT_CLI_CHECK, EH_BOOT_CLI_PRINT };
+
+/* The end of loading at start (CONTRACT 1): the problems in errs are printed
+ * to err, each prefixed with path (exit 2); level (NULL: none) overrides the
+ * file's log level (exit 2 if it names none); --print-config renders b into
+ * buf and prints it to out, --check-config prints "<path>: ok". Returns the
+ * exit code, or -1 when the daemon should start with b. */
+int eh_bootstrap_cli_finish(const char *path, struct eh_bootstrap *b, const struct eh_errs *errs,
+			    const char *level, enum eh_boot_cli_mode mode, char *buf, size_t cap,
+			    FILE *out, FILE *err);
+
+/* `edgehookd --help` (and the text after a usage error) into out. */
+void eh_bootstrap_cli_usage(FILE *out);
+
+/* `edgehookd --version`: the version and the compiled-in limits into out. */
+void eh_bootstrap_cli_version(FILE *out);
 
 #endif /* EH_BOOTSTRAP_H */
