@@ -38,6 +38,7 @@
 #include "eh_status.h"
 #include "eh_status_pub.h"
 #include "eh_time.h"
+#include "eh_tls_pool.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -60,6 +61,7 @@ struct daemon {
 	struct eh_config_store store;
 	struct eh_delivery delivery;
 	struct eh_resolver resolver; /* receiver names, off the loop thread */
+	struct eh_tls_pool tls_pool; /* delivery's transports: TLS with the CA bundle, TCP */
 	struct eh_mqtt mqtt;
 	struct eh_mqtt_paho mqtt_paho; /* the backend behind mqtt */
 	struct eh_coap coap;
@@ -876,6 +878,12 @@ static void seen_hash(void *ctx, uint64_t hash)
 	eh_ingest_remember_hash(&d->ingest, hash);
 }
 
+_Static_assert(EH_TLS_POOL_CONNS >= EH_HTTPS_MAX_CONNS, "a pool transport per connection");
+
+#ifndef EH_MAIN_QUEUE_CACHE
+#define EH_MAIN_QUEUE_CACHE (128u * 1024u) /* the queue's read cache at most */
+#endif
+
 static int open_queue(void)
 {
 	struct eh_queue_config qc;
@@ -895,6 +903,21 @@ static int open_queue(void)
 	qc.commit_interval_ms = D.boot.queue.commit_interval_ms;
 	qc.full_policy =
 	    D.boot.queue.full_policy == EH_BOOT_BLOCK ? EH_QUEUE_BLOCK : EH_QUEUE_DROP_OLDEST;
+	/* The id a blank device is formatted with (unused on a formatted one). */
+	if (eh_crypto_random(&qc.uid, sizeof(qc.uid)) != EH_OK || qc.uid == 0) {
+		EH_LOG_ERR("queue", "no random bytes for the queue's id");
+		eh_flash_close(&D.flash);
+		return EXIT_STORAGE;
+	}
+	/* The newest records are read back from RAM: a window of the newest
+	 * segment's bytes, the segment size up to EH_MAIN_QUEUE_CACHE. Taken
+	 * once here, kept until exit; pages become resident as they are
+	 * written. Without it (no memory) the queue reads the device. */
+	qc.cache_bytes =
+	    D.flash.block_size < EH_MAIN_QUEUE_CACHE ? D.flash.block_size : EH_MAIN_QUEUE_CACHE;
+	qc.cache = malloc(qc.cache_bytes);
+	if (qc.cache == NULL)
+		qc.cache_bytes = 0;
 	uint64_t t0 = eh_time_mono_us();
 	rc = eh_queue_open(&D.queue, &qc);
 	if (rc != EH_OK) {
@@ -1063,7 +1086,6 @@ static int start(void)
 	memset(&dc, 0, sizeof(dc));
 	dc.loop = &D.loop;
 	dc.clock = &eh_clock_system;
-	dc.ca_file = D.boot.ca_file;
 	dc.allow_plain_http = D.boot.allow_plain_http;
 	dc.queue_uid = eh_queue_uid(&D.queue);
 	dc.source = &source_ops;
@@ -1081,10 +1103,17 @@ static int start(void)
 		EH_LOG_ERR("resolve", "cannot start the resolver threads");
 		return 1;
 	}
-	dc.resolver = &D.resolver;
+	eh_tls_pool_init(&D.tls_pool);
+	eh_tls_pool_resolver(&D.tls_pool, &D.resolver);
+	if (eh_tls_pool_open(&D.tls_pool, D.boot.ca_file) != EH_OK) {
+		EH_LOG_ERR("delivery", "cannot start (CA file %s)", D.boot.ca_file);
+		return 1;
+	}
+	dc.transport = &eh_tls_pool_factory;
+	dc.transport_ctx = &D.tls_pool;
 	dc.not_before_s = EH_BUILD_EPOCH;
 	if (eh_delivery_init(&D.delivery, &dc) != EH_OK) {
-		EH_LOG_ERR("delivery", "cannot start (CA file %s)", D.boot.ca_file);
+		EH_LOG_ERR("delivery", "cannot start");
 		return 1;
 	}
 	D.subs[0] = D.boot.inputs[0];
@@ -1156,6 +1185,7 @@ static void stop(void)
 		eh_notify("STOPPING=1");
 	EH_LOG_INF("edgehookd", "stopping");
 	eh_delivery_stop(&D.delivery);
+	eh_tls_pool_free(&D.tls_pool);
 	eh_resolver_close(&D.resolver);
 	if (D.coap_open)
 		eh_coap_close(&D.coap);

@@ -26,6 +26,10 @@ eh_err eh_loop_init(struct eh_loop *l, const struct eh_clock *clock)
 	l->on_wake = NULL;
 	l->on_tick = NULL;
 	l->stop = 0;
+	atomic_init(&l->wake_pending, 0);
+	atomic_init(&l->sleeping, 0);
+	atomic_init(&l->wake_writes, 0);
+	l->wake_reads = 0;
 	l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	return l->wake_fd < 0 ? EH_ERR_IO : EH_OK;
 }
@@ -125,9 +129,18 @@ static void run_timers(struct eh_loop *l)
 
 /* ==== Wake-up ==== */
 
+/* The flag and the sleeping mark are sequentially consistent: the loop
+ * marks itself sleeping and then reads the flag, a waker sets the flag and
+ * then reads the mark, so at least one of them sees the other and no wake
+ * is lost (both may: then one spare eventfd read). */
 void eh_loop_wake(struct eh_loop *l)
 {
 	uint64_t one = 1;
+	if (atomic_exchange(&l->wake_pending, 1) != 0)
+		return; /* already pending: the loop has not called on_wake yet */
+	if (!atomic_load(&l->sleeping))
+		return; /* running: it reads the flag before it waits again */
+	atomic_fetch_add(&l->wake_writes, 1);
 	ssize_t r = write(l->wake_fd, &one, sizeof(one));
 	(void)r; /* EAGAIN: the counter is already non-zero, a wake is pending */
 }
@@ -173,18 +186,25 @@ eh_err eh_loop_run_once(struct eh_loop *l, int max_wait_ms)
 		map[n++] = i;
 	}
 	l->now_ms = eh_clock_mono_ms(l->clock);
-	int r = poll(pfd, n, next_timeout(l, max_wait_ms));
+	int wait = next_timeout(l, max_wait_ms);
+	atomic_store(&l->sleeping, 1);
+	if (atomic_load(&l->wake_pending))
+		wait = 0; /* woken while busy: look at the fds, do not sleep */
+	int r = poll(pfd, n, wait);
+	atomic_store(&l->sleeping, 0);
 	if (r < 0 && errno != EINTR)
 		return EH_ERR_IO;
 	l->now_ms = eh_clock_mono_ms(l->clock);
+	if (r > 0 && (pfd[0].revents & POLLIN)) {
+		uint64_t v;
+		ssize_t rr = read(l->wake_fd, &v, sizeof(v));
+		(void)rr;
+		l->wake_reads++;
+	}
+	/* cleared before the call: a wake during on_wake is seen next time */
+	if (atomic_exchange(&l->wake_pending, 0) != 0 && l->on_wake)
+		l->on_wake(l, l->on_wake_arg);
 	if (r > 0) {
-		if (pfd[0].revents & POLLIN) {
-			uint64_t v;
-			ssize_t rr = read(l->wake_fd, &v, sizeof(v));
-			(void)rr;
-			if (l->on_wake)
-				l->on_wake(l, l->on_wake_arg);
-		}
 		for (nfds_t k = 1; k < n; k++) {
 			if (pfd[k].revents == 0)
 				continue;

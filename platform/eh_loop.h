@@ -6,6 +6,7 @@
 #ifndef EH_LOOP_H
 #define EH_LOOP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -19,7 +20,7 @@
 #define EH_LOOP_MAX_TIMERS 256
 #endif
 
-#define EH_LOOP_IN 0x1u  /* readable (POLLIN) */
+#define EH_LOOP_IN 0x1u	 /* readable (POLLIN) */
 #define EH_LOOP_OUT 0x4u /* writable (POLLOUT) */
 #define EH_LOOP_ERR 0x8u /* error or hang-up seen; reported with the others */
 
@@ -29,15 +30,15 @@ typedef void (*eh_loop_timer_cb)(struct eh_loop *l, void *arg);
 typedef void (*eh_loop_tick_cb)(struct eh_loop *l, void *arg);
 
 struct eh_loop_fd {
-	int fd;            /* -1: free slot */
-	unsigned events;   /* EH_LOOP_IN | EH_LOOP_OUT */
+	int fd;		 /* -1: free slot */
+	unsigned events; /* EH_LOOP_IN | EH_LOOP_OUT */
 	eh_loop_fd_cb cb;
 	void *arg;
 };
 
 struct eh_loop_timer {
-	uint64_t due_ms;   /* monotonic deadline */
-	uint32_t id;       /* 0: free slot; ids never repeat within 2^32 adds */
+	uint64_t due_ms; /* monotonic deadline */
+	uint32_t id;	 /* 0: free slot; ids never repeat within 2^32 adds */
 	eh_loop_timer_cb cb;
 	void *arg;
 };
@@ -45,11 +46,15 @@ struct eh_loop_timer {
 struct eh_loop {
 	/* internal */
 	const struct eh_clock *clock;
-	uint64_t now_ms;        /* read once per tick */
+	uint64_t now_ms; /* read once per tick */
 	struct eh_loop_fd fds[EH_LOOP_MAX_FDS];
 	struct eh_loop_timer timers[EH_LOOP_MAX_TIMERS];
 	uint32_t next_timer_id;
-	int wake_fd;            /* eventfd written by eh_loop_wake() */
+	int wake_fd;		   /* eventfd written by eh_loop_wake() */
+	atomic_int wake_pending;   /* a wake not yet handed to on_wake */
+	atomic_int sleeping;	   /* the loop is in (or entering) poll: a wake must write */
+	atomic_ullong wake_writes; /* eventfd writes and reads since init (figures, tests) */
+	uint64_t wake_reads;
 	eh_loop_tick_cb on_wake; /* called in the loop thread after a wake */
 	void *on_wake_arg;
 	eh_loop_tick_cb on_tick; /* called once per iteration, after events */
@@ -73,7 +78,11 @@ eh_err eh_loop_after(struct eh_loop *l, uint64_t delay_ms, eh_loop_timer_cb cb, 
 /* Cancel; a stale or 0 id is ignored. */
 void eh_loop_cancel(struct eh_loop *l, uint32_t id);
 
-/* Thread-safe and async-signal-safe: make the loop call on_wake soon. */
+/* Thread-safe and async-signal-safe: make the loop call on_wake soon.
+ * Wakes coalesce: only the first since the last on_wake call does
+ * anything, and it writes the eventfd only when the loop sleeps in poll
+ * (a busy loop sees the flag before it next waits). A burst costs at most
+ * one eventfd write and one read, however many messages it holds. */
 void eh_loop_wake(struct eh_loop *l);
 void eh_loop_on_wake(struct eh_loop *l, eh_loop_tick_cb cb, void *arg);
 void eh_loop_on_tick(struct eh_loop *l, eh_loop_tick_cb cb, void *arg);

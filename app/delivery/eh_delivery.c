@@ -145,6 +145,13 @@ static const char *route_proxy(const struct eh_delivery *d, const struct eh_webh
 	}
 }
 
+/* Give back a client identity handle (0: none held). */
+static void identity_put(struct eh_delivery *d, unsigned handle)
+{
+	if (handle != 0 && d->cfg.transport->identity_put != NULL)
+		d->cfg.transport->identity_put(d->cfg.transport_ctx, handle);
+}
+
 eh_err eh_delivery_check_webhook(void *ctx, const struct eh_webhook *wh, struct eh_errs *errs)
 {
 	struct eh_delivery *d = ctx;
@@ -154,15 +161,15 @@ eh_err eh_delivery_check_webhook(void *ctx, const struct eh_webhook *wh, struct 
 	eh_err rc;
 
 	EH_ASSERT(d != NULL && wh != NULL);
-	if (wh->client_cert_file[0] == '\0' || !d->pool_open)
+	if (wh->client_cert_file[0] == '\0' || d->cfg.transport->identity_load == NULL)
 		return EH_OK;
-	rc = eh_tls_pool_identity_load(&d->pool, wh->client_cert_file, wh->client_key_file, &handle,
-				       &key, why, sizeof(why));
+	rc = d->cfg.transport->identity_load(d->cfg.transport_ctx, wh->client_cert_file,
+					     wh->client_key_file, &handle, &key, why, sizeof(why));
 	if (rc != EH_OK) {
 		eh_errs_add(errs, key ? "client_key_file" : "client_cert_file", "%s", why);
 		return rc;
 	}
-	eh_tls_pool_identity_put(&d->pool, handle);
+	identity_put(d, handle);
 	return EH_OK;
 }
 
@@ -180,12 +187,13 @@ static void slot_identity(struct eh_delivery *d, struct eh_delivery_slot *s,
 	if (wh != NULL && wh->client_cert_file[0] != '\0') {
 		char why[EH_DELIVERY_ERR_MAX - 24];
 
-		rc = d->pool_open ? eh_tls_pool_identity_load(&d->pool, wh->client_cert_file,
-							      wh->client_key_file, &s->identity,
-							      &key, why, sizeof(why))
-				  : EH_ERR_INVAL;
+		bool can = d->cfg.transport->identity_load != NULL;
+		rc = can ? d->cfg.transport->identity_load(
+			       d->cfg.transport_ctx, wh->client_cert_file, wh->client_key_file,
+			       &s->identity, &key, why, sizeof(why))
+			 : EH_ERR_INVAL;
 		if (rc != EH_OK) {
-			if (!d->pool_open)
+			if (!can)
 				snprintf(why, sizeof(why), "no TLS context");
 			snprintf(s->identity_err, sizeof(s->identity_err), "client certificate: %s",
 				 why);
@@ -193,8 +201,7 @@ static void slot_identity(struct eh_delivery *d, struct eh_delivery_slot *s,
 			s->identity = 0;
 		}
 	}
-	if (old != 0)
-		eh_tls_pool_identity_put(&d->pool, old);
+	identity_put(d, old);
 }
 
 /* ==== Senders ==== */
@@ -724,8 +731,7 @@ static void worker_try(struct eh_delivery_worker *w)
 		/* A worker still holding a sender is inside its own completion
 		 * (on_done -> ack -> a kick from the app): on_done goes on after. */
 		if (d->stopped || d->draining || d->reload_ca != NULL || wh == NULL ||
-		    !wh->active ||
-		    w->state != EH_DW_IDLE || w->sender != NULL)
+		    !wh->active || w->state != EH_DW_IDLE || w->sender != NULL)
 			return;
 		if (worker_lag(w) == 0 || clock_held(w))
 			return;
@@ -807,27 +813,23 @@ static struct eh_transport *pool_transport(void *ctx, unsigned idx,
 {
 	struct eh_delivery *d = ctx;
 
-	if (d->cfg.transport != NULL)
-		return d->cfg.transport(d->cfg.transport_ctx, idx, route);
-	return eh_tls_pool_transport(&d->pool, idx, route);
+	return d->cfg.transport->transport(d->cfg.transport_ctx, idx, route);
 }
 
 eh_err eh_delivery_init(struct eh_delivery *d, const struct eh_delivery_config *cfg)
 {
 	struct eh_https_config hc;
-	eh_err rc;
 
 	EH_ASSERT(d != NULL && cfg != NULL);
 	if (cfg->loop == NULL || cfg->clock == NULL || cfg->source == NULL ||
 	    cfg->source->peek == NULL || cfg->source->ack == NULL || cfg->source->lag == NULL ||
-	    cfg->render == NULL)
+	    cfg->render == NULL || cfg->transport == NULL || cfg->transport->transport == NULL)
 		return EH_ERR_INVAL;
 	memset(d->slots, 0, sizeof(d->slots));
 	d->cfg = *cfg;
 	d->stopped = false;
 	d->draining = false;
 	d->next_ticket = 1;
-	d->pool_open = false;
 	d->clock_timer = 0;
 	for (unsigned i = 0; i < EH_MAX_WEBHOOKS; i++)
 		for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
@@ -839,15 +841,6 @@ eh_err eh_delivery_init(struct eh_delivery *d, const struct eh_delivery_config *
 		d->senders[i].d = d;
 		d->senders[i].w = NULL;
 		d->senders[i].req.conn = NULL;
-	}
-	eh_tls_pool_init(&d->pool);
-	eh_tls_pool_resolver(&d->pool, cfg->resolver);
-	if (cfg->transport == NULL) {
-		if (cfg->ca_file == NULL || cfg->ca_file[0] == '\0')
-			return EH_ERR_INVAL;
-		if ((rc = eh_tls_pool_open(&d->pool, cfg->ca_file)) != EH_OK)
-			return rc;
-		d->pool_open = true;
 	}
 	memset(&hc, 0, sizeof(hc));
 	hc.loop = cfg->loop;
@@ -952,7 +945,7 @@ static eh_err reload_now(struct eh_delivery *d)
 
 	d->reload_ca = NULL;
 	eh_https_close_all(&d->https);
-	rc = eh_tls_pool_reload_ca(&d->pool, path);
+	rc = d->cfg.transport->reload_ca(d->cfg.transport_ctx, path);
 	if (rc == EH_OK)
 		EH_LOG_INF("delivery", "CA bundle %s reloaded: new connections use it", path);
 	for (unsigned i = 0; i < EH_MAX_WEBHOOKS; i++)
@@ -964,7 +957,7 @@ static eh_err reload_now(struct eh_delivery *d)
 eh_err eh_delivery_reload_ca(struct eh_delivery *d, const char *ca_file)
 {
 	EH_ASSERT(d != NULL && ca_file != NULL);
-	if (!d->pool_open || d->stopped)
+	if (d->cfg.transport->reload_ca == NULL || d->stopped)
 		return EH_ERR_INVAL;
 	d->reload_ca = ca_file;
 	if (!senders_idle(d))
@@ -997,13 +990,9 @@ void eh_delivery_stop(struct eh_delivery *d)
 			worker_reset(&d->slots[i].w[t]);
 	eh_https_close_all(&d->https);
 	for (unsigned i = 0; i < EH_MAX_WEBHOOKS; i++) {
-		if (d->pool_open)
-			eh_tls_pool_identity_put(&d->pool, d->slots[i].identity);
+		identity_put(d, d->slots[i].identity);
 		d->slots[i].identity = 0;
 	}
-	if (d->pool_open)
-		eh_tls_pool_free(&d->pool);
-	d->pool_open = false;
 }
 
 const struct eh_https_stats *eh_delivery_https_stats(const struct eh_delivery *d)

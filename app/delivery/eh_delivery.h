@@ -19,7 +19,7 @@
 #include "eh_limits.h"
 #include "eh_loop.h"
 #include "eh_time.h"
-#include "eh_tls_pool.h"
+#include "eh_transport.h"
 #include "eh_types.h"
 
 /* ==== Bounds ==== */
@@ -33,20 +33,18 @@
 #define EH_DELIVERY_PEEK_BYTES EH_DELIVERY_BODY_MAX
 /* POSTs in flight at once; each holds one body buffer and one connection. */
 #define EH_DELIVERY_SENDERS EH_HTTPS_MAX_CONNS
-#define EH_DELIVERY_KEY_MAX 80		/* "<16 hex>-<id>-<type>-<seq>" */
-#define EH_DELIVERY_IDS_MAX 320		/* notification ids quoted in a log line */
-#define EH_DELIVERY_ERR_MAX 128		/* last error text */
+#define EH_DELIVERY_KEY_MAX 80	/* "<16 hex>-<id>-<type>-<seq>" */
+#define EH_DELIVERY_IDS_MAX 320 /* notification ids quoted in a log line */
+#define EH_DELIVERY_ERR_MAX 128 /* last error text */
 #ifndef EH_DELIVERY_CLOCK_CHECK_MS
 #define EH_DELIVERY_CLOCK_CHECK_MS 1000 /* how often a held delivery looks at the clock */
 #endif
 #define EH_DELIVERY_CLOCK_WAIT "waiting for clock" /* last_error while held */
-#define EH_DELIVERY_WAIT_CAP_MS 100000u /* the back-off ceiling, 100 s */
+#define EH_DELIVERY_WAIT_CAP_MS 100000u		   /* the back-off ceiling, 100 s */
 /* The shortest wait a Retry-After can ask for: "0" or a date already past
  * would otherwise retry as fast as the receiver answers (forever, with
  * max_attempts 0). 1 s is the header's own resolution. */
 #define EH_DELIVERY_RETRY_AFTER_MIN_MS 1000u
-
-_Static_assert(EH_TLS_POOL_CONNS >= EH_HTTPS_MAX_CONNS, "one transport per connection");
 
 /* ==== Seams ==== */
 
@@ -82,14 +80,12 @@ typedef size_t (*eh_delivery_note_id_fn)(void *ctx, const uint8_t *raw, size_t l
  * publish is under way and its outcome comes back through
  * eh_delivery_deadletter_done(tag); any other code: not published now, the
  * worker tries again later. The batch stays in the queue until then. */
-typedef eh_err (*eh_delivery_deadletter_fn)(void *ctx, const struct eh_webhook *wh,
-					    unsigned type, const char *body, size_t len,
-					    uint64_t tag);
+typedef eh_err (*eh_delivery_deadletter_fn)(void *ctx, const struct eh_webhook *wh, unsigned type,
+					    const char *body, size_t len, uint64_t tag);
 
 struct eh_delivery_config {
 	struct eh_loop *loop;	      /* schedules attempts (its clock is the schedule's) */
 	const struct eh_clock *clock; /* wall time: webhook-timestamp, Retry-After dates */
-	const char *ca_file;	      /* trusted CAs; may be NULL when transport is set */
 	bool allow_plain_http;	      /* http:// webhook URLs */
 	uint64_t queue_uid;	      /* first part of every batch key */
 	const struct eh_delivery_source_ops *source;
@@ -98,10 +94,10 @@ struct eh_delivery_config {
 	eh_delivery_note_id_fn note_id;	      /* optional: ids in log lines */
 	eh_delivery_deadletter_fn deadletter; /* optional: NULL gives batches up at once */
 	void *ctx;			      /* for render, note_id and deadletter */
-	/* Optional: transports for the connection pool (tests, benchmarks);
-	 * NULL = TLS over mbedTLS with ca_file, TCP for http://. */
-	struct eh_transport *(*transport)(void *ctx, unsigned idx,
-					  const struct eh_transport_route *route);
+	/* Required: the connection pool's transports and client identities
+	 * (the daemon: the TLS pool, which also resolves names; tests: a fake).
+	 * Both borrowed for d's life. */
+	const struct eh_transport_factory_ops *transport;
 	void *transport_ctx;
 	/* The gateway's HTTP CONNECT proxy (bootstrap https_proxy), used by
 	 * webhooks whose "proxy" is null unless their host matches no_proxy.
@@ -112,9 +108,6 @@ struct eh_delivery_config {
 	size_t n_no_proxy;
 	bool no_keepalive; /* a new connection per POST (benchmark baseline) */
 	uint32_t idle_ms;  /* idle connection close; 0 = EH_HTTPS_IDLE_MS */
-	/* Receiver and proxy names are resolved by this (borrowed for d's
-	 * life) off the loop thread; NULL: getaddrinfo on the loop thread. */
-	struct eh_resolver *resolver;
 	/* Attempts wait while the wall clock reads before this (Unix seconds:
 	 * the build time), so a box without a real-time clock does not fail
 	 * TLS with certificates "not yet valid"; 0: no check. */
@@ -146,10 +139,10 @@ struct eh_delivery_wstats {
 /* ==== Internal state (caller allocates the whole struct) ==== */
 
 enum eh_delivery_wstate {
-	EH_DW_IDLE = 0, /* nothing to send, waiting for a kick */
-	EH_DW_WAITING,	/* has records, waiting for a free sender */
-	EH_DW_SENDING,	/* a POST is in flight */
-	EH_DW_BACKOFF,	/* waiting before the next attempt */
+	EH_DW_IDLE = 0,	  /* nothing to send, waiting for a kick */
+	EH_DW_WAITING,	  /* has records, waiting for a free sender */
+	EH_DW_SENDING,	  /* a POST is in flight */
+	EH_DW_BACKOFF,	  /* waiting before the next attempt */
 	EH_DW_DEADLETTER, /* given up: waiting for the dead letter's PUBACK or retry */
 };
 
@@ -164,9 +157,9 @@ struct eh_delivery_worker {
 	bool have_batch;   /* the current batch is fixed (count, first seq) */
 	uint64_t first_seq, last_seq;
 	size_t count;
-	uint32_t timer;	 /* back-off timer */
-	uint64_t due_ms; /* loop time of the next attempt */
-	uint64_t ticket; /* order of arrival while EH_DW_WAITING */
+	uint32_t timer;	     /* back-off timer */
+	uint64_t due_ms;     /* loop time of the next attempt */
+	uint64_t ticket;     /* order of arrival while EH_DW_WAITING */
 	uint32_t dl_gen;     /* numbers each dead-letter publish, in its tag */
 	uint32_t dl_wait_ms; /* next wait before publishing the dead letter again */
 	struct eh_delivery_sender *sender;
@@ -195,10 +188,10 @@ struct eh_delivery_slot {
 	uint32_t id;		     /* id and gen seen last, to spot a new webhook */
 	uint16_t gen;
 	uint64_t sent, failed_attempts, dead_lettered, batches;
-	uint64_t dl_pending; /* notifications of batches in EH_DW_DEADLETTER */
+	uint64_t dl_pending;			 /* notifications of batches in EH_DW_DEADLETTER */
 	uint64_t last_success_ms, last_error_ms; /* wall times, 0: none */
 	char last_error[EH_DELIVERY_ERR_MAX];
-	unsigned identity;			/* client certificate handle of the pool, 0: none */
+	unsigned identity; /* client certificate handle of the factory, 0: none */
 	char identity_err[EH_DELIVERY_ERR_MAX]; /* why the certificate did not load */
 	struct eh_delivery_worker w[EH_TYPE_COUNT];
 };
@@ -207,12 +200,10 @@ struct eh_delivery {
 	/* internal */
 	struct eh_delivery_config cfg;
 	bool stopped;
-	bool draining; /* eh_delivery_drain: no new attempt starts */
+	bool draining;	       /* eh_delivery_drain: no new attempt starts */
 	const char *reload_ca; /* eh_delivery_reload_ca waits for the senders */
 	uint64_t next_ticket;
 	struct eh_https https;
-	struct eh_tls_pool pool;
-	bool pool_open;
 	struct eh_delivery_slot slots[EH_MAX_WEBHOOKS];
 	struct eh_delivery_item items[EH_MAX_BATCH];
 	struct eh_delivery_sender senders[EH_DELIVERY_SENDERS];
@@ -222,15 +213,15 @@ struct eh_delivery {
 /* ==== API ==== */
 
 /* Set up; cfg is copied, its loop, clock, source and contexts must outlive
- * d. EH_ERR_INVAL for a missing loop, clock, source or render; the TLS
- * pool's errors (EH_ERR_NOENT, EH_ERR_TLS) for an unusable ca_file. */
+ * d. EH_ERR_INVAL for a missing loop, clock, source, render or transport
+ * factory. Cannot fail otherwise: the factory is set up by the caller. */
 eh_err eh_delivery_init(struct eh_delivery *d, const struct eh_delivery_config *cfg);
 
 /* The check hook of struct eh_config_init (ctx is the struct eh_delivery):
  * a webhook's client certificate and key must load (the files are read,
  * parsed and matched, then released). Errors name client_cert_file or
- * client_key_file. EH_OK with no certificate, or when d has no TLS pool
- * of its own (test transports). */
+ * client_key_file. EH_OK with no certificate, or when the transport
+ * factory loads no identities (test transports). */
 eh_err eh_delivery_check_webhook(void *ctx, const struct eh_webhook *wh, struct eh_errs *errs);
 
 /* 1 when host is sent direct under the no_proxy list: an entry "*", an
@@ -263,7 +254,7 @@ void eh_delivery_deadletter_done(struct eh_delivery *d, uint64_t tag, bool ok);
  * no POST is in flight; until then no new attempt starts. EH_OK: done now;
  * EH_ERR_AGAIN: done when the POSTs in flight end (logged then);
  * EH_ERR_NOENT / EH_ERR_TLS: unusable file, the old CAs stay; EH_ERR_INVAL
- * when the pool is not ours (a transport factory was given). */
+ * when the transport factory cannot reload CAs. */
 eh_err eh_delivery_reload_ca(struct eh_delivery *d, const char *ca_file);
 
 /* A planned stop: no new attempt starts from now on; POSTs in flight go on

@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "eh_crypto.h"
 #include "eh_hash.h"
 #include "eh_log.h"
 #include "eh_queue.h"
@@ -165,15 +164,146 @@ static uint32_t eff_head(const struct eh_queue *q)
 	return q->n_ext > 0 ? q->ext[q->n_ext - 1].seg : q->head_seg;
 }
 
+/* ==== The segment cache (struct eh_queue_cache) ==== */
+
+#define CACHE_AHEAD (64u * 1024u) /* a miss loads this much: a batch or more of records */
+
+static void cache_drop(struct eh_queue *q)
+{
+	q->cache.valid = false;
+}
+
+/* Where segment offset off sits in the window's ring buffer, and how many
+ * of len bytes fit before the buffer's end (the rest wraps to its start). */
+static uint32_t cache_at(const struct eh_queue_cache *c, uint32_t off, uint32_t len, uint32_t *n)
+{
+	uint32_t at = (off - c->base) % c->cap;
+	*n = c->cap - at < len ? c->cap - at : len;
+	return at;
+}
+
+static bool cache_get(struct eh_queue *q, uint32_t seg, uint32_t off, void *dst, uint32_t len)
+{
+	struct eh_queue_cache *c = &q->cache;
+	if (!c->valid || c->seg != seg || c->seg_seq != q->segs[seg].seg_seq || off < c->lo ||
+	    (uint64_t)off + len > c->hi)
+		return false;
+	uint32_t n, at = cache_at(c, off, len, &n);
+	memcpy(dst, c->buf + at, n);
+	memcpy((uint8_t *)dst + n, c->buf, len - n);
+	q->st.cache_hits++;
+	return true;
+}
+
+/* Bytes the device now holds at off in seg (a synced write, or a read):
+ * they extend the window when they follow it, else start a new one. */
+static void cache_put(struct eh_queue *q, uint32_t seg, uint32_t off, const uint8_t *src,
+		      uint32_t len)
+{
+	struct eh_queue_cache *c = &q->cache;
+	if (c->cap == 0 || len == 0)
+		return;
+	if (len > c->cap) {
+		src += len - c->cap;
+		off += len - c->cap;
+		len = c->cap;
+	}
+	if (!c->valid || c->seg != seg || c->seg_seq != q->segs[seg].seg_seq || off != c->hi) {
+		c->valid = true;
+		c->seg = seg;
+		c->seg_seq = q->segs[seg].seg_seq;
+		c->lo = c->hi = c->base = off;
+	}
+	uint32_t n, at = cache_at(c, off, len, &n);
+	memcpy(c->buf + at, src, n);
+	memcpy(c->buf, src + n, len - n);
+	c->hi = off + len;
+	if (c->hi - c->lo > c->cap)
+		c->lo = c->hi - c->cap;
+}
+
+/* How far the device holds this ring's bytes of seg: the durable end of the
+ * head, nothing of a segment the stage opens (its old bytes are another
+ * segment's), the whole segment otherwise. */
+static uint32_t durable_end(const struct eh_queue *q, uint32_t seg)
+{
+	for (uint32_t i = 0; i < q->n_ext; i++)
+		if (q->ext[i].seg == seg && q->ext[i].opens)
+			return 0;
+	return seg == q->head_seg ? q->head_off : q->seg_bytes;
+}
+
+/* A miss: read up to cache.ahead bytes of what the device holds from off
+ * (from the window's end when off is inside it: a scan never reads a byte
+ * twice) into the window, when the device holds [off, off + len). One
+ * device read, two when the ring wraps. */
+static eh_err cache_load(struct eh_queue *q, uint32_t seg, uint32_t off, uint32_t len, bool *got)
+{
+	struct eh_queue_cache *c = &q->cache;
+	uint32_t end = durable_end(q, seg), n = c->ahead < c->cap ? c->ahead : c->cap;
+	uint32_t start = off, stop;
+	bool extend = c->valid && c->seg == seg && c->seg_seq == q->segs[seg].seg_seq &&
+		      off >= c->lo && off <= c->hi;
+	eh_err rc;
+	*got = false;
+	if (c->cap == 0 || n == 0 || len > c->cap || (uint64_t)off + len > end)
+		return EH_OK;
+	if (extend)
+		start = c->hi;
+	stop = start + n < off + c->cap ? start + n : off + c->cap;
+	if (stop > end)
+		stop = end;
+	if (stop < off + len)
+		stop = off + len;
+	c->valid = false; /* until the read succeeds */
+	if (!extend) {
+		c->seg = seg;
+		c->seg_seq = q->segs[seg].seg_seq;
+		c->lo = c->base = off;
+	}
+	for (uint32_t at = start; at < stop;) {
+		uint32_t pos = (at - c->base) % c->cap, k = c->cap - pos;
+		if (k > stop - at)
+			k = stop - at;
+		if ((rc = eh_flash_read(q->flash, dev_off(q, seg, at), c->buf + pos, k)) != EH_OK)
+			return rc;
+		at += k;
+	}
+	q->st.cache_loads++;
+	c->valid = true;
+	c->hi = stop;
+	if (c->hi - c->lo > c->cap)
+		c->lo = c->hi - c->cap;
+	*got = true;
+	return EH_OK;
+}
+
 /* ==== Device access with the stage overlaid ==== */
 
 /* Read seg bytes as they will be after the next commit: device contents
- * with every staged extent copied over them. */
+ * (or the cache's copy of them) with every staged extent copied over them.
+ * A failed queue reads the device only: what it holds is all there is. */
 static eh_err qread(struct eh_queue *q, uint32_t seg, uint32_t off, void *dst, uint32_t len)
 {
-	eh_err rc = eh_flash_read(q->flash, dev_off(q, seg, off), dst, len);
-	if (rc != EH_OK)
-		return rc;
+	eh_err rc;
+	bool got;
+	if (q->failed)
+		return eh_flash_read(q->flash, dev_off(q, seg, off), dst, len);
+	for (uint32_t i = 0; i < q->n_ext; i++) {
+		const struct eh_queue_ext *e = &q->ext[i];
+		if (e->seg == seg && off >= e->off &&
+		    (uint64_t)off + len <= e->off + align_up(e->len, q->unit)) {
+			memcpy(dst, q->stage + e->buf + (off - e->off), len);
+			return EH_OK; /* staged whole: no device bytes under it */
+		}
+	}
+	if (!cache_get(q, seg, off, dst, len)) {
+		if ((rc = cache_load(q, seg, off, len, &got)) != EH_OK)
+			return rc;
+		if (!got || !cache_get(q, seg, off, dst, len))
+			if ((rc = eh_flash_read(q->flash, dev_off(q, seg, off), dst, len)) != EH_OK)
+				return rc;
+	}
 	for (uint32_t i = 0; i < q->n_ext; i++) {
 		const struct eh_queue_ext *e = &q->ext[i];
 		uint32_t lo = e->off, hi = e->off + align_up(e->len, q->unit);
@@ -453,12 +583,11 @@ static eh_err format(struct eh_queue *q)
 	eh_err rc;
 	/* Copy A, sync, copy B, sync: a cut leaves B blank, which mount reads as
 	 * "format never finished" (nothing was ever acknowledged). */
-	if (q->cfg.uid != 0)
-		q->uid = q->cfg.uid;
-	else if ((rc = eh_crypto_random(&q->uid, sizeof(q->uid))) != EH_OK)
-		return rc;
-	if (q->uid == 0)
-		q->uid = 1;
+	if (q->cfg.uid == 0) {
+		EH_LOG_ERR("queue", "a blank device needs a uid to be formatted");
+		return EH_ERR_INVAL;
+	}
+	q->uid = q->cfg.uid;
 	for (uint32_t copy = 0; copy < 2; copy++) {
 		sb_encode(q, q->io, copy);
 		if ((rc = eh_flash_prog(q->flash, (uint64_t)copy * q->unit, q->io, q->unit)) !=
@@ -571,6 +700,13 @@ static eh_err recover(struct eh_queue *q)
 	if (floor > q->next_seq)
 		q->next_seq = floor;
 	q->head_off = align_up(end, q->unit);
+	/* The scan may have cached bytes past the recovered end (a torn tail,
+	 * stale bytes): the next commit overwrites them, so they go now. */
+	if (q->cache.valid && q->cache.seg == newest && q->cache.hi > q->head_off) {
+		q->cache.hi = q->head_off;
+		if (q->cache.lo >= q->cache.hi)
+			cache_drop(q);
+	}
 	if (!(flags & CUR_FLAG_CLEAN)) {
 		q->next_seq += SEQ_GAP;
 		q->st.unclean_mounts = 1;
@@ -610,6 +746,11 @@ eh_err eh_queue_open(struct eh_queue *q, const struct eh_queue_config *cfg)
 	q->cfg = *cfg;
 	if (q->cfg.commit_interval_ms == 0)
 		q->cfg.commit_interval_ms = 20;
+	if (cfg->cache != NULL && cfg->cache_bytes > 0) {
+		q->cache.buf = cfg->cache;
+		q->cache.cap = cfg->cache_bytes;
+	}
+	q->cache.ahead = CACHE_AHEAD;
 	q->unit = f->prog_unit;
 	q->seg_bytes = f->block_size;
 	q->nsegs = f->block_count - 1;
@@ -645,11 +786,8 @@ eh_err eh_queue_open(struct eh_queue *q, const struct eh_queue_config *cfg)
 			q->unit = su;
 			q->seg_bytes = sb;
 			q->nsegs = sc - 1;
-			if (!geometry_ok(q))
+			if (!geometry_ok(q) || eh_flash_resplit(f, sb, sc, su) != EH_OK)
 				return EH_ERR_CORRUPT;
-			f->prog_unit = su;
-			f->block_size = sb;
-			f->block_count = sc;
 		}
 		if (get32(s + 8) != q->unit || get32(s + 12) != q->seg_bytes ||
 		    get32(s + 16) != f->block_count) {
@@ -719,6 +857,7 @@ static eh_err reclaim(struct eh_queue *q, uint32_t seg, bool allow_drop)
 	int r;
 
 	it_start(q, &it, seg);
+	q->cache.ahead = 0; /* the tail's bytes must not push the head's out of the cache */
 	while ((r = it_next(q, &it, &h, &at)) == 1) {
 		if (h.kind != KIND_DATA)
 			continue;
@@ -732,6 +871,7 @@ static eh_err reclaim(struct eh_queue *q, uint32_t seg, bool allow_drop)
 			}
 		}
 	}
+	q->cache.ahead = CACHE_AHEAD;
 	if (r < 0)
 		return (eh_err)r;
 	if (q->segs[nxt].live && q->segs[nxt].prev_last > lastseq)
@@ -777,6 +917,8 @@ static eh_err open_next(struct eh_queue *q, uint32_t rsz, bool allow_drop)
 		return EH_ERR_AGAIN;
 	if (was_live && (rc = reclaim(q, nxt, allow_drop)) != EH_OK)
 		return rc;
+	if (q->cache.seg == nxt)
+		cache_drop(q); /* its old bytes are about to be overwritten */
 	if (was_live && q->n_ext == 0 && q->head_seg != NONE &&
 	    q->head_off + CUR_MAX <= q->seg_bytes)
 		ext_new(q, q->head_seg, q->head_off, false); /* room for the eviction's cursors */
@@ -964,9 +1106,15 @@ eh_err eh_queue_commit(struct eh_queue *q)
 		/* never retry a failed sync (the kernel may have dropped the pages):
 		 * the queue stops here; reopening it runs recovery */
 		q->failed = true;
+		cache_drop(q); /* and reads go to the device from now on (qread) */
 		EH_LOG_ERR("queue", "commit failed: %s", eh_err_str(rc));
 		return rc;
 	}
+	/* Synced: the device holds these bytes now, and so may the cache. In
+	 * order, so the window ends with the newest segment's extents. */
+	for (uint32_t i = 0; i < q->n_ext; i++)
+		cache_put(q, q->ext[i].seg, q->ext[i].off, q->stage + q->ext[i].buf,
+			  align_up(q->ext[i].len, q->unit));
 	q->head_seg = last->seg;
 	q->head_off = align_up(last->off + last->len, q->unit);
 	EH_LOG_DBG("queue", "commit: %u extents, head segment %u at %u, durable seq %llu", q->n_ext,
@@ -1070,6 +1218,7 @@ eh_err eh_queue_peek(struct eh_queue *q, unsigned slot, unsigned type, struct eh
 	uint32_t at;
 	bool first = true;
 	int r;
+	struct eh_queue_pos end = {0};
 
 	EH_ASSERT(q != NULL && n != NULL && (recs != NULL || max_recs == 0));
 	*n = 0;
@@ -1129,7 +1278,9 @@ eh_err eh_queue_peek(struct eh_queue *q, unsigned slot, unsigned type, struct eh
 		used += align_up(h.len, 8);
 		bytes += h.len;
 		(*n)++;
+		end = (struct eh_queue_pos){it.seg_seq, it.floor, 0, it.seg, it.off};
 	}
+	q->peek_end[slot][type] = end;
 	q->peek_last[slot][type] = *n > 0 ? recs[*n - 1].seq : 0;
 	q->peek_n[slot][type] = (uint32_t)*n;
 	return EH_OK;
@@ -1147,6 +1298,12 @@ eh_err eh_queue_ack(struct eh_queue *q, unsigned slot, unsigned type, uint64_t u
 		q->lag[slot][type] -= q->peek_n[slot][type];
 	else
 		q->lag_ok[slot][type] = false;
+	if (upto == q->peek_last[slot][type] && q->peek_end[slot][type].seg_seq != 0) {
+		/* the next peek starts after the batch just acknowledged, not at
+		 * its first record (which may sit in an older segment) */
+		q->pos[slot][type] = q->peek_end[slot][type];
+		q->pos[slot][type].cur = upto;
+	}
 	q->peek_last[slot][type] = 0;
 	q->cur[slot][type] = upto;
 	mark_dirty(q);
@@ -1244,8 +1401,25 @@ eh_err eh_queue_walk(struct eh_queue *q, eh_queue_walk_fn fn, void *arg, void *b
 	return eh_queue_walk_recent(q, UINT32_MAX, fn, arg, buf, buf_len);
 }
 
+static eh_err walk(struct eh_queue *q, uint32_t max_segs, eh_queue_walk_fn fn, void *arg, void *buf,
+		   size_t buf_len);
+
 eh_err eh_queue_walk_recent(struct eh_queue *q, uint32_t max_segs, eh_queue_walk_fn fn, void *arg,
 			    void *buf, size_t buf_len)
+{
+	eh_err rc;
+	EH_ASSERT(q != NULL && fn != NULL);
+	if (!q->open)
+		return EH_ERR_INVAL;
+	/* whole windows of the cache per device read, not two reads a record */
+	q->cache.ahead = q->cache.cap;
+	rc = walk(q, max_segs, fn, arg, buf, buf_len);
+	q->cache.ahead = CACHE_AHEAD;
+	return rc;
+}
+
+static eh_err walk(struct eh_queue *q, uint32_t max_segs, eh_queue_walk_fn fn, void *arg, void *buf,
+		   size_t buf_len)
 {
 	struct it it;
 	struct rhdr h = {0};

@@ -38,8 +38,12 @@ struct eh_queue_config {
 	uint32_t commit_interval_ms; /* group-commit delay after the first staged record; 0 = 20 */
 	enum eh_queue_full_policy full_policy;
 	const struct eh_clock *clock; /* NULL = the system clock */
-	uint64_t uid;		      /* id chosen at format; 0 = random (tests fix it) */
+	uint64_t uid;		      /* id written at format (the caller draws it at random);
+				       * required to format a blank device, else unused */
 	bool read_only;		      /* inspect only: never format, never write */
+	void *cache;		      /* optional RAM for the newest segment's bytes (see below);
+				       * must outlive the queue; NULL = none */
+	uint32_t cache_bytes;	      /* its size: the segment size keeps a whole segment */
 };
 
 /* A record returned by peek: a view into the caller's buffer. */
@@ -68,6 +72,8 @@ struct eh_queue_stats {
 	uint64_t syncs;			/* device syncs since open */
 	uint64_t mount_bytes_read;	/* bytes read by eh_queue_open */
 	uint64_t mount_bytes_bound;	/* the format's bound on that */
+	uint64_t cache_hits;		/* reads served from the segment cache */
+	uint64_t cache_loads;		/* device reads that filled it */
 	uint32_t segments, segment_bytes;
 };
 
@@ -95,6 +101,26 @@ struct eh_queue_ext {
 	bool reclaimed; /* reuses a live segment: cursors go durable first */
 };
 
+/* The segment cache (cfg.cache): the bytes the last commits wrote to the
+ * newest segment, kept as written once the device sync succeeded, so peeks
+ * of records just appended are memcpy, not device reads. A window of
+ * cache_bytes (the newest bytes when the segment has more); a read it does
+ * not cover loads up to 64 KiB of what the device holds there in one read
+ * (walks load cache_bytes). Never holds bytes the device was not seen to
+ * hold: filled after a successful sync or from a device read, cut back at
+ * mount to the recovered end, dropped when its segment is reused or a write
+ * or sync fails. A failed queue reads the device only. */
+struct eh_queue_cache {
+	uint8_t *buf;	  /* cfg.cache */
+	uint32_t cap;	  /* cfg.cache_bytes */
+	bool valid;	  /* holds [lo, hi) of segment seg */
+	uint32_t seg;	  /* segment index */
+	uint64_t seg_seq; /* that segment's seq when filled: a reused segment never matches */
+	uint32_t lo, hi;  /* byte range held, hi - lo <= cap */
+	uint32_t base;	  /* segment offset stored at buf[0]: byte x is at (x - base) % cap */
+	uint32_t ahead;	  /* bytes a miss loads */
+};
+
 /* Caller allocates (static in main); eh_queue_open fills it. Large: it holds
  * the stage buffer. Fields below are internal. */
 struct eh_queue {
@@ -120,6 +146,7 @@ struct eh_queue {
 	bool lag_ok[EH_QUEUE_SLOTS][EH_QUEUE_TYPES];
 	uint64_t peek_last[EH_QUEUE_SLOTS][EH_QUEUE_TYPES];
 	uint32_t peek_n[EH_QUEUE_SLOTS][EH_QUEUE_TYPES];
+	struct eh_queue_pos peek_end[EH_QUEUE_SLOTS][EH_QUEUE_TYPES]; /* after the last peeked */
 	struct eh_queue_ext ext[EH_QUEUE_STAGE_EXT];
 	uint32_t n_ext;
 	uint32_t stage_used;
@@ -131,12 +158,13 @@ struct eh_queue {
 	uint64_t prog0, sync0; /* device counters at open */
 	bool closing;	       /* the next cursor record carries the clean mark */
 	struct eh_queue_stats st;
+	struct eh_queue_cache cache;
 	uint8_t io[4096]; /* scratch for headers */
 	uint8_t stage[EH_QUEUE_STAGE_BYTES];
 };
 
-/* Mount the queue on cfg->flash: format a blank device (a random uid unless
- * cfg->uid), else recover. Recovery reads at most two superblock units,
+/* Mount the queue on cfg->flash: format a blank device with cfg->uid
+ * (EH_ERR_INVAL when it is 0), else recover. Recovery reads at most two superblock units,
  * one unit per segment header and two segments, whatever the fill level;
  * damage found is counted in the stats. cfg is copied. EH_ERR_INVAL (bad
  * config or geometry), EH_ERR_CORRUPT (no valid superblock on a used

@@ -27,8 +27,9 @@ struct eh_flash_ops {
 	void (*close)(struct eh_flash *f);			       /* idempotent */
 };
 
-/* Caller allocates; a backend's open/init fills it. Geometry and ops are
- * read-only afterwards; the counters are kept by the wrappers below. */
+/* Caller allocates; a backend's open/init fills it. Ops are read-only
+ * afterwards, and so is the geometry except through eh_flash_resplit (a
+ * geometry_view device); the counters are kept by the wrappers below. */
 struct eh_flash {
 	const struct eh_flash_ops *ops;
 	void *state;	      /* backend state, caller-provided, outlives the flash */
@@ -36,8 +37,9 @@ struct eh_flash {
 	uint32_t block_size;  /* erase unit; the queue's segment size */
 	uint32_t block_count; /* blocks on the device */
 	uint32_t prog_unit;   /* write unit: offsets and lengths of prog are multiples */
-	bool geometry_view;   /* blocks are only a view (a file): a user may re-split them */
-	uint64_t bytes_read;  /* counters since open (figures: wear, mount cost) */
+	bool geometry_view;  /* blocks are only a view (a file): eh_flash_resplit may change them */
+	uint64_t reads;	     /* read calls since open (each one a pread on a file) */
+	uint64_t bytes_read; /* counters since open (figures: wear, mount cost) */
 	uint64_t bytes_prog;
 	uint64_t syncs;
 };
@@ -50,6 +52,7 @@ static inline uint64_t eh_flash_size(const struct eh_flash *f)
 static inline eh_err eh_flash_read(struct eh_flash *f, uint64_t off, void *buf, size_t len)
 {
 	EH_ASSERT(f != NULL && f->ops != NULL && off + len <= eh_flash_size(f));
+	f->reads++;
 	f->bytes_read += len;
 	return f->ops->read(f, off, buf, len);
 }
@@ -73,6 +76,23 @@ static inline eh_err eh_flash_sync(struct eh_flash *f)
 	EH_ASSERT(f != NULL && f->ops != NULL);
 	f->syncs++;
 	return f->ops->sync(f);
+}
+
+/* Split a geometry_view device (a file) into block_count blocks of
+ * block_size with writes in units of prog_unit, as a format found on it
+ * says: the one change of geometry after open. The size must stay the same.
+ * EH_ERR_INVAL on a real device, a different size or a zero field. */
+static inline eh_err eh_flash_resplit(struct eh_flash *f, uint32_t block_size, uint32_t block_count,
+				      uint32_t prog_unit)
+{
+	EH_ASSERT(f != NULL);
+	if (!f->geometry_view || block_size == 0 || prog_unit == 0 ||
+	    (uint64_t)block_size * block_count != eh_flash_size(f))
+		return EH_ERR_INVAL;
+	f->block_size = block_size;
+	f->block_count = block_count;
+	f->prog_unit = prog_unit;
+	return EH_OK;
 }
 
 static inline void eh_flash_close(struct eh_flash *f)

@@ -62,4 +62,7 @@ eh_err eh_tls_pool_identity_load(struct eh_tls_pool *p, const char *cert_file, c
 				 unsigned *handle, bool *key_at_fault, char *why, size_t cap);
 void eh_tls_pool_identity_put(struct eh_tls_pool *p, unsigned handle);
 
+/* The pool as a transport factory (ctx: the struct eh_tls_pool, opened). */
+extern const struct eh_transport_factory_ops eh_tls_pool_factory;
+
 #endif /* EH_TLS_POOL_H */

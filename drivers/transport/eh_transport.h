@@ -116,6 +116,25 @@ struct eh_transport_route {
 	unsigned identity; /* client certificate handle of the TLS pool; 0: none */
 };
 
+/* Where a connection pool gets its transports and the client identities
+ * they present: the TLS pool (eh_tls_pool_factory, ctx the pool) in the
+ * daemon, a fake in tests. The composition root picks one and hands it to
+ * the app module that sends. */
+struct eh_transport_factory_ops {
+	/* The transport for connection idx, set up for route r. */
+	struct eh_transport *(*transport)(void *ctx, unsigned idx,
+					  const struct eh_transport_route *r);
+	/* Optional (NULL: no client certificates): load a certificate chain and
+	 * key, *handle >= 1 holding one reference, given back with
+	 * identity_put; errors and *key_at_fault as eh_tls_pool_identity_load. */
+	eh_err (*identity_load)(void *ctx, const char *cert_file, const char *key_file,
+				unsigned *handle, bool *key_at_fault, char *why, size_t cap);
+	void (*identity_put)(void *ctx, unsigned handle);
+	/* Optional (NULL: not supported): trust ca_file from the next
+	 * handshake; called with every connection closed. */
+	eh_err (*reload_ca)(void *ctx, const char *ca_file);
+};
+
 /* ==== Plain TCP backend (eh_transport_tcp.c) ==== */
 
 #define EH_TRANSPORT_ERR_MAX 96 /* bytes of failure text kept per transport */

@@ -101,8 +101,8 @@ eh_err eh_tls_reload_ca(struct eh_tls *tls, const char *ca_file)
 	EH_ASSERT(tls != NULL && ca_file != NULL);
 	mbedtls_x509_crt_init(&fresh);
 	rc = mbedtls_x509_crt_parse_file(&fresh, ca_file);
-	if (rc == MBEDTLS_ERR_X509_FILE_IO_ERROR || rc == MBEDTLS_ERR_PK_FILE_IO_ERROR ||
-	    rc < 0 || fresh.version == 0) {
+	if (rc == MBEDTLS_ERR_X509_FILE_IO_ERROR || rc == MBEDTLS_ERR_PK_FILE_IO_ERROR || rc < 0 ||
+	    fresh.version == 0) {
 		EH_LOG_ERR("tls", "tls.ca_file: %s not reloaded (-0x%04x): the old bundle stays",
 			   ca_file, (unsigned)(rc < 0 ? -rc : 0));
 		mbedtls_x509_crt_free(&fresh);
@@ -784,3 +784,24 @@ struct eh_transport *eh_tls_pool_transport(void *ctx, unsigned idx,
 	eh_transport_mbedtls_route(&im->tls_t[idx], base, id);
 	return &im->tls_t[idx];
 }
+
+/* ==== The pool as a transport factory ==== */
+
+static eh_err factory_identity_load(void *ctx, const char *cert_file, const char *key_file,
+				    unsigned *handle, bool *key_at_fault, char *why, size_t cap)
+{
+	return eh_tls_pool_identity_load(ctx, cert_file, key_file, handle, key_at_fault, why, cap);
+}
+
+static void factory_identity_put(void *ctx, unsigned handle)
+{
+	eh_tls_pool_identity_put(ctx, handle);
+}
+
+static eh_err factory_reload_ca(void *ctx, const char *ca_file)
+{
+	return eh_tls_pool_reload_ca(ctx, ca_file);
+}
+
+const struct eh_transport_factory_ops eh_tls_pool_factory = {
+    eh_tls_pool_transport, factory_identity_load, factory_identity_put, factory_reload_ca};

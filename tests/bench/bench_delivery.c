@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include "eh_delivery.h"
+#include "eh_tls_pool.h"
 #include "eh_log.h"
 
 /* A compact event as the seed shows it (~700 bytes). */
@@ -113,6 +114,7 @@ struct result {
 };
 
 static struct eh_delivery D;
+static struct eh_tls_pool pool;
 static struct eh_loop loop;
 static struct eh_webhook W;
 
@@ -145,7 +147,13 @@ static int run(uint16_t port, const char *ca, unsigned batch, bool keepalive, si
 	memset(&c, 0, sizeof(c));
 	c.loop = &loop;
 	c.clock = &eh_clock_system;
-	c.ca_file = ca;
+	eh_tls_pool_init(&pool);
+	if (eh_tls_pool_open(&pool, ca) != EH_OK) {
+		fprintf(stderr, "CA %s unusable\n", ca);
+		return -1;
+	}
+	c.transport = &eh_tls_pool_factory;
+	c.transport_ctx = &pool;
 	c.queue_uid = 1;
 	c.source = &ops;
 	c.render = render;
@@ -177,6 +185,7 @@ static int run(uint16_t port, const char *ca, unsigned batch, bool keepalive, si
 	r->heap_open = mallinfo2().uordblks - heap0;
 	r->rss_growth = rss_kib() - rss0;
 	eh_delivery_stop(&D);
+	eh_tls_pool_free(&pool);
 	r->heap_closed = mallinfo2().uordblks - heap0;
 	eh_loop_deinit(&loop);
 	return 0;

@@ -12,7 +12,7 @@ target_compile_definitions(test_eh_delivery PRIVATE _GNU_SOURCE)
 # Against a real TLS receiver (python3 + openssl): native builds only.
 if(NOT CMAKE_CROSSCOMPILING AND EH_PYTHON)
   eh_unit_test(test_delivery_tls SOURCES integration/test_delivery_tls.c
-    LIBS eh_delivery LABELS integration TIMEOUT 300)
+    LIBS eh_delivery eh_drv_tls LABELS integration TIMEOUT 300)
   target_compile_definitions(test_delivery_tls PRIVATE
     EH_RECEIVER="${CMAKE_CURRENT_SOURCE_DIR}/integration/tls_receiver.py")
 endif()
@@ -31,7 +31,7 @@ cmake_language(DEFER CALL eh_fuzz_target fuzz_http_client
   LIBS eh_drv_transport CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/http_client SECONDS 60)
 cmake_language(DEFER CALL target_include_directories fuzz_http_client PRIVATE
   ${PROJECT_SOURCE_DIR}/drivers/https ${CMAKE_CURRENT_SOURCE_DIR}/fakes)
-cmake_language(DEFER CALL eh_bench bench_delivery SOURCES bench/bench_delivery.c LIBS eh_delivery)
+cmake_language(DEFER CALL eh_bench bench_delivery SOURCES bench/bench_delivery.c LIBS eh_delivery eh_drv_tls)
 
 eh_unit_test(test_eh_transport SOURCES unit/test_eh_transport.c LIBS eh_drv_tls)
 eh_unit_test(test_eh_resolve SOURCES unit/test_eh_resolve.c LIBS eh_drv_transport)

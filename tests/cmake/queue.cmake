@@ -47,3 +47,6 @@ endif()
 
 # The group commit over the queue on the emulated device.
 eh_unit_test(test_eh_commit SOURCES unit/test_eh_commit.c LIBS eh_commit eh_drv_flash_emu)
+
+# The cache of the newest segment: reads counted on the emulated device.
+eh_unit_test(test_eh_queue_cache SOURCES unit/test_eh_queue_cache.c LIBS eh_queue eh_drv_flash_emu)

@@ -106,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct eh_queue_config c = {.read_only = true};
+	struct eh_queue_config c = {.read_only = true, .uid = 0xf022};
 	struct eh_queue_stats st;
 	if (!ready) {
 		eh_log_set_sink(quiet, NULL);

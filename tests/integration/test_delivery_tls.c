@@ -10,6 +10,7 @@
 #include "eh_test.h"
 
 #include "eh_delivery.h"
+#include "eh_tls_pool.h"
 #include "eh_log.h"
 
 #include <fcntl.h>
@@ -207,6 +208,8 @@ static eh_err copy_render(void *ctx, unsigned type, const uint8_t *raw, size_t l
 
 static unsigned dl_count;
 static struct eh_delivery D;
+static struct eh_tls_pool pool; /* the daemon's transport factory, as main.c wires it */
+static bool pool_open;
 
 /* A publisher whose broker acknowledges at once. */
 static eh_err dead(void *ctx, const struct eh_webhook *wh, unsigned type, const char *b, size_t l,
@@ -292,7 +295,14 @@ static int rig(uint16_t port, uint16_t max_attempts, unsigned batch_size)
 	memset(&c, 0, sizeof(c));
 	c.loop = &loop;
 	c.clock = &clk;
-	c.ca_file = cafile;
+	if (pool_open)
+		eh_tls_pool_free(&pool); /* a rig without fini() before it */
+	eh_tls_pool_init(&pool);
+	pool_open = true;
+	if (eh_tls_pool_open(&pool, cafile) != EH_OK)
+		return -1;
+	c.transport = &eh_tls_pool_factory;
+	c.transport_ctx = &pool;
 	c.queue_uid = 0xfeedull;
 	c.source = &fq_ops;
 	c.render = copy_render;
@@ -311,6 +321,9 @@ static void ss_stop(void);
 static void fini(void)
 {
 	eh_delivery_stop(&D);
+	if (pool_open)
+		eh_tls_pool_free(&pool);
+	pool_open = false;
 	eh_loop_deinit(&loop);
 	eh_log_set_sink(NULL, NULL);
 	rx_stop();

@@ -32,6 +32,9 @@ static struct eh_flash_emu emu;
 static struct eh_flash fl;
 static struct eh_queue q;
 static uint8_t pbuf[1 << 20], rbuf[1 << 16];
+/* The queue's segment cache, a window smaller than a segment and not a
+ * divisor of it, so its ring wraps inside records under every cut. */
+static uint8_t qcache[BS / 3];
 static struct eh_queue_rec recs[64];
 
 /* ==== Oracle ==== */
@@ -122,7 +125,9 @@ static eh_err qopen(int policy, bool ro)
 	struct eh_queue_config c = {.flash = &fl,
 				    .full_policy = policy ? EH_QUEUE_BLOCK : EH_QUEUE_DROP_OLDEST,
 				    .uid = 0x5eed,
-				    .read_only = ro};
+				    .read_only = ro,
+				    .cache = qcache,
+				    .cache_bytes = sizeof(qcache)};
 	return eh_queue_open(&q, &c);
 }
 

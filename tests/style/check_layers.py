@@ -7,7 +7,10 @@
 #          (Paho's TLS build; delivery is mbedTLS);
 #   down   includes point downward: platform/ includes no driver or app
 #          header, drivers/ include no app header;
-#   errno  only platform/ touches errno (an `errno` token outside comments).
+#   errno  only platform/ touches errno (an `errno` token outside comments);
+#   backend  in app/, only the composition roots (app/main.c, app/ctl.c and
+#          app/ctl/) include the header of a concrete backend (BACKENDS):
+#          app modules get backends injected.
 # Exceptions are listed in tests/style/layers-allowlist.txt as
 # `<file> <rule>:<what> <reason>`; stale entries are reported, and fail with
 # --strict. Exit 0 clean, 1 findings, 2 list error.
@@ -29,6 +32,13 @@ LIBS = (("cjson", re.compile(r"^(cjson/)?cJSON(_Utils)?\.h$")),
         ("coap", re.compile(r"^coap[23]?/")),
         ("openssl", re.compile(r"^openssl/")))
 ERRNO = re.compile(r"\berrno\b")
+# Headers that name one concrete backend rather than a seam.
+BACKENDS = ("eh_tls_pool.h", "eh_transport_mbedtls.h", "eh_httpd_mhd.h", "eh_flash_emu.h",
+            "eh_mqtt_paho.h")
+
+
+def composition_root(rel):
+    return rel in ("app/main.c", "app/ctl.c") or rel.startswith("app/ctl/")
 
 
 def layer(rel):
@@ -72,6 +82,9 @@ def scan_tree(root):
                 continue
             if (me == "platform" and them != "platform") or (me == "drivers" and them == "app"):
                 found.append((rel, line, f"down:{os.path.basename(name)}"))
+            if (me == "app" and them == "drivers" and os.path.basename(name) in BACKENDS
+                    and not composition_root(rel)):
+                found.append((rel, line, f"backend:{os.path.basename(name)}"))
         if me != "platform":
             code = strip_c(text)
             for m in ERRNO.finditer(code):
@@ -129,10 +142,14 @@ def selftest():
         "app/json/eh_j.c": '#include <cjson/cJSON.h>\n#include <MQTTAsync.h>\n',
         "drivers/https/eh_h.c": '#include <openssl/ssl.h>\n',
         "drivers/mqtt/eh_m.c": '#include <openssl/ssl.h>\n',
+        "drivers/t/eh_tls_pool.h": "#include <stddef.h>\n",
+        "app/d/eh_d.c": '#include "eh_tls_pool.h"\n',
+        "app/main.c": '#include "eh_tls_pool.h"\n',
     }
     want = {("platform/eh_p.c", 2, "down:eh_drv.h"), ("drivers/x/eh_drv.c", 1, "down:eh_app.h"),
             ("drivers/x/eh_drv.c", 3, "errno:errno"), ("app/a/eh_app.h", 2, "lib:cJSON.h"),
-            ("app/json/eh_j.c", 2, "lib:MQTTAsync.h"), ("drivers/https/eh_h.c", 1, "lib:openssl/ssl.h")}
+            ("app/json/eh_j.c", 2, "lib:MQTTAsync.h"), ("drivers/https/eh_h.c", 1, "lib:openssl/ssl.h"),
+            ("app/d/eh_d.c", 1, "backend:eh_tls_pool.h")}
     ok = True
     with tempfile.TemporaryDirectory() as root:
         for rel, text in cases.items():

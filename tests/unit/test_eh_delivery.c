@@ -113,8 +113,8 @@ static size_t id_of(void *ctx, const uint8_t *raw, size_t len, char *buf, size_t
 static char dl_body[65536];
 static size_t dl_len;
 static unsigned dl_count;
-static uint64_t dl_tag;	   /* of the last publish */
-static eh_err dl_result;   /* what the publisher answers */
+static uint64_t dl_tag;	 /* of the last publish */
+static eh_err dl_result; /* what the publisher answers */
 
 static eh_err dead(void *ctx, const struct eh_webhook *wh, unsigned type, const char *body,
 		   size_t len, uint64_t tag)
@@ -130,8 +130,6 @@ static eh_err dead(void *ctx, const struct eh_webhook *wh, unsigned type, const 
 	dl_tag = tag;
 	return EH_OK;
 }
-
-
 
 /* ==== Log capture ==== */
 
@@ -178,6 +176,7 @@ static struct eh_webhook W;
 /* The route of the last connection the client asked for. */
 static char seen_proxy[64];
 static uint16_t seen_proxy_port;
+static unsigned seen_identity;
 static unsigned seen_routes;
 
 static struct eh_transport *fake_factory(void *ctx, unsigned idx,
@@ -188,9 +187,50 @@ static struct eh_transport *fake_factory(void *ctx, unsigned idx,
 	snprintf(seen_proxy, sizeof(seen_proxy), "%s",
 		 route->proxy_host ? route->proxy_host : "(direct)");
 	seen_proxy_port = route->proxy_port;
+	seen_identity = route->identity;
 	seen_routes++;
 	return &tr;
 }
+
+static const struct eh_transport_factory_ops fake_factory_ops = {fake_factory, NULL, NULL, NULL};
+
+/* A factory that also loads identities and reloads CAs, as main.c's TLS
+ * pool does: what delivery asked of it. */
+static char id_loaded[64];
+static unsigned id_refs, id_puts, ca_reloads;
+
+static eh_err id_load(void *ctx, const char *cert, const char *key, unsigned *handle,
+		      bool *key_at_fault, char *why, size_t cap)
+{
+	(void)ctx;
+	(void)key;
+	(void)key_at_fault;
+	(void)why;
+	(void)cap;
+	snprintf(id_loaded, sizeof(id_loaded), "%s", cert);
+	id_refs++;
+	*handle = 5;
+	return EH_OK;
+}
+
+static void id_put(void *ctx, unsigned handle)
+{
+	(void)ctx;
+	if (handle == 5)
+		id_puts++;
+}
+
+static eh_err ca_reload(void *ctx, const char *path)
+{
+	(void)ctx;
+	(void)path;
+	ca_reloads++;
+	return EH_OK;
+}
+
+static const struct eh_transport_factory_ops full_factory_ops = {fake_factory, id_load, id_put,
+								 ca_reload};
+static const struct eh_transport_factory_ops *rig_factory = &fake_factory_ops;
 
 /* The gateway's proxy for the next rig(). */
 static const char *rig_proxy;
@@ -241,7 +281,7 @@ static void rig(unsigned batch_size, uint32_t max_bytes, uint16_t max_attempts)
 	c.render = copy_render;
 	c.note_id = id_of;
 	c.deadletter = dead;
-	c.transport = fake_factory;
+	c.transport = rig_factory;
 	c.proxy_host = rig_proxy;
 	c.proxy_port = rig_proxy ? 3128 : 0;
 	c.no_proxy = rig_np;
@@ -618,7 +658,8 @@ EH_TEST(unrenderable_record_is_dead_lettered_with_its_bytes)
 	run();
 	CHECK_EQ(fk.requests, 0);
 	CHECK_EQ(dl_count, 1);
-	CHECK(dl_len == strlen("[[not an object]]") && memcmp(dl_body, "[[not an object]]", dl_len) == 0);
+	CHECK(dl_len == strlen("[[not an object]]") &&
+	      memcmp(dl_body, "[[not an object]]", dl_len) == 0);
 	CHECK_EQ(Q.head, 0);
 	eh_delivery_deadletter_done(&D, dl_tag, true);
 	run();
@@ -682,7 +723,7 @@ EH_TEST(drain_lets_the_post_in_flight_finish_and_starts_none)
 	CHECK_EQ(eh_delivery_drain(&D), 1);
 	fk.hold = false;
 	run();
-	CHECK_EQ(Q.head, 1); /* acked */
+	CHECK_EQ(Q.head, 1);	  /* acked */
 	CHECK_EQ(fk.requests, 1); /* "b" waits for the next start */
 	CHECK_EQ(eh_delivery_drain(&D), 0);
 	fini();
@@ -951,6 +992,8 @@ static struct eh_transport *factory4(void *ctx, unsigned idx,
 	return &tr4[idx];
 }
 
+static const struct eh_transport_factory_ops factory4_ops = {factory4, NULL, NULL, NULL};
+
 EH_TEST(more_workers_than_senders_all_deliver)
 {
 	struct eh_delivery_config c;
@@ -977,7 +1020,7 @@ EH_TEST(more_workers_than_senders_all_deliver)
 	c.source = &ops2;
 	c.render = copy_render;
 	c.note_id = id_of;
-	c.transport = factory4;
+	c.transport = &factory4_ops;
 	REQUIRE(eh_delivery_init(&D, &c) == EH_OK);
 	for (unsigned s = 0; s < NSLOT; s++) {
 		memset(&W6[s], 0, sizeof(W6[s]));
@@ -1152,5 +1195,28 @@ EH_TEST(attempts_wait_for_a_sane_clock)
 	eh_delivery_stats(&D, 0, &st);
 	CHECK_STR(st.last_error, "");
 	CHECK_EQ(st.failed_attempts, 0);
+	fini();
+}
+
+EH_TEST(identities_and_ca_reload_come_from_the_injected_factory)
+{
+	id_loaded[0] = '\0';
+	id_refs = id_puts = ca_reloads = 0;
+	rig_factory = &full_factory_ops;
+	rig(1, 1048576, 1);
+	snprintf(W.client_cert_file, sizeof(W.client_cert_file), "/etc/eh/gw.crt");
+	snprintf(W.client_key_file, sizeof(W.client_key_file), "/etc/eh/gw.key");
+	one_post();
+	CHECK_STR(id_loaded, "/etc/eh/gw.crt");
+	CHECK_EQ(seen_identity, 5); /* the connection presents the factory's handle */
+	CHECK_EQ(Q.head, 1);
+	CHECK(eh_delivery_reload_ca(&D, "/etc/eh/ca.pem") == EH_OK);
+	CHECK_EQ(ca_reloads, 1);
+	fini(); /* stops: every handle goes back */
+	CHECK_EQ(id_puts, id_refs);
+	rig_factory = &fake_factory_ops;
+	/* a factory without CA reload refuses it */
+	rig(1, 1048576, 1);
+	CHECK(eh_delivery_reload_ca(&D, "/etc/eh/ca.pem") == EH_ERR_INVAL);
 	fini();
 }

@@ -109,6 +109,123 @@ EH_TEST(wake_from_thread_runs_callback_in_loop)
 	eh_loop_deinit(&l);
 }
 
+/* ==== A burst of wakes ==== */
+
+static int g_wakes;
+static void count_wake(struct eh_loop *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	g_wakes++;
+}
+
+EH_TEST(wakes_while_busy_cost_no_eventfd_write)
+{
+	struct eh_loop l;
+	REQUIRE(eh_loop_init(&l, &eh_clock_system) == EH_OK);
+	eh_loop_on_wake(&l, count_wake, NULL);
+	g_wakes = 0;
+	/* the loop is not waiting: 1,000 wakes set a flag, nothing more */
+	for (int i = 0; i < 1000; i++)
+		eh_loop_wake(&l);
+	CHECK_EQ(atomic_load(&l.wake_writes), 0);
+	uint64_t t0 = eh_time_mono_ms();
+	CHECK(eh_loop_run_once(&l, 5000) == EH_OK); /* does not sleep: a wake is pending */
+	CHECK(eh_time_mono_ms() - t0 < 1000);
+	CHECK_EQ(g_wakes, 1);
+	CHECK_EQ(l.wake_reads, 0);
+	CHECK(eh_loop_run_once(&l, 0) == EH_OK);
+	CHECK_EQ(g_wakes, 1); /* handed over once */
+	eh_loop_deinit(&l);
+}
+
+struct burst {
+	struct eh_loop *l;
+	int n;
+};
+
+static void *burst_waker(void *arg)
+{
+	struct burst *b = arg;
+	while (!atomic_load(&b->l->sleeping))
+		usleep(1000);
+	usleep(20000); /* inside poll by now */
+	for (int i = 0; i < b->n; i++)
+		eh_loop_wake(b->l);
+	return NULL;
+}
+
+EH_TEST(burst_of_wakes_is_one_eventfd_write_and_one_read)
+{
+	struct eh_loop l;
+	struct burst b = {&l, 1000};
+	pthread_t th;
+	REQUIRE(eh_loop_init(&l, &eh_clock_system) == EH_OK);
+	eh_loop_on_wake(&l, count_wake, NULL);
+	g_wakes = 0;
+	pthread_create(&th, NULL, burst_waker, &b);
+	uint64_t t0 = eh_time_mono_ms();
+	CHECK(eh_loop_run_once(&l, 5000) == EH_OK);
+	pthread_join(th, NULL);
+	CHECK(eh_time_mono_ms() - t0 < 4000); /* woken, not timed out */
+	CHECK_EQ(eh_loop_run_once(&l, 0), EH_OK);
+	printf("  burst of %d wakes: %llu eventfd writes, %llu reads, %d on_wake calls\n", b.n,
+	       (unsigned long long)atomic_load(&l.wake_writes), (unsigned long long)l.wake_reads,
+	       g_wakes);
+	CHECK_EQ(atomic_load(&l.wake_writes), 1);
+	CHECK_EQ(l.wake_reads, 1);
+	CHECK(g_wakes >= 1 && g_wakes <= 2);
+	eh_loop_deinit(&l);
+}
+
+/* Wakes racing the loop's way into poll are never lost: each piece of
+ * work published before a wake is seen by an on_wake soon after. */
+static atomic_int g_produced;
+static int g_consumed;
+static void take_work(struct eh_loop *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	g_consumed = atomic_load(&g_produced);
+}
+
+static void *racing_waker(void *arg)
+{
+	for (int i = 0; i < 20000; i++) {
+		atomic_fetch_add(&g_produced, 1);
+		eh_loop_wake(arg);
+		if (i % 64 == 0)
+			usleep(50);
+	}
+	return NULL;
+}
+
+EH_TEST(racing_wakes_are_never_lost)
+{
+	struct eh_loop l;
+	pthread_t th;
+	int slow = 0;
+	REQUIRE(eh_loop_init(&l, &eh_clock_system) == EH_OK);
+	eh_loop_on_wake(&l, take_work, NULL);
+	atomic_store(&g_produced, 0);
+	g_consumed = 0;
+	pthread_create(&th, NULL, racing_waker, &l);
+	while (g_consumed < 20000) {
+		uint64_t t0 = eh_time_mono_ms();
+		CHECK(eh_loop_run_once(&l, 3000) == EH_OK);
+		if (eh_time_mono_ms() - t0 >= 3000)
+			slow++; /* slept through work: a lost wake */
+		if (slow > 2)
+			break;
+	}
+	pthread_join(th, NULL);
+	CHECK_EQ(slow, 0);
+	CHECK_EQ(g_consumed, 20000);
+	printf("  20000 racing wakes: %llu eventfd writes, %llu reads\n",
+	       (unsigned long long)atomic_load(&l.wake_writes), (unsigned long long)l.wake_reads);
+	eh_loop_deinit(&l);
+}
+
 /* ==== Fd watches ==== */
 
 static int g_read_bytes;

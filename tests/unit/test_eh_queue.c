@@ -274,6 +274,9 @@ EH_TEST(commit_is_scheduled_by_the_injected_clock)
 	eh_clock_fake_init(&clk, &fake);
 	dev_blank();
 	struct eh_queue_config c = {.flash = &fl, .clock = &clk, .commit_interval_ms = 50};
+	/* the caller draws the uid: a blank device is not formatted without one */
+	CHECK(eh_queue_open(&q, &c) == EH_ERR_INVAL);
+	c.uid = 0x1234;
 	REQUIRE(eh_queue_open(&q, &c) == EH_OK);
 	CHECK(eh_queue_commit_deadline(&q) == UINT64_MAX);
 	CHECK(!eh_queue_commit_due(&q, 5000));

@@ -105,7 +105,7 @@ static unsigned open_and_drain(int rw, unsigned *opened)
 {
 	struct eh_flash f;
 	struct eh_flash_file st;
-	struct eh_queue_config c = {.read_only = !rw};
+	struct eh_queue_config c = {.read_only = !rw, .uid = 0xc0ffee};
 	unsigned bad = 0;
 	if (eh_flash_file_open(&f, &st, path, 0, BLOCK, 512, !rw) != EH_OK)
 		return 0;

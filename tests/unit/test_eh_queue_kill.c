@@ -42,7 +42,7 @@ static void child(int wfd, uint64_t first_id)
 {
 	struct eh_flash f;
 	struct eh_flash_file st;
-	struct eh_queue_config c = {.full_policy = EH_QUEUE_DROP_OLDEST};
+	struct eh_queue_config c = {.full_policy = EH_QUEUE_DROP_OLDEST, .uid = 0x4b1};
 	static uint8_t p[4096];
 	if (eh_flash_file_open(&f, &st, path, QSIZE, 0, 0, 0) != EH_OK)
 		_exit(2);
