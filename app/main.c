@@ -23,6 +23,7 @@
 #include "eh_httpd.h"
 #include "eh_httpd_mhd.h"
 #include "eh_ingest.h"
+#include "eh_journal.h"
 #include "eh_log.h"
 #include "eh_loop.h"
 #include "eh_mqtt.h"
@@ -72,7 +73,8 @@ struct daemon {
 
 	struct eh_commit commit;
 	struct eh_ingest ingest;
-	struct eh_seen seen; /* the redelivery filter across restarts */
+	struct eh_seen seen;	   /* the redelivery filter across restarts */
+	struct eh_journal journal; /* MQTT input acknowledged and not yet committed */
 
 	uint64_t started_ms;
 	uint64_t mqtt_reconnects;
@@ -108,14 +110,6 @@ static void publish(const char *topic, const char *body, size_t len, int qos, bo
 		EH_LOG_WRN("mqtt", "publish to %s failed: %s", topic, eh_err_str(rc));
 }
 
-/* Journalled messages that found no room at start (full queue under
- * `block`): kept in the journal from `next` to `end`, taken first once
- * delivery makes room, while MQTT input stays paused. */
-static struct {
-	bool pending;
-	uint64_t next, end;
-} jback;
-
 static bool replay_backlog(void);
 
 /* ==== Queue and commit adapters ==== */
@@ -130,13 +124,13 @@ static void schedule_commit(void)
 	eh_commit_schedule(&D.commit);
 }
 
-/* Everything taken so far is durable: the MQTT journal may be emptied. */
+/* Everything taken so far is durable: its journal entries may be
+ * overwritten. */
 static void on_durable(void *ctx)
 {
 	struct daemon *d = ctx;
 	eh_seen_flush(&d->seen); /* only hashes of durable notifications */
-	if (d->mqtt_open)
-		eh_mqtt_committed(&d->mqtt);
+	eh_journal_committed(&d->journal);
 }
 
 static void on_commit_failed(void *ctx, eh_err rc)
@@ -318,7 +312,7 @@ static eh_err src_ack(void *ctx, unsigned slot, unsigned type, uint64_t upto)
 	eh_commit_cursor_moved(&D.commit);
 	/* Held input is retried from the loop (on_tick), never from inside
 	 * delivery's completion that called us. */
-	if (eh_ingest_holding(&D.ingest) || jback.pending)
+	if (eh_ingest_holding(&D.ingest) || eh_journal_has_kept(&D.journal))
 		D.retry_held = true;
 	return rc;
 }
@@ -633,7 +627,20 @@ static void on_wake(struct eh_loop *l, void *arg)
 
 /* ==== Inbound journal replay ==== */
 
-static uint8_t journal_buf[EH_MQTT_JOURNAL_ENTRY_MAX];
+/* The MQTT driver's journal hook: the library thread appends, the loop
+ * thread reports each message taken (app/journal's locking rule). */
+static bool journal_append(void *ctx, const char *topic, const char *hmac, const void *payload,
+			   size_t len, uint64_t *seq)
+{
+	struct daemon *d = ctx;
+	return eh_journal_append(&d->journal, topic, hmac, payload, len, seq);
+}
+
+static void journal_done(void *ctx, uint64_t seq)
+{
+	struct daemon *d = ctx;
+	eh_journal_done(&d->journal, seq);
+}
 
 /* A message Paho acknowledged before the last stop and journalled at once:
  * it goes the normal way; the redelivery filter drops what the queue
@@ -642,20 +649,20 @@ static uint8_t journal_buf[EH_MQTT_JOURNAL_ENTRY_MAX];
 static bool replay_journalled(void *ctx, const char *topic, const uint8_t *payload, size_t len,
 			      const char *hmac)
 {
+	struct daemon *d = ctx;
 	char diag[EH_ERRS_LEN];
-	(void)ctx;
 	(void)hmac;
 	/* Config and catalog are retained: the broker sends them again on
 	 * subscribe, and what it no longer holds was deleted (reconcile). A
 	 * journalled copy could only bring back a webhook deleted since. */
-	if (eh_control_owns(&D.control, topic))
+	if (eh_control_owns(&d->control, topic))
 		return true;
 	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
 		size_t from = 0;
-		if (!eh_mqtt_topic_matches(D.boot.inputs[t], topic))
+		if (!eh_mqtt_topic_matches(d->boot.inputs[t], topic))
 			continue;
 		eh_err rc =
-		    eh_ingest_message(&D.ingest, t, payload, len, diag, sizeof(diag), &from);
+		    eh_ingest_message(&d->ingest, t, payload, len, diag, sizeof(diag), &from);
 		if (rc == EH_ERR_NOSPC)
 			return false;
 		if (rc != EH_OK)
@@ -666,28 +673,16 @@ static bool replay_journalled(void *ctx, const char *topic, const uint8_t *paylo
 	return true;
 }
 
-static bool journal_walk(void *ctx, const char *topic, const uint8_t *payload, size_t len,
-			 const char *hmac)
-{
-	(void)ctx;
-	(void)topic;
-	(void)payload;
-	(void)len;
-	(void)hmac;
-	return true;
-}
-
 /* Take what waits in the journal, in order. true: nothing waits (any
  * more); MQTT input is resumed. A read or commit failure stops the daemon
  * with the journal intact. */
 static bool replay_backlog(void)
 {
-	struct eh_mqtt_replay r;
+	struct eh_journal_replay r;
 
-	if (!jback.pending)
+	if (!eh_journal_has_kept(&D.journal))
 		return true;
-	eh_err rc = eh_mqtt_journal_replay(D.journal_path, jback.next, jback.end, replay_journalled,
-					   NULL, journal_buf, sizeof(journal_buf), &r);
+	eh_err rc = eh_journal_replay_kept(&D.journal, replay_journalled, &D, &r);
 	if (rc != EH_OK) {
 		EH_LOG_ERR("mqtt", "cannot read the journal %s: %s", D.journal_path,
 			   eh_err_str(rc));
@@ -695,7 +690,6 @@ static bool replay_backlog(void)
 		eh_loop_stop(&D.loop);
 		return false;
 	}
-	jback.next = r.next;
 	if (r.stopped) {
 		if (r.replayed)
 			schedule_commit();
@@ -704,23 +698,24 @@ static bool replay_backlog(void)
 	commit_now();
 	if (D.exit_code)
 		return false;
-	jback.pending = false;
-	eh_mqtt_journal_release(&D.mqtt_paho);
+	eh_journal_kept_queued(&D.journal);
 	eh_mqtt_resume(&D.mqtt);
 	EH_LOG_INF("queue", "room again: the journalled messages are queued, input resumed");
 	return true;
 }
 
-/* At start, before MQTT connects: replay the journal and commit. What
- * finds no room stays in the journal (*keep: bytes to keep) and MQTT
- * starts paused. -1: go on; else the exit code (the journal is intact). */
-static int replay_journal_at_start(uint64_t *keep)
+/* At start, before MQTT connects: replay the journal, commit, open it for
+ * appending. What finds no room stays in the journal and MQTT starts
+ * paused (*paused). -1: go on; else the exit code (the journal is
+ * intact). */
+static int replay_journal_at_start(bool *paused)
 {
-	struct eh_mqtt_replay r, w;
+	struct eh_journal_replay r;
+	struct eh_journal_config jc = {D.journal_path, 0};
 
-	*keep = 0;
-	eh_err rc = eh_mqtt_journal_replay(D.journal_path, 0, UINT64_MAX, replay_journalled, NULL,
-					   journal_buf, sizeof(journal_buf), &r);
+	*paused = false;
+	eh_err rc =
+	    eh_journal_replay_file(D.journal_path, 0, UINT64_MAX, replay_journalled, &D, &r);
 	if (rc != EH_OK) {
 		EH_LOG_ERR("mqtt", "cannot read the journal %s: %s: stopping, the journal is kept",
 			   D.journal_path, eh_err_str(rc));
@@ -737,31 +732,28 @@ static int replay_journal_at_start(uint64_t *keep)
 			return EXIT_STORAGE;
 		}
 	}
+	if (r.version == 1)
+		EH_LOG_INF("mqtt", "%s is in the previous journal format: replayed, rewritten",
+			   D.journal_path);
 	if (r.replayed || r.skipped)
 		EH_LOG_INF("mqtt",
 			   "%u journalled messages replayed from %s (%llu duplicates "
 			   "of queued notifications skipped, %u damaged entries skipped)",
 			   r.replayed, D.journal_path, (unsigned long long)D.ingest.st.duplicates,
 			   r.skipped);
-	if (!r.stopped)
-		return -1;
-	/* The end of the last whole entry: a torn tail after it is cut. */
-	rc = eh_mqtt_journal_replay(D.journal_path, r.next, UINT64_MAX, journal_walk, NULL,
-				    journal_buf, sizeof(journal_buf), &w);
-	if (rc != EH_OK) {
-		EH_LOG_ERR("mqtt", "cannot read the journal %s: %s: stopping, the journal is kept",
-			   D.journal_path, eh_err_str(rc));
+	if ((rc = eh_journal_open(&D.journal, &jc, r.stopped ? r.next : 0)) != EH_OK) {
+		EH_LOG_ERR("mqtt", "cannot open the journal %s: %s: stopping", D.journal_path,
+			   eh_err_str(rc));
 		return EXIT_STORAGE;
 	}
-	jback.pending = true;
-	jback.next = r.next;
-	jback.end = w.next;
-	*keep = w.next;
+	if (!r.stopped)
+		return -1;
+	*paused = eh_journal_has_kept(&D.journal);
 	D.ingest.st.blocked++;
 	EH_LOG_WRN("queue",
-		   "full (block policy) at start: %u journalled messages wait for room "
+		   "full (block policy) at start: %llu journalled messages wait for room "
 		   "in %s; input paused",
-		   w.replayed, D.journal_path);
+		   (unsigned long long)(r.end - r.next), D.journal_path);
 	return -1;
 }
 
@@ -969,8 +961,9 @@ static void mqtt_config(struct eh_mqtt_config *mc)
 	static const char offline[] = "{\"state\":\"offline\"}";
 
 	memset(mc, 0, sizeof(*mc));
-	mc->journal_path = D.journal_path;
-	mc->journal_rotate_bytes = 1u << 20;
+	mc->journal.append = journal_append;
+	mc->journal.done = journal_done;
+	mc->journal.ctx = &D;
 	mc->uri = D.boot.mqtt.uri;
 	mc->client_id = D.boot.mqtt.client_id;
 	mc->username = D.boot.mqtt.username[0] ? D.boot.mqtt.username : NULL;
@@ -993,7 +986,7 @@ static void mqtt_reconnect(const struct eh_bootstrap *nb)
 {
 	struct eh_mqtt_config mc;
 
-	if (eh_ingest_holding(&D.ingest) || jback.pending) {
+	if (eh_ingest_holding(&D.ingest) || eh_journal_has_kept(&D.journal)) {
 		EH_LOG_WRN("edgehookd", "SIGHUP: mqtt settings not applied: input is held (full "
 					"queue); send SIGHUP again once it flows");
 		return;
@@ -1146,11 +1139,10 @@ static int start(void)
 			   "retained config arrives",
 			   store_path, eh_err_str(src));
 
-	uint64_t keep;
-	if ((rc = replay_journal_at_start(&keep)) >= 0)
+	bool paused;
+	if ((rc = replay_journal_at_start(&paused)) >= 0)
 		return rc;
-	mc.journal_keep_bytes = keep;
-	mc.start_paused = jback.pending;
+	mc.start_paused = paused;
 	eh_mqtt_paho_init(&D.mqtt, &D.mqtt_paho);
 	if (eh_mqtt_open(&D.mqtt, &mc, &D.loop, &mqtt_handlers) != EH_OK) {
 		EH_LOG_ERR("mqtt", "cannot start the MQTT client for %s", D.boot.mqtt.uri);
@@ -1208,8 +1200,11 @@ static void stop(void)
 	/* What close handed over is made durable now; the broker redelivers
 	 * anything it had not seen acknowledged, and the redelivery filter
 	 * (kept in <queue>.seen) drops it then. */
-	if (eh_queue_commit(&D.queue) == EH_OK)
+	if (eh_queue_commit(&D.queue) == EH_OK) {
 		eh_seen_flush(&D.seen);
+		eh_journal_committed(&D.journal);
+	}
+	eh_journal_close(&D.journal);
 	eh_seen_close(&D.seen);
 	eh_queue_close(&D.queue);
 	eh_flash_close(&D.flash);

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static eh_err from_errno(int e)
@@ -97,6 +99,38 @@ eh_err eh_file_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 	return EH_OK;
 }
 
+eh_err eh_file_pwritev(int fd, const struct eh_file_iov *iov, unsigned n, uint64_t off)
+{
+	struct iovec v[8];
+	unsigned i, first = 0;
+
+	if (n > 8)
+		return EH_ERR_INVAL;
+	for (i = 0; i < n; i++) {
+		v[i].iov_base = (void *)iov[i].base;
+		v[i].iov_len = iov[i].len;
+	}
+	while (first < n) {
+		ssize_t w = pwritev(fd, v + first, (int)(n - first), (off_t)off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return from_errno(errno);
+		}
+		off += (uint64_t)w;
+		/* A short write: skip what went, go on with the rest. */
+		while (first < n && (size_t)w >= v[first].iov_len) {
+			w -= (ssize_t)v[first].iov_len;
+			first++;
+		}
+		if (first < n) {
+			v[first].iov_base = (char *)v[first].iov_base + w;
+			v[first].iov_len -= (size_t)w;
+		}
+	}
+	return EH_OK;
+}
+
 eh_err eh_file_datasync(int fd)
 {
 	while (fdatasync(fd) != 0) {
@@ -122,6 +156,48 @@ eh_err eh_file_truncate(int fd, uint64_t size)
 			return from_errno(errno);
 	}
 	return EH_OK;
+}
+
+eh_err eh_file_allocate(int fd, uint64_t size)
+{
+	static const uint8_t zeros[4096];
+	uint64_t off;
+	eh_err rc;
+
+	if ((rc = eh_file_truncate(fd, size)) != EH_OK)
+		return rc;
+	int e = posix_fallocate(fd, 0, (off_t)size);
+	if (e == 0)
+		return EH_OK;
+	if (e != EOPNOTSUPP && e != EINVAL)
+		return from_errno(e);
+	/* No fallocate here: write the zeros (the truncate made them read as
+	 * zeros, not allocated them). */
+	for (off = 0; off < size; off += sizeof(zeros)) {
+		size_t n = size - off < sizeof(zeros) ? (size_t)(size - off) : sizeof(zeros);
+		if ((rc = eh_file_pwrite(fd, zeros, n, off)) != EH_OK)
+			return rc;
+	}
+	return EH_OK;
+}
+
+eh_err eh_file_map(int fd, size_t len, int writable, void **addr)
+{
+	void *p;
+
+	if (len == 0)
+		return EH_ERR_INVAL;
+	p = mmap(NULL, len, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return from_errno(errno);
+	*addr = p;
+	return EH_OK;
+}
+
+void eh_file_unmap(void *addr, size_t len)
+{
+	if (addr != NULL && len > 0)
+		munmap(addr, len);
 }
 
 eh_err eh_file_lock(int fd)

@@ -21,10 +21,27 @@ void eh_file_close(int fd);
  * (the bytes that exist are left in buf; *got, if not NULL, says how many). */
 eh_err eh_file_pread(int fd, void *buf, size_t len, uint64_t off, size_t *got);
 eh_err eh_file_pwrite(int fd, const void *buf, size_t len, uint64_t off);
+/* Write the pieces one after the other, exactly, from off (pwritev). */
+struct eh_file_iov {
+	const void *base;
+	size_t len;
+};
+eh_err eh_file_pwritev(int fd, const struct eh_file_iov *iov, unsigned n, uint64_t off);
 eh_err eh_file_datasync(int fd);
 eh_err eh_file_size(int fd, uint64_t *size);
 /* Cut or extend the file to size bytes. */
 eh_err eh_file_truncate(int fd, uint64_t size);
+
+/* Give the file exactly size bytes, every one of them allocated on the
+ * device (posix_fallocate; where the file system cannot, zeros are written),
+ * so that stores into a mapping of it never find the device full. */
+eh_err eh_file_allocate(int fd, uint64_t size);
+
+/* Map len bytes of fd from offset 0, shared with the file: stores reach the
+ * page cache at once and outlive the process (as a pwrite does; a power cut
+ * is not covered without eh_file_datasync). writable 0: read only. */
+eh_err eh_file_map(int fd, size_t len, int writable, void **addr);
+void eh_file_unmap(void *addr, size_t len);
 
 /* Take an exclusive, non-blocking flock(2). EH_ERR_BUSY when another open
  * file description holds it (another process: two daemons never share). */

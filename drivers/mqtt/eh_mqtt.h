@@ -7,8 +7,8 @@
  * broker holds what we have not taken. Polling is explicit: the owner of
  * the loop's on_wake calls eh_mqtt_poll; no backend installs itself as a
  * loop handler. Durability: docs/DURABILITY.md. The pure helpers (topic
- * matcher, TLS checks, the retained snapshot, the journal's format) are
- * plain functions. */
+ * matcher, TLS checks, the retained snapshot) are plain functions. The
+ * inbound journal is the app's (app/journal), reached through a hook. */
 #ifndef EH_MQTT_H
 #define EH_MQTT_H
 
@@ -38,13 +38,6 @@
 #define EH_MQTT_HMAC_PROP_MAX 129 /* "hmac-sha256" user property value, with NUL */
 #define EH_MQTT_DEFAULT_WINDOW 16
 
-/* The inbound journal's one bound, shared by its writer and its replay: an
- * entry is a 24-byte header, the topic, the hmac-sha256 property and the
- * payload, each at most its limit. A message that would not fit is never
- * written (the app refuses it as oversize); replay skips an entry over it. */
-#define EH_MQTT_J_HDR 24
-#define EH_MQTT_JOURNAL_ENTRY_MAX                                                                  \
-	(EH_MQTT_J_HDR + EH_MQTT_TOPIC_MAX + (EH_MQTT_HMAC_PROP_MAX - 1) + EH_MAX_MSG_BYTES)
 /* TLS to the broker, used when the uri is mqtts:// or ssl:// (OpenSSL, inside
  * Paho's TLS build). TLS 1.2 or later; TLS 1.2 only with ECDHE and AEAD
  * suites. Paths are borrowed like the config's strings. */
@@ -53,6 +46,20 @@ struct eh_mqtt_tls {
 	const char *cert_file; /* PEM client certificate (mutual TLS); NULL: none */
 	const char *key_file;  /* its PEM private key, not encrypted; set with cert_file */
 	bool no_verify_host;   /* true: accept a certificate for another name (warned at open) */
+};
+
+/* The journal a backend writes through (the file is the app's). append
+ * runs in the library thread, done in the loop thread, never under the
+ * backend's own lock. */
+struct eh_mqtt_journal_hook {
+	/* Keep one message; true with *seq (its entry's number) when it is
+	 * kept, false when not (the message goes on unjournalled, counted in
+	 * not_journalled). */
+	bool (*append)(void *ctx, const char *topic, const char *hmac, const void *payload,
+		       size_t len, uint64_t *seq);
+	/* The app called eh_mqtt_done for the message of entry seq. */
+	void (*done)(void *ctx, uint64_t seq);
+	void *ctx;
 };
 
 /* Caller fills; zero means default. Strings are borrowed and must stay valid
@@ -80,18 +87,11 @@ struct eh_mqtt_config {
 	 * connect: the broker's own limit is the only guard). */
 	uint32_t max_packet_bytes;
 	bool start_paused; /* as if eh_mqtt_pause was called before the first message */
-	/* The inbound journal: each message Paho hands over is appended here
-	 * (write(2), no sync) in the library thread before it waits for the
-	 * window, so a kill -9 after Paho's PUBACK loses only the microseconds
-	 * before that write. The app replays it with eh_mqtt_journal_replay
-	 * before eh_mqtt_open, which empties it - all but its first
-	 * journal_keep_bytes, which hold entries the app has not taken yet
-	 * (and whatever follows them is cut: a torn tail). Those are kept, and
-	 * the journal is never emptied, until eh_mqtt_journal_release. NULL: no
-	 * journal. */
-	const char *journal_path;
-	uint64_t journal_rotate_bytes; /* emptied past this when all is done [4 MiB] */
-	uint64_t journal_keep_bytes;   /* [0] */
+	/* The inbound journal (docs/DURABILITY.md): each message the library
+	 * hands over is given to journal.append in the library thread before it
+	 * waits for the window, so a kill -9 after the PUBACK loses only the
+	 * microseconds before that call. append NULL: no journal. */
+	struct eh_mqtt_journal_hook journal;
 };
 
 /* One message handed to the app: the backend's own (opaque here). Valid
@@ -134,7 +134,7 @@ struct eh_mqtt_stats {
 	uint64_t refused;	  /* dropped by the driver: topic over EH_MQTT_TOPIC_MAX or
 				     holding a NUL byte */
 	uint64_t not_journalled;  /* handed over without a journal entry (payload over
-				     EH_MAX_MSG_BYTES: the app refuses it) or write failed */
+				     EH_MAX_MSG_BYTES: the app refuses it) or append failed */
 	uint64_t window_max_us;	  /* longest taken -> done: broker acked, not yet durable */
 	uint64_t window_sum_us;	  /* sum over `done`, for the mean */
 	uint64_t waited_us;	  /* time the library thread waited for room or resume */
@@ -142,50 +142,6 @@ struct eh_mqtt_stats {
 	int mqtt_version;	  /* 5 or 4 (3.1.1) of the current connection; 0 before */
 	bool connected;
 };
-
-/* When the journal may be emptied. Only journalled messages count: one
- * handed over without an entry (oversize, failed write) must not make the
- * last journalled one look committed. Exposed for the unit tests. */
-struct eh_mqtt_jstate {
-	uint64_t count;	    /* messages journalled, ever */
-	uint64_t done;	    /* of those, eh_mqtt_done */
-	uint64_t committed; /* `done` at the app's last queue commit */
-	uint64_t keep;	    /* bytes at its head the app has not taken: never emptied */
-};
-void eh_mqtt_jstate_written(struct eh_mqtt_jstate *js);
-void eh_mqtt_jstate_done(struct eh_mqtt_jstate *js, bool journalled);
-void eh_mqtt_jstate_committed(struct eh_mqtt_jstate *js);
-/* True when nothing in the journal is needed: every entry is done and
- * covered by a queue commit, and no entry is kept for the app. */
-bool eh_mqtt_jstate_may_empty(const struct eh_mqtt_jstate *js);
-
-/* One journalled message, for eh_mqtt_journal_replay. false: not taken
- * (no room); the replay stops at it. */
-typedef bool (*eh_mqtt_replay_fn)(void *ctx, const char *topic, const uint8_t *payload, size_t len,
-				  const char *hmac_prop);
-
-struct eh_mqtt_replay {
-	unsigned replayed; /* entries fn took */
-	unsigned skipped;  /* damaged entries, and intact ones over the bound, passed over */
-	bool stopped;	   /* fn did not take the entry at `next` */
-	uint64_t next;	   /* where to go on: the untaken entry, or past the last whole one */
-};
-
-/* Hand every whole, intact entry of the journal at path, from offset `from`
- * up to `to`, to fn, oldest first. A damaged entry, or one over
- * EH_MQTT_JOURNAL_ENTRY_MAX, is skipped and counted, and replay goes on at
- * the next intact entry; a torn last entry (a kill during its write) ends
- * it. Stops at the first entry fn does not take. buf (cap >=
- * EH_MQTT_JOURNAL_ENTRY_MAX) is scratch. EH_OK also when there is no
- * journal; an error when it cannot be read. */
-eh_err eh_mqtt_journal_replay(const char *path, uint64_t from, uint64_t to, eh_mqtt_replay_fn fn,
-			      void *ctx, uint8_t *buf, size_t cap, struct eh_mqtt_replay *r);
-
-/* Write one entry into buf (cap >= its size): EH_ERR_TOOBIG, nothing
- * written, when it is over EH_MQTT_JOURNAL_ENTRY_MAX (topic over
- * EH_MQTT_TOPIC_MAX, payload over EH_MAX_MSG_BYTES). *total gets its size. */
-eh_err eh_mqtt_journal_encode(uint8_t *buf, size_t cap, const char *topic, const char *hmac,
-			      const void *payload, size_t len, size_t *total);
 
 /* Load the TLS files of t as a connection will, so that a bad one is found
  * at start (and by --check-config) rather than at every connect: ca_file
@@ -243,7 +199,6 @@ struct eh_mqtt_ops {
 	eh_err (*publish_tracked)(struct eh_mqtt *m, const char *topic, const void *payload,
 				  size_t len, uint64_t tag);
 	void (*done)(struct eh_mqtt *m, struct eh_mqtt_msg *msg);
-	void (*committed)(struct eh_mqtt *m);
 	void (*pause)(struct eh_mqtt *m);
 	void (*resume)(struct eh_mqtt *m);
 	void (*get_stats)(struct eh_mqtt *m, struct eh_mqtt_stats *out);
@@ -318,23 +273,14 @@ static inline eh_err eh_mqtt_publish_tracked(struct eh_mqtt *m, const char *topi
 	return m->ops->publish_tracked(m, topic, payload, len, tag);
 }
 
-/* The message handed to on_message is taken: staged in the app's queue
- * (durable against a kill through the journal, against a power cut after
- * the next commit: see eh_mqtt_committed), or refused, or not wanted.
- * Frees its place in the window: a backend waiting for room goes on. */
+/* The message handed to on_message is taken: staged in the app's queue,
+ * or refused, or not wanted (what that covers: docs/DURABILITY.md). Frees
+ * its place in the window and tells the journal hook its entry is done: a
+ * backend waiting for room goes on. */
 static inline void eh_mqtt_done(struct eh_mqtt *m, struct eh_mqtt_msg *msg)
 {
 	EH_ASSERT(m != NULL && m->ops != NULL);
 	m->ops->done(m, msg);
-}
-
-/* The app's queue holds durably every message it has eh_mqtt_done so far
- * (called after each successful commit): the journal may be emptied once
- * everything journalled is done. */
-static inline void eh_mqtt_committed(struct eh_mqtt *m)
-{
-	EH_ASSERT(m != NULL && m->ops != NULL);
-	m->ops->committed(m);
 }
 
 /* Backpressure: stop handing over messages (the Paho backend's library

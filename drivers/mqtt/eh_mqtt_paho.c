@@ -13,8 +13,6 @@
 #include <time.h>
 
 #include "eh_assert.h"
-#include "eh_file.h"
-#include "eh_hash.h"
 #include "eh_log.h"
 #include "eh_time.h"
 
@@ -75,228 +73,6 @@ static void copy_hmac_prop(struct eh_mqtt_msg *s, MQTTAsync_message *msg)
 	}
 }
 
-/* ==== Inbound journal ==== */
-
-#define J_MAGIC 0x314a4845u /* "EHJ1" little-endian */
-#define J_HDR EH_MQTT_J_HDR /* magic, topic len, hmac len, payload len, 64-bit hash */
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
-void eh_mqtt_jstate_written(struct eh_mqtt_jstate *js)
-{
-	js->count++;
-}
-
-void eh_mqtt_jstate_done(struct eh_mqtt_jstate *js, bool journalled)
-{
-	if (journalled)
-		js->done++;
-}
-
-void eh_mqtt_jstate_committed(struct eh_mqtt_jstate *js)
-{
-	js->committed = js->done;
-}
-
-bool eh_mqtt_jstate_may_empty(const struct eh_mqtt_jstate *js)
-{
-	return js->keep == 0 && js->done == js->count && js->committed >= js->count;
-}
-
-eh_err eh_mqtt_journal_encode(uint8_t *buf, size_t cap, const char *topic, const char *hmac,
-			      const void *payload, size_t len, size_t *total)
-{
-	size_t tl = strlen(topic), hl = hmac ? strlen(hmac) : 0;
-	uint64_t h;
-
-	*total = 0;
-	if (tl == 0 || tl > EH_MQTT_TOPIC_MAX || hl >= EH_MQTT_HMAC_PROP_MAX ||
-	    len > EH_MAX_MSG_BYTES)
-		return EH_ERR_TOOBIG;
-	if (J_HDR + tl + hl + len > cap)
-		return EH_ERR_TOOBIG;
-	put32(buf, J_MAGIC);
-	put32(buf + 4, (uint32_t)tl);
-	put32(buf + 8, (uint32_t)hl);
-	put32(buf + 12, (uint32_t)len);
-	memcpy(buf + J_HDR, topic, tl);
-	if (hl)
-		memcpy(buf + J_HDR + tl, hmac, hl);
-	if (len)
-		memcpy(buf + J_HDR + tl + hl, payload, len);
-	h = eh_fnv1a64(EH_FNV1A64_SEED, buf + 4, 12);
-	h = eh_fnv1a64(h, buf + J_HDR, tl + hl + len);
-	memcpy(buf + 16, &h, 8);
-	*total = J_HDR + tl + hl + len;
-	return EH_OK;
-}
-
-/* Library thread: append one entry. Empties the journal first when it is
- * long and nothing in it is needed any more. false: not journalled (over
- * the bound: the app refuses it anyway; or the write failed, logged). */
-static bool journal_put(struct eh_mqtt_paho *m, const char *topic, MQTTAsync_message *msg)
-{
-	size_t pl = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, total;
-	struct eh_mqtt_msg tmp;
-	bool ok = false;
-
-	copy_hmac_prop(&tmp, msg);
-	if (eh_mqtt_journal_encode(m->jbuf, sizeof(m->jbuf), topic, tmp.hmac, msg->payload, pl,
-				   &total) != EH_OK)
-		return false;
-	pthread_mutex_lock(&m->mu);
-	if (m->jbytes > m->cfg.journal_rotate_bytes && m->undone == 0 &&
-	    eh_mqtt_jstate_may_empty(&m->js) && eh_file_truncate(m->jfd, 0) == EH_OK)
-		m->jbytes = 0;
-	if (eh_file_pwrite(m->jfd, m->jbuf, total, m->jbytes) == EH_OK) {
-		m->jbytes += total;
-		eh_mqtt_jstate_written(&m->js);
-		ok = true;
-	} else
-		EH_LOG_WRN("mqtt", "journal write failed");
-	pthread_mutex_unlock(&m->mu);
-	return ok;
-}
-
-/* The entry at off: J_OK (lengths in *tl, *hl, *pl; topic, hmac and
- * payload read into buf as topic NUL hmac NUL payload), J_OVER (intact but
- * over the bound), J_TORN (runs past the end), J_BAD (damaged). */
-enum { J_OK, J_OVER, J_TORN, J_BAD };
-
-static int j_entry(int fd, uint64_t off, uint64_t end, uint8_t *buf, size_t cap, size_t *tl,
-		   size_t *hl, size_t *pl)
-{
-	uint8_t hdr[J_HDR];
-	uint64_t want, h, len, pos;
-
-	if (end - off < J_HDR)
-		return J_TORN;
-	if (eh_file_pread(fd, hdr, J_HDR, off, NULL) != EH_OK)
-		return J_TORN;
-	if (get32(hdr) != J_MAGIC)
-		return J_BAD;
-	*tl = get32(hdr + 4);
-	*hl = get32(hdr + 8);
-	*pl = get32(hdr + 12);
-	memcpy(&want, hdr + 16, 8);
-	len = (uint64_t)*tl + *hl + *pl; /* 64 bits: three 32-bit fields never wrap */
-	if (len > end - off - J_HDR)
-		return J_TORN;
-	h = eh_fnv1a64(EH_FNV1A64_SEED, hdr + 4, 12);
-	if (*tl == 0 || *tl > EH_MQTT_TOPIC_MAX || *hl >= EH_MQTT_HMAC_PROP_MAX ||
-	    *pl > EH_MAX_MSG_BYTES || *tl + 1 + *hl + 1 + *pl > cap) {
-		/* Over the bound: hash it in pieces to tell intact from damaged. */
-		for (pos = 0; pos < len;) {
-			size_t k = len - pos < cap ? (size_t)(len - pos) : cap;
-			if (eh_file_pread(fd, buf, k, off + J_HDR + pos, NULL) != EH_OK)
-				return J_TORN;
-			h = eh_fnv1a64(h, buf, k);
-			pos += k;
-		}
-		return h == want ? J_OVER : J_BAD;
-	}
-	/* topic\0 hmac\0 payload, read in place */
-	if (eh_file_pread(fd, buf, *tl, off + J_HDR, NULL) != EH_OK ||
-	    eh_file_pread(fd, buf + *tl + 1, *hl, off + J_HDR + *tl, NULL) != EH_OK ||
-	    eh_file_pread(fd, buf + *tl + *hl + 2, *pl, off + J_HDR + *tl + *hl, NULL) != EH_OK)
-		return J_TORN;
-	h = eh_fnv1a64(h, buf, *tl);
-	h = eh_fnv1a64(h, buf + *tl + 1, *hl);
-	h = eh_fnv1a64(h, buf + *tl + *hl + 2, *pl);
-	if (h != want)
-		return J_BAD;
-	buf[*tl] = '\0';
-	buf[*tl + 1 + *hl] = '\0';
-	return J_OK;
-}
-
-/* After a damaged entry at off: the next offset holding an intact entry,
- * or end when there is none. Scans for the magic; an entry counts only when
- * its hash verifies. */
-static uint64_t j_resync(int fd, uint64_t off, uint64_t end, uint8_t *buf, size_t cap)
-{
-	static const uint8_t magic[4] = {0x45, 0x48, 0x4a, 0x31};
-	uint64_t pos = off + 1;
-	size_t tl, hl, pl;
-
-	while (pos + J_HDR <= end) {
-		uint8_t win[4096];
-		size_t k = end - pos < sizeof(win) ? (size_t)(end - pos) : sizeof(win), i;
-		if (eh_file_pread(fd, win, k, pos, NULL) != EH_OK)
-			return end;
-		for (i = 0; i + 4 <= k; i++) {
-			if (memcmp(win + i, magic, 4) != 0)
-				continue;
-			int st = j_entry(fd, pos + i, end, buf, cap, &tl, &hl, &pl);
-			if (st == J_OK || st == J_OVER)
-				return pos + i;
-		}
-		pos += k > 3 ? k - 3 : k; /* a magic across the window's edge */
-	}
-	return end;
-}
-
-eh_err eh_mqtt_journal_replay(const char *path, uint64_t from, uint64_t to, eh_mqtt_replay_fn fn,
-			      void *ctx, uint8_t *buf, size_t cap, struct eh_mqtt_replay *r)
-{
-	int fd;
-	uint64_t off = from, end = 0;
-	eh_err rc = eh_file_open_ro(path, &fd);
-
-	memset(r, 0, sizeof(*r));
-	r->next = from;
-	if (rc == EH_ERR_NOENT)
-		return EH_OK;
-	if (rc != EH_OK)
-		return rc;
-	if ((rc = eh_file_size(fd, &end)) != EH_OK) {
-		eh_file_close(fd);
-		return rc;
-	}
-	if (end > to)
-		end = to;
-	while (off < end) {
-		size_t tl = 0, hl = 0, pl = 0;
-		int st = j_entry(fd, off, end, buf, cap, &tl, &hl, &pl);
-		if (st == J_TORN || st == J_BAD) {
-			/* A torn last entry ends the journal; anything else is
-			 * damage, and the intact entries after it still count. */
-			uint64_t nxt = j_resync(fd, off, end, buf, cap);
-			if (nxt >= end) {
-				r->skipped += st == J_BAD;
-				break;
-			}
-			r->skipped++;
-			off = nxt;
-			r->next = off;
-			continue;
-		}
-		if (st == J_OK && !fn(ctx, (const char *)buf, buf + tl + hl + 2, pl,
-				      hl ? (const char *)buf + tl + 1 : NULL)) {
-			r->stopped = true;
-			break;
-		}
-		if (st == J_OK)
-			r->replayed++;
-		else
-			r->skipped++;
-		off += J_HDR + (uint64_t)tl + hl + pl;
-		r->next = off;
-	}
-	eh_file_close(fd);
-	return EH_OK;
-}
-
 /* Called in Paho's receive thread right after it sent PUBACK (QoS 1; see
  * docs/MQTT.md). Waiting here keeps Paho from reading the socket, so the
  * broker keeps every later message unacknowledged. Always returns 1: the
@@ -309,7 +85,7 @@ static int on_paho_message(void *ctx, char *topic, int topic_len, MQTTAsync_mess
 	unsigned i;
 
 	size_t tl = strlen(topic);
-	bool journalled = false;
+	uint64_t jseq = 0;
 
 	if ((topic_len != 0 && (topic_len < 0 || tl != (size_t)topic_len)) ||
 	    tl > EH_MQTT_TOPIC_MAX) {
@@ -329,8 +105,15 @@ static int on_paho_message(void *ctx, char *topic, int topic_len, MQTTAsync_mess
 	}
 	EH_LOG_DBG("mqtt", "received %s: %d bytes, qos %d, dup %d, msgid %d", topic,
 		   msg->payloadlen, msg->qos, msg->dup, msg->msgid);
-	if (m->jfd >= 0)
-		journalled = journal_put(m, topic, msg);
+	if (m->cfg.journal.append != NULL) {
+		struct eh_mqtt_msg tmp;
+		uint64_t seq = 0;
+		copy_hmac_prop(&tmp, msg);
+		if (m->cfg.journal.append(m->cfg.journal.ctx, topic, tmp.hmac[0] ? tmp.hmac : NULL,
+					  msg->payload,
+					  msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, &seq))
+			jseq = seq;
+	}
 	pthread_mutex_lock(&m->mu);
 	/* While closing it never waits: the loop thread is about to call
 	 * MQTTAsync_disconnect, which needs the mutex Paho may hold here. */
@@ -358,8 +141,8 @@ static int on_paho_message(void *ctx, char *topic, int topic_len, MQTTAsync_mess
 	s->lib_msg = msg;
 	s->lib_topic = topic;
 	s->taken_us = t0; /* PUBACK left a few microseconds before */
-	s->journalled = journalled;
-	if (!journalled && m->jfd >= 0)
+	s->jseq = jseq;
+	if (jseq == 0 && m->cfg.journal.append != NULL)
 		m->st.not_journalled++;
 	copy_hmac_prop(s, msg);
 	/* The loop drains the FIFO whole on each wake (hand_over), so only the
@@ -891,11 +674,10 @@ static eh_err paho_open(struct eh_mqtt *mq, const struct eh_mqtt_config *cfg, st
 	eh_err rc;
 
 	EH_ASSERT(m != NULL && cfg != NULL && loop != NULL && h != NULL);
-	/* Not the outbox nor the journal buffer (1.3 MiB): written before
-	 * read; zeroing them would make them resident for nothing. */
+	/* Not the outbox (1.3 MiB): written before read; zeroing it would
+	 * make it resident for nothing. */
 	memset(m, 0, offsetof(struct eh_mqtt_paho, outbox));
-	memset(&m->out_len, 0,
-	       offsetof(struct eh_mqtt_paho, jbuf) - offsetof(struct eh_mqtt_paho, out_len));
+	memset(&m->out_len, 0, sizeof(*m) - offsetof(struct eh_mqtt_paho, out_len));
 	if (cfg->client_id == NULL || cfg->client_id[0] == '\0' || h->on_message == NULL ||
 	    cfg->nsubs > EH_MQTT_MAX_SUBS || (cfg->nsubs > 0 && cfg->subs == NULL) ||
 	    cfg->window > EH_MQTT_MAX_WINDOW ||
@@ -932,29 +714,12 @@ static eh_err paho_open(struct eh_mqtt *mq, const struct eh_mqtt_config *cfg, st
 		m->cfg.reconnect_max_s = m->cfg.reconnect_min_s;
 	m->h = *h;
 	m->loop = loop;
-	m->jfd = -1;
 	m->tls = eh_mqtt_uri_is_tls(m->cfg.uri);
 	if (m->tls && m->cfg.tls.no_verify_host)
 		EH_LOG_WRN("mqtt",
 			   "TLS to %s without a host name check (mqtt.tls.verify_host false): "
 			   "any certificate the CA signed is accepted for the broker",
 			   m->cfg.uri);
-	if (m->cfg.journal_rotate_bytes == 0)
-		m->cfg.journal_rotate_bytes = 4u << 20;
-	if (m->cfg.journal_path != NULL) {
-		/* Opened empty: the app replayed and committed what it held -
-		 * but for the entries it could not take yet, kept at the head. */
-		rc = eh_file_open_rw(m->cfg.journal_path, 1, &m->jfd);
-		if (rc == EH_OK)
-			rc = eh_file_truncate(m->jfd, m->cfg.journal_keep_bytes);
-		m->jbytes = m->cfg.journal_keep_bytes;
-		m->js.keep = m->cfg.journal_keep_bytes;
-		if (rc != EH_OK) {
-			EH_LOG_ERR("mqtt", "journal %s: %s", m->cfg.journal_path, eh_err_str(rc));
-			eh_file_close(m->jfd);
-			return rc;
-		}
-	}
 	m->backoff_s = m->cfg.reconnect_min_s;
 	for (i = 0; i < EH_MQTT_MAX_WINDOW; i++) {
 		m->slots[i].idx = (uint8_t)i;
@@ -1070,35 +835,17 @@ static void paho_done(struct eh_mqtt *mq, struct eh_mqtt_msg *s)
 	m->nfree++;
 	m->undone--;
 	m->st.done++;
-	eh_mqtt_jstate_done(&m->js, s->journalled);
-	s->journalled = false;
+	uint64_t jseq = s->jseq;
+	s->jseq = 0;
 	m->st.window_sum_us += w;
 	if (w > m->st.window_max_us)
 		m->st.window_max_us = w;
 	pthread_cond_broadcast(&m->cv);
 	pthread_mutex_unlock(&m->mu);
+	if (jseq != 0 && m->cfg.journal.done != NULL)
+		m->cfg.journal.done(m->cfg.journal.ctx, jseq);
 	MQTTAsync_freeMessage(&msg);
 	MQTTAsync_free(topic);
-}
-
-static void paho_committed(struct eh_mqtt *mq)
-{
-	struct eh_mqtt_paho *m = mq->state;
-
-	if (!m->open)
-		return;
-	pthread_mutex_lock(&m->mu);
-	eh_mqtt_jstate_committed(&m->js);
-	pthread_mutex_unlock(&m->mu);
-}
-
-void eh_mqtt_journal_release(struct eh_mqtt_paho *m)
-{
-	if (!m->open)
-		return;
-	pthread_mutex_lock(&m->mu);
-	m->js.keep = 0;
-	pthread_mutex_unlock(&m->mu);
 }
 
 static void paho_pause(struct eh_mqtt *mq)
@@ -1231,9 +978,6 @@ static void paho_close(struct eh_mqtt *mq)
 		EH_LOG_WRN("mqtt", "%llu messages taken at close were never handed over",
 			   (unsigned long long)m->st.dropped_on_close);
 	m->st.connected = false;
-	if (m->jfd >= 0)
-		eh_file_close(m->jfd); /* what it holds is committed by the app after close */
-	m->jfd = -1;
 	m->open = false;
 	pthread_cond_destroy(&m->wcv);
 	pthread_cond_destroy(&m->cv);
@@ -1241,8 +985,8 @@ static void paho_close(struct eh_mqtt *mq)
 }
 
 static const struct eh_mqtt_ops paho_ops = {
-    paho_open,	    paho_poll,	paho_publish, paho_publish_tracked, paho_done,
-    paho_committed, paho_pause, paho_resume,  paho_get_stats,	    paho_close,
+    paho_open,	paho_poll,   paho_publish,   paho_publish_tracked, paho_done,
+    paho_pause, paho_resume, paho_get_stats, paho_close,
 };
 
 void eh_mqtt_paho_init(struct eh_mqtt *m, struct eh_mqtt_paho *st)

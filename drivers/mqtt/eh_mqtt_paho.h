@@ -2,8 +2,8 @@
 /* eh_mqtt_paho.h - the Paho MQTT C (MQTTAsync) backend of eh_mqtt.h: its
  * state and its init. Messages cross from the library's receive thread to
  * the loop thread through the window of slots; the library thread waits
- * while the window is full or paused. Also the inbound journal, written by
- * the library thread (docs/MQTT.md). */
+ * while the window is full or paused. The inbound journal is written in
+ * the library thread through the config's hook (docs/MQTT.md). */
 #ifndef EH_MQTT_PAHO_H
 #define EH_MQTT_PAHO_H
 
@@ -21,7 +21,7 @@ struct eh_mqtt_msg {
 	char *lib_topic;		  /* the library's topic string */
 	uint64_t taken_us;		  /* when the library thread took it (ack already sent) */
 	uint8_t state;			  /* free, filled (waiting for the loop), handed */
-	bool journalled;		  /* its entry is in the journal */
+	uint64_t jseq;			  /* its journal entry's number; 0: none */
 	uint8_t idx;			  /* slot index */
 	char hmac[EH_MQTT_HMAC_PROP_MAX]; /* the user property, "" when absent */
 };
@@ -68,18 +68,10 @@ struct eh_mqtt_paho {
 	char tls_err[192]; /* OpenSSL's reason for the last failed handshake (mu) */
 	struct eh_mqtt_track track[EH_MQTT_MAX_TRACKED];
 	bool open;
-	int jfd;	 /* the journal, -1 = none */
-	uint64_t jbytes; /* its length (library thread, under mu) */
-	struct eh_mqtt_jstate js;
-	uint8_t jbuf[EH_MQTT_JOURNAL_ENTRY_MAX]; /* one journal entry being written */
 };
 
-/* Cannot fail. st (1.6 MiB: keep it static) must outlive m; eh_mqtt_open
+/* Cannot fail. st (1.4 MiB: keep it static) must outlive m; eh_mqtt_open
  * sets it up. */
 void eh_mqtt_paho_init(struct eh_mqtt *m, struct eh_mqtt_paho *st);
-
-/* The entries kept at open (journal_keep_bytes) are taken and committed:
- * the journal may be emptied again. Loop thread only. */
-void eh_mqtt_journal_release(struct eh_mqtt_paho *m);
 
 #endif /* EH_MQTT_PAHO_H */

@@ -13,9 +13,6 @@ if(TARGET eh_drv_mqtt)
     set_tests_properties(test_mqtt_broker PROPERTIES LABELS integration TIMEOUT 180)
   endif()
 endif()
-if(TARGET eh_drv_mqtt)
-  eh_unit_test(test_eh_mqtt_journal SOURCES unit/test_eh_mqtt_journal.c LIBS eh_drv_mqtt)
-endif()
 # The library's own floor for bench_e2e: a bare Paho subscriber that discards,
 # linked to Paho as drivers/mqtt is.
 if(TARGET eh_lib_paho)

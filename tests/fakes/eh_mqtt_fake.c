@@ -176,16 +176,6 @@ static void fake_done(struct eh_mqtt *m, struct eh_mqtt_msg *s)
 		wake(f); /* room again for a waiting message */
 }
 
-static void fake_committed(struct eh_mqtt *m)
-{
-	struct eh_mqtt_fake *f = fake_of(m);
-
-	if (!f->open)
-		return;
-	f->committed++;
-	f->done_at_commit = f->ndone;
-}
-
 static void fake_pause(struct eh_mqtt *m)
 {
 	struct eh_mqtt_fake *f = fake_of(m);
@@ -237,8 +227,8 @@ static void fake_close(struct eh_mqtt *m)
 }
 
 static const struct eh_mqtt_ops fake_ops = {
-    fake_open,	    fake_poll,	fake_publish, fake_publish_tracked, fake_done,
-    fake_committed, fake_pause, fake_resume,  fake_get_stats,	    fake_close,
+    fake_open,	fake_poll,   fake_publish,   fake_publish_tracked, fake_done,
+    fake_pause, fake_resume, fake_get_stats, fake_close,
 };
 
 void eh_mqtt_fake_init(struct eh_mqtt *m, struct eh_mqtt_fake *f)

@@ -4,7 +4,7 @@
  * hmac-sha256 property), connects and disconnects; eh_mqtt_poll hands
  * them to the handlers in order, and, as the Paho backend's window does,
  * never hands one over while `window` handed messages are not yet done,
- * nor while paused (but see `prefetch`). Publishes, done and committed calls and the pause
+ * nor while paused (but see `prefetch`). Publishes, done calls and the pause
  * state are recorded for the test to read. Tracked publishes are reported
  * only when the test says so (eh_mqtt_fake_report). Injecting, resuming
  * and a done that frees room wake the loop, as the library thread does. */
@@ -58,8 +58,6 @@ struct eh_mqtt_fake {
 	uint64_t publishes;		      /* accepted, recorded or not */
 	unsigned done[EH_MQTT_FAKE_MAX_MSGS]; /* ids in the order eh_mqtt_done saw them */
 	size_t ndone;
-	unsigned committed;    /* eh_mqtt_committed calls */
-	size_t done_at_commit; /* ndone at the last of them */
 	bool paused;
 	unsigned pauses, resumes; /* calls that changed the state */
 	unsigned undone;	  /* handed and not yet done */
