@@ -97,8 +97,16 @@ eh_err eh_transport_proxy_parse(const char *buf, size_t len, int *status, const 
 
 static void set_inner_err(struct eh_transport_proxy *st, const char *what)
 {
-	snprintf(st->err, sizeof(st->err), "proxy: %s (%.50s)", what,
-		 eh_transport_error(st->inner));
+	/* The reason first; the inner transport's text after it, cut to fit. */
+	size_t n = (size_t)snprintf(st->err, sizeof(st->err), "proxy: %s", what);
+	if (n + 4 < sizeof(st->err)) {
+		const char *inner = eh_transport_error(st->inner);
+		size_t room = sizeof(st->err) - n - 4; /* " (", ")", NUL */
+		size_t k = strnlen(inner, room < 50 ? room : 50);
+		memcpy(st->err + n, " (", 2);
+		memcpy(st->err + n + 2, inner, k);
+		memcpy(st->err + n + 2 + k, ")", 2);
+	}
 }
 
 /* The proxy's answer is complete in buf: a 2xx opens the tunnel. */
