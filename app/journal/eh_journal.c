@@ -66,27 +66,41 @@ struct ent {
 	size_t size; /* header, data and padding */
 	size_t tl, hl, pl;
 	const uint8_t *data; /* topic, hmac, payload */
+	size_t checked;	     /* bytes the last entry_at_in checksummed */
 };
 
 /* The entry at pos of b[0..stop): whole and intact, lengths within the
  * bound. Every length is checked before it is used. */
+static bool entry_at_in(const uint8_t *b, size_t pos, size_t stop, struct ent *e, uint64_t lo,
+			uint64_t hi);
+
 static bool entry_at(const uint8_t *b, size_t pos, size_t stop, struct ent *e)
+{
+	return entry_at_in(b, pos, stop, e, 1, EH_JOURNAL_SEQ_MAX);
+}
+
+/* As entry_at, and numbered lo..hi: the number is checked before the CRC,
+ * so bytes that only look like entries cost no checksum. */
+static bool entry_at_in(const uint8_t *b, size_t pos, size_t stop, struct ent *e, uint64_t lo,
+			uint64_t hi)
 {
 	const uint8_t *p = b + pos;
 
+	e->checked = 0;
 	if (stop - pos < EHDR || get32(p) != E_MAGIC || p[23] != 0)
 		return false;
 	e->seq = get64(p + 8);
 	e->pl = get32(p + 16);
 	e->tl = get16(p + 20);
 	e->hl = p[22];
-	if (e->seq == 0 || e->tl == 0 || e->tl > EH_MQTT_TOPIC_MAX || e->hl > EH_JOURNAL_HMAC_MAX ||
-	    e->pl > EH_MAX_MSG_BYTES)
+	if (e->seq == 0 || e->seq > EH_JOURNAL_SEQ_MAX || e->tl == 0 || e->tl > EH_MQTT_TOPIC_MAX ||
+	    e->hl > EH_JOURNAL_HMAC_MAX || e->pl > EH_MAX_MSG_BYTES)
 		return false;
 	e->size = align8(EHDR + e->tl + e->hl + e->pl);
-	if (e->size > stop - pos)
+	if (e->size > stop - pos || e->seq < lo || e->seq > hi)
 		return false;
-	if (eh_crc32c(0, p + 8, EHDR - 8 + e->tl + e->hl + e->pl) != get32(p + 4))
+	e->checked = EHDR - 8 + e->tl + e->hl + e->pl;
+	if (eh_crc32c(0, p + 8, e->checked) != get32(p + 4))
 		return false;
 	e->data = p + EHDR;
 	return true;
@@ -103,7 +117,9 @@ struct run {
 struct walk {
 	const uint8_t *b;
 	uint64_t low, from, to;
-	eh_journal_fn fn; /* NULL: only measure */
+	uint64_t seq_hi;     /* no entry can be numbered above this (set by walk_bound) */
+	uint64_t crc_budget; /* bytes the skipping may still checksum */
+	eh_journal_fn fn;    /* NULL: only measure */
 	void *ctx;
 	struct eh_journal_replay *r;
 	bool halt;
@@ -128,11 +144,29 @@ static bool emit(struct walk *w, const struct ent *e)
 	return true;
 }
 
-/* Walk a region from its start: entries follow each other with rising
- * numbers; one numbered lower than the last is a leftover of an earlier
- * use (it ends the run); bytes that do not verify are skipped up to the
- * next intact entry numbered higher (counted when it is live), and when
- * there is none they were a torn tail. */
+/* What the file itself can vouch for: entries live in it are numbered
+ * from the commit mark up, at most one per EH_JOURNAL_ENTRY_MIN bytes; and
+ * skipping may checksum at most twice the file. */
+static void walk_bound(struct walk *w, uint64_t mark, size_t len)
+{
+	w->seq_hi = (mark > 0 ? mark : 1) + len / EH_JOURNAL_ENTRY_MIN + 1;
+	if (w->seq_hi > EH_JOURNAL_SEQ_MAX)
+		w->seq_hi = EH_JOURNAL_SEQ_MAX;
+	w->crc_budget = 2 * (uint64_t)len + (1u << 20);
+}
+
+/* Walk a region from its start: entries follow each other with
+ * consecutive numbers; one numbered lower than the last is a leftover of
+ * an earlier use (it ends the run); bytes that do not verify are skipped up
+ * to the next intact entry (counted when it is live), and when there is
+ * none they were a torn tail.
+ * Stale bytes past a run's end are old payloads, which a publisher chose:
+ * an entry found by skipping must carry a number the skipped bytes can
+ * account for (each entry takes at least EH_JOURNAL_ENTRY_MIN bytes), or,
+ * before the run's first entry, a live number (commit mark .. what the
+ * file can hold). So a planted entry cannot push the numbering out of the
+ * file's range, and the checksums spent on skipping are bounded by twice
+ * the file's size. */
 static void walk_region(struct walk *w, struct run *run)
 {
 	size_t pos = run->start;
@@ -144,10 +178,22 @@ static void walk_region(struct walk *w, struct run *run)
 			size_t p = pos + 8;
 			bool found = false;
 			while (run->stop - p >= EHDR && run->stop > p) {
-				if (entry_at(w->b, p, run->stop, &e) && e.seq > prev) {
+				/* After an entry: numbers the skipped bytes can hold;
+				 * at the region's start: live numbers only. */
+				uint64_t lo = prev ? prev + 2 : (w->low ? w->low : 1);
+				uint64_t hi =
+				    prev ? prev + 1 + (p - pos) / EH_JOURNAL_ENTRY_MIN : w->seq_hi;
+				if (hi > w->seq_hi)
+					hi = w->seq_hi;
+				if (entry_at_in(w->b, p, run->stop, &e, lo, hi)) {
 					found = true;
 					break;
 				}
+				/* A candidate that reached its checksum and failed
+				 * spent it: stop when the budget is gone. */
+				if (e.checked > w->crc_budget)
+					return;
+				w->crc_budget -= e.checked;
 				p += 8;
 			}
 			if (!found)
@@ -157,7 +203,7 @@ static void walk_region(struct walk *w, struct run *run)
 			pos = p;
 			continue;
 		}
-		if (e.seq <= prev)
+		if (e.seq <= prev || e.seq > w->seq_hi)
 			return;
 		if (e.seq >= w->low) {
 			if (run->first == 0)
@@ -241,7 +287,7 @@ static void replay_v1(const uint8_t *b, size_t len, struct walk *w)
 eh_err eh_journal_replay_buf(const uint8_t *buf, size_t len, uint64_t from, uint64_t to,
 			     eh_journal_fn fn, void *ctx, struct eh_journal_replay *r)
 {
-	struct walk w = {buf, 0, from, to, NULL, ctx, r, false};
+	struct walk w = {.b = buf, .from = from, .to = to, .ctx = ctx, .r = r};
 	struct run runs[3];
 	unsigned order[3] = {0, 1, 2}, i, k;
 	uint32_t area;
@@ -264,6 +310,7 @@ eh_err eh_journal_replay_buf(const uint8_t *buf, size_t len, uint64_t from, uint
 	if (area == 0 || area % 16 != 0 || area > len - HDR)
 		return EH_ERR_CORRUPT;
 	w.low = get64(buf + MARK_OFF);
+	walk_bound(&w, w.low, len);
 	memset(runs, 0, sizeof(runs));
 	runs[0].start = HDR;
 	runs[0].stop = runs[1].start = HDR + area / 2;
@@ -288,6 +335,7 @@ eh_err eh_journal_replay_buf(const uint8_t *buf, size_t len, uint64_t from, uint
 	if (fn == NULL)
 		return EH_OK;
 	w.fn = fn;
+	walk_bound(&w, w.low, len);
 	for (i = 0; i < 3 && !w.halt; i++) {
 		struct run again = runs[order[i]];
 		if (again.first == 0)
@@ -620,7 +668,11 @@ static eh_err rebuild(struct eh_journal *j, const uint8_t *old, size_t old_len, 
 		j->st.appended = 0;
 	}
 	store_mark(j, reclaim_below(j));
-	if ((rc = eh_file_rename(tmp, j->cfg.path)) != EH_OK)
+	/* The header and the kept entries reach the device before the name
+	 * does: a power cut must not leave a renamed file of zeros, which
+	 * every later start would refuse. */
+	if ((rc = eh_file_datasync(fd)) != EH_OK ||
+	    (rc = eh_file_rename(tmp, j->cfg.path)) != EH_OK)
 		goto fail;
 	return EH_OK;
 fail:
@@ -652,6 +704,7 @@ static eh_err resume(struct eh_journal *j, uint64_t size, uint64_t keep_from)
 	w.r = &r;
 	w.low = keep_from ? keep_from : 1;
 	w.to = UINT64_MAX;
+	walk_bound(&w, get64((const uint8_t *)p + MARK_OFF), (size_t)size);
 	runs[0].start = HDR;
 	runs[0].stop = runs[1].start = HDR + j->half;
 	runs[1].stop = runs[2].start = j->map_len;

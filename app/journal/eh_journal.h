@@ -40,6 +40,11 @@
 #define EH_JOURNAL_ENTRY_MAX ((EH_JOURNAL_ENTRY_HDR + EH_JOURNAL_ENTRY_DATA_MAX + 7u) & ~(size_t)7u)
 /* The smallest area: two halves that each hold the largest entry. */
 #define EH_JOURNAL_AREA_MIN (2u * ((EH_JOURNAL_ENTRY_MAX + 4095u) & ~(size_t)4095u))
+/* Entry numbers stay below this (2^48: 8,900 years at a million a second):
+ * a larger one is not an entry. */
+#define EH_JOURNAL_SEQ_MAX (1ull << 48)
+/* The smallest entry: header, a 1-byte topic, padded. */
+#define EH_JOURNAL_ENTRY_MIN ((EH_JOURNAL_ENTRY_HDR + 1u + 7u) & ~7u)
 #define EH_JOURNAL_DONE_BITS 256 /* entries appended and not yet done, at most */
 
 /* Caller fills; zero means default. */

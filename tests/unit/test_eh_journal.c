@@ -200,6 +200,60 @@ EH_TEST(torn_tail_ends_replay_and_damaged_entry_is_skipped)
 	unlink(path);
 }
 
+/* A whole entry as a publisher could hide it in a payload: magic, its own
+ * CRC-32C, any number, topic "in/evil". */
+static size_t fake_entry(uint8_t *b, uint64_t seq)
+{
+	static const char body[] = "in/evil{\"id\":\"planted\"}";
+	size_t tl = 7, pl = sizeof(body) - 1 - tl, n = (24 + tl + pl + 7) & ~(size_t)7;
+	uint32_t c;
+
+	memset(b, 0, n);
+	memcpy(b, "EHJE", 4);
+	for (int i = 0; i < 8; i++)
+		b[8 + i] = (uint8_t)(seq >> (8 * i));
+	b[16] = (uint8_t)pl;
+	b[20] = (uint8_t)tl;
+	memcpy(b + 24, body, tl + pl);
+	c = eh_crc32c(0, b + 8, 16 + tl + pl);
+	for (int i = 0; i < 4; i++)
+		b[4 + i] = (uint8_t)(c >> (8 * i));
+	return n;
+}
+
+EH_TEST(a_planted_entry_cannot_take_the_numbering_out_of_range)
+{
+	static const uint64_t bad[] = {0xfffffffffffffffeull, 1ull << 40, EH_JOURNAL_SEQ_MAX + 1};
+	uint8_t fake[64];
+
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		struct eh_journal j;
+		struct eh_journal_replay r;
+		struct seen s = {0};
+		uint64_t seq = 0;
+
+		new_path();
+		REQUIRE(eh_journal_open(&j, &(struct eh_journal_config){path, 0}, 0) == EH_OK);
+		add(&j, "a/1", NULL, 10, '1'); /* at 32, 40 bytes */
+		add(&j, "a/2", NULL, 20, '2'); /* at 72, 48 bytes: the run ends at 120 */
+		eh_journal_close(&j);
+		/* Right after the run, as stale payload bytes would lie, and again
+		 * past some garbage that makes the walk skip. */
+		size_t n = fake_entry(fake, bad[k]);
+		poke(120, fake, n);
+		poke(120 + n + 16, fake, n);
+		REQUIRE(replay(0, &s, &r) == EH_OK);
+		CHECK_EQ(r.replayed, 2);
+		CHECK_STR(s.topics[1], "a/2");
+		/* Numbering goes on from the real entries, not from the planted one. */
+		REQUIRE(eh_journal_open(&j, &(struct eh_journal_config){path, 0}, 1) == EH_OK);
+		REQUIRE(eh_journal_append(&j, "a/3", NULL, "x", 1, &seq));
+		CHECK(seq >= 3 && seq < 100);
+		eh_journal_close(&j);
+		unlink(path);
+	}
+}
+
 EH_TEST(largest_entry_is_written_and_read_and_one_more_byte_is_not)
 {
 	struct eh_journal j;
