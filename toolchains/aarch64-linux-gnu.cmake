@@ -6,6 +6,13 @@ set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
 set(CMAKE_STRIP aarch64-linux-gnu-strip)
 set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
+# Segments aligned for kernels with pages up to 16 KiB (Debian's arm64 kernel
+# uses 4 KiB, the Raspberry Pi 5's 16 KiB). The linker's default, 64 KiB,
+# pads the file by up to 60 KiB between code and data; a 64 KiB-page kernel
+# needs -DEH_AARCH64_MAX_PAGE=65536.
+set(EH_AARCH64_MAX_PAGE 16384 CACHE STRING "largest kernel page size the binaries load on")
+set(CMAKE_EXE_LINKER_FLAGS_INIT "-Wl,-z,max-page-size=${EH_AARCH64_MAX_PAGE}")
+set(CMAKE_SHARED_LINKER_FLAGS_INIT "-Wl,-z,max-page-size=${EH_AARCH64_MAX_PAGE}")
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
