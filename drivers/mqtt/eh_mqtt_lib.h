@@ -8,7 +8,6 @@
 #define EH_MQTT_LIB_H
 
 #include <MQTTAsync.h>
-#include <stdbool.h>
 
 #include "eh_err.h"
 
@@ -58,7 +57,8 @@ const char *eh_mqtt_lib_for(const char *uri);
  * start, the daemon's client in the loop thread and Paho's own threads, edgehookctl).
  * EH_ERR_NOENT when the library cannot be loaded or lacks one of the functions: one
  * error line names the library and the missing symbol, and nothing stays loaded;
- * EH_ERR_NOSPC when more than two different names were asked for. */
+ * EH_ERR_NOSPC when more than two different names were asked for; EH_ERR_INVAL for a name of
+ * EH_MQTT_LIB_NAME_MAX bytes or more. */
 eh_err eh_mqtt_lib_get(const char *name, const struct eh_mqtt_lib **out);
 
 #endif /* EH_MQTT_LIB_H */
