@@ -3,37 +3,32 @@
  * the queue, connects MQTT, runs the loop; the only file that names the
  * concrete backends (file flash, Paho, mbedTLS, libcoap).
  *
- * The data path of one notification: eh_mqtt (library thread -> loop) ->
- * ingest(): parse (eh_note) -> match (eh_config) -> eh_queue_append ->
- * group commit -> eh_mqtt_done (the message is durable) ; eh_delivery
- * workers peek from their cursors, POST, ack. */
+ * The data path of one notification: eh_mqtt (library thread: the
+ * journal -> loop) -> eh_pipeline (app/pipeline: ingest, group commit,
+ * the redelivery filter, the journal's replay) -> eh_delivery workers,
+ * which peek from the pipeline's source, POST, ack. */
 #define _GNU_SOURCE
 #include "eh_bootstrap.h"
 #include "eh_build.h"
 #include "eh_coap.h"
-#include "eh_commit.h"
 #include "eh_config.h"
 #include "eh_config_store.h"
 #include "eh_control.h"
 #include "eh_crypto.h"
 #include "eh_delivery.h"
-#include "eh_file.h"
 #include "eh_flash.h"
-#include "eh_hash.h"
 #include "eh_httpd.h"
 #include "eh_httpd_mhd.h"
-#include "eh_ingest.h"
-#include "eh_journal.h"
 #include "eh_log.h"
 #include "eh_loop.h"
 #include "eh_mqtt.h"
 #include "eh_mqtt_paho.h"
 #include "eh_note.h"
 #include "eh_notify.h"
+#include "eh_pipeline.h"
 #include "eh_queue.h"
 #include "eh_render.h"
 #include "eh_resolve.h"
-#include "eh_seen.h"
 #include "eh_signal.h"
 #include "eh_status.h"
 #include "eh_status_pub.h"
@@ -71,10 +66,7 @@ struct daemon {
 	bool httpd_open;
 	struct eh_status_pub status; /* P/status, webhook states, /metrics */
 
-	struct eh_commit commit;
-	struct eh_ingest ingest;
-	struct eh_seen seen;	   /* the redelivery filter across restarts */
-	struct eh_journal journal; /* MQTT input acknowledged and not yet committed */
+	struct eh_pipeline pipe; /* ingest, group commit, redelivery filter, journal */
 
 	uint64_t started_ms;
 	uint64_t mqtt_reconnects;
@@ -87,7 +79,6 @@ struct daemon {
 
 	struct eh_control control; /* config topics, the store, reconciliation */
 
-	bool retry_held; /* room may have appeared: retry held input from the loop */
 	bool stopping;	 /* SIGTERM seen: draining POSTs in flight */
 	uint64_t stop_deadline_ms;
 	uint32_t drain_timer;
@@ -110,87 +101,67 @@ static void publish(const char *topic, const char *body, size_t len, int qos, bo
 		EH_LOG_WRN("mqtt", "publish to %s failed: %s", topic, eh_err_str(rc));
 }
 
-static bool replay_backlog(void);
-
-/* ==== Queue and commit adapters ==== */
+/* ==== Data path seams (app/pipeline) ==== */
 
 static void commit_now(void)
 {
-	(void)eh_commit_now(&D.commit); /* a failure stops the loop (on_commit_failed) */
+	(void)eh_pipeline_commit(&D.pipe); /* a failure stops the loop (pipe_failed) */
 }
 
-static void schedule_commit(void)
-{
-	eh_commit_schedule(&D.commit);
-}
-
-/* Everything taken so far is durable: its journal entries may be
- * overwritten. */
-static void on_durable(void *ctx)
-{
-	struct daemon *d = ctx;
-	eh_seen_flush(&d->seen); /* only hashes of durable notifications */
-	eh_journal_committed(&d->journal);
-}
-
-static void on_commit_failed(void *ctx, eh_err rc)
-{
-	struct daemon *d = ctx;
-	(void)rc;
-	d->exit_code = 1;
-	eh_loop_stop(&d->loop);
-}
-
-/* ==== Ingest seams (MQTT, CoAP and the journal alike) ==== */
-
-static uint64_t in_match(void *ctx, const struct eh_note *n)
+static uint64_t pipe_match(void *ctx, const struct eh_note *n)
 {
 	struct daemon *d = ctx;
 	return eh_config_match(&d->config, n);
 }
 
-static eh_err in_append(void *ctx, unsigned type, uint64_t mask, const uint8_t *raw, size_t len,
-			uint64_t hash)
+/* A journalled message's input type; config and catalog topics are
+ * retained (the broker sends them again on subscribe, and what it no
+ * longer holds was deleted): a journalled copy is skipped. */
+static int pipe_input_type(void *ctx, const char *topic)
 {
 	struct daemon *d = ctx;
-	uint64_t seq, durable = eh_queue_durable_seq(&d->queue);
-	eh_err rc = eh_queue_append(&d->queue, type, mask, raw, len, &seq);
-	/* A full stage commits inside append: what was staged before is
-	 * durable now, so its hashes may be written (not this record's). */
-	if (eh_queue_durable_seq(&d->queue) != durable)
-		eh_seen_flush(&d->seen);
-	if (rc == EH_OK) {
-		eh_seen_add(&d->seen, seq, hash);
-		eh_status_pub_appended(&d->status, seq, eh_loop_now(&d->loop));
-	}
-	return rc;
+	if (eh_control_owns(&d->control, topic))
+		return -1;
+	for (unsigned t = 0; t < EH_TYPE_COUNT; t++)
+		if (eh_mqtt_topic_matches(d->boot.inputs[t], topic))
+			return (int)t;
+	return -1;
 }
 
-static void in_kick(void *ctx, unsigned slot, unsigned type)
+static void pipe_kick(void *ctx, unsigned slot, unsigned type)
 {
 	struct daemon *d = ctx;
 	eh_delivery_kick(&d->delivery, slot, type);
 }
 
-/* Taken: staged in the queue, and already in the MQTT journal (written by
- * the driver before handing it over): docs/DURABILITY.md. */
-static void in_taken(void *ctx, void *msg)
+static void pipe_appended(void *ctx, uint64_t seq)
 {
 	struct daemon *d = ctx;
-	eh_mqtt_done(&d->mqtt, msg);
-	eh_commit_schedule(&d->commit);
+	eh_status_pub_appended(&d->status, seq, eh_loop_now(&d->loop));
 }
 
-static void in_pause(void *ctx, bool pause)
+static void pipe_peeked(void *ctx, unsigned slot, unsigned type, uint64_t oldest_seq)
 {
 	struct daemon *d = ctx;
-	if (pause)
-		eh_mqtt_pause(&d->mqtt);
-	else
-		eh_mqtt_resume(&d->mqtt);
+	eh_status_pub_peeked(&d->status, slot, type, oldest_seq);
 }
 
-static const struct eh_ingest_ops ingest_ops = {in_match, in_append, in_kick, in_taken, in_pause};
+static void pipe_failed(void *ctx, eh_err rc, bool journal)
+{
+	struct daemon *d = ctx;
+	(void)rc;
+	d->exit_code = journal ? EXIT_STORAGE : 1;
+	eh_loop_stop(&d->loop);
+}
+
+static const struct eh_pipeline_ops pipeline_ops = {
+    .match = pipe_match,
+    .input_type = pipe_input_type,
+    .kick = pipe_kick,
+    .appended = pipe_appended,
+    .peeked = pipe_peeked,
+    .failed = pipe_failed,
+};
 
 /* ==== Control plane seams ==== */
 
@@ -220,7 +191,7 @@ static void ctl_webhook_set(void *ctx, unsigned slot, const struct eh_webhook *w
 static void ctl_changed(void *ctx)
 {
 	struct daemon *d = ctx;
-	eh_commit_schedule(&d->commit); /* slot resets are persisted with the next commit */
+	eh_pipeline_schedule(&d->pipe); /* slot resets are persisted with the next commit */
 }
 
 static const struct eh_control_ops control_ops = {ctl_publish, ctl_slot_reset, ctl_webhook_set,
@@ -240,7 +211,7 @@ static void on_message(void *ctx, const char *topic, const uint8_t *payload, siz
 	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
 		if (!eh_mqtt_topic_matches(D.boot.inputs[t], topic))
 			continue;
-		eh_ingest_offer(&D.ingest, t, payload, len, m);
+		eh_pipeline_offer(&D.pipe, t, payload, len, m);
 		return;
 	}
 	EH_LOG_DBG("mqtt", "message on unexpected topic %s ignored", topic);
@@ -268,62 +239,6 @@ static void on_disconnect(void *ctx)
 }
 
 /* ==== Delivery seams ==== */
-
-static eh_err src_peek(void *ctx, unsigned slot, unsigned type, struct eh_delivery_item *items,
-		       size_t max_items, size_t *n)
-{
-	static struct eh_queue_rec recs[EH_MAX_BATCH];
-	static uint8_t buf[EH_DELIVERY_PEEK_BYTES];
-	(void)ctx;
-	if (max_items > EH_MAX_BATCH)
-		max_items = EH_MAX_BATCH;
-	eh_err rc =
-	    eh_queue_peek(&D.queue, slot, type, recs, max_items, sizeof(buf), buf, sizeof(buf), n);
-	if (rc != EH_OK)
-		return rc;
-	/* A batch goes out only with durable records: after a crash it is
-	 * re-formed from the same seqs, so under the same key. When the group
-	 * commit has not run yet, it runs now (latency over fsync count). */
-	if (*n > 0 && (eh_commit_cursor_dirty(&D.commit) ||
-		       recs[*n - 1].seq > eh_queue_durable_seq(&D.queue))) {
-		commit_now();
-		if (recs[*n - 1].seq > eh_queue_durable_seq(&D.queue))
-			return EH_ERR_IO;
-	}
-	if (*n > 0) /* the oldest undelivered, for its age */
-		eh_status_pub_peeked(&D.status, slot, type, recs[0].seq);
-	for (size_t i = 0; i < *n; i++) {
-		items[i].seq = recs[i].seq;
-		items[i].raw = recs[i].payload;
-		items[i].len = recs[i].len;
-	}
-	return EH_OK;
-}
-
-static eh_err src_ack(void *ctx, unsigned slot, unsigned type, uint64_t upto)
-{
-	(void)ctx;
-	eh_err rc = eh_queue_ack(&D.queue, slot, type, upto);
-	/* The cursor is durable before any next batch goes out (src_peek
-	 * commits first while it is dirty): after a crash only the batch that
-	 * was in flight is sent again, from the same first record, so under
-	 * the same X-Edgehook-Batch key. With nothing more to send, the
-	 * queue's own deadline persists it. */
-	eh_commit_cursor_moved(&D.commit);
-	/* Held input is retried from the loop (on_tick), never from inside
-	 * delivery's completion that called us. */
-	if (eh_ingest_holding(&D.ingest) || eh_journal_has_kept(&D.journal))
-		D.retry_held = true;
-	return rc;
-}
-
-static uint64_t src_lag(void *ctx, unsigned slot, unsigned type)
-{
-	(void)ctx;
-	return eh_queue_lag(&D.queue, slot, type);
-}
-
-static const struct eh_delivery_source_ops source_ops = {src_peek, src_ack, src_lag};
 
 static eh_err render(void *ctx, unsigned type, const uint8_t *raw, size_t len,
 		     const struct eh_webhook *wh, char *out, size_t cap, size_t *out_len)
@@ -373,7 +288,7 @@ static void on_published(void *ctx, uint64_t tag, bool ok)
 static void st_ingest(void *ctx, struct eh_status_ingest *out)
 {
 	struct daemon *d = ctx;
-	*out = d->ingest.st;
+	*out = *eh_pipeline_ingest_stats(&d->pipe);
 }
 
 static void st_config(void *ctx, struct eh_status_config *out)
@@ -489,17 +404,8 @@ static eh_err coap_webhook(void *ctx, uint32_t id, char *buf, size_t cap, size_t
 static eh_err coap_ingest(void *ctx, unsigned type, const uint8_t *payload, size_t len, char *diag,
 			  size_t diag_cap)
 {
-	size_t from = 0;
-	(void)ctx;
-	if (eh_ingest_holding(&D.ingest)) {
-		snprintf(diag, diag_cap, "queue full");
-		return EH_ERR_NOSPC; /* MQTT input waits too: first come, first in */
-	}
-	eh_err rc = eh_ingest_message(&D.ingest, type, payload, len, diag, diag_cap, &from);
-	if (rc != EH_OK)
-		return rc; /* NOSPC half-way: the part that went in stays (at least once) */
-	commit_now();
-	return D.exit_code ? EH_ERR_IO : EH_OK;
+	struct daemon *d = ctx;
+	return eh_pipeline_ingest_now(&d->pipe, type, payload, len, diag, diag_cap, NULL);
 }
 
 /* ==== HTTP listener handlers (CONTRACT 9.5) ==== */
@@ -510,28 +416,15 @@ static eh_err coap_ingest(void *ctx, unsigned type, const uint8_t *payload, size
 static eh_err http_ingest(void *ctx, int type, const uint8_t *body, size_t len, size_t *accepted,
 			  char *diag, size_t diag_cap)
 {
-	size_t from = 0;
-	eh_err rc;
+	struct daemon *d = ctx;
 
-	(void)ctx;
-	if (D.stopping || eh_ingest_holding(&D.ingest)) {
+	if (d->stopping) {
 		snprintf(diag, diag_cap, "queue full");
-		return EH_ERR_NOSPC; /* MQTT input waits too: first come, first in */
+		return EH_ERR_NOSPC;
 	}
-	rc = eh_ingest_message(
-	    &D.ingest, type == EH_HTTPD_TYPE_AUTO ? EH_INGEST_BY_WEBHOOK_TYPE : (unsigned)type,
-	    body, len, diag, diag_cap, &from);
-	if (rc != EH_OK) {
-		/* NOSPC half-way: what went in stays and is committed with the group commit;
-		 * the client's retry finds it in the redelivery filter (no duplicate). */
-		eh_commit_schedule(&D.commit);
-		return rc;
-	}
-	commit_now();
-	if (D.exit_code)
-		return EH_ERR_IO;
-	*accepted = eh_ingest_last_count(&D.ingest);
-	return EH_OK;
+	return eh_pipeline_ingest_now(
+	    &d->pipe, type == EH_HTTPD_TYPE_AUTO ? EH_INGEST_BY_WEBHOOK_TYPE : (unsigned)type, body,
+	    len, diag, diag_cap, accepted);
 }
 
 static size_t http_metrics(void *ctx, char *buf, size_t cap)
@@ -572,11 +465,8 @@ static void on_tick(struct eh_loop *l, void *arg)
 {
 	(void)l;
 	(void)arg;
-	if (D.retry_held && !D.stopping) {
-		D.retry_held = false;
-		if (replay_backlog()) /* journalled messages go first */
-			eh_ingest_retry(&D.ingest);
-	}
+	if (!D.stopping)
+		eh_pipeline_tick(&D.pipe); /* journalled, then held input, once room appears */
 }
 
 /* A planned stop (CONTRACT 9.4): take no more input, let POSTs in flight
@@ -625,136 +515,19 @@ static void on_wake(struct eh_loop *l, void *arg)
 		eh_mqtt_poll(&D.mqtt);
 }
 
-/* ==== Inbound journal replay ==== */
+/* ==== The MQTT driver's journal hook (app/pipeline's journal) ==== */
 
-/* The MQTT driver's journal hook: the library thread appends, the loop
- * thread reports each message taken (app/journal's locking rule). */
 static bool journal_append(void *ctx, const char *topic, const char *hmac, const void *payload,
 			   size_t len, uint64_t *seq)
 {
 	struct daemon *d = ctx;
-	return eh_journal_append(&d->journal, topic, hmac, payload, len, seq);
+	return eh_pipeline_journal_append(&d->pipe, topic, hmac, payload, len, seq);
 }
 
 static void journal_done(void *ctx, uint64_t seq)
 {
 	struct daemon *d = ctx;
-	eh_journal_done(&d->journal, seq);
-}
-
-/* A message Paho acknowledged before the last stop and journalled at once:
- * it goes the normal way; the redelivery filter drops what the queue
- * already holds (a message cut half-way by a full queue is taken again
- * whole: its queued part is dropped as duplicates). false: no room. */
-static bool replay_journalled(void *ctx, const char *topic, const uint8_t *payload, size_t len,
-			      const char *hmac)
-{
-	struct daemon *d = ctx;
-	char diag[EH_ERRS_LEN];
-	(void)hmac;
-	/* Config and catalog are retained: the broker sends them again on
-	 * subscribe, and what it no longer holds was deleted (reconcile). A
-	 * journalled copy could only bring back a webhook deleted since. */
-	if (eh_control_owns(&d->control, topic))
-		return true;
-	for (unsigned t = 0; t < EH_TYPE_COUNT; t++) {
-		size_t from = 0;
-		if (!eh_mqtt_topic_matches(d->boot.inputs[t], topic))
-			continue;
-		eh_err rc =
-		    eh_ingest_message(&d->ingest, t, payload, len, diag, sizeof(diag), &from);
-		if (rc == EH_ERR_NOSPC)
-			return false;
-		if (rc != EH_OK)
-			EH_LOG_WRN("ingest", "journalled %s message of %zu bytes refused: %s",
-				   eh_type_name(t), len, diag);
-		return true;
-	}
-	return true;
-}
-
-/* Take what waits in the journal, in order. true: nothing waits (any
- * more); MQTT input is resumed. A read or commit failure stops the daemon
- * with the journal intact. */
-static bool replay_backlog(void)
-{
-	struct eh_journal_replay r;
-
-	if (!eh_journal_has_kept(&D.journal))
-		return true;
-	eh_err rc = eh_journal_replay_kept(&D.journal, replay_journalled, &D, &r);
-	if (rc != EH_OK) {
-		EH_LOG_ERR("mqtt", "cannot read the journal %s: %s", D.journal_path,
-			   eh_err_str(rc));
-		D.exit_code = EXIT_STORAGE;
-		eh_loop_stop(&D.loop);
-		return false;
-	}
-	if (r.stopped) {
-		if (r.replayed)
-			schedule_commit();
-		return false;
-	}
-	commit_now();
-	if (D.exit_code)
-		return false;
-	eh_journal_kept_queued(&D.journal);
-	eh_mqtt_resume(&D.mqtt);
-	EH_LOG_INF("queue", "room again: the journalled messages are queued, input resumed");
-	return true;
-}
-
-/* At start, before MQTT connects: replay the journal, commit, open it for
- * appending. What finds no room stays in the journal and MQTT starts
- * paused (*paused). -1: go on; else the exit code (the journal is
- * intact). */
-static int replay_journal_at_start(bool *paused)
-{
-	struct eh_journal_replay r;
-	struct eh_journal_config jc = {D.journal_path, 0};
-
-	*paused = false;
-	eh_err rc =
-	    eh_journal_replay_file(D.journal_path, 0, UINT64_MAX, replay_journalled, &D, &r);
-	if (rc != EH_OK) {
-		EH_LOG_ERR("mqtt", "cannot read the journal %s: %s: stopping, the journal is kept",
-			   D.journal_path, eh_err_str(rc));
-		return EXIT_STORAGE;
-	}
-	if (r.replayed) {
-		commit_now();
-		if (D.exit_code) {
-			EH_LOG_ERR("queue",
-				   "the %u journalled messages could not be committed: "
-				   "stopping, the journal %s is kept",
-				   r.replayed, D.journal_path);
-			D.exit_code = 0;
-			return EXIT_STORAGE;
-		}
-	}
-	if (r.version == 1)
-		EH_LOG_INF("mqtt", "%s is in the previous journal format: replayed, rewritten",
-			   D.journal_path);
-	if (r.replayed || r.skipped)
-		EH_LOG_INF("mqtt",
-			   "%u journalled messages replayed from %s (%llu duplicates "
-			   "of queued notifications skipped, %u damaged entries skipped)",
-			   r.replayed, D.journal_path, (unsigned long long)D.ingest.st.duplicates,
-			   r.skipped);
-	if ((rc = eh_journal_open(&D.journal, &jc, r.stopped ? r.next : 0)) != EH_OK) {
-		EH_LOG_ERR("mqtt", "cannot open the journal %s: %s: stopping", D.journal_path,
-			   eh_err_str(rc));
-		return EXIT_STORAGE;
-	}
-	if (!r.stopped)
-		return -1;
-	*paused = eh_journal_has_kept(&D.journal);
-	D.ingest.st.blocked++;
-	EH_LOG_WRN("queue",
-		   "full (block policy) at start: %llu journalled messages wait for room "
-		   "in %s; input paused",
-		   (unsigned long long)(r.end - r.next), D.journal_path);
-	return -1;
+	eh_pipeline_journal_done(&d->pipe, seq);
 }
 
 /* ==== Start-up ==== */
@@ -863,25 +636,6 @@ static void reload(void)
 		mqtt_reconnect(&nb);
 }
 
-static int dedupe_rebuild(void *arg, const struct eh_queue_rec *r, uint32_t seg)
-{
-	uint64_t *seen_newest = arg;
-	(void)seg;
-	eh_ingest_remember(&D.ingest, r->type, r->payload, r->len);
-	/* Committed, but the kill came before its hash was written. */
-	if (r->seq > *seen_newest)
-		eh_seen_add(&D.seen, r->seq, eh_ingest_hash(r->type, r->payload, r->len));
-	return 0;
-}
-
-static uint8_t rebuild_buf[EH_MAX_MSG_BYTES];
-
-static void seen_hash(void *ctx, uint64_t hash)
-{
-	struct daemon *d = ctx;
-	eh_ingest_remember_hash(&d->ingest, hash);
-}
-
 _Static_assert(EH_TLS_POOL_CONNS >= EH_HTTPS_MAX_CONNS, "a pool transport per connection");
 
 #ifndef EH_MAIN_QUEUE_CACHE
@@ -931,22 +685,6 @@ static int open_queue(void)
 	}
 	struct eh_queue_stats qs;
 	eh_queue_stats(&D.queue, &qs);
-	/* The redelivery filter forgets nothing the broker or the journal may
-	 * hand over again: the newest records, as many segments as the journal
-	 * could cover plus two (which hold far more than the MQTT window). */
-	uint64_t jsize = 0;
-	int jfd;
-	if (eh_file_open_ro(D.journal_path, &jfd) == EH_OK) {
-		eh_file_size(jfd, &jsize);
-		eh_file_close(jfd);
-	}
-	uint32_t segs = 2 + (uint32_t)(jsize / (qs.segment_bytes ? qs.segment_bytes : 1));
-	eh_ingest_init(&D.ingest, &ingest_ops, &D);
-	eh_seen_open(&D.seen, D.seen_path, seen_hash, &D);
-	uint64_t seen_newest = eh_seen_newest(&D.seen);
-	eh_queue_walk_recent(&D.queue, segs, dedupe_rebuild, &seen_newest, rebuild_buf,
-			     sizeof(rebuild_buf));
-	eh_seen_flush(&D.seen); /* those records are on the device already */
 	EH_LOG_INF("queue",
 		   "%s mounted in %llu us: %llu records, %llu of %llu bytes used, "
 		   "%llu damaged records skipped",
@@ -990,7 +728,7 @@ static void mqtt_reconnect(const struct eh_bootstrap *nb)
 {
 	struct eh_mqtt_config mc;
 
-	if (eh_ingest_holding(&D.ingest) || eh_journal_has_kept(&D.journal)) {
+	if (eh_pipeline_holding(&D.pipe)) {
 		EH_LOG_WRN("edgehookd", "SIGHUP: mqtt settings not applied: input is held (full "
 					"queue); send SIGHUP again once it flows");
 		return;
@@ -1081,8 +819,16 @@ static int start(void)
 		EH_LOG_ERR("config", "topic prefixes too long for the config topics");
 		return EXIT_USAGE;
 	}
-	struct eh_commit_config gc = {&D.loop, &D.queue, on_durable, on_commit_failed, &D};
-	eh_commit_init(&D.commit, &gc);
+	struct eh_pipeline_config pc = {
+	    .loop = &D.loop,
+	    .queue = &D.queue,
+	    .mqtt = &D.mqtt,
+	    .journal_path = D.journal_path,
+	    .seen_path = D.seen_path,
+	    .ops = &pipeline_ops,
+	    .ctx = &D,
+	};
+	eh_pipeline_open(&D.pipe, &pc);
 	eh_signal_install(&D.loop);
 	eh_loop_on_wake(&D.loop, on_wake, NULL);
 	eh_loop_on_tick(&D.loop, on_tick, NULL);
@@ -1092,8 +838,8 @@ static int start(void)
 	dc.clock = &eh_clock_system;
 	dc.allow_plain_http = D.boot.allow_plain_http;
 	dc.queue_uid = eh_queue_uid(&D.queue);
-	dc.source = &source_ops;
-	dc.source_ctx = &D;
+	dc.source = &eh_pipeline_source_ops;
+	dc.source_ctx = &D.pipe;
 	dc.ctx = &D;
 	dc.render = render;
 	dc.note_id = note_id;
@@ -1144,8 +890,8 @@ static int start(void)
 			   store_path, eh_err_str(src));
 
 	bool paused;
-	if ((rc = replay_journal_at_start(&paused)) >= 0)
-		return rc;
+	if (eh_pipeline_replay_at_start(&D.pipe, &paused) != EH_OK)
+		return EXIT_STORAGE; /* the journal is kept as it is */
 	mc.start_paused = paused;
 	eh_mqtt_paho_init(&D.mqtt, &D.mqtt_paho);
 	if (eh_mqtt_open(&D.mqtt, &mc, &D.loop, &mqtt_handlers) != EH_OK) {
@@ -1201,15 +947,7 @@ static void stop(void)
 		eh_mqtt_close(&D.mqtt); /* may hand over messages the library had taken */
 		D.mqtt_open = false;
 	}
-	/* What close handed over is made durable now; the broker redelivers
-	 * anything it had not seen acknowledged, and the redelivery filter
-	 * (kept in <queue>.seen) drops it then. */
-	if (eh_queue_commit(&D.queue) == EH_OK) {
-		eh_seen_flush(&D.seen);
-		eh_journal_committed(&D.journal);
-	}
-	eh_journal_close(&D.journal);
-	eh_seen_close(&D.seen);
+	eh_pipeline_close(&D.pipe); /* what close handed over is made durable now */
 	eh_queue_close(&D.queue);
 	eh_flash_close(&D.flash);
 	eh_status_pub_stop(&D.status);

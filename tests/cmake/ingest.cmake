@@ -11,3 +11,9 @@ target_link_libraries(eh_fake_mqtt PUBLIC eh_platform)
 # and queue on the emulated flash.
 eh_unit_test(test_eh_ingest_mqtt SOURCES unit/test_eh_ingest_mqtt.c
   LIBS eh_ingest eh_commit eh_queue eh_fake_mqtt eh_drv_flash_emu)
+
+# The data path's glue (app/pipeline): ingest, group commit, the redelivery
+# filter, the journal and delivery's source, on the emulated flash with the
+# MQTT fake and a hand-moved clock.
+eh_unit_test(test_eh_pipeline SOURCES unit/test_eh_pipeline.c
+  LIBS eh_pipeline eh_fake_mqtt eh_drv_flash_emu)

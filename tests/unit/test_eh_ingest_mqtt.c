@@ -2,7 +2,7 @@
 /* test_eh_ingest_mqtt.c - the MQTT ingest path without a broker: the MQTT
  * fake (tests/fakes/eh_mqtt_fake.h) feeds the real app/ingest, app/commit
  * and app/queue on the emulated flash, with a hand-moved clock for the
- * group-commit timer. The glue is the daemon's (app/main.c): a message is
+ * group-commit timer. The glue is the daemon's (app/pipeline): a message is
  * offered to ingest, eh_mqtt_done once taken (its slot in the window is
  * free: the journal covers a kill), the on-durable callback (where the
  * daemon tells its journal) after each commit (docs/DURABILITY.md,
