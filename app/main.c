@@ -555,6 +555,10 @@ static void check_mqtt_tls(const struct eh_bootstrap *b, struct eh_errs *errs)
 	mqtt_tls_of(b, &t);
 	if (eh_mqtt_tls_check(&t, &bad, why, sizeof(why)) == EH_OK)
 		return;
+	if (bad == NULL) { /* the library for mqtts:// is missing */
+		eh_errs_add(errs, "mqtt.uri", "%s", why);
+		return;
+	}
 	if (strcmp(bad, "ca_file") == 0 && b->mqtt.tls.ca_file[0] == '\0') {
 		eh_errs_add(errs, "tls.ca_file", "%s (the CA for mqtts://)", why);
 		return;

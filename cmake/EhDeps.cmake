@@ -10,13 +10,17 @@ if(EH_WITH_COAP)
 endif()
 
 find_path(PAHO_INCLUDE_DIR MQTTAsync.h REQUIRED)
-find_library(PAHO_MQTT3AS_LIB paho-mqtt3as REQUIRED)
-# Paho's TLS build (on OpenSSL): the broker may be mqtts://. OpenSSL's
-# libcrypto is also named directly, by drivers/mqtt only, to load the TLS
-# files at --check-config as the library will at connect (docs/MQTT.md).
+find_library(PAHO_MQTT3A_LIB paho-mqtt3a REQUIRED)
+# drivers/mqtt loads Paho with dlopen(): the plain build (libpaho-mqtt3a) for
+# tcp://, the TLS build (libpaho-mqtt3as, on OpenSSL) for mqtts://. The
+# daemon and edgehookctl use its headers only (eh_lib_paho_headers), and
+# OpenSSL's headers for the TLS files' check, which calls the OpenSSL the TLS
+# build brings (docs/MQTT.md). eh_lib_paho links the plain build, for the
+# bench's bare Paho subscriber.
+add_library(eh_lib_paho_headers INTERFACE)
+target_include_directories(eh_lib_paho_headers INTERFACE ${PAHO_INCLUDE_DIR})
 add_library(eh_lib_paho INTERFACE)
-target_include_directories(eh_lib_paho INTERFACE ${PAHO_INCLUDE_DIR})
-target_link_libraries(eh_lib_paho INTERFACE ${PAHO_MQTT3AS_LIB})
+target_link_libraries(eh_lib_paho INTERFACE eh_lib_paho_headers ${PAHO_MQTT3A_LIB})
 find_package(OpenSSL 1.1.1 REQUIRED COMPONENTS Crypto)
 
 find_path(MBEDTLS_INCLUDE_DIR mbedtls/ssl.h REQUIRED)

@@ -66,7 +66,12 @@ if(CMAKE_CROSSCOMPILING)
   # needs the target's multiarch directory to look in.
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE})
 endif()
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, ca-certificates, init-system-helpers (>= 1.54~)")
+# Paho MQTT C is loaded with dlopen() (drivers/mqtt: the plain build for
+# tcp://, the TLS build for mqtts://, both in libpaho-mqtt1.3), so
+# dpkg-shlibdeps does not see it: named here, a hard dependency. Its Depends
+# bring OpenSSL for the TLS build.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS
+  "adduser, ca-certificates, init-system-helpers (>= 1.54~), libpaho-mqtt1.3 (>= 1.3.0)")
 # libmicrohttpd is loaded with dlopen() only when the HTTP listener is enabled
 # (drivers/httpd): dpkg-shlibdeps no longer sees it, and a box without the
 # listener runs without it. Recommended, so a default install has it.

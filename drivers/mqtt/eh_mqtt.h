@@ -39,8 +39,8 @@
 #define EH_MQTT_DEFAULT_WINDOW 16
 
 /* TLS to the broker, used when the uri is mqtts:// or ssl:// (OpenSSL, inside
- * Paho's TLS build). TLS 1.2 or later; TLS 1.2 only with ECDHE and AEAD
- * suites. Paths are borrowed like the config's strings. */
+ * Paho's TLS build, loaded only for such a uri: eh_mqtt_lib.h). TLS 1.2 or later; TLS 1.2 only with
+ * ECDHE and AEAD suites. Paths are borrowed like the config's strings. */
 struct eh_mqtt_tls {
 	const char *ca_file;   /* PEM trust anchors for the broker's certificate; required */
 	const char *cert_file; /* PEM client certificate (mutual TLS); NULL: none */
@@ -147,10 +147,14 @@ struct eh_mqtt_stats {
  * at start (and by --check-config) rather than at every connect: ca_file
  * must hold at least one PEM certificate, cert_file a PEM certificate and
  * key_file an unencrypted PEM private key that belongs to it. NULL paths
- * are not checked. On failure *bad_key is "ca_file", "cert_file" or
- * "key_file" and why (cap bytes) says what is wrong: EH_ERR_NOENT (missing),
- * EH_ERR_IO (unreadable), EH_ERR_INVAL (not PEM, or the key does not match
- * the certificate). Any thread; allocates only inside OpenSSL, freed here. */
+ * are not checked. The files are read with the OpenSSL of Paho's TLS build,
+ * which this loads (nothing is loaded when every path is NULL). On failure
+ * *bad_key is "ca_file", "cert_file" or "key_file" and why (cap bytes) says
+ * what is wrong: EH_ERR_NOENT (missing), EH_ERR_IO (unreadable),
+ * EH_ERR_INVAL (not PEM, or the key does not match the certificate); or
+ * *bad_key is NULL with EH_ERR_NOENT when the TLS build cannot be loaded
+ * (why names the library). Any thread; allocates only inside OpenSSL,
+ * freed here. */
 eh_err eh_mqtt_tls_check(const struct eh_mqtt_tls *t, const char **bad_key, char *why, size_t cap);
 
 /* True for the uri schemes that mean TLS (mqtts://, ssl://). */
@@ -173,8 +177,8 @@ typedef void (*eh_mqtt_topic_fn)(void *ctx, const char *topic);
  * timeout_ms: for start-up, before the loop runs. EH_OK when the fence came
  * back (the list is complete); EH_ERR_TIMEOUT when the broker did not answer
  * in time, EH_ERR_NET when it refused or could not be reached, EH_ERR_INVAL
- * on a bad cfg: in those cases the topics seen so far are not the whole
- * set. */
+ * on a bad cfg, EH_ERR_NOENT when the library the uri needs cannot be loaded
+ * (logged): in those cases the topics seen so far are not the whole set. */
 eh_err eh_mqtt_retained_snapshot(const struct eh_mqtt_config *cfg, const char *filter,
 				 const char *fence_topic, unsigned timeout_ms, eh_mqtt_topic_fn fn,
 				 void *ctx);
@@ -225,7 +229,10 @@ struct eh_mqtt {
  * when it has something; the loop's timers serve the reconnect delay).
  * EH_ERR_INVAL on a bad config (no uri/client_id, too many subs, qos out of
  * range, window too large, a TLS uri without tls.ca_file, cert_file without
- * key_file), EH_ERR_NET when the library refuses. With TLS and
+ * key_file), EH_ERR_NOENT when the Paho build the uri needs (plain for
+ * tcp://, TLS for mqtts://) cannot be loaded or lacks a function (one error
+ * line names the library and the symbol), EH_ERR_NET when the library
+ * refuses. With TLS and
  * tls.no_verify_host it logs a warning: any certificate the CA signed is
  * accepted for the broker. m, cfg's strings, loop and h must outlive
  * eh_mqtt_close. May be called again after eh_mqtt_close. Loop thread

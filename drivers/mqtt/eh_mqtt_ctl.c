@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "eh_mqtt_lib.h"
 #include "eh_mqtt_priv.h"
 
 #define USER_PROP_HMAC "hmac-sha256"
@@ -64,8 +65,8 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 		pthread_cond_wait(&c->cv, &c->mu);
 	if (c->closing) {
 		pthread_mutex_unlock(&c->mu);
-		MQTTAsync_freeMessage(&msg);
-		MQTTAsync_free(topic);
+		c->lib->MQTTAsync_freeMessage(&msg);
+		c->lib->MQTTAsync_free(topic);
 		return 1;
 	}
 	c->ring[(c->head + c->count) % RING].msg = msg;
@@ -120,14 +121,17 @@ eh_err eh_mqtt_ctl_open(struct eh_mqtt_ctl *c, const struct eh_mqtt_ctl_config *
 		eh_mqtt_cond_init(&c->cv);
 		c->sync_ready = true;
 	}
+	if ((err = eh_mqtt_lib_get(cfg->use_tls ? EH_MQTT_LIB_TLS : eh_mqtt_lib_for(cfg->uri),
+				   &c->lib)) != EH_OK)
+		return err;
 	co.MQTTVersion = MQTTVERSION_5;
-	rc = MQTTAsync_createWithOptions(&c->client, cfg->uri, cfg->client_id,
-					 MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+	rc = c->lib->MQTTAsync_createWithOptions(&c->client, cfg->uri, cfg->client_id,
+						 MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
 	if (rc != MQTTASYNC_SUCCESS) {
 		c->client = NULL;
 		return rc == MQTTASYNC_BAD_PROTOCOL ? EH_ERR_INVAL : EH_ERR_NET;
 	}
-	MQTTAsync_setCallbacks(c->client, c, on_lost, on_message, NULL);
+	c->lib->MQTTAsync_setCallbacks(c->client, c, on_lost, on_message, NULL);
 	opt.cleanstart = 1;
 	opt.keepAliveInterval = 30;
 	opt.connectTimeout = (int)((timeout_ms + 999) / 1000);
@@ -142,7 +146,7 @@ eh_err eh_mqtt_ctl_open(struct eh_mqtt_ctl *c, const struct eh_mqtt_ctl_config *
 		opt.ssl = &ssl;
 	}
 	op_start(c);
-	rc = MQTTAsync_connect(c->client, &opt);
+	rc = c->lib->MQTTAsync_connect(c->client, &opt);
 	if (rc != MQTTASYNC_SUCCESS)
 		return EH_ERR_NET;
 	err = op_wait(c, timeout_ms, &code);
@@ -163,7 +167,7 @@ eh_err eh_mqtt_ctl_subscribe(struct eh_mqtt_ctl *c, const char *filter, unsigned
 	ro.onFailure5 = on_fail5;
 	ro.context = c;
 	op_start(c);
-	if (MQTTAsync_subscribe(c->client, filter, 1, &ro) != MQTTASYNC_SUCCESS)
+	if (c->lib->MQTTAsync_subscribe(c->client, filter, 1, &ro) != MQTTASYNC_SUCCESS)
 		return EH_ERR_NET;
 	return op_wait(c, timeout_ms, NULL);
 }
@@ -189,15 +193,15 @@ eh_err eh_mqtt_ctl_publish(struct eh_mqtt_ctl *c, const char *topic, const void 
 		up.value.data.len = (int)strlen(USER_PROP_HMAC);
 		up.value.value.data = (char *)hmac;
 		up.value.value.len = (int)strlen(hmac);
-		MQTTProperties_add(&props, &up); /* copies */
+		c->lib->MQTTProperties_add(&props, &up); /* copies */
 		msg.properties = props;
 	}
 	ro.onSuccess5 = on_ok5;
 	ro.onFailure5 = on_fail5;
 	ro.context = c;
 	op_start(c);
-	rc = MQTTAsync_sendMessage(c->client, topic, &msg, &ro); /* copies */
-	MQTTProperties_free(&props);
+	rc = c->lib->MQTTAsync_sendMessage(c->client, topic, &msg, &ro); /* copies */
+	c->lib->MQTTProperties_free(&props);
 	if (rc != MQTTASYNC_SUCCESS)
 		return EH_ERR_NET;
 	return op_wait(c, timeout_ms, NULL);
@@ -239,8 +243,8 @@ eh_err eh_mqtt_ctl_next(struct eh_mqtt_ctl *c, struct eh_mqtt_ctl_msg *m, unsign
 	m->payload = c->payload;
 	m->len = n;
 	m->retained = msg->retained != 0;
-	MQTTAsync_freeMessage(&msg);
-	MQTTAsync_free(topic);
+	c->lib->MQTTAsync_freeMessage(&msg);
+	c->lib->MQTTAsync_free(topic);
 	return EH_OK;
 }
 
@@ -254,14 +258,14 @@ void eh_mqtt_ctl_close(struct eh_mqtt_ctl *c)
 	c->closing = true;
 	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->mu);
-	if (MQTTAsync_isConnected(c->client))
-		MQTTAsync_disconnect(c->client, &d);
-	MQTTAsync_destroy(&c->client);
+	if (c->lib->MQTTAsync_isConnected(c->client))
+		c->lib->MQTTAsync_disconnect(c->client, &d);
+	c->lib->MQTTAsync_destroy(&c->client);
 	while (c->count > 0) {
 		MQTTAsync_message *msg = c->ring[c->head].msg;
 
-		MQTTAsync_freeMessage(&msg);
-		MQTTAsync_free(c->ring[c->head].topic);
+		c->lib->MQTTAsync_freeMessage(&msg);
+		c->lib->MQTTAsync_free(c->ring[c->head].topic);
 		c->head = (c->head + 1) % RING;
 		c->count--;
 	}

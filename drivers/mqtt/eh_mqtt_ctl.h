@@ -14,6 +14,8 @@
 #include "eh_err.h"
 #include "eh_mqtt.h"
 
+struct eh_mqtt_lib;
+
 struct eh_mqtt_ctl_config {
 	const char *uri;       /* tcp://, mqtt://, mqtts:// or ssl:// */
 	const char *client_id; /* required; the session is clean and not kept */
@@ -27,7 +29,8 @@ struct eh_mqtt_ctl_config {
 
 /* A client. Zero it, then eh_mqtt_ctl_open; everything inside is internal. */
 struct eh_mqtt_ctl {
-	void *client; /* the library's handle */
+	const struct eh_mqtt_lib *lib; /* Paho, loaded for the uri at open */
+	void *client;		       /* the library's handle */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool sync_ready; /* mu and cv initialised */
@@ -56,7 +59,8 @@ struct eh_mqtt_ctl_msg {
 };
 
 /* Connect (MQTT v5, clean start), waiting at most timeout_ms. EH_ERR_NET or
- * EH_ERR_TLS when the broker cannot be reached, EH_ERR_PERM when it refuses
+ * EH_ERR_TLS when the broker cannot be reached, EH_ERR_NOENT when the Paho
+ * build for the uri cannot be loaded (logged), EH_ERR_PERM when it refuses
  * the credentials, EH_ERR_TIMEOUT. */
 eh_err eh_mqtt_ctl_open(struct eh_mqtt_ctl *q, const struct eh_mqtt_ctl_config *c,
 			unsigned timeout_ms);

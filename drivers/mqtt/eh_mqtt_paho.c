@@ -4,6 +4,7 @@
  * paused; the loop thread hands slots to the app and frees them on
  * eh_mqtt_done. Why this shape (PUBACK timing): docs/MQTT.md. */
 #include "eh_mqtt_paho.h"
+#include "eh_mqtt_lib.h"
 #include "eh_mqtt_priv.h"
 
 #include <MQTTAsync.h>
@@ -50,15 +51,16 @@ static void post_events(struct eh_mqtt_paho *m, unsigned ev)
 	eh_loop_wake(m->loop);
 }
 
-static void copy_hmac_prop(struct eh_mqtt_msg *s, MQTTAsync_message *msg)
+static void copy_hmac_prop(const struct eh_mqtt_paho *m, struct eh_mqtt_msg *s,
+			   MQTTAsync_message *msg)
 {
 	int i, n;
 
 	s->hmac[0] = '\0';
-	n = MQTTProperties_propertyCount(&msg->properties, MQTTPROPERTY_CODE_USER_PROPERTY);
+	n = m->lib->MQTTProperties_propertyCount(&msg->properties, MQTTPROPERTY_CODE_USER_PROPERTY);
 	for (i = 0; i < n; i++) {
-		MQTTProperty *p = MQTTProperties_getPropertyAt(&msg->properties,
-							       MQTTPROPERTY_CODE_USER_PROPERTY, i);
+		MQTTProperty *p = m->lib->MQTTProperties_getPropertyAt(
+		    &msg->properties, MQTTPROPERTY_CODE_USER_PROPERTY, i);
 		if (p == NULL || p->value.data.len != (int)strlen(USER_PROP_HMAC) ||
 		    memcmp(p->value.data.data, USER_PROP_HMAC, strlen(USER_PROP_HMAC)) != 0)
 			continue;
@@ -99,8 +101,8 @@ static int on_paho_message(void *ctx, char *topic, int topic_len, MQTTAsync_mess
 		pthread_mutex_lock(&m->mu);
 		m->st.refused++;
 		pthread_mutex_unlock(&m->mu);
-		MQTTAsync_freeMessage(&msg);
-		MQTTAsync_free(topic);
+		m->lib->MQTTAsync_freeMessage(&msg);
+		m->lib->MQTTAsync_free(topic);
 		return 1;
 	}
 	EH_LOG_DBG("mqtt", "received %s: %d bytes, qos %d, dup %d, msgid %d", topic,
@@ -108,7 +110,7 @@ static int on_paho_message(void *ctx, char *topic, int topic_len, MQTTAsync_mess
 	if (m->cfg.journal.append != NULL) {
 		struct eh_mqtt_msg tmp;
 		uint64_t seq = 0;
-		copy_hmac_prop(&tmp, msg);
+		copy_hmac_prop(m, &tmp, msg);
 		if (m->cfg.journal.append(m->cfg.journal.ctx, topic, tmp.hmac[0] ? tmp.hmac : NULL,
 					  msg->payload,
 					  msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, &seq))
@@ -126,8 +128,8 @@ static int on_paho_message(void *ctx, char *topic, int topic_len, MQTTAsync_mess
 	if (m->dead || m->nfree == 0) {
 		m->st.dropped_on_close++;
 		pthread_mutex_unlock(&m->mu);
-		MQTTAsync_freeMessage(&msg);
-		MQTTAsync_free(topic);
+		m->lib->MQTTAsync_freeMessage(&msg);
+		m->lib->MQTTAsync_free(topic);
 		return 1;
 	}
 	for (i = 0; i < m->cfg.window; i++) {
@@ -144,7 +146,7 @@ static int on_paho_message(void *ctx, char *topic, int topic_len, MQTTAsync_mess
 	s->jseq = jseq;
 	if (jseq == 0 && m->cfg.journal.append != NULL)
 		m->st.not_journalled++;
-	copy_hmac_prop(s, msg);
+	copy_hmac_prop(m, s, msg);
 	/* The loop drains the FIFO whole on each wake (hand_over), so only the
 	 * first message after it emptied needs one: a burst costs one wake-up. */
 	bool wake = m->fifo_n == 0;
@@ -167,7 +169,7 @@ static void on_paho_lost(void *ctx, char *cause)
 	struct eh_mqtt_paho *m = ctx;
 
 	EH_LOG_WRN("mqtt", "connection lost%s%s", cause ? ": " : "", cause ? cause : "");
-	MQTTAsync_free(cause);
+	m->lib->MQTTAsync_free(cause);
 	pthread_mutex_lock(&m->mu);
 	m->link_up = false;
 	pthread_mutex_unlock(&m->mu);
@@ -185,8 +187,8 @@ static void subscribe_all(struct eh_mqtt_paho *m)
 		return;
 	for (i = 0; i < m->cfg.nsubs; i++)
 		qos[i] = m->cfg.subs_qos ? m->cfg.subs_qos[i] : 1;
-	rc = MQTTAsync_subscribeMany(m->client, (int)m->cfg.nsubs, (char *const *)m->cfg.subs, qos,
-				     &ro);
+	rc = m->lib->MQTTAsync_subscribeMany(m->client, (int)m->cfg.nsubs,
+					     (char *const *)m->cfg.subs, qos, &ro);
 	if (rc != MQTTASYNC_SUCCESS)
 		EH_LOG_ERR("mqtt", "subscribe failed: paho %d", rc);
 }
@@ -269,16 +271,16 @@ static eh_err create_client(struct eh_mqtt_paho *m)
 	int rc;
 
 	co.MQTTVersion = version_of(m);
-	rc = MQTTAsync_createWithOptions(&m->client, m->cfg.uri, m->cfg.client_id,
-					 MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+	rc = m->lib->MQTTAsync_createWithOptions(&m->client, m->cfg.uri, m->cfg.client_id,
+						 MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
 	if (rc != MQTTASYNC_SUCCESS) {
 		EH_LOG_ERR("mqtt", "cannot create the client for %s: paho %d", m->cfg.uri, rc);
 		m->client = NULL;
 		return rc == MQTTASYNC_BAD_PROTOCOL ? EH_ERR_INVAL : EH_ERR_NET;
 	}
-	rc = MQTTAsync_setCallbacks(m->client, m, on_paho_lost, on_paho_message, NULL);
+	rc = m->lib->MQTTAsync_setCallbacks(m->client, m, on_paho_lost, on_paho_message, NULL);
 	if (rc != MQTTASYNC_SUCCESS) {
-		MQTTAsync_destroy(&m->client);
+		m->lib->MQTTAsync_destroy(&m->client);
 		m->client = NULL;
 		return EH_ERR_NET;
 	}
@@ -300,10 +302,10 @@ static eh_err connect_now(struct eh_mqtt_paho *m)
 		co.cleanstart = 0;
 		expiry.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
 		expiry.value.integer4 = m->cfg.session_expiry_s;
-		MQTTProperties_add(&props, &expiry);
+		m->lib->MQTTProperties_add(&props, &expiry);
 		maxpkt.identifier = MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE;
 		maxpkt.value.integer4 = m->cfg.max_packet_bytes;
-		MQTTProperties_add(&props, &maxpkt);
+		m->lib->MQTTProperties_add(&props, &maxpkt);
 		co.connectProperties = &props;
 		co.onSuccess5 = on_paho_connect5;
 		co.onFailure5 = on_paho_connect_fail5;
@@ -332,9 +334,9 @@ static eh_err connect_now(struct eh_mqtt_paho *m)
 		will.qos = 1;
 		co.will = &will;
 	}
-	rc = MQTTAsync_connect(m->client, &co); /* copies options and properties */
+	rc = m->lib->MQTTAsync_connect(m->client, &co); /* copies options and properties */
 	EH_LOG_DBG("mqtt", "connect started: paho %d", rc);
-	MQTTProperties_free(&props);
+	m->lib->MQTTProperties_free(&props);
 	if (rc != MQTTASYNC_SUCCESS) {
 		EH_LOG_WRN("mqtt", "connect to %s not started: paho %d", m->cfg.uri, rc);
 		return EH_ERR_NET;
@@ -432,7 +434,7 @@ static void send_head(struct eh_mqtt_paho *m, const uint8_t *e)
 			ro.onFailure = on_pub_fail;
 		}
 	}
-	rc = MQTTAsync_sendMessage(m->client, topic, &msg, &ro);
+	rc = m->lib->MQTTAsync_sendMessage(m->client, topic, &msg, &ro);
 	pthread_mutex_lock(&m->mu);
 	if (rc == MQTTASYNC_SUCCESS)
 		m->st.published++;
@@ -462,7 +464,7 @@ static void *worker_main(void *arg)
 		if (cmds & CMD_FALLBACK) {
 			pthread_mutex_unlock(&m->mu);
 			/* No callback of this client can be waiting: it never connected. */
-			MQTTAsync_destroy(&m->client);
+			m->lib->MQTTAsync_destroy(&m->client);
 			m->client = NULL;
 			if (create_client(m) != EH_OK || connect_now(m) != EH_OK)
 				post_events(m, EV_CONNECT_FAILED);
@@ -670,13 +672,16 @@ static eh_err paho_open(struct eh_mqtt *mq, const struct eh_mqtt_config *cfg, st
 			const struct eh_mqtt_handlers *h)
 {
 	struct eh_mqtt_paho *m = mq->state;
+	const char *lib_name;
 	unsigned i;
 	eh_err rc;
 
 	EH_ASSERT(m != NULL && cfg != NULL && loop != NULL && h != NULL);
+	lib_name = m->lib_name; /* the caller's, kept */
 	/* Not the outbox (1.3 MiB): written before read; zeroing it would
 	 * make it resident for nothing. */
 	memset(m, 0, offsetof(struct eh_mqtt_paho, outbox));
+	m->lib_name = lib_name;
 	memset(&m->out_len, 0, sizeof(*m) - offsetof(struct eh_mqtt_paho, out_len));
 	if (cfg->client_id == NULL || cfg->client_id[0] == '\0' || h->on_message == NULL ||
 	    cfg->nsubs > EH_MQTT_MAX_SUBS || (cfg->nsubs > 0 && cfg->subs == NULL) ||
@@ -715,6 +720,10 @@ static eh_err paho_open(struct eh_mqtt *mq, const struct eh_mqtt_config *cfg, st
 	m->h = *h;
 	m->loop = loop;
 	m->tls = eh_mqtt_uri_is_tls(m->cfg.uri);
+	/* The library this uri needs, loaded now (once per process; logged when missing). */
+	if ((rc = eh_mqtt_lib_get(lib_name != NULL ? lib_name : eh_mqtt_lib_for(m->cfg.uri),
+				  &m->lib)) != EH_OK)
+		return rc;
 	if (m->tls && m->cfg.tls.no_verify_host)
 		EH_LOG_WRN("mqtt",
 			   "TLS to %s without a host name check (mqtt.tls.verify_host false): "
@@ -738,7 +747,7 @@ static eh_err paho_open(struct eh_mqtt *mq, const struct eh_mqtt_config *cfg, st
 	}
 	eh_mqtt_cond_init(&m->wcv);
 	if (pthread_create(&m->worker, NULL, worker_main, m) != 0) {
-		MQTTAsync_destroy(&m->client);
+		m->lib->MQTTAsync_destroy(&m->client);
 		pthread_cond_destroy(&m->wcv);
 		pthread_cond_destroy(&m->cv);
 		pthread_mutex_destroy(&m->mu);
@@ -844,8 +853,8 @@ static void paho_done(struct eh_mqtt *mq, struct eh_mqtt_msg *s)
 	pthread_mutex_unlock(&m->mu);
 	if (jseq != 0 && m->cfg.journal.done != NULL)
 		m->cfg.journal.done(m->cfg.journal.ctx, jseq);
-	MQTTAsync_freeMessage(&msg);
-	MQTTAsync_free(topic);
+	m->lib->MQTTAsync_freeMessage(&msg);
+	m->lib->MQTTAsync_free(topic);
 }
 
 static void paho_pause(struct eh_mqtt *mq)
@@ -935,7 +944,7 @@ static void paho_close(struct eh_mqtt *mq)
 	d.onSuccess = on_paho_disconnected;
 	d.onFailure = on_paho_disconnect_fail;
 	d.context = m;
-	rc = MQTTAsync_disconnect(m->client, &d);
+	rc = m->lib->MQTTAsync_disconnect(m->client, &d);
 	until = eh_time_mono_ms() + CLOSE_WAIT_MS;
 	for (;;) {
 		struct timespec ts;
@@ -958,7 +967,7 @@ static void paho_close(struct eh_mqtt *mq)
 	m->dead = true; /* from now on Paho's thread drops and counts */
 	pthread_cond_broadcast(&m->cv);
 	pthread_mutex_unlock(&m->mu);
-	MQTTAsync_destroy(&m->client);
+	m->lib->MQTTAsync_destroy(&m->client);
 	m->client = NULL;
 	for (i = 0; i < EH_MQTT_MAX_WINDOW; i++) {
 		struct eh_mqtt_msg *s = &m->slots[i];
@@ -967,8 +976,8 @@ static void paho_close(struct eh_mqtt *mq)
 		if (s->state == SLOT_FILLED)
 			m->st.dropped_on_close++;
 		if (s->state != SLOT_FREE) {
-			MQTTAsync_freeMessage(&msg);
-			MQTTAsync_free(s->lib_topic);
+			m->lib->MQTTAsync_freeMessage(&msg);
+			m->lib->MQTTAsync_free(s->lib_topic);
 		}
 		s->state = SLOT_FREE;
 		s->lib_msg = NULL;

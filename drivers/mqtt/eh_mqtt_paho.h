@@ -14,6 +14,8 @@
 
 #include "eh_mqtt.h"
 
+struct eh_mqtt_lib;
+
 /* One message handed to the app. Valid from on_message until eh_mqtt_done. */
 struct eh_mqtt_msg {
 	/* internal */
@@ -34,7 +36,11 @@ struct eh_mqtt_track {
 };
 
 struct eh_mqtt_paho {
+	/* caller may set after eh_mqtt_paho_init (tests): the library to load instead of the
+	 * build the uri needs (eh_mqtt_lib.h); NULL: by the uri */
+	const char *lib_name;
 	/* internal: set by eh_mqtt_open */
+	const struct eh_mqtt_lib *lib; /* Paho, loaded for the uri; kept after close */
 	struct eh_mqtt_config cfg;
 	struct eh_mqtt_handlers h;
 	struct eh_loop *loop;

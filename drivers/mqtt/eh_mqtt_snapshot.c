@@ -4,6 +4,7 @@
  * hold a backlog of input that the broker sends first; a fresh session has
  * none, so the retained messages and then our fence arrive at once. */
 #include "eh_mqtt.h"
+#include "eh_mqtt_lib.h"
 #include "eh_mqtt_priv.h"
 
 #include <MQTTAsync.h>
@@ -23,6 +24,7 @@ struct snap {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int state;
+	const struct eh_mqtt_lib *lib; /* Paho, loaded for the uri */
 	MQTTAsync client;
 	char *const *filters; /* Paho's type; never written */
 	int nfilters;
@@ -60,8 +62,8 @@ static int snap_message(void *ctx, char *topic, int topic_len, MQTTAsync_message
 			pthread_mutex_unlock(&s->mu);
 		}
 	}
-	MQTTAsync_freeMessage(&msg);
-	MQTTAsync_free(topic);
+	s->lib->MQTTAsync_freeMessage(&msg);
+	s->lib->MQTTAsync_free(topic);
 	return 1;
 }
 
@@ -91,7 +93,8 @@ static void snap_publish_fence(struct snap *s)
 		ro.onFailure5 = snap_fail5;
 	else
 		ro.onFailure = snap_fail;
-	if (MQTTAsync_sendMessage(s->client, s->fence_topic, &msg, &ro) != MQTTASYNC_SUCCESS)
+	if (s->lib->MQTTAsync_sendMessage(s->client, s->fence_topic, &msg, &ro) !=
+	    MQTTASYNC_SUCCESS)
 		snap_end(s, SNAP_FAILED);
 }
 
@@ -125,7 +128,7 @@ static void snap_subscribe(struct snap *s)
 	}
 	/* One SUBSCRIBE for all: its SUBACK means every filter's retained
 	 * messages were queued before the fence we publish next. */
-	if (MQTTAsync_subscribeMany(s->client, s->nfilters, s->filters, qos, &ro) !=
+	if (s->lib->MQTTAsync_subscribeMany(s->client, s->nfilters, s->filters, qos, &ro) !=
 	    MQTTASYNC_SUCCESS)
 		snap_end(s, SNAP_FAILED);
 }
@@ -169,11 +172,13 @@ static int snap_try(struct snap *s, const struct eh_mqtt_config *cfg, const char
 
 	s->state = SNAP_WAIT;
 	cro.MQTTVersion = s->version;
-	if (MQTTAsync_createWithOptions(&s->client, cfg->uri, client_id, MQTTCLIENT_PERSISTENCE_NONE,
-					NULL, &cro) != MQTTASYNC_SUCCESS)
+	if (s->lib->MQTTAsync_createWithOptions(&s->client, cfg->uri, client_id,
+						MQTTCLIENT_PERSISTENCE_NONE, NULL,
+						&cro) != MQTTASYNC_SUCCESS)
 		return SNAP_FAILED;
-	if (MQTTAsync_setCallbacks(s->client, s, NULL, snap_message, NULL) != MQTTASYNC_SUCCESS) {
-		MQTTAsync_destroy(&s->client);
+	if (s->lib->MQTTAsync_setCallbacks(s->client, s, NULL, snap_message, NULL) !=
+	    MQTTASYNC_SUCCESS) {
+		s->lib->MQTTAsync_destroy(&s->client);
 		return SNAP_FAILED;
 	}
 	if (s->version == MQTTVERSION_5) {
@@ -186,7 +191,7 @@ static int snap_try(struct snap *s, const struct eh_mqtt_config *cfg, const char
 		maxpkt.identifier = MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE;
 		maxpkt.value.integer4 =
 		    cfg->max_packet_bytes ? cfg->max_packet_bytes : EH_MQTT_MAX_PACKET_BYTES;
-		MQTTProperties_add(&props, &maxpkt);
+		s->lib->MQTTProperties_add(&props, &maxpkt);
 		co.connectProperties = &props;
 	} else {
 		co.cleansession = 1;
@@ -205,9 +210,10 @@ static int snap_try(struct snap *s, const struct eh_mqtt_config *cfg, const char
 		co.ssl = &ssl;
 	}
 	pthread_mutex_lock(&s->mu);
-	if (MQTTAsync_connect(s->client, &co) != MQTTASYNC_SUCCESS) /* copies the properties */
+	if (s->lib->MQTTAsync_connect(s->client, &co) !=
+	    MQTTASYNC_SUCCESS) /* copies the properties */
 		s->state = SNAP_FAILED;
-	MQTTProperties_free(&props);
+	s->lib->MQTTProperties_free(&props);
 	deadline_mono(&until, timeout_ms);
 	while (s->state == SNAP_WAIT)
 		if (pthread_cond_timedwait(&s->cv, &s->mu, &until) != 0)
@@ -217,8 +223,8 @@ static int snap_try(struct snap *s, const struct eh_mqtt_config *cfg, const char
 	s->state = SNAP_FAILED; /* late callbacks change nothing now */
 	pthread_mutex_unlock(&s->mu);
 	d.timeout = 200;
-	MQTTAsync_disconnect(s->client, &d);
-	MQTTAsync_destroy(&s->client);
+	s->lib->MQTTAsync_disconnect(s->client, &d);
+	s->lib->MQTTAsync_destroy(&s->client);
 	return state == SNAP_DONE ? SNAP_DONE : SNAP_FAILED;
 }
 
@@ -230,9 +236,8 @@ eh_err eh_mqtt_retained_snapshot(const struct eh_mqtt_config *cfg, const char *f
 	return eh_mqtt_retained_snapshot_many(cfg, &filter, 1, fence_topic, timeout_ms, fn, ctx);
 }
 
-eh_err eh_mqtt_retained_snapshot_many(const struct eh_mqtt_config *cfg,
-				      const char *const *filters, size_t nfilters,
-				      const char *fence_topic, unsigned timeout_ms,
+eh_err eh_mqtt_retained_snapshot_many(const struct eh_mqtt_config *cfg, const char *const *filters,
+				      size_t nfilters, const char *fence_topic, unsigned timeout_ms,
 				      eh_mqtt_topic_fn fn, void *ctx)
 {
 	pthread_condattr_t ca;
@@ -240,12 +245,15 @@ eh_err eh_mqtt_retained_snapshot_many(const struct eh_mqtt_config *cfg,
 	char client_id[256];
 	bool timed_out = false;
 	int state;
+	eh_err rc;
 
 	EH_ASSERT(cfg != NULL && filters != NULL && fence_topic != NULL && fn != NULL);
 	if (cfg->uri == NULL || cfg->client_id == NULL || nfilters == 0 ||
 	    nfilters > EH_MQTT_MAX_SUBS)
 		return EH_ERR_INVAL;
 	memset(&s, 0, sizeof(s));
+	if ((rc = eh_mqtt_lib_get(eh_mqtt_lib_for(cfg->uri), &s.lib)) != EH_OK)
+		return rc;
 	pthread_mutex_init(&s.mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -2,9 +2,14 @@
 /* eh_mqtt_tls.c - TLS to the broker: the options for Paho's TLS build,
  * the operator-facing reason when a handshake fails, and the load check
  * of the PEM files at start. The only file of the tree that names OpenSSL
- * (delivery uses mbedTLS: docs/MQTT.md says why both are acceptable). */
+ * (delivery uses mbedTLS: docs/MQTT.md says why both are acceptable); it
+ * is not linked: the check calls the OpenSSL that Paho's TLS build is
+ * linked to, found through that library's handle, so nothing of OpenSSL is
+ * mapped unless the broker is mqtts://. */
+#include "eh_mqtt_lib.h"
 #include "eh_mqtt_priv.h"
 
+#include <dlfcn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -100,8 +105,8 @@ void eh_mqtt_tls_options(struct eh_mqtt_paho *m, MQTTAsync_SSLOptions *o)
 	pthread_mutex_lock(&trace_mu);
 	memset(&tr, 0, sizeof(tr));
 	pthread_mutex_unlock(&trace_mu);
-	MQTTAsync_setTraceCallback(on_paho_trace);
-	MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_PROTOCOL);
+	m->lib->MQTTAsync_setTraceCallback(on_paho_trace);
+	m->lib->MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_PROTOCOL);
 	eh_mqtt_tls_ssl_options(&m->cfg.tls, o);
 	o->ssl_error_cb = on_ssl_error;
 	o->ssl_error_context = m;
@@ -205,6 +210,49 @@ void eh_mqtt_tls_explain(struct eh_mqtt_paho *m, int code, int reason_code)
 
 /* ==== Load check ==== */
 
+/* The OpenSSL functions of the check, with OpenSSL's own prototypes. */
+#define CRYPTO_FUNCTIONS(X)                                                                        \
+	X(BIO_new_file)                                                                            \
+	X(BIO_free)                                                                                \
+	X(PEM_read_bio_X509)                                                                       \
+	X(PEM_read_bio_PrivateKey)                                                                 \
+	X(X509_check_private_key)                                                                  \
+	X(X509_free)                                                                               \
+	X(EVP_PKEY_free)                                                                           \
+	X(ERR_clear_error)
+
+struct crypto {
+#define CRYPTO_MEMBER(f) __typeof__(f) *f;
+	CRYPTO_FUNCTIONS(CRYPTO_MEMBER)
+#undef CRYPTO_MEMBER
+};
+
+/* Resolve the check's OpenSSL functions in the libraries Paho's TLS build was loaded with
+ * (dlsym on a handle searches its dependencies too): the check then parses the files with
+ * the very OpenSSL the connection will. Called once per check (start, --check-config). */
+static eh_err crypto_load(struct crypto *c, char *why, size_t cap)
+{
+	const struct eh_mqtt_lib *lib;
+	void *f;
+
+	if (eh_mqtt_lib_get(EH_MQTT_LIB_TLS, &lib) != EH_OK) {
+		snprintf(why, cap,
+			 "TLS to the broker needs %s (package libpaho-mqtt1.3), which "
+			 "cannot be loaded",
+			 EH_MQTT_LIB_TLS);
+		return EH_ERR_NOENT;
+	}
+#define CRYPTO_RESOLVE(fn)                                                                         \
+	if ((f = dlsym(lib->handle, #fn)) == NULL) {                                               \
+		snprintf(why, cap, "%s brings no OpenSSL %s", EH_MQTT_LIB_TLS, #fn);               \
+		return EH_ERR_NOENT;                                                               \
+	}                                                                                          \
+	memcpy(&c->fn, &f, sizeof(f));
+	CRYPTO_FUNCTIONS(CRYPTO_RESOLVE)
+#undef CRYPTO_RESOLVE
+	return EH_OK;
+}
+
 /* A PEM passphrase is never asked for: encrypted keys are refused. */
 static int no_passphrase(char *buf, int size, int rwflag, void *u)
 {
@@ -227,7 +275,7 @@ static eh_err file_ok(const char *path, char *why, size_t cap)
 	return rc == EH_ERR_NOENT ? EH_ERR_NOENT : EH_ERR_IO;
 }
 
-static eh_err check_ca(const char *path, char *why, size_t cap)
+static eh_err check_ca(const struct crypto *c, const char *path, char *why, size_t cap)
 {
 	unsigned n = 0;
 	BIO *bio;
@@ -236,16 +284,16 @@ static eh_err check_ca(const char *path, char *why, size_t cap)
 
 	if ((rc = file_ok(path, why, cap)) != EH_OK)
 		return rc;
-	if ((bio = BIO_new_file(path, "r")) == NULL) {
+	if ((bio = c->BIO_new_file(path, "r")) == NULL) {
 		snprintf(why, cap, "cannot read %s", path);
 		return EH_ERR_IO;
 	}
-	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) != NULL) {
-		X509_free(x);
+	while ((x = c->PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) != NULL) {
+		c->X509_free(x);
 		n++;
 	}
-	BIO_free(bio);
-	ERR_clear_error(); /* the end of the file reads as an error */
+	c->BIO_free(bio);
+	c->ERR_clear_error(); /* the end of the file reads as an error */
 	if (n == 0) {
 		snprintf(why, cap, "%s holds no PEM certificate", path);
 		return EH_ERR_INVAL;
@@ -255,27 +303,33 @@ static eh_err check_ca(const char *path, char *why, size_t cap)
 
 eh_err eh_mqtt_tls_check(const struct eh_mqtt_tls *t, const char **bad_key, char *why, size_t cap)
 {
+	struct crypto c;
 	X509 *cert = NULL;
 	EVP_PKEY *key = NULL;
 	BIO *bio = NULL;
 	eh_err rc = EH_OK;
 
 	why[0] = '\0';
+	*bad_key = NULL;
+	if (t->ca_file == NULL && t->cert_file == NULL && t->key_file == NULL)
+		return EH_OK;
+	if ((rc = crypto_load(&c, why, cap)) != EH_OK)
+		return rc;
 	*bad_key = "ca_file";
-	if (t->ca_file != NULL && (rc = check_ca(t->ca_file, why, cap)) != EH_OK)
+	if (t->ca_file != NULL && (rc = check_ca(&c, t->ca_file, why, cap)) != EH_OK)
 		goto out;
 	*bad_key = "cert_file";
 	if (t->cert_file != NULL) {
 		if ((rc = file_ok(t->cert_file, why, cap)) != EH_OK)
 			goto out;
 		rc = EH_ERR_INVAL;
-		bio = BIO_new_file(t->cert_file, "r");
+		bio = c.BIO_new_file(t->cert_file, "r");
 		if (bio == NULL ||
-		    (cert = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) == NULL) {
+		    (cert = c.PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) == NULL) {
 			snprintf(why, cap, "%s is not a PEM certificate", t->cert_file);
 			goto out;
 		}
-		BIO_free(bio);
+		c.BIO_free(bio);
 		bio = NULL;
 		rc = EH_OK;
 	}
@@ -284,13 +338,13 @@ eh_err eh_mqtt_tls_check(const struct eh_mqtt_tls *t, const char **bad_key, char
 		if ((rc = file_ok(t->key_file, why, cap)) != EH_OK)
 			goto out;
 		rc = EH_ERR_INVAL;
-		bio = BIO_new_file(t->key_file, "r");
+		bio = c.BIO_new_file(t->key_file, "r");
 		if (bio == NULL ||
-		    (key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)) == NULL) {
+		    (key = c.PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)) == NULL) {
 			snprintf(why, cap, "%s is not an unencrypted PEM private key", t->key_file);
 			goto out;
 		}
-		if (cert != NULL && X509_check_private_key(cert, key) != 1) {
+		if (cert != NULL && c.X509_check_private_key(cert, key) != 1) {
 			snprintf(why, cap, "%s is not the key of the certificate in %s",
 				 t->key_file, t->cert_file);
 			goto out;
@@ -299,9 +353,9 @@ eh_err eh_mqtt_tls_check(const struct eh_mqtt_tls *t, const char **bad_key, char
 	}
 	*bad_key = NULL;
 out:
-	ERR_clear_error(); /* nothing of this check may show up in a later handshake */
-	BIO_free(bio);
-	X509_free(cert);
-	EVP_PKEY_free(key);
+	c.ERR_clear_error(); /* nothing of this check may show up in a later handshake */
+	c.BIO_free(bio);
+	c.X509_free(cert);
+	c.EVP_PKEY_free(key);
 	return rc;
 }

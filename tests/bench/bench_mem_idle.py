@@ -6,7 +6,10 @@ Prints RssAnon and VmHWM, the mappings holding anonymous memory (the daemon's
 BSS, the heap, the libraries' relocated data), and the static objects of the
 binary whose pages are resident (from /proc/<pid>/pagemap and `nm`).
 
-Usage: bench_mem_idle.py --daemon build-rel/edgehookd [--runs 3]
+Usage: bench_mem_idle.py --daemon build-rel/edgehookd [--runs 3] [--tls]
+
+--tls: the broker is mqtts:// (mosquitto's TLS listener, the CA of the webhook
+receiver; no client certificate), so the daemon loads Paho's TLS build and OpenSSL.
 
 A page only read counts too on a kernel without a shared zero page (this
 project's test machine boots with pvm_no_zero_page=1); on a stock kernel such a
@@ -66,14 +69,17 @@ def static_objects(pid, binary):
     return sorted(res, reverse=True)
 
 
-def one_run(daemon):
+def one_run(daemon, tls=False):
     work = ehtest.tempdir("eh-mem-")
     certs = ehtest.make_ca(work)
-    broker = ehtest.Mosquitto(work).start()
+    broker = ehtest.Mosquitto(work, tls=dict(certs, require_certificate=False) if tls
+                              else None).start()
     rx = ehtest.Receiver(certs)
     prefix = "edgehook/bench"
-    boot = {"device_id": "bench", "topic_prefix": prefix,
-            "mqtt": {"uri": "tcp://127.0.0.1:%d" % broker.port},
+    mqtt = {"uri": "tcp://127.0.0.1:%d" % broker.port}
+    if tls:
+        mqtt = {"uri": "mqtts://127.0.0.1:%d" % broker.tls_port, "tls": {"ca_file": certs["ca"]}}
+    boot = {"device_id": "bench", "topic_prefix": prefix, "mqtt": mqtt,
             "queue": {"path": os.path.join(work, "q.ring"), "size_bytes": 64 << 20},
             "tls": {"ca_file": certs["ca"]}, "coap": {"port": 0}, "log_level": "info"}
     os.environ["EH_DAEMON"] = daemon
@@ -97,9 +103,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--daemon", required=True)
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--tls", action="store_true", help="an mqtts:// broker")
     args = ap.parse_args()
     for r in range(args.runs):
-        anon, hwm, maps, objs = one_run(args.daemon)
+        anon, hwm, maps, objs = one_run(args.daemon, args.tls)
         print("run %d: RssAnon %d KiB, VmHWM %d KiB" % (r + 1, anon, hwm))
         if r == args.runs - 1:
             for kb, m in maps[:12]:

@@ -3,7 +3,8 @@
 # The Debian package, built as it ships (Release, no tests) for amd64 and,
 # with the cross toolchain, arm64:
 #  - the systemd unit passes `systemd-analyze verify`;
-#  - control fields: Depends from dpkg-shlibdeps plus ca-certificates,
+#  - control fields: Depends from dpkg-shlibdeps plus ca-certificates and
+#    libpaho-mqtt1.3 (loaded by dlopen: named by EhPackage.cmake),
 #    Recommends mosquitto-clients and libmicrohttpd12 (loaded by dlopen);
 #    contents: binaries, unit, man pages, copyright, changelog;
 #    maintainer scripts do what they must;
@@ -85,10 +86,14 @@ for deb in "${debs[@]}"; do
 	dpkg-deb -c "$deb" >"$d.contents"
 	dep=$(dpkg-deb -f "$deb" Depends)
 	echo "package: $(basename "$deb") $(stat -c %s "$deb") bytes; Depends: $dep"
-	check "[$a] Depends: library versions from dpkg-shlibdeps" \
+	check "[$a] Depends: library versions from dpkg-shlibdeps, and libpaho-mqtt1.3" \
 		"echo '$dep' | grep -Eq 'libc6 \\(>= [0-9.]+\\)' && echo '$dep' | grep -Eq 'libpaho-mqtt1.3 \\(>= ' && echo '$dep' | grep -Eq 'libmbedtls14 \\(>= ' && echo '$dep' | grep -Eq 'libcjson1 \\(>= '"
 	check "[$a] Depends: ca-certificates, adduser, init-system-helpers" \
 		"echo '$dep' | grep -q 'ca-certificates' && echo '$dep' | grep -q 'adduser' && echo '$dep' | grep -q 'init-system-helpers'"
+	# Paho and OpenSSL are loaded with dlopen() for the broker's uri (drivers/mqtt)
+	dpkg-deb -x "$deb" "$d/root"
+	check "[$a] edgehookd and edgehookctl link neither Paho nor OpenSSL" \
+		"! readelf -d '$d/root/usr/sbin/edgehookd' '$d/root/usr/bin/edgehookctl' | grep NEEDED | grep -Eq 'libpaho|libcrypto|libssl'"
 	check "[$a] no sanitizer runtime in Depends" "! echo '$dep' | grep -Eq 'libasan|libubsan'"
 	# libmicrohttpd is loaded at run time, only for the HTTP listener: recommended
 	check "[$a] libmicrohttpd12 recommended, not a dependency" \
