@@ -40,8 +40,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EXIT_USAGE 2   /* bad usage or bad bootstrap config */
-#define EXIT_STORAGE 3 /* queue storage unusable */
+#define EXIT_USAGE 2	 /* bad usage or bad bootstrap config */
+#define EXIT_STORAGE 3	 /* queue storage unusable */
 #define SNAPSHOT_MS 3000 /* how long start waits for the broker's retained config */
 
 /* ==== The daemon's state: one static instance ==== */
@@ -79,7 +79,7 @@ struct daemon {
 
 	struct eh_control control; /* config topics, the store, reconciliation */
 
-	bool stopping;	 /* SIGTERM seen: draining POSTs in flight */
+	bool stopping; /* SIGTERM seen: draining POSTs in flight */
 	uint64_t stop_deadline_ms;
 	uint32_t drain_timer;
 

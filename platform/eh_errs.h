@@ -17,7 +17,7 @@
 
 struct eh_errs {
 	char msg[EH_ERRS_MAX][EH_ERRS_LEN];
-	unsigned n;       /* messages stored (<= EH_ERRS_MAX) */
+	unsigned n;	  /* messages stored (<= EH_ERRS_MAX) */
 	unsigned dropped; /* messages beyond EH_ERRS_MAX */
 };
 
@@ -34,7 +34,7 @@ static inline unsigned eh_errs_count(const struct eh_errs *e)
 
 /* Append "<path>: <message>". path may be NULL or "" (no prefix). */
 void eh_errs_add(struct eh_errs *e, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Build a child path into buf: "<base>.<key>" or "<base>[<index>]".
  * Returns buf. Truncates safely. */

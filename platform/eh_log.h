@@ -42,9 +42,9 @@ void eh_log_set_sink(eh_log_sink sink, void *arg);
 
 /* Emit one line: "<N>LEVEL    [module] message". */
 void eh_log_emit(int level, const char *module, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void eh_log_vemit(int level, const char *module, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 
 #define EH_LOG_(lvl, mod, ...)                                                                     \
 	do {                                                                                       \

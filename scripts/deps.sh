@@ -25,7 +25,7 @@ PACKAGE_PKGS=(
 	dpkg-dev fakeroot lintian debootstrap systemd
 )
 TEST_PKGS=(
-	clang libclang-rt-14-dev llvm libcmocka-dev libcoap3-bin valgrind procps iproute2 file
+	clang clang-format libclang-rt-14-dev llvm libcmocka-dev libcoap3-bin valgrind procps iproute2 file
 	tinyproxy python3-prometheus-client strace
 )
 CROSS_PKGS=(

@@ -26,7 +26,7 @@ extern int eh_test_failed_now;
 	__attribute__((constructor)) static void name##_register(void)                             \
 	{                                                                                          \
 		if (eh_test_ncases < EH_TEST_MAX)                                                  \
-			eh_test_cases[eh_test_ncases++] = (struct eh_test_case){#name, name};       \
+			eh_test_cases[eh_test_ncases++] = (struct eh_test_case){#name, name};      \
 	}                                                                                          \
 	static void name(void)
 
@@ -42,7 +42,7 @@ extern int eh_test_failed_now;
 	do {                                                                                       \
 		long long va_ = (long long)(a), vb_ = (long long)(b);                              \
 		if (va_ != vb_) {                                                                  \
-			fprintf(stderr, "  %s:%d: %s == %s failed: %lld != %lld\n", __FILE__,       \
+			fprintf(stderr, "  %s:%d: %s == %s failed: %lld != %lld\n", __FILE__,      \
 				__LINE__, #a, #b, va_, vb_);                                       \
 			eh_test_failed_now = 1;                                                    \
 		}                                                                                  \
@@ -52,7 +52,7 @@ extern int eh_test_failed_now;
 	do {                                                                                       \
 		const char *sa_ = (a), *sb_ = (b);                                                 \
 		if (sa_ == NULL || sb_ == NULL || strcmp(sa_, sb_) != 0) {                         \
-			fprintf(stderr, "  %s:%d: %s == %s failed:\n    \"%s\"\n    \"%s\"\n",      \
+			fprintf(stderr, "  %s:%d: %s == %s failed:\n    \"%s\"\n    \"%s\"\n",     \
 				__FILE__, __LINE__, #a, #b, sa_ ? sa_ : "(null)",                  \
 				sb_ ? sb_ : "(null)");                                             \
 			eh_test_failed_now = 1;                                                    \

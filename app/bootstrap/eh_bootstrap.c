@@ -247,8 +247,7 @@ static void parse_no_proxy(const cJSON *o, struct eh_bootstrap *b, struct eh_err
 	for (const cJSON *v = o->child; v != NULL; v = v->next, i++) {
 		snprintf(p, sizeof(p), "no_proxy[%d]", i);
 		if (b->n_no_proxy >= EH_BOOT_NO_PROXY_MAX) {
-			eh_errs_add(errs, "no_proxy", "more than %d entries",
-				    EH_BOOT_NO_PROXY_MAX);
+			eh_errs_add(errs, "no_proxy", "more than %d entries", EH_BOOT_NO_PROXY_MAX);
 			return;
 		}
 		if (!get_string(v, p, b->no_proxy[b->n_no_proxy], sizeof(b->no_proxy[0]), false,
@@ -297,8 +296,9 @@ static void parse_fleet(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *
 			continue;
 		n = strlen(f);
 		if (!valid_topic(f, false) || f[n - 1] == '/' || f[0] == '/') {
-			eh_errs_add(errs, p, "a topic without wildcards and without a leading or "
-					     "trailing '/'");
+			eh_errs_add(errs, p,
+				    "a topic without wildcards and without a leading or "
+				    "trailing '/'");
 			continue;
 		}
 		for (size_t k = 0; k < b->n_fleet; k++)
@@ -330,7 +330,6 @@ static void check_fleet(struct eh_bootstrap *b, struct eh_errs *errs)
 }
 
 /* ==== Sections ==== */
-
 
 static bool known(const char *key, const char *const *keys)
 {
@@ -389,9 +388,9 @@ static void parse_mqtt_tls(const cJSON *o, struct eh_bootstrap *b, struct eh_err
 
 static void parse_mqtt(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *errs)
 {
-	static const char *const keys[] = {"uri",	      "client_id",	  "username",
-					   "password_file", "keepalive_s",	  "max_packet_bytes",
-					   "tls",	      NULL};
+	static const char *const keys[] = {"uri",	    "client_id",   "username",
+					   "password_file", "keepalive_s", "max_packet_bytes",
+					   "tls",	    NULL};
 	const cJSON *v;
 	uint64_t n;
 
@@ -485,7 +484,8 @@ static void parse_queue(const cJSON *o, struct eh_bootstrap *b, struct eh_errs *
 		else if (strcmp(pol, "block") == 0)
 			b->queue.full_policy = EH_BOOT_BLOCK;
 		else
-			eh_errs_add(errs, "queue.full_policy", "expected \"drop_oldest\" or \"block\"");
+			eh_errs_add(errs, "queue.full_policy",
+				    "expected \"drop_oldest\" or \"block\"");
 	} else if (v != NULL && cJSON_IsString(v)) {
 		/* too long: already reported */
 	}
@@ -583,11 +583,22 @@ void eh_bootstrap_defaults(struct eh_bootstrap *b)
 eh_err eh_bootstrap_parse(const char *json, size_t len, struct eh_bootstrap *b,
 			  struct eh_errs *errs)
 {
-	static const char *const keys[] = {"device_id", "topic_prefix", "mqtt", "inputs",
-					   "queue", "tls", "allow_plain_http",
-					   "config_hmac_key_file", "coap", "log_level",
-					   "stop_grace_s", "https_proxy", "no_proxy", "http",
-					   "fleet_prefixes", NULL};
+	static const char *const keys[] = {"device_id",
+					   "topic_prefix",
+					   "mqtt",
+					   "inputs",
+					   "queue",
+					   "tls",
+					   "allow_plain_http",
+					   "config_hmac_key_file",
+					   "coap",
+					   "log_level",
+					   "stop_grace_s",
+					   "https_proxy",
+					   "no_proxy",
+					   "http",
+					   "fleet_prefixes",
+					   NULL};
 	unsigned before = eh_errs_count(errs);
 	const cJSON *v;
 	char lvl[16];
@@ -619,8 +630,8 @@ eh_err eh_bootstrap_parse(const char *json, size_t len, struct eh_bootstrap *b,
 			}
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "topic_prefix")) != NULL &&
-	    get_string(v, "topic_prefix", b->topic_prefix, sizeof(b->topic_prefix), false,
-		       false, errs)) {
+	    get_string(v, "topic_prefix", b->topic_prefix, sizeof(b->topic_prefix), false, false,
+		       errs)) {
 		size_t n = strlen(b->topic_prefix);
 		if (!valid_topic(b->topic_prefix, false) || b->topic_prefix[n - 1] == '/')
 			eh_errs_add(errs, "topic_prefix",

@@ -14,14 +14,14 @@
 #include "eh_err.h"
 #include "eh_errs.h"
 
-#define EH_BOOT_ID_MAX 64      /* device_id, 1..63 chars of [A-Za-z0-9._-] */
-#define EH_BOOT_TOPIC_MAX 192  /* a topic or topic filter */
-#define EH_BOOT_PATH_MAX 256   /* a file path */
+#define EH_BOOT_ID_MAX 64     /* device_id, 1..63 chars of [A-Za-z0-9._-] */
+#define EH_BOOT_TOPIC_MAX 192 /* a topic or topic filter */
+#define EH_BOOT_PATH_MAX 256  /* a file path */
 #define EH_BOOT_URI_MAX 256
 #define EH_BOOT_SECRET_MAX 256 /* password or HMAC key bytes */
 #define EH_BOOT_HMAC_MIN 16    /* shortest HMAC key accepted */
 #define EH_BOOT_BOOTFILE_MAX 65536
-#define EH_BOOT_HOST_MAX 256    /* a host name, IP literal or no_proxy entry */
+#define EH_BOOT_HOST_MAX 256 /* a host name, IP literal or no_proxy entry */
 #ifndef EH_BOOT_NO_PROXY_MAX
 #define EH_BOOT_NO_PROXY_MAX 16 /* no_proxy entries */
 #endif
@@ -86,11 +86,11 @@ struct eh_bootstrap {
 		uint16_t port; /* 0 = off */
 	} coap;
 	struct {
-		char bind[64];			/* numeric address ["127.0.0.1"] */
-		uint16_t port;			/* TCP port; 0 = off [0] */
+		char bind[64];			   /* numeric address ["127.0.0.1"] */
+		uint16_t port;			   /* TCP port; 0 = off [0] */
 		char token_file[EH_BOOT_PATH_MAX]; /* "" = no token required */
 	} http;
-	int log_level; /* enum eh_log_level */
+	int log_level;	       /* enum eh_log_level */
 	uint32_t stop_grace_s; /* SIGTERM: how long POSTs in flight may finish [5] */
 
 	/* Loaded by eh_bootstrap_load_secrets(); never logged. */

@@ -81,7 +81,7 @@ eh_err eh_bootstrap_render(const struct eh_bootstrap *b, char *buf, size_t cap)
 	cJSON_AddNumberToObject(root, "stop_grace_s", b->stop_grace_s);
 	cJSON_AddStringToObject(root, "log_level",
 				b->log_level >= 0 && b->log_level <= 3 ? levels[b->log_level]
-								     : "info");
+								       : "info");
 	if (cJSON_PrintPreallocated(root, buf, (int)(cap > 0x7fffffff ? 0x7fffffff : cap), 1))
 		rc = EH_OK;
 	cJSON_Delete(root);

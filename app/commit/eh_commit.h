@@ -15,7 +15,7 @@
 #include "eh_queue.h"
 
 struct eh_commit_config {
-	struct eh_loop *loop;   /* runs the timer */
+	struct eh_loop *loop;	/* runs the timer */
 	struct eh_queue *queue; /* what is committed */
 	/* Everything staged so far is durable (after each successful commit). */
 	void (*durable)(void *ctx);
@@ -28,8 +28,8 @@ struct eh_commit_config {
 struct eh_commit {
 	/* internal */
 	struct eh_commit_config cfg;
-	uint32_t timer;	 /* 0 = not armed */
-	uint64_t due_ms; /* when the timer fires */
+	uint32_t timer;	   /* 0 = not armed */
+	uint64_t due_ms;   /* when the timer fires */
 	bool cursor_dirty; /* an ack not yet committed */
 };
 

@@ -735,7 +735,7 @@ static bool fleet_fallback(struct eh_config *c, int slot, uint32_t id, unsigned 
 		memset(&w, 0, sizeof(w)); /* the temporary held a secret */
 		EH_LOG_INF("config", "webhook %" PRIu32 ": %s applies again", id, topic);
 		return true;
-bad:
+	bad:
 		EH_LOG_WRN("config", "webhook %" PRIu32 ": the kept %s does not apply: %s", id,
 			   topic, errs.n ? errs.msg[0] : "deleted");
 	}
@@ -785,7 +785,8 @@ eh_err eh_config_init(struct eh_config *c, const struct eh_config_init *init)
 		}
 		c->source[s] = 0;
 	}
-	memset(&c->gateway, 0, offsetof(struct eh_config, arena) - offsetof(struct eh_config, gateway));
+	memset(&c->gateway, 0,
+	       offsetof(struct eh_config, arena) - offsetof(struct eh_config, gateway));
 	c->arena_used = 0;
 	versions_clear(c);
 	memset(&c->accepted, 0,
@@ -987,8 +988,9 @@ validate:
 			res->slot = slot;
 			EH_LOG_INF("config", "webhook %" PRIu32 ": %s kept; %s", t->id,
 				   meta.deleted ? "deletion" : "fleet config",
-				   c->source[slot] ? "an earlier fleet's decides" : "the device's own "
-											"decides");
+				   c->source[slot] ? "an earlier fleet's decides"
+						   : "the device's own "
+						     "decides");
 			if (meta.deleted)
 				res->status_body[0] = '\0';
 		} else if (!meta.deleted) {

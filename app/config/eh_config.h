@@ -42,14 +42,14 @@
  * or NULL when none is kept; *hmac is its signature or NULL. The pointers
  * are read during the call that asked only. */
 typedef const uint8_t *(*eh_config_stored_fn)(void *ctx, const char *topic, size_t *len,
-					       const char **hmac);
+					      const char **hmac);
 
 struct eh_config_init {
-	const char *topic_prefix;   /* P; borrowed for the config's life */
-	bool allow_plain_http;      /* http:// webhook URLs accepted */
-	const uint8_t *hmac_key;    /* NULL: unsigned mode; borrowed */
+	const char *topic_prefix; /* P; borrowed for the config's life */
+	bool allow_plain_http;	  /* http:// webhook URLs accepted */
+	const uint8_t *hmac_key;  /* NULL: unsigned mode; borrowed */
 	size_t hmac_key_len;
-	const char *versions_path;  /* signed mode: last accepted version per topic */
+	const char *versions_path; /* signed mode: last accepted version per topic */
 	/* Optional: what validation alone cannot tell, run on a webhook that
 	 * passed it, before anything is applied (the delivery side loads its
 	 * client certificate files). Errors go to errs with their path; any
@@ -70,9 +70,9 @@ struct eh_config_init {
 };
 
 struct eh_gateway {
-	bool verbose;                                 /* default for webhooks with verbose null */
+	bool verbose;				       /* default for webhooks with verbose null */
 	char external_address[EH_CONFIG_EXT_ADDR_MAX]; /* "" = none */
-	int log_level;                                /* enum eh_log_level */
+	int log_level;				       /* enum eh_log_level */
 };
 
 enum eh_config_change_kind {
@@ -92,17 +92,17 @@ struct eh_config_result {
 	char status_topic[EH_CONFIG_STATUS_TOPIC_MAX]; /* "" = nothing to publish */
 	char status_body[EH_CONFIG_STATUS_BODY_MAX];   /* retained JSON; no secret values */
 	bool accepted;
-	bool noop;                 /* signed mode: the same version and bytes again */
-	bool bad_id;               /* the topic's webhook id is not a positive integer */
-	bool gateway_changed;      /* log_level or verbose/external_address changed */
+	bool noop;	      /* signed mode: the same version and bytes again */
+	bool bad_id;	      /* the topic's webhook id is not a positive integer */
+	bool gateway_changed; /* log_level or verbose/external_address changed */
 	unsigned nchanges;
 	struct eh_config_change changes[2];
-	int slot;                  /* webhook topics: the slot of the topic's id after it, -1 none */
-	bool overridden;           /* a fleet webhook accepted while a preceding one decides */
+	int slot;	 /* webhook topics: the slot of the topic's id after it, -1 none */
+	bool overridden; /* a fleet webhook accepted while a preceding one decides */
 };
 
 struct eh_catalog_entry {
-	uint8_t kind;      /* enum eh_catalog_kind; 0xff = free */
+	uint8_t kind; /* enum eh_catalog_kind; 0xff = free */
 	long long id;
 	uint32_t off, len; /* JSON text in the arena */
 };
@@ -111,14 +111,14 @@ struct eh_config_version {
 	char topic[EH_CONFIG_STATUS_TOPIC_MAX]; /* "" = free */
 	uint64_t version;
 	uint8_t digest[32]; /* HMAC of the accepted message: same bytes again = no-op */
-	bool applied;       /* applied since init (after a restart the retained copy applies) */
+	bool applied;	    /* applied since init (after a restart the retained copy applies) */
 };
 
 struct eh_config {
 	/* caller reads (loop thread) */
 	struct eh_webhook webhooks[EH_MAX_WEBHOOKS]; /* id 0 = free slot */
 	struct eh_filter filters[EH_MAX_WEBHOOKS];   /* compiled, same slot */
-	uint8_t source[EH_MAX_WEBHOOKS];             /* where a slot's webhook came from:
+	uint8_t source[EH_MAX_WEBHOOKS];	     /* where a slot's webhook came from:
 							0 = P, k + 1 = fleet_prefixes[k] */
 	struct eh_gateway gateway;
 	/* internal */
@@ -130,9 +130,9 @@ struct eh_config {
 	uint32_t arena_used;
 	struct eh_config_version versions[EH_CONFIG_MAX_TOPICS];
 	uint64_t accepted, refused, bad_ids;
-	int slot_hint; /* eh_config_hint_slot: -1 = lowest free slot */
-	int default_log_level;                     /* the level at init: gateway default */
-	char vfile[EH_CONFIG_VERSIONS_FILE_MAX];    /* versions file text, read and written */
+	int slot_hint;				 /* eh_config_hint_slot: -1 = lowest free slot */
+	int default_log_level;			 /* the level at init: gateway default */
+	char vfile[EH_CONFIG_VERSIONS_FILE_MAX]; /* versions file text, read and written */
 	/* Kept across inits (static storage starts zeroed): versions[0, versions_used) may
 	 * hold entries; nothing past it is read or written, so the unused part of the table
 	 * costs no RAM. */

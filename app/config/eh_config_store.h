@@ -25,8 +25,8 @@
 struct eh_config_store_entry {
 	char topic[EH_CONFIG_STORE_TOPIC]; /* "" = free */
 	char hmac[EH_CONFIG_STORE_HMAC];   /* the signature it came with, "" = none */
-	int slot;                          /* webhooks: the table slot it had, else -1 */
-	uint32_t off, len;                 /* payload in the arena */
+	int slot;			   /* webhooks: the table slot it had, else -1 */
+	uint32_t off, len;		   /* payload in the arena */
 };
 
 struct eh_config_store {

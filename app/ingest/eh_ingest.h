@@ -40,8 +40,8 @@ struct eh_ingest_ops {
 	/* Stage one record (hash: its redelivery-filter hash, for a filter
 	 * kept across restarts). EH_ERR_NOSPC: the queue is full under `block`
 	 * (nothing staged); another error refuses the message. */
-	eh_err (*append)(void *ctx, unsigned type, uint64_t mask, const uint8_t *raw,
-			 size_t len, uint64_t hash);
+	eh_err (*append)(void *ctx, unsigned type, uint64_t mask, const uint8_t *raw, size_t len,
+			 uint64_t hash);
 	/* Records were staged for (slot, type). */
 	void (*kick)(void *ctx, unsigned slot, unsigned type);
 	/* An offered message is taken (staged, refused or unwanted): the source
@@ -72,8 +72,8 @@ struct eh_ingest {
 	 * them, not before. */
 	uint64_t dedupe_dirty[EH_INGEST_DEDUPE_SETS / 64];
 	uint64_t dedupe[EH_INGEST_DEDUPE_SETS][EH_INGEST_DEDUPE_WAYS]; /* 0 = empty */
-	uint8_t dedupe_next[EH_INGEST_DEDUPE_SETS]; /* way replaced next */
-	struct eh_note notes[EH_MAX_ARRAY_NOTES];   /* parse scratch */
+	uint8_t dedupe_next[EH_INGEST_DEDUPE_SETS];		       /* way replaced next */
+	struct eh_note notes[EH_MAX_ARRAY_NOTES];		       /* parse scratch */
 };
 
 /* Cannot fail. ops and ctx are kept; g is zeroed except its scratch, and the redelivery

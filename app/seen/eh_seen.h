@@ -21,11 +21,11 @@
 
 struct eh_seen {
 	/* internal */
-	int fd;		   /* -1: no file (the filter forgets at restart) */
-	uint64_t next;	   /* ring position of the next entry */
+	int fd;	       /* -1: no file (the filter forgets at restart) */
+	uint64_t next; /* ring position of the next entry */
 	uint32_t npend;
-	uint64_t dropped;  /* not remembered: more staged between two commits than pend holds */
-	uint64_t newest;   /* highest seq in the file or added since */
+	uint64_t dropped; /* not remembered: more staged between two commits than pend holds */
+	uint64_t newest;  /* highest seq in the file or added since */
 	uint8_t pend[EH_SEEN_PENDING][16]; /* (seq, hash) little-endian, in order */
 };
 
@@ -33,8 +33,8 @@ struct eh_seen {
  * A missing, short or damaged file is an empty memory, never an error
  * that stops the daemon: EH_OK, or the open error (then s works without a
  * file). */
-eh_err eh_seen_open(struct eh_seen *s, const char *path,
-		    void (*fn)(void *ctx, uint64_t hash), void *ctx);
+eh_err eh_seen_open(struct eh_seen *s, const char *path, void (*fn)(void *ctx, uint64_t hash),
+		    void *ctx);
 
 /* A notification was staged with this queue seq and filter hash: written
  * at the next flush, which the owner calls once the stage is durable. */

@@ -173,8 +173,7 @@ static void pw_family(struct pw *w, const char *name, const char *type, const ch
 	pw_put(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void pw_one(struct pw *w, const char *name, const char *type, const char *help,
-		   uint64_t v)
+static void pw_one(struct pw *w, const char *name, const char *type, const char *help, uint64_t v)
 {
 	pw_family(w, name, type, help);
 	pw_put(w, "%s %llu\n", name, (unsigned long long)v);
@@ -185,21 +184,21 @@ static const struct {
 	const char *name, *type, *help;
 	size_t off;
 } per_webhook[] = {
-	{"edgehook_webhook_queue_depth", "gauge",
-	 "Notifications queued for the webhook and not yet delivered.",
-	 offsetof(struct eh_status_metric_type, depth)},
-	{"edgehook_webhook_oldest_age_seconds", "gauge",
-	 "Age of the oldest undelivered notification (0 when none).",
-	 offsetof(struct eh_status_metric_type, oldest_age_s)},
-	{"edgehook_webhook_sent_total", "counter",
-	 "Notifications delivered with a 2xx answer since start.",
-	 offsetof(struct eh_status_metric_type, sent)},
-	{"edgehook_webhook_failed_attempts_total", "counter",
-	 "Delivery attempts that failed since start.",
-	 offsetof(struct eh_status_metric_type, failed_attempts)},
-	{"edgehook_webhook_dead_lettered_total", "counter",
-	 "Notifications given up and published as dead letters since start.",
-	 offsetof(struct eh_status_metric_type, dead_lettered)},
+    {"edgehook_webhook_queue_depth", "gauge",
+     "Notifications queued for the webhook and not yet delivered.",
+     offsetof(struct eh_status_metric_type, depth)},
+    {"edgehook_webhook_oldest_age_seconds", "gauge",
+     "Age of the oldest undelivered notification (0 when none).",
+     offsetof(struct eh_status_metric_type, oldest_age_s)},
+    {"edgehook_webhook_sent_total", "counter",
+     "Notifications delivered with a 2xx answer since start.",
+     offsetof(struct eh_status_metric_type, sent)},
+    {"edgehook_webhook_failed_attempts_total", "counter",
+     "Delivery attempts that failed since start.",
+     offsetof(struct eh_status_metric_type, failed_attempts)},
+    {"edgehook_webhook_dead_lettered_total", "counter",
+     "Notifications given up and published as dead letters since start.",
+     offsetof(struct eh_status_metric_type, dead_lettered)},
 };
 
 size_t eh_status_render_metrics(const struct eh_status_figures *f,
@@ -226,8 +225,7 @@ size_t eh_status_render_metrics(const struct eh_status_figures *f,
 	pw_one(&w, "edgehook_input_unmatched_total", "counter",
 	       "Notifications no active webhook wanted.", f->in.unmatched);
 	pw_one(&w, "edgehook_input_rejected_total", "counter",
-	       "Input messages refused whole (bad JSON, bad element, too large).",
-	       f->in.rejected);
+	       "Input messages refused whole (bad JSON, bad element, too large).", f->in.rejected);
 	pw_one(&w, "edgehook_input_duplicates_total", "counter",
 	       "Redelivered notifications not queued again.", f->in.duplicates);
 	pw_one(&w, "edgehook_queue_size_bytes", "gauge", "Capacity of the queue in bytes.",
@@ -239,10 +237,9 @@ size_t eh_status_render_metrics(const struct eh_status_figures *f,
 	pw_one(&w, "edgehook_queue_dropped_total", "counter",
 	       "Records evicted by drop_oldest before delivery (persisted across restarts).",
 	       f->queue.dropped);
-	pw_one(&w, "edgehook_queue_corrupt_total", "counter",
-	       "Damaged records found and skipped.", f->queue.corrupt);
-	pw_one(&w, "edgehook_config_webhooks", "gauge", "Webhooks configured.",
-	       f->config.webhooks);
+	pw_one(&w, "edgehook_queue_corrupt_total", "counter", "Damaged records found and skipped.",
+	       f->queue.corrupt);
+	pw_one(&w, "edgehook_config_webhooks", "gauge", "Webhooks configured.", f->config.webhooks);
 	for (size_t m = 0; m < sizeof(per_webhook) / sizeof(per_webhook[0]); m++) {
 		pw_family(&w, per_webhook[m].name, per_webhook[m].type, per_webhook[m].help);
 		for (size_t i = 0; i < n; i++) {

@@ -14,22 +14,22 @@
 
 /* Input-side counters, kept by the daemon's ingest path. */
 struct eh_status_ingest {
-	uint64_t messages;     /* MQTT/CoAP messages on the input topics */
+	uint64_t messages;	/* MQTT/CoAP messages on the input topics */
 	uint64_t notifications; /* notifications parsed from them */
-	uint64_t queued;       /* notifications appended (wanted by >= 1 webhook) */
-	uint64_t unmatched;    /* notifications no active webhook wanted */
-	uint64_t rejected;     /* messages refused whole: bad JSON, bad element */
-	uint64_t oversize;     /* messages over EH_MAX_MSG_BYTES (also in rejected) */
-	uint64_t duplicates;   /* broker redeliveries not queued again */
-	uint64_t blocked;      /* times input was paused by a full queue (block) */
+	uint64_t queued;	/* notifications appended (wanted by >= 1 webhook) */
+	uint64_t unmatched;	/* notifications no active webhook wanted */
+	uint64_t rejected;	/* messages refused whole: bad JSON, bad element */
+	uint64_t oversize;	/* messages over EH_MAX_MSG_BYTES (also in rejected) */
+	uint64_t duplicates;	/* broker redeliveries not queued again */
+	uint64_t blocked;	/* times input was paused by a full queue (block) */
 };
 
 struct eh_status_config {
-	uint64_t accepted;     /* config/catalog messages applied */
-	uint64_t refused;      /* config/catalog messages refused */
-	uint64_t bad_ids;      /* topics whose webhook id is not a positive integer */
-	unsigned webhooks;     /* configured webhooks */
-	unsigned active;       /* of which active */
+	uint64_t accepted; /* config/catalog messages applied */
+	uint64_t refused;  /* config/catalog messages refused */
+	uint64_t bad_ids;  /* topics whose webhook id is not a positive integer */
+	unsigned webhooks; /* configured webhooks */
+	unsigned active;   /* of which active */
 	bool signed_mode;
 };
 
@@ -37,15 +37,15 @@ struct eh_status_queue {
 	uint64_t capacity_bytes;
 	uint64_t used_bytes;
 	uint64_t records;
-	uint64_t dropped;      /* records discarded by drop_oldest, all webhooks */
-	uint64_t corrupt;      /* damaged records found and skipped */
+	uint64_t dropped;	/* records discarded by drop_oldest, all webhooks */
+	uint64_t corrupt;	/* damaged records found and skipped */
 	uint64_t bytes_written; /* to the device since start */
-	uint64_t syncs;        /* fdatasync calls since start */
+	uint64_t syncs;		/* fdatasync calls since start */
 	const char *full_policy;
 };
 
 struct eh_status_figures {
-	const char *state;     /* "online" | "offline" | "stopping" */
+	const char *state; /* "online" | "offline" | "stopping" */
 	const char *version;
 	const char *device_id;
 	uint64_t uptime_s;
@@ -54,7 +54,7 @@ struct eh_status_figures {
 	struct eh_status_ingest in;
 	struct eh_status_config config;
 	struct eh_status_queue queue;
-	uint64_t sent;          /* notifications delivered, all webhooks */
+	uint64_t sent; /* notifications delivered, all webhooks */
 	uint64_t failed_attempts;
 	uint64_t dead_lettered;
 };
@@ -63,18 +63,18 @@ struct eh_status_figures {
 struct eh_status_webhook {
 	uint32_t id;
 	bool active;
-	uint64_t queue[3];        /* undelivered per type: events, episodes, counters */
+	uint64_t queue[3]; /* undelivered per type: events, episodes, counters */
 	uint64_t sent;
 	uint64_t failed_attempts;
 	uint64_t dropped;
 	uint64_t dead_lettered;
 	uint64_t dead_letters_pending; /* given up, waiting for the broker's PUBACK */
-	char last_error[160];     /* "" = none; never holds header values or secrets */
-	uint64_t last_error_ms;   /* wall ms of last_error; 0: none */
-	uint64_t last_success_ms; /* wall ms of the last delivery; 0: none */
-	uint64_t oldest_ms;       /* wall ms the oldest undelivered was queued; 0: none */
-	uint32_t attempt;         /* attempt number of a failing batch; 0: none */
-	uint64_t next_attempt_at_ms; /* wall ms of the next retry; 0: none */
+	char last_error[160];	       /* "" = none; never holds header values or secrets */
+	uint64_t last_error_ms;	       /* wall ms of last_error; 0: none */
+	uint64_t last_success_ms;      /* wall ms of the last delivery; 0: none */
+	uint64_t oldest_ms;	       /* wall ms the oldest undelivered was queued; 0: none */
+	uint32_t attempt;	       /* attempt number of a failing batch; 0: none */
+	uint64_t next_attempt_at_ms;   /* wall ms of the next retry; 0: none */
 };
 
 /* Render into buf (NUL-terminated). Returns the length, or 0 when cap was
@@ -84,8 +84,8 @@ size_t eh_status_render_webhook(const struct eh_status_webhook *w, char *buf, si
 
 /* One webhook's figures per input type, for /metrics. */
 struct eh_status_metric_type {
-	uint64_t depth;           /* undelivered notifications */
-	uint64_t oldest_age_s;    /* age of the oldest undelivered one; 0 when none */
+	uint64_t depth;	       /* undelivered notifications */
+	uint64_t oldest_age_s; /* age of the oldest undelivered one; 0 when none */
 	uint64_t sent;
 	uint64_t failed_attempts;
 	uint64_t dead_lettered;

@@ -60,8 +60,8 @@ struct eh_coap_handlers {
 	 * only for the call. EH_OK: durably queued -> 2.04; EH_ERR_PROTO -> 4.00 with the
 	 * NUL-terminated diag as payload; EH_ERR_TOOBIG -> 4.13; EH_ERR_NOSPC -> 5.03;
 	 * anything else -> 5.00. */
-	eh_err (*ingest)(void *ctx, unsigned type, const uint8_t *payload, size_t len,
-			 char *diag, size_t diag_cap);
+	eh_err (*ingest)(void *ctx, unsigned type, const uint8_t *payload, size_t len, char *diag,
+			 size_t diag_cap);
 	void *ctx;
 };
 
@@ -76,13 +76,13 @@ struct eh_coap_config {
 
 /* Counters for tests and /status; read-only for callers. */
 struct eh_coap_stats {
-	uint64_t requests;      /* requests that reached a handler of ours */
-	uint64_t ingested;      /* 2.04 answers to POST /in/... */
-	uint64_t rejected;      /* 4.xx/5.xx answers to POST /in/... */
-	uint64_t notifies;      /* Observe notification rounds started for /status */
-	uint64_t blocks;        /* Block1 pieces taken into the body buffer */
-	uint64_t duplicates;    /* repeated POSTs answered from the dedup table */
-	uint64_t wakeups;       /* loop callbacks that serviced libcoap (fd or timer) */
+	uint64_t requests;   /* requests that reached a handler of ours */
+	uint64_t ingested;   /* 2.04 answers to POST /in/... */
+	uint64_t rejected;   /* 4.xx/5.xx answers to POST /in/... */
+	uint64_t notifies;   /* Observe notification rounds started for /status */
+	uint64_t blocks;     /* Block1 pieces taken into the body buffer */
+	uint64_t duplicates; /* repeated POSTs answered from the dedup table */
+	uint64_t wakeups;    /* loop callbacks that serviced libcoap (fd or timer) */
 };
 
 struct coap_context_t;
@@ -90,10 +90,10 @@ struct coap_resource_t;
 
 /* One remembered POST: who, which message, what it was answered. */
 struct eh_coap_seen {
-	unsigned char peer[64];         /* libcoap address of the client, compared whole */
-	uint64_t at_ms;                 /* loop time of the answer */
-	uint16_t mid;                   /* CoAP message id */
-	uint8_t code;                   /* the answer's code (class << 5 | detail); 0: free */
+	unsigned char peer[64]; /* libcoap address of the client, compared whole */
+	uint64_t at_ms;		/* loop time of the answer */
+	uint16_t mid;		/* CoAP message id */
+	uint8_t code;		/* the answer's code (class << 5 | detail); 0: free */
 };
 
 /* Caller-allocated (static in main.c): EH_COAP_RESP_SLOTS * EH_COAP_RESP_MAX +
@@ -101,28 +101,28 @@ struct eh_coap_seen {
  * the buffers at the end are not touched by eh_coap_init. */
 struct eh_coap {
 	/* internal */
-	struct coap_context_t *ctx;     /* NULL: closed or off */
+	struct coap_context_t *ctx;	/* NULL: closed or off */
 	struct coap_resource_t *status; /* the observable /status resource */
 	struct eh_loop *loop;
 	struct eh_coap_handlers h;
 	size_t max_body;
-	uint16_t port;                  /* the bound port (useful when 0 was not asked) */
-	int fd;                         /* libcoap's epoll fd, watched by the loop */
-	uint32_t io_timer;              /* loop timer for libcoap's next timeout; 0 none */
-	uint32_t notify_timer;          /* loop timer for a pending notification; 0 none */
-	uint64_t last_notify_ms;        /* loop time of the last notification round */
-	bool notified_once;             /* last_notify_ms is meaningful */
-	bool in_service;                /* inside coap_io_process: do not re-enter */
+	uint16_t port;		 /* the bound port (useful when 0 was not asked) */
+	int fd;			 /* libcoap's epoll fd, watched by the loop */
+	uint32_t io_timer;	 /* loop timer for libcoap's next timeout; 0 none */
+	uint32_t notify_timer;	 /* loop timer for a pending notification; 0 none */
+	uint64_t last_notify_ms; /* loop time of the last notification round */
+	bool notified_once;	 /* last_notify_ms is meaningful */
+	bool in_service;	 /* inside coap_io_process: do not re-enter */
 	struct eh_coap_stats stats;
 	char diag[EH_COAP_DIAG_MAX];
 	/* The one block-wise body being received (Block1), in order, bounded by max_body. */
 	bool asm_busy;
-	unsigned asm_type;              /* 0 events, 1 episodes, 2 counters */
-	size_t asm_len;                 /* bytes received so far, contiguous from 0 */
-	uint64_t asm_last_ms;           /* loop time of the last block */
-	unsigned char asm_peer[64];     /* the sender's libcoap address, compared whole */
+	unsigned asm_type;	    /* 0 events, 1 episodes, 2 counters */
+	size_t asm_len;		    /* bytes received so far, contiguous from 0 */
+	uint64_t asm_last_ms;	    /* loop time of the last block */
+	unsigned char asm_peer[64]; /* the sender's libcoap address, compared whole */
 	struct eh_coap_seen seen[EH_COAP_DEDUP_SLOTS]; /* ring of answered POSTs */
-	unsigned seen_next;             /* the slot the next answer overwrites */
+	unsigned seen_next;			       /* the slot the next answer overwrites */
 	bool slot_busy[EH_COAP_RESP_SLOTS];
 	char slot[EH_COAP_RESP_SLOTS][EH_COAP_RESP_MAX];
 	uint8_t asm_buf[EH_COAP_BODY_CEILING];

@@ -117,9 +117,8 @@ static int slot_take(struct eh_coap *c)
 
 /* Send slot i's len bytes as the JSON body; libcoap splits it into Block2 pieces when it
  * does not fit one datagram and releases the slot after the last one. */
-static void slot_send(struct eh_coap *c, int i, size_t len, coap_resource_t *r,
-		      coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp,
-		      const coap_string_t *query)
+static void slot_send(struct eh_coap *c, int i, size_t len, coap_resource_t *r, coap_session_t *s,
+		      const coap_pdu_t *req, coap_pdu_t *resp, const coap_string_t *query)
 {
 	coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CONTENT);
 	if (!coap_add_data_large_response(r, s, req, resp, query, CF_JSON, -1, 0, len,
@@ -281,7 +280,7 @@ static bool asm_is_peer(const struct eh_coap *c, coap_session_t *s)
 
 /* The answer given to this (client, message id) within EXCHANGE_LIFETIME, or NULL. */
 static const struct eh_coap_seen *seen_find(const struct eh_coap *c, coap_session_t *s,
-					     uint16_t mid)
+					    uint16_t mid)
 {
 	uint64_t now = eh_loop_now(c->loop);
 
@@ -309,9 +308,8 @@ static void seen_add(struct eh_coap *c, coap_session_t *s, uint16_t mid, coap_pd
  * each piece over as it arrives and turns our 2.xx into 2.31 Continue while more follow;
  * we keep the pieces in asm_buf, so a body's size is checked before it is stored, and a
  * client's Size1 claim costs nothing. Returns true when data and len hold a whole body. */
-static bool take_block(struct eh_coap *c, unsigned type, coap_session_t *s,
-		       const coap_pdu_t *req, const coap_block_t *b, const uint8_t **data,
-		       size_t *len, coap_pdu_t *resp)
+static bool take_block(struct eh_coap *c, unsigned type, coap_session_t *s, const coap_pdu_t *req,
+		       const coap_block_t *b, const uint8_t **data, size_t *len, coap_pdu_t *resp)
 {
 	uint64_t bsize = (uint64_t)1 << (b->szx + 4), off = (uint64_t)b->num * bsize;
 	uint64_t now = eh_loop_now(c->loop);
@@ -319,8 +317,8 @@ static bool take_block(struct eh_coap *c, unsigned type, coap_session_t *s,
 	coap_opt_t *size1 = coap_check_option(req, COAP_OPTION_SIZE1, &oi);
 	bool ours = c->asm_busy && c->asm_type == type && asm_is_peer(c, s);
 
-	if ((size1 != NULL && coap_decode_var_bytes(coap_opt_value(size1),
-						    coap_opt_length(size1)) > c->max_body) ||
+	if ((size1 != NULL &&
+	     coap_decode_var_bytes(coap_opt_value(size1), coap_opt_length(size1)) > c->max_body) ||
 	    off + *len > c->max_body || (b->m && *len != bsize)) {
 		if (ours)
 			c->asm_busy = false;
@@ -370,8 +368,8 @@ static bool take_block(struct eh_coap *c, unsigned type, coap_session_t *s,
 
 /* POST /in/<type>: the body goes to the ingest handler, whose answer maps to the code.
  * 2.04 means the daemon has it queued. */
-static void ingest_body(struct eh_coap *c, unsigned type, coap_session_t *s,
-			const coap_pdu_t *req, coap_pdu_t *resp)
+static void ingest_body(struct eh_coap *c, unsigned type, coap_session_t *s, const coap_pdu_t *req,
+			coap_pdu_t *resp)
 {
 	const uint8_t *data = NULL;
 	size_t len = 0, offset = 0, total = 0;
@@ -449,7 +447,7 @@ static void ingest(unsigned type, coap_session_t *s, const coap_pdu_t *req, coap
 }
 
 #define INGEST_HANDLER(name, type)                                                                 \
-	static void name(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,            \
+	static void name(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,             \
 			 const coap_string_t *query, coap_pdu_t *resp)                             \
 	{                                                                                          \
 		(void)r;                                                                           \
@@ -560,7 +558,8 @@ eh_err eh_coap_open(struct eh_coap *c, const struct eh_coap_config *cfg, struct 
 	coap_context_set_session_timeout(c->ctx, SESSION_TIMEOUT_S);
 	if (!port_is_free(&addr) || coap_new_endpoint(c->ctx, &addr, COAP_PROTO_UDP) == NULL) {
 		EH_LOG_ERR("coap", "coap.port: cannot bind udp port %u on %s (in use?)",
-			   (unsigned)cfg->port, cfg->bind && cfg->bind[0] ? cfg->bind : "127.0.0.1");
+			   (unsigned)cfg->port,
+			   cfg->bind && cfg->bind[0] ? cfg->bind : "127.0.0.1");
 		rc = EH_ERR_NET;
 		goto out;
 	}
@@ -569,8 +568,8 @@ eh_err eh_coap_open(struct eh_coap *c, const struct eh_coap_config *cfg, struct 
 	if (c->status == NULL)
 		goto out;
 	coap_resource_set_get_observable(c->status, 1); /* libcoap adds "obs" to the link */
-	if (add_resource(c->ctx, "in/events", COAP_REQUEST_POST, hnd_in_events,
-			 "edgehook.in") == NULL ||
+	if (add_resource(c->ctx, "in/events", COAP_REQUEST_POST, hnd_in_events, "edgehook.in") ==
+		NULL ||
 	    add_resource(c->ctx, "in/episodes", COAP_REQUEST_POST, hnd_in_episodes,
 			 "edgehook.in") == NULL ||
 	    add_resource(c->ctx, "in/counters", COAP_REQUEST_POST, hnd_in_counters,

@@ -19,10 +19,8 @@ eh_err eh_crypto_hmac_sha256(const uint8_t *key, size_t klen, const uint8_t *con
 
 /* Standard base64 with padding. *olen excludes the NUL that encode adds.
  * EH_ERR_NOSPC when cap is too small; decode: EH_ERR_INVAL on bad input. */
-eh_err eh_crypto_base64_encode(const uint8_t *in, size_t len, char *out, size_t cap,
-			       size_t *olen);
-eh_err eh_crypto_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap,
-			       size_t *olen);
+eh_err eh_crypto_base64_encode(const uint8_t *in, size_t len, char *out, size_t cap, size_t *olen);
+eh_err eh_crypto_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *olen);
 
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 void eh_crypto_hex(const uint8_t *in, size_t len, char *out);

@@ -85,7 +85,8 @@ eh_err eh_crypto_random(void *out, size_t len)
 	size_t done = 0;
 	while (done < len) {
 		/* Requests of up to 256 bytes are never interrupted (getrandom(2)). */
-		ssize_t r = getrandom((uint8_t *)out + done, len - done > 256 ? 256 : len - done, 0);
+		ssize_t r =
+		    getrandom((uint8_t *)out + done, len - done > 256 ? 256 : len - done, 0);
 		if (r < 0)
 			return EH_ERR_IO;
 		done += (size_t)r;

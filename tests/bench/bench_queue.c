@@ -41,7 +41,8 @@ static uint32_t unit = 512; /* prog unit of the file backend */
 static int qopen(uint64_t size, struct eh_flash *f, struct eh_flash_file *st,
 		 const struct eh_clock *clk)
 {
-	struct eh_queue_config c = {.full_policy = EH_QUEUE_DROP_OLDEST, .clock = clk, .uid = 0xbe4c};
+	struct eh_queue_config c = {
+	    .full_policy = EH_QUEUE_DROP_OLDEST, .clock = clk, .uid = 0xbe4c};
 	if (eh_flash_file_open(f, st, qpath, size, 0, unit, 0) != EH_OK)
 		return -1;
 	c.flash = f;

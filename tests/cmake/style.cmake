@@ -180,3 +180,10 @@ target_link_options(test_style_heap PRIVATE
 if(CMAKE_CROSSCOMPILING)
   set_tests_properties(test_style_heap PROPERTIES ENVIRONMENT EH_QEMU=1) # fewer rounds
 endif()
+
+# ==== Formatting =============================================================
+# The tree as clang-format writes it (.clang-format at the root); skipped
+# when clang-format is not installed.
+add_test(NAME format COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/style/check_format.sh
+  ${PROJECT_SOURCE_DIR})
+set_tests_properties(format PROPERTIES LABELS "unit;style" TIMEOUT 120 SKIP_RETURN_CODE 77)

@@ -117,24 +117,24 @@ struct fixture {
 };
 
 static const struct fixture fixtures[] = {
-	{"event.json", EH_TYPE_EVENTS},
-	{"episode_open.json", EH_TYPE_EPISODES},
-	{"episode_close.json", EH_TYPE_EPISODES},
-	{"counter_record.json", EH_TYPE_COUNTERS},
-	{"verbose/event.json", EH_TYPE_EVENTS},
-	{"verbose/episode_open.json", EH_TYPE_EPISODES},
-	{"verbose/episode_close.json", EH_TYPE_EPISODES},
-	{"verbose/counter_record.json", EH_TYPE_COUNTERS},
+    {"event.json", EH_TYPE_EVENTS},
+    {"episode_open.json", EH_TYPE_EPISODES},
+    {"episode_close.json", EH_TYPE_EPISODES},
+    {"counter_record.json", EH_TYPE_COUNTERS},
+    {"verbose/event.json", EH_TYPE_EVENTS},
+    {"verbose/episode_open.json", EH_TYPE_EPISODES},
+    {"verbose/episode_close.json", EH_TYPE_EPISODES},
+    {"verbose/counter_record.json", EH_TYPE_COUNTERS},
 };
 #define NFIX (sizeof(fixtures) / sizeof(fixtures[0]))
 
 static const char f_events[] =
-	"{\"events\":{\"camera_in\":[1,3],\"matched\":false,\"confidence_gte\":0.5}}";
+    "{\"events\":{\"camera_in\":[1,3],\"matched\":false,\"confidence_gte\":0.5}}";
 static const char f_episodes[] = "{\"episodes\":{\"allowed_types\":[\"episode_open\"],"
 				 "\"matched\":true,\"camera_in\":[1]},"
 				 "\"counters\":{\"faces_gte\":1,\"silhouettes_lte\":3}}";
 static const char f_lists[] =
-	"{\"events\":{\"matched_lists_in\":[1,2]},\"counters\":{\"counter_in\":[2]}}";
+    "{\"events\":{\"matched_lists_in\":[1,2]},\"counters\":{\"counter_in\":[2]}}";
 static const char *const filter_src[] = {"{}", f_events, f_episodes, f_lists};
 #define NFILT (sizeof(filter_src) / sizeof(filter_src[0]))
 
@@ -192,8 +192,8 @@ static size_t round_once(size_t *matched)
 			for (int v = 0; v < 2; v++) {
 				struct eh_render_opts o = {v == 1, v ? "http://x" : NULL, &cat};
 				size_t len = 0;
-				rc = eh_render_note(fixtures[i].type, notes[k].raw, notes[k].raw_len, &o,
-						    out, sizeof(out), &len);
+				rc = eh_render_note(fixtures[i].type, notes[k].raw,
+						    notes[k].raw_len, &o, out, sizeof(out), &len);
 				CHECK_EQ(rc, EH_OK);
 			}
 		}
@@ -238,8 +238,8 @@ EH_TEST(parse_match_render_steady_state_no_heap)
 	for (size_t f = 0; f < NFILT; f++) {
 		struct eh_errs errs;
 		eh_errs_init(&errs);
-		filters_ok[f] = eh_filter_compile(filter_src[f], strlen(filter_src[f]),
-						  &filters[f], &errs) == EH_OK;
+		filters_ok[f] = eh_filter_compile(filter_src[f], strlen(filter_src[f]), &filters[f],
+						  &errs) == EH_OK;
 		CHECK(filters_ok[f]);
 	}
 	heap_print("filter compile (init)");
@@ -274,9 +274,9 @@ static void queue_round(size_t *appended, size_t *delivered)
 		REQUIRE(eh_note_parse_message(msg[i], msg_len[i], fixtures[i].type, notes,
 					      sizeof(notes) / sizeof(notes[0]), &n, NULL) == EH_OK);
 		for (size_t k = 0; k < n; k++) {
-			CHECK_EQ(eh_queue_append(&queue, t, 1, notes[k].raw, notes[k].raw_len,
-						 NULL),
-				 EH_OK);
+			CHECK_EQ(
+			    eh_queue_append(&queue, t, 1, notes[k].raw, notes[k].raw_len, NULL),
+			    EH_OK);
 			(*appended)++;
 		}
 		CHECK_EQ(eh_queue_commit(&queue), EH_OK);

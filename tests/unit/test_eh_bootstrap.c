@@ -79,15 +79,15 @@ EH_TEST(max_packet_bytes_null_range_and_errors)
 EH_TEST(contract_example_parses)
 {
 	const char *j =
-		"{\"device_id\":\"gw-01\",\"topic_prefix\":\"edgehook/gw-01\","
-		"\"mqtt\":{\"uri\":\"tcp://127.0.0.1:1884\",\"client_id\":\"edgehookd-gw-01\","
-		"\"username\":null,\"password_file\":null,\"keepalive_s\":30},"
-		"\"inputs\":{\"events\":\"cams/+/events\",\"episodes\":\"edgehook/gw-01/in/episodes\","
-		"\"counters\":\"edgehook/gw-01/in/#\"},"
-		"\"queue\":{\"path\":\"/tmp/q.ring\",\"size_bytes\":1048576,\"full_policy\":\"block\"},"
-		"\"tls\":{\"ca_file\":\"/tmp/ca.pem\"},\"allow_plain_http\":true,"
-		"\"config_hmac_key_file\":null,\"coap\":{\"bind\":\"::1\",\"port\":0},"
-		"\"log_level\":\"debug\"}";
+	    "{\"device_id\":\"gw-01\",\"topic_prefix\":\"edgehook/gw-01\","
+	    "\"mqtt\":{\"uri\":\"tcp://127.0.0.1:1884\",\"client_id\":\"edgehookd-gw-01\","
+	    "\"username\":null,\"password_file\":null,\"keepalive_s\":30},"
+	    "\"inputs\":{\"events\":\"cams/+/events\",\"episodes\":\"edgehook/gw-01/in/episodes\","
+	    "\"counters\":\"edgehook/gw-01/in/#\"},"
+	    "\"queue\":{\"path\":\"/tmp/q.ring\",\"size_bytes\":1048576,\"full_policy\":\"block\"},"
+	    "\"tls\":{\"ca_file\":\"/tmp/ca.pem\"},\"allow_plain_http\":true,"
+	    "\"config_hmac_key_file\":null,\"coap\":{\"bind\":\"::1\",\"port\":0},"
+	    "\"log_level\":\"debug\"}";
 	REQUIRE(parse(j) == EH_OK);
 	CHECK_STR(b.mqtt.host, "127.0.0.1");
 	CHECK_EQ(b.mqtt.port, 1884);
@@ -446,7 +446,8 @@ EH_TEST(https_proxy_and_no_proxy)
 		     "https_proxy: expected null or \"http://host:port\"");
 	expect_error("{\"https_proxy\": \"http://proxy.site:0\"}",
 		     "https_proxy: expected null or \"http://host:port\"");
-	expect_error("{\"https_proxy\": 3128}", "https_proxy: expected null or \"http://host:port\"");
+	expect_error("{\"https_proxy\": 3128}",
+		     "https_proxy: expected null or \"http://host:port\"");
 	expect_error("{\"no_proxy\": \"localhost\"}",
 		     "no_proxy: expected an array of host names, suffixes or IPs");
 	expect_error("{\"no_proxy\": [\"ok\", 5]}", "no_proxy[1]: expected string");

@@ -25,11 +25,11 @@
 enum fake_answer { ANS_OK, ANS_BAD, ANS_FULL, ANS_TOOBIG, ANS_IO };
 
 struct fake {
-	unsigned figure;          /* appears in /status; bumped by the test or by ingest */
-	size_t status_pad;        /* extra bytes in /status to force Block2 */
-	bool status_unfit;        /* status_json answers 0: the figures did not fit */
-	enum fake_answer answer;  /* what ingest answers */
-	unsigned ingests;         /* ingest calls */
+	unsigned figure;	 /* appears in /status; bumped by the test or by ingest */
+	size_t status_pad;	 /* extra bytes in /status to force Block2 */
+	bool status_unfit;	 /* status_json answers 0: the figures did not fit */
+	enum fake_answer answer; /* what ingest answers */
+	unsigned ingests;	 /* ingest calls */
 	unsigned last_type;
 	size_t last_len;
 	uint8_t last[EH_COAP_BODY_CEILING];
@@ -113,10 +113,10 @@ struct msg {
 	uint16_t mid;
 	uint8_t token[8];
 	size_t tkl;
-	int observe;          /* -1: absent */
-	int content_format;   /* -1: absent */
-	long size1;           /* -1: absent */
-	long block1;          /* -1: absent */
+	int observe;	    /* -1: absent */
+	int content_format; /* -1: absent */
+	long size1;	    /* -1: absent */
+	long block1;	    /* -1: absent */
 	uint8_t payload[20000];
 	size_t plen;
 };
@@ -349,7 +349,10 @@ static void fix_close(void)
 	eh_loop_deinit(&fx.loop);
 }
 
-#define PATH(s) {11, s, sizeof(s) - 1}
+#define PATH(s)                                                                                    \
+	{                                                                                          \
+		11, s, sizeof(s) - 1                                                               \
+	}
 
 static struct msg m;
 
@@ -478,7 +481,7 @@ EH_TEST(webhook_state_by_id)
 EH_TEST(post_reaches_ingest_byte_for_byte)
 {
 	static const char body[] =
-		"{\"type\":\"event\",\"id\":\"e1\",\"bytes\":\"\\u00e9\xc3\xa9\"}";
+	    "{\"type\":\"event\",\"id\":\"e1\",\"bytes\":\"\\u00e9\xc3\xa9\"}";
 	struct opt ev[] = {PATH("in"), PATH("events")};
 	struct opt ep[] = {PATH("in"), PATH("episodes")};
 	uint8_t cf50 = 50;
@@ -561,14 +564,14 @@ static size_t block1(uint8_t out[3], unsigned num, unsigned more, unsigned szx)
 }
 
 /* POST one Block1 piece of body (64-byte blocks, szx 2) and return the answer's code. */
-static int post_block(struct client *cl, unsigned num, unsigned more, const char *body,
-		      size_t blen, long size1)
+static int post_block(struct client *cl, unsigned num, unsigned more, const char *body, size_t blen,
+		      long size1)
 {
 	uint8_t b1[3], s1[4] = {(uint8_t)(size1 >> 24), (uint8_t)(size1 >> 16),
 				(uint8_t)(size1 >> 8), (uint8_t)size1};
 	size_t off = (size_t)num * 64, n = more ? 64 : blen - off;
-	struct opt o[4] = {PATH("in"), PATH("events"), {27, b1, block1(b1, num, more, 2)},
-			   {60, s1, 4}};
+	struct opt o[4] = {
+	    PATH("in"), PATH("events"), {27, b1, block1(b1, num, more, 2)}, {60, s1, 4}};
 
 	client_send(cl, T_CON, CODE(0, 2), o, size1 >= 0 ? 4 : 3, body + off, n);
 	if (client_recv(cl, &fx.loop, &m, 20) != 0)
@@ -784,8 +787,8 @@ EH_TEST(many_gets_do_not_exhaust_slots)
 
 	REQUIRE(fix_open(0) == 0);
 	for (int i = 0; i < 4 * EH_COAP_RESP_SLOTS; i++) {
-		REQUIRE(roundtrip(&fx.cl, &fx.loop, CODE(0, 1), i % 2 ? o : w, i % 2 ? 1 : 2,
-				  NULL, 0, &m) == 0);
+		REQUIRE(roundtrip(&fx.cl, &fx.loop, CODE(0, 1), i % 2 ? o : w, i % 2 ? 1 : 2, NULL,
+				  0, &m) == 0);
 		CHECK_EQ(m.code, CODE(2, 5));
 	}
 	fix_close();

@@ -20,9 +20,9 @@ struct serve {
 	struct eh_loop loop;
 	struct eh_coap coap;
 	const char *dir;
-	unsigned figure;   /* accepted notifications so far */
-	unsigned calls;    /* ingest calls */
-	size_t pad;        /* extra /status bytes, to force Block2 */
+	unsigned figure; /* accepted notifications so far */
+	unsigned calls;	 /* ingest calls */
+	size_t pad;	 /* extra /status bytes, to force Block2 */
 };
 
 static struct serve sv;
@@ -111,8 +111,7 @@ int main(int argc, char **argv)
 	       "wakeups=%llu\n",
 	       (unsigned long long)st->requests, (unsigned long long)st->ingested,
 	       (unsigned long long)st->rejected, (unsigned long long)st->notifies,
-	       (unsigned long long)st->blocks,
-	       (unsigned long long)st->wakeups);
+	       (unsigned long long)st->blocks, (unsigned long long)st->wakeups);
 	fflush(stdout);
 	eh_coap_close(&sv.coap);
 	eh_loop_deinit(&sv.loop);

@@ -6,7 +6,8 @@
 
 EH_TEST(hmac_sha256_rfc4231_case2_in_parts)
 {
-	const uint8_t *parts[2] = {(const uint8_t *)"what do ya want ", (const uint8_t *)"for nothing?"};
+	const uint8_t *parts[2] = {(const uint8_t *)"what do ya want ",
+				   (const uint8_t *)"for nothing?"};
 	size_t lens[2] = {16, 12};
 	uint8_t mac[32];
 	char hex[65];

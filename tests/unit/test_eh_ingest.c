@@ -21,13 +21,13 @@ static struct {
 	unsigned type[MAXREC];
 	uint64_t mask[MAXREC];
 	size_t n;
-	size_t room;     /* appends allowed before EH_ERR_NOSPC */
-	eh_err fail;     /* another error to return, EH_OK = none */
-	uint64_t want;   /* mask match() returns */
+	size_t room;   /* appends allowed before EH_ERR_NOSPC */
+	eh_err fail;   /* another error to return, EH_OK = none */
+	uint64_t want; /* mask match() returns */
 	unsigned kicks;
 	void *taken[MAXREC];
 	size_t ntaken;
-	int paused;      /* pause(true) - pause(false) */
+	int paused; /* pause(true) - pause(false) */
 	unsigned pauses;
 } F;
 
@@ -146,11 +146,11 @@ EH_TEST(refusals_stage_nothing)
 EH_TEST(by_webhook_type_stages_each_element_as_its_type)
 {
 	static const char mixed[] =
-		"[{\"id\":\"e\",\"event_type\":\"event_created\",\"webhook_type\":\"events\"},"
-		"{\"id\":\"c\",\"event_type\":\"counter_record\",\"webhook_type\":\"counters\"}]";
+	    "[{\"id\":\"e\",\"event_type\":\"event_created\",\"webhook_type\":\"events\"},"
+	    "{\"id\":\"c\",\"event_type\":\"counter_record\",\"webhook_type\":\"counters\"}]";
 	static const char untyped[] =
-		"[{\"id\":\"e\",\"event_type\":\"event_created\",\"webhook_type\":\"events\"}," EV(
-			"x") "]";
+	    "[{\"id\":\"e\",\"event_type\":\"event_created\",\"webhook_type\":\"events\"}," EV(
+		"x") "]";
 	char diag[EH_ERRS_LEN];
 	size_t from = 0;
 
@@ -183,10 +183,10 @@ EH_TEST(redelivery_is_not_staged_twice)
 	CHECK_EQ(ingest(EV("q"), &from), EH_OK);
 	CHECK_EQ(F.n, 1);
 	/* Same bytes, another type: another notification. */
-	CHECK_EQ(eh_ingest_message(&G, EH_TYPE_COUNTERS,
-				   (const uint8_t *)"{\"id\":\"a\",\"event_type\":\"counter_record\"}",
-				   strlen("{\"id\":\"a\",\"event_type\":\"counter_record\"}"), NULL, 0,
-				   &from),
+	CHECK_EQ(eh_ingest_message(
+		     &G, EH_TYPE_COUNTERS,
+		     (const uint8_t *)"{\"id\":\"a\",\"event_type\":\"counter_record\"}",
+		     strlen("{\"id\":\"a\",\"event_type\":\"counter_record\"}"), NULL, 0, &from),
 		 EH_OK);
 	CHECK_EQ(F.n, 2);
 }
@@ -279,7 +279,8 @@ EH_TEST(the_filter_keeps_every_hash_of_a_full_seen_file)
 		 * cannot be built, so look the table up as ingest does. */
 		bool found = false;
 		for (unsigned k = 0; k < 2; k++) {
-			unsigned set = (unsigned)((k ? h[i] >> 40 : h[i]) & (EH_INGEST_DEDUPE_SETS - 1));
+			unsigned set =
+			    (unsigned)((k ? h[i] >> 40 : h[i]) & (EH_INGEST_DEDUPE_SETS - 1));
 			for (unsigned w = 0; w < EH_INGEST_DEDUPE_WAYS; w++)
 				found |= G.dedupe[set][w] == h[i];
 		}

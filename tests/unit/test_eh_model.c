@@ -343,10 +343,10 @@ EH_TEST(message_errors_name_the_path)
 EH_TEST(typed_message_splits_by_webhook_type)
 {
 	static char buf[1 << 16];
-	static const char *const files[] = {"event.json", "episode_open.json",
-					    "episode_close.json", "counter_record.json"};
-	static const enum eh_note_type want[] = {EH_TYPE_EVENTS, EH_TYPE_EPISODES,
-						 EH_TYPE_EPISODES, EH_TYPE_COUNTERS};
+	static const char *const files[] = {"event.json", "episode_open.json", "episode_close.json",
+					    "counter_record.json"};
+	static const enum eh_note_type want[] = {EH_TYPE_EVENTS, EH_TYPE_EPISODES, EH_TYPE_EPISODES,
+						 EH_TYPE_COUNTERS};
 	struct eh_errs errs;
 	size_t n, len = 0, one;
 
@@ -370,7 +370,8 @@ EH_TEST(typed_message_splits_by_webhook_type)
 	for (unsigned i = 0; i < 4; i++)
 		CHECK_EQ(notes[i].type, want[i]);
 	/* One object alone works too. */
-	const char *o = "{\"id\":7,\"event_type\":\"counter_record\",\"webhook_type\":\"counters\"}";
+	const char *o =
+	    "{\"id\":7,\"event_type\":\"counter_record\",\"webhook_type\":\"counters\"}";
 	eh_errs_init(&errs);
 	REQUIRE(eh_note_parse_typed(o, strlen(o), notes, EH_MAX_ARRAY_NOTES, &n, &errs) == EH_OK);
 	CHECK_EQ(n, 1);

@@ -44,8 +44,9 @@ EH_TEST(webhook_state_escapes_and_nulls)
 	w.id = 2;
 	w.queue[0] = 3;
 	REQUIRE(eh_status_render_webhook(&w, buf, sizeof(buf)) > 0);
-	CHECK(strstr(buf, "\"last_success\":null,\"last_error\":null,\"last_error_at\":null,"
-			  "\"attempt\":0,\"next_attempt_at\":null,\"oldest_undelivered_at\":null") !=
+	CHECK(strstr(buf,
+		     "\"last_success\":null,\"last_error\":null,\"last_error_at\":null,"
+		     "\"attempt\":0,\"next_attempt_at\":null,\"oldest_undelivered_at\":null") !=
 	      NULL);
 	snprintf(w.last_error, sizeof(w.last_error), "405, message='Not \"Allowed\"\n'");
 	w.last_error_ms = 1796558400123ull; /* 2026-12-06T12:00:00.123Z */
@@ -54,7 +55,8 @@ EH_TEST(webhook_state_escapes_and_nulls)
 	REQUIRE(eh_status_render_webhook(&w, buf, sizeof(buf)) > 0);
 	cJSON *j = cJSON_Parse(buf);
 	REQUIRE(j != NULL);
-	CHECK_STR(cJSON_GetObjectItem(j, "last_error")->valuestring, "405, message='Not \"Allowed\"\n'");
+	CHECK_STR(cJSON_GetObjectItem(j, "last_error")->valuestring,
+		  "405, message='Not \"Allowed\"\n'");
 	CHECK_STR(cJSON_GetObjectItem(j, "last_error_at")->valuestring, "2026-12-06T12:00:00Z");
 	CHECK_STR(cJSON_GetObjectItem(j, "next_attempt_at")->valuestring, "2026-12-06T12:00:02Z");
 	CHECK_EQ(cJSON_GetObjectItem(j, "attempt")->valuedouble, 3);
