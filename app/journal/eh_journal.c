@@ -10,6 +10,7 @@
 #include "eh_file.h"
 #include "eh_hash.h"
 #include "eh_log.h"
+#include "eh_le.h"
 
 #define F_MAGIC 0x4c4a4845u /* "EHJL" */
 #define F_VERSION 2u
@@ -20,39 +21,6 @@
 #define EHDR EH_JOURNAL_ENTRY_HDR
 #define MARK_OFF 16 /* the commit mark in the file header: one aligned 8-byte store */
 #define SPILL 2
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 static size_t align8(size_t n)
 {
@@ -87,11 +55,11 @@ static bool entry_at_in(const uint8_t *b, size_t pos, size_t stop, struct ent *e
 	const uint8_t *p = b + pos;
 
 	e->checked = 0;
-	if (stop - pos < EHDR || get32(p) != E_MAGIC || p[23] != 0)
+	if (stop - pos < EHDR || eh_le_get32(p) != E_MAGIC || p[23] != 0)
 		return false;
-	e->seq = get64(p + 8);
-	e->pl = get32(p + 16);
-	e->tl = get16(p + 20);
+	e->seq = eh_le_get64(p + 8);
+	e->pl = eh_le_get32(p + 16);
+	e->tl = eh_le_get16(p + 20);
 	e->hl = p[22];
 	if (e->seq == 0 || e->seq > EH_JOURNAL_SEQ_MAX || e->tl == 0 || e->tl > EH_MQTT_TOPIC_MAX ||
 	    e->hl > EH_JOURNAL_HMAC_MAX || e->pl > EH_MAX_MSG_BYTES)
@@ -100,7 +68,7 @@ static bool entry_at_in(const uint8_t *b, size_t pos, size_t stop, struct ent *e
 	if (e->size > stop - pos || e->seq < lo || e->seq > hi)
 		return false;
 	e->checked = EHDR - 8 + e->tl + e->hl + e->pl;
-	if (eh_crc32c(0, p + 8, e->checked) != get32(p + 4))
+	if (eh_crc32c(0, p + 8, e->checked) != eh_le_get32(p + 4))
 		return false;
 	e->data = p + EHDR;
 	return true;
@@ -297,19 +265,19 @@ eh_err eh_journal_replay_buf(const uint8_t *buf, size_t len, uint64_t from, uint
 	r->end = 1;
 	if (len == 0)
 		return EH_OK;
-	if (len >= 4 && get32(buf) == V1_MAGIC) {
+	if (len >= 4 && eh_le_get32(buf) == V1_MAGIC) {
 		w.fn = fn;
 		replay_v1(buf, len, &w);
 		return EH_OK;
 	}
 	r->version = F_VERSION;
-	if (len < HDR || get32(buf) != F_MAGIC || get16(buf + 4) != F_VERSION ||
-	    get16(buf + 6) != HDR || eh_crc32c(0, buf, 12) != get32(buf + 12))
+	if (len < HDR || eh_le_get32(buf) != F_MAGIC || eh_le_get16(buf + 4) != F_VERSION ||
+	    eh_le_get16(buf + 6) != HDR || eh_crc32c(0, buf, 12) != eh_le_get32(buf + 12))
 		return EH_ERR_CORRUPT;
-	area = get32(buf + 8);
+	area = eh_le_get32(buf + 8);
 	if (area == 0 || area % 16 != 0 || area > len - HDR)
 		return EH_ERR_CORRUPT;
-	w.low = get64(buf + MARK_OFF);
+	w.low = eh_le_get64(buf + MARK_OFF);
 	walk_bound(&w, w.low, len);
 	memset(runs, 0, sizeof(runs));
 	runs[0].start = HDR;
@@ -378,7 +346,7 @@ eh_err eh_journal_replay_file(const char *path, uint64_t from, uint64_t to, eh_j
 static void store_mark(struct eh_journal *j, uint64_t v)
 {
 	uint64_t le = 0;
-	put64((uint8_t *)&le, v);
+	eh_le_put64((uint8_t *)&le, v);
 	/* One aligned store: a kill never leaves half a mark. */
 	__atomic_store_n((uint64_t *)(void *)(j->map + MARK_OFF), le, __ATOMIC_RELEASE);
 }
@@ -391,20 +359,20 @@ static uint64_t reclaim_below(const struct eh_journal *j)
 static void header_of(uint8_t *h, uint32_t area, uint64_t mark)
 {
 	memset(h, 0, HDR);
-	put32(h, F_MAGIC);
-	put16(h + 4, F_VERSION);
-	put16(h + 6, HDR);
-	put32(h + 8, area);
-	put32(h + 12, eh_crc32c(0, h, 12));
-	put64(h + MARK_OFF, mark);
+	eh_le_put32(h, F_MAGIC);
+	eh_le_put16(h + 4, F_VERSION);
+	eh_le_put16(h + 6, HDR);
+	eh_le_put32(h + 8, area);
+	eh_le_put32(h + 12, eh_crc32c(0, h, 12));
+	eh_le_put64(h + MARK_OFF, mark);
 }
 
 static void fill_hdr(uint8_t *p, uint64_t seq, size_t tl, size_t hl, size_t pl)
 {
-	put32(p, E_MAGIC);
-	put64(p + 8, seq);
-	put32(p + 16, (uint32_t)pl);
-	put16(p + 20, (uint16_t)tl);
+	eh_le_put32(p, E_MAGIC);
+	eh_le_put64(p + 8, seq);
+	eh_le_put32(p + 16, (uint32_t)pl);
+	eh_le_put16(p + 20, (uint16_t)tl);
 	p[22] = (uint8_t)hl;
 	p[23] = 0;
 }
@@ -422,7 +390,7 @@ static void put_mapped(struct eh_journal *j, unsigned h, const char *topic, size
 		memcpy(p + EHDR + tl + hl, payload, pl);
 	memset(p + EHDR + tl + hl + pl, 0, size - (EHDR + tl + hl + pl));
 	fill_hdr(p, j->seq, tl, hl, pl);
-	put32(p + 4, eh_crc32c(0, p + 8, EHDR - 8 + tl + hl + pl));
+	eh_le_put32(p + 4, eh_crc32c(0, p + 8, EHDR - 8 + tl + hl + pl));
 	j->end[h] += (uint32_t)size;
 	j->last[h] = j->seq;
 }
@@ -439,7 +407,7 @@ static eh_err put_spill(struct eh_journal *j, const char *topic, size_t tl, cons
 	crc = eh_crc32c(crc, topic, tl);
 	crc = eh_crc32c(crc, hmac ? hmac : "", hl);
 	crc = eh_crc32c(crc, payload, pl);
-	put32(h + 4, crc);
+	eh_le_put32(h + 4, crc);
 	struct eh_file_iov v[5] = {{h, EHDR},
 				   {topic, tl},
 				   {hmac ? hmac : "", hl},
@@ -704,14 +672,14 @@ static eh_err resume(struct eh_journal *j, uint64_t size, uint64_t keep_from)
 	w.r = &r;
 	w.low = keep_from ? keep_from : 1;
 	w.to = UINT64_MAX;
-	walk_bound(&w, get64((const uint8_t *)p + MARK_OFF), (size_t)size);
+	walk_bound(&w, eh_le_get64((const uint8_t *)p + MARK_OFF), (size_t)size);
 	runs[0].start = HDR;
 	runs[0].stop = runs[1].start = HDR + j->half;
 	runs[1].stop = runs[2].start = j->map_len;
 	runs[2].stop = (size_t)size;
 	for (unsigned i = 0; i < 3; i++)
 		walk_region(&w, &runs[i]);
-	uint64_t mark = get64((const uint8_t *)p + MARK_OFF), top = mark;
+	uint64_t mark = eh_le_get64((const uint8_t *)p + MARK_OFF), top = mark;
 	for (unsigned i = 0; i < 3; i++)
 		if (runs[i].last + 1 > top)
 			top = runs[i].last + 1;
@@ -774,8 +742,9 @@ eh_err eh_journal_open(struct eh_journal *j, const struct eh_journal_config *cfg
 	memset(h, 0, sizeof(h));
 	if (size >= HDR && (rc = eh_file_pread(j->fd, h, HDR, 0, NULL)) != EH_OK)
 		goto fail;
-	if (size >= j->map_len && get32(h) == F_MAGIC && get16(h + 4) == F_VERSION &&
-	    get16(h + 6) == HDR && get32(h + 8) == area && eh_crc32c(0, h, 12) == get32(h + 12)) {
+	if (size >= j->map_len && eh_le_get32(h) == F_MAGIC && eh_le_get16(h + 4) == F_VERSION &&
+	    eh_le_get16(h + 6) == HDR && eh_le_get32(h + 8) == area &&
+	    eh_crc32c(0, h, 12) == eh_le_get32(h + 12)) {
 		if ((rc = resume(j, size, keep_from)) != EH_OK)
 			goto fail;
 		return EH_OK;

@@ -9,6 +9,7 @@
 #include "eh_hash.h"
 #include "eh_log.h"
 #include "eh_queue.h"
+#include "eh_le.h"
 
 /* ==== Format constants (docs/QUEUE.md) ==== */
 
@@ -48,40 +49,6 @@ struct it {
 
 /* ==== Little helpers ==== */
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	       ((uint32_t)p[3] << 24);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | ((uint64_t)get32(p + 4) << 32);
-}
-
 static uint32_t align_up(uint32_t v, uint32_t a)
 {
 	return (v + a - 1) / a * a;
@@ -98,7 +65,7 @@ static uint64_t rec_size(uint64_t len)
 static uint32_t uid_salt(uint64_t uid)
 {
 	uint8_t b[8];
-	put64(b, uid);
+	eh_le_put64(b, uid);
 	return eh_crc32c(0, b, sizeof(b)) | 1u;
 }
 
@@ -333,15 +300,15 @@ static uint32_t seg_limit(const struct eh_queue *q, uint32_t seg)
 
 static void rec_encode(const struct eh_queue *q, uint8_t *b, const struct rhdr *h)
 {
-	put16(b, REC_MAGIC);
+	eh_le_put16(b, REC_MAGIC);
 	b[2] = (uint8_t)h->kind;
 	b[3] = (uint8_t)h->type;
-	put32(b + 4, h->len);
-	put64(b + 8, h->seq);
-	put64(b + 16, h->mask);
-	put64(b + 24, h->seg_seq);
-	put32(b + 32, h->pcrc);
-	put32(b + 36, eh_crc32c(q->salt, b, 36));
+	eh_le_put32(b + 4, h->len);
+	eh_le_put64(b + 8, h->seq);
+	eh_le_put64(b + 16, h->mask);
+	eh_le_put64(b + 24, h->seg_seq);
+	eh_le_put32(b + 32, h->pcrc);
+	eh_le_put32(b + 36, eh_crc32c(q->salt, b, 36));
 }
 
 /* Check order: magic, header CRC (seeded with the queue's salt, so bytes of
@@ -351,15 +318,15 @@ static void rec_encode(const struct eh_queue *q, uint8_t *b, const struct rhdr *
  * 1: a record; 0: not a header; -1: a header with impossible fields. */
 static int rec_decode(const struct eh_queue *q, const uint8_t *b, struct rhdr *h)
 {
-	if (get16(b) != REC_MAGIC || get32(b + 36) != eh_crc32c(q->salt, b, 36))
+	if (eh_le_get16(b) != REC_MAGIC || eh_le_get32(b + 36) != eh_crc32c(q->salt, b, 36))
 		return 0;
 	h->kind = b[2];
 	h->type = b[3];
-	h->len = get32(b + 4);
-	h->seq = get64(b + 8);
-	h->mask = get64(b + 16);
-	h->seg_seq = get64(b + 24);
-	h->pcrc = get32(b + 32);
+	h->len = eh_le_get32(b + 4);
+	h->seq = eh_le_get64(b + 8);
+	h->mask = eh_le_get64(b + 16);
+	h->seg_seq = eh_le_get64(b + 24);
+	h->pcrc = eh_le_get32(b + 32);
 	if (h->seq > SEQ_MAX || h->seg_seq > SEQ_MAX)
 		return -1;
 	if (h->kind == KIND_DATA)
@@ -489,13 +456,13 @@ static uint32_t cursor_encode(struct eh_queue *q, uint8_t *b, uint32_t seg, uint
 		present |= (uint64_t)1 << s;
 		count++;
 		for (unsigned t = 0; t < EH_QUEUE_TYPES; t++, p += 8)
-			put64(p, q->cur[s][t]);
-		put64(p, q->drops[s]);
+			eh_le_put64(p, q->cur[s][t]);
+		eh_le_put64(p, q->drops[s]);
 		p += 8;
 	}
-	put32(b + EH_QUEUE_REC_HDR, flags);
-	put32(b + EH_QUEUE_REC_HDR + 4, count);
-	put64(b + EH_QUEUE_REC_HDR + 8, present);
+	eh_le_put32(b + EH_QUEUE_REC_HDR, flags);
+	eh_le_put32(b + EH_QUEUE_REC_HDR + 4, count);
+	eh_le_put64(b + EH_QUEUE_REC_HDR + 8, present);
 	h.kind = KIND_CURSOR;
 	h.len = CUR_FIXED + count * CUR_SLOT_BYTES;
 	h.seq = (flags & CUR_FLAG_FULL) ? q->segs[seg].first_seq : q->next_seq;
@@ -507,21 +474,21 @@ static uint32_t cursor_encode(struct eh_queue *q, uint8_t *b, uint32_t seg, uint
 
 static bool cursor_decode(struct eh_queue *q, const uint8_t *p, uint32_t len, uint32_t *flags)
 {
-	uint32_t count = get32(p + 4);
-	uint64_t present = get64(p + 8);
+	uint32_t count = eh_le_get32(p + 4);
+	uint64_t present = eh_le_get64(p + 8);
 	const uint8_t *e = p + CUR_FIXED;
 	if ((uint32_t)__builtin_popcountll(present) != count ||
 	    len != CUR_FIXED + count * CUR_SLOT_BYTES)
 		return false;
-	*flags = get32(p);
+	*flags = eh_le_get32(p);
 	memset(q->cur, 0, sizeof(q->cur));
 	memset(q->drops, 0, sizeof(q->drops));
 	for (unsigned s = 0; s < EH_QUEUE_SLOTS; s++) {
 		if (!(present & ((uint64_t)1 << s)))
 			continue;
 		for (unsigned t = 0; t < EH_QUEUE_TYPES; t++, e += 8)
-			q->cur[s][t] = get64(e);
-		q->drops[s] = get64(e);
+			q->cur[s][t] = eh_le_get64(e);
+		q->drops[s] = eh_le_get64(e);
 		e += 8;
 	}
 	return true;
@@ -532,45 +499,45 @@ static bool cursor_decode(struct eh_queue *q, const uint8_t *p, uint32_t len, ui
 static void sb_encode(const struct eh_queue *q, uint8_t *b, uint32_t copy)
 {
 	memset(b, 0, q->unit);
-	put32(b, SB_MAGIC);
-	put16(b + 4, FMT_VERSION);
-	put32(b + 8, q->unit);
-	put32(b + 12, q->seg_bytes);
-	put32(b + 16, q->flash->block_count);
-	put32(b + 20, copy);
-	put64(b + 24, q->uid);
-	put32(b + 60, eh_crc32c(0, b, 60));
+	eh_le_put32(b, SB_MAGIC);
+	eh_le_put16(b + 4, FMT_VERSION);
+	eh_le_put32(b + 8, q->unit);
+	eh_le_put32(b + 12, q->seg_bytes);
+	eh_le_put32(b + 16, q->flash->block_count);
+	eh_le_put32(b + 20, copy);
+	eh_le_put64(b + 24, q->uid);
+	eh_le_put32(b + 60, eh_crc32c(0, b, 60));
 }
 
 static bool sb_valid(const uint8_t *b)
 {
-	return get32(b) == SB_MAGIC && get16(b + 4) == FMT_VERSION &&
-	       get32(b + 60) == eh_crc32c(0, b, 60);
+	return eh_le_get32(b) == SB_MAGIC && eh_le_get16(b + 4) == FMT_VERSION &&
+	       eh_le_get32(b + 60) == eh_crc32c(0, b, 60);
 }
 
 static void seg_encode(const struct eh_queue *q, uint8_t *b, uint32_t seg)
 {
 	memset(b, 0, q->unit);
-	put32(b, SEG_MAGIC);
-	put16(b + 4, FMT_VERSION);
-	put16(b + 6, (uint16_t)seg);
-	put64(b + 8, q->segs[seg].seg_seq);
-	put64(b + 16, q->segs[seg].first_seq);
-	put64(b + 24, q->segs[seg].prev_last);
-	put64(b + 32, q->uid);
-	put32(b + 44, eh_crc32c(0, b, 44));
+	eh_le_put32(b, SEG_MAGIC);
+	eh_le_put16(b + 4, FMT_VERSION);
+	eh_le_put16(b + 6, (uint16_t)seg);
+	eh_le_put64(b + 8, q->segs[seg].seg_seq);
+	eh_le_put64(b + 16, q->segs[seg].first_seq);
+	eh_le_put64(b + 24, q->segs[seg].prev_last);
+	eh_le_put64(b + 32, q->uid);
+	eh_le_put32(b + 44, eh_crc32c(0, b, 44));
 }
 
 static bool seg_decode(const struct eh_queue *q, const uint8_t *b, uint32_t seg,
 		       struct eh_queue_seg *s)
 {
-	if (get32(b) != SEG_MAGIC || get16(b + 4) != FMT_VERSION ||
-	    get16(b + 6) != (seg & 0xffff) || get32(b + 44) != eh_crc32c(0, b, 44) ||
-	    get64(b + 32) != q->uid)
+	if (eh_le_get32(b) != SEG_MAGIC || eh_le_get16(b + 4) != FMT_VERSION ||
+	    eh_le_get16(b + 6) != (seg & 0xffff) || eh_le_get32(b + 44) != eh_crc32c(0, b, 44) ||
+	    eh_le_get64(b + 32) != q->uid)
 		return false;
-	s->seg_seq = get64(b + 8);
-	s->first_seq = get64(b + 16);
-	s->prev_last = get64(b + 24);
+	s->seg_seq = eh_le_get64(b + 8);
+	s->first_seq = eh_le_get64(b + 16);
+	s->prev_last = eh_le_get64(b + 24);
 	/* prev_last is the seq assigned just before first_seq */
 	return s->seg_seq != 0 && s->seg_seq <= SEQ_MAX && s->first_seq != 0 &&
 	       s->first_seq <= SEQ_MAX && s->prev_last < s->first_seq;
@@ -786,7 +753,8 @@ eh_err eh_queue_open(struct eh_queue *q, const struct eh_queue_config *cfg)
 		q->next_seq = 1;
 	} else {
 		const uint8_t *s = va ? a : b;
-		uint32_t su = get32(s + 8), sb = get32(s + 12), sc = get32(s + 16);
+		uint32_t su = eh_le_get32(s + 8), sb = eh_le_get32(s + 12),
+			 sc = eh_le_get32(s + 16);
 		if (f->geometry_view && sc >= 4 && (uint64_t)sb * sc == eh_flash_size(f)) {
 			/* a file: take the geometry it was formatted with */
 			q->unit = su;
@@ -795,14 +763,14 @@ eh_err eh_queue_open(struct eh_queue *q, const struct eh_queue_config *cfg)
 			if (!geometry_ok(q) || eh_flash_resplit(f, sb, sc, su) != EH_OK)
 				return EH_ERR_CORRUPT;
 		}
-		if (get32(s + 8) != q->unit || get32(s + 12) != q->seg_bytes ||
-		    get32(s + 16) != f->block_count) {
+		if (eh_le_get32(s + 8) != q->unit || eh_le_get32(s + 12) != q->seg_bytes ||
+		    eh_le_get32(s + 16) != f->block_count) {
 			EH_LOG_ERR("queue",
 				   "superblock: geometry %u/%u/%u does not match the device",
-				   get32(s + 8), get32(s + 12), get32(s + 16));
+				   eh_le_get32(s + 8), eh_le_get32(s + 12), eh_le_get32(s + 16));
 			return EH_ERR_CORRUPT;
 		}
-		q->uid = get64(s + 24);
+		q->uid = eh_le_get64(s + 24);
 		q->salt = uid_salt(q->uid);
 		if ((rc = recover(q)) != EH_OK)
 			return rc;

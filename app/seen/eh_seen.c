@@ -9,23 +9,10 @@
 #include "eh_assert.h"
 #include "eh_file.h"
 #include "eh_log.h"
+#include "eh_le.h"
 
 #define ENTRY 16u
 #define CHUNK 1024u /* entries read at once at open */
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (unsigned i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 /* Entries [lo, hi) of the file: find the newest (hand == NULL) or hand
  * each hash to fn. */
@@ -40,7 +27,8 @@ static void scan(struct eh_seen *s, uint64_t lo, uint64_t hi, uint64_t *best, ui
 		if (rc != EH_OK && rc != EH_ERR_NOENT) /* NOENT: the end of a short file */
 			return;
 		for (size_t k = 0; k < got / ENTRY; k++) {
-			uint64_t seq = get64(buf + k * ENTRY), h = get64(buf + k * ENTRY + 8);
+			uint64_t seq = eh_le_get64(buf + k * ENTRY),
+				 h = eh_le_get64(buf + k * ENTRY + 8);
 			if (seq == 0 || h == 0)
 				continue;
 			if (fn == NULL) {
@@ -100,8 +88,8 @@ void eh_seen_add(struct eh_seen *s, uint64_t seq, uint64_t hash)
 	}
 	if (seq > s->newest)
 		s->newest = seq;
-	put64(s->pend[s->npend], seq);
-	put64(s->pend[s->npend] + 8, hash);
+	eh_le_put64(s->pend[s->npend], seq);
+	eh_le_put64(s->pend[s->npend] + 8, hash);
 	s->npend++;
 }
 
