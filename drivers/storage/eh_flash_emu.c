@@ -191,3 +191,19 @@ const char *eh_flash_emu_mode_name(enum eh_flash_emu_mode mode)
 		return "?";
 	}
 }
+
+void eh_flash_emu_attach(struct eh_flash *f, struct eh_flash_emu *e,
+			 const struct eh_flash_emu_mem *m, int blank)
+{
+	memset(e, 0, sizeof(*e));
+	if (blank)
+		memset(m->durable, 0, m->size);
+	e->durable = m->durable;
+	e->current = m->current;
+	e->size = m->size;
+	e->log = m->log;
+	e->log_cap = m->log_cap;
+	e->ops = m->ops;
+	e->ops_cap = m->ops_cap;
+	eh_flash_emu_init(f, e, m->block_size, m->block_count, m->prog_unit);
+}

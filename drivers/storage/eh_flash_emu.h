@@ -45,6 +45,28 @@ struct eh_flash_emu {
 	struct eh_flash_emu_op torn;
 };
 
+/* The caller's buffers for one emulated device, and its geometry. */
+struct eh_flash_emu_mem {
+	uint8_t *durable, *current; /* size bytes each */
+	size_t size;
+	uint8_t *log; /* log_cap bytes */
+	size_t log_cap;
+	struct eh_flash_emu_op *ops; /* ops_cap entries */
+	size_t ops_cap;
+	uint32_t block_size, block_count, prog_unit;
+};
+/* A static eh_flash_emu_mem over arrays (their sizes from sizeof). */
+#define EH_FLASH_EMU_MEM(dur, cur, log, ops, bs, bc, unit)                                         \
+	{                                                                                          \
+		(dur), (cur), sizeof(dur), (log), sizeof(log), (ops),                              \
+		    sizeof(ops) / sizeof((ops)[0]), (bs), (bc), (unit)                             \
+	}
+
+/* e over m's buffers and f as its device: over the durable image as it is
+ * (a restart after a power cut), or zeroed first when blank. */
+void eh_flash_emu_attach(struct eh_flash *f, struct eh_flash_emu *e,
+			 const struct eh_flash_emu_mem *m, int blank);
+
 /* Fill f as a device of block_count blocks of block_size bytes. */
 void eh_flash_emu_init(struct eh_flash *f, struct eh_flash_emu *e, uint32_t block_size,
 		       uint32_t block_count, uint32_t prog_unit);

@@ -33,17 +33,11 @@ static void quiet(int level, const char *line, void *arg)
 	(void)arg;
 }
 
+static const struct eh_flash_emu_mem emu_mem = EH_FLASH_EMU_MEM(dur, cur, logbuf, ops, BS, BC, 512);
+
 static void dev(void)
 {
-	memset(&emu, 0, sizeof(emu));
-	emu.durable = dur;
-	emu.current = cur;
-	emu.size = SZ;
-	emu.log = logbuf;
-	emu.log_cap = sizeof(logbuf);
-	emu.ops = ops;
-	emu.ops_cap = 1024;
-	eh_flash_emu_init(&fl, &emu, BS, BC, 512);
+	eh_flash_emu_attach(&fl, &emu, &emu_mem, 0);
 }
 
 /* A used image: two laps, three slots, drops, a clean close. */

@@ -229,17 +229,12 @@ static void record(struct in *in, struct seg_w *sw, uint64_t *last, int cursor)
 		s->pos = (s->pos + UNIT - 1) / UNIT * UNIT;
 }
 
+static const struct eh_flash_emu_mem emu_mem =
+    EH_FLASH_EMU_MEM(dur, cur, logbuf, ops, BS, BC, UNIT);
+
 static void dev(void)
 {
-	memset(&emu, 0, sizeof(emu));
-	emu.durable = dur;
-	emu.current = cur;
-	emu.size = SZ;
-	emu.log = logbuf;
-	emu.log_cap = sizeof(logbuf);
-	emu.ops = ops;
-	emu.ops_cap = 1024;
-	eh_flash_emu_init(&fl, &emu, BS, BC, UNIT);
+	eh_flash_emu_attach(&fl, &emu, &emu_mem, 0);
 }
 
 struct seen {

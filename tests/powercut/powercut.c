@@ -106,18 +106,12 @@ static void fail(struct figures *f, const char *id, const char *what)
 
 /* ==== Device ==== */
 
+static const struct eh_flash_emu_mem emu_mem =
+    EH_FLASH_EMU_MEM(dur, cur, logbuf, ops, BS, BC, UNIT);
+
 static void dev_blank(void)
 {
-	memset(&emu, 0, sizeof(emu));
-	memset(dur, 0, sizeof(dur));
-	emu.durable = dur;
-	emu.current = cur;
-	emu.size = SZ;
-	emu.log = logbuf;
-	emu.log_cap = sizeof(logbuf);
-	emu.ops = ops;
-	emu.ops_cap = sizeof(ops) / sizeof(ops[0]);
-	eh_flash_emu_init(&fl, &emu, BS, BC, UNIT);
+	eh_flash_emu_attach(&fl, &emu, &emu_mem, 1);
 }
 
 static eh_err qopen(int policy, bool ro)

@@ -40,21 +40,14 @@ static void on_failed(void *ctx, eh_err rc)
 	last_failure = rc;
 }
 
+static const struct eh_flash_emu_mem emu_mem = EH_FLASH_EMU_MEM(dur, cur, logbuf, ops, BS, BC, 512);
+
 static void rig(void)
 {
 	struct eh_queue_config qc;
 	struct eh_commit_config cc;
 
-	memset(&emu, 0, sizeof(emu));
-	memset(dur, 0, sizeof(dur));
-	emu.durable = dur;
-	emu.current = cur;
-	emu.size = SZ;
-	emu.log = logbuf;
-	emu.log_cap = sizeof(logbuf);
-	emu.ops = ops;
-	emu.ops_cap = 4096;
-	eh_flash_emu_init(&fl, &emu, BS, BC, 512);
+	eh_flash_emu_attach(&fl, &emu, &emu_mem, 1);
 	fclk.mono_ms = 1000;
 	fclk.wall_ms = 1700000000000ull;
 	eh_clock_fake_init(&clk, &fclk);

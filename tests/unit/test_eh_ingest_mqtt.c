@@ -176,6 +176,9 @@ static void open_queue(enum eh_queue_full_policy policy)
 	REQUIRE(eh_queue_open(&q, &qc) == EH_OK);
 }
 
+static const struct eh_flash_emu_mem emu_mem =
+    EH_FLASH_EMU_MEM(dur, cur, logbuf, emu_ops, BS, BC, 512);
+
 static void rig(enum eh_queue_full_policy policy)
 {
 	static const struct eh_mqtt_handlers h = {on_message, on_connect, on_disconnect,
@@ -185,16 +188,7 @@ static void rig(enum eh_queue_full_policy policy)
 
 	memset(&S, 0, sizeof(S));
 	S.published_ok = -1;
-	memset(&emu, 0, sizeof(emu));
-	memset(dur, 0, sizeof(dur));
-	emu.durable = dur;
-	emu.current = cur;
-	emu.size = SZ;
-	emu.log = logbuf;
-	emu.log_cap = sizeof(logbuf);
-	emu.ops = emu_ops;
-	emu.ops_cap = 4096;
-	eh_flash_emu_init(&fl, &emu, BS, BC, 512);
+	eh_flash_emu_attach(&fl, &emu, &emu_mem, 1);
 	fclk.mono_ms = 1000;
 	fclk.wall_ms = 1700000000000ull;
 	eh_clock_fake_init(&clk, &fclk);

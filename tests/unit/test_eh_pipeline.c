@@ -196,6 +196,9 @@ static eh_err start(void)
 	return EH_OK;
 }
 
+static const struct eh_flash_emu_mem emu_mem =
+    EH_FLASH_EMU_MEM(dur, cur, logbuf, emu_ops, BS, BC, 512);
+
 /* A blank device, no journal, no seen file. */
 static void rig(enum eh_queue_full_policy pol)
 {
@@ -205,16 +208,7 @@ static void rig(enum eh_queue_full_policy pol)
 	snprintf(spath, sizeof(spath), "/tmp/eh-pipeline-%d.seen", (int)getpid());
 	unlink(jpath);
 	unlink(spath);
-	memset(&emu, 0, sizeof(emu));
-	memset(dur, 0, sizeof(dur));
-	emu.durable = dur;
-	emu.current = cur;
-	emu.size = SZ;
-	emu.log = logbuf;
-	emu.log_cap = sizeof(logbuf);
-	emu.ops = emu_ops;
-	emu.ops_cap = 4096;
-	eh_flash_emu_init(&fl, &emu, BS, BC, 512);
+	eh_flash_emu_attach(&fl, &emu, &emu_mem, 1);
 	fclk.mono_ms = 1000;
 	fclk.wall_ms = 1700000000000ull;
 	eh_clock_fake_init(&clk, &fclk);

@@ -25,18 +25,11 @@ static struct eh_queue q;
 static uint8_t buf[1 << 20];
 static struct eh_queue_rec recs[256];
 
+static const struct eh_flash_emu_mem emu_mem = EH_FLASH_EMU_MEM(dur, cur, logbuf, ops, BS, BC, 512);
+
 static void dev_blank(void)
 {
-	memset(&emu, 0, sizeof(emu));
-	memset(dur, 0, sizeof(dur));
-	emu.durable = dur;
-	emu.current = cur;
-	emu.size = SZ;
-	emu.log = logbuf;
-	emu.log_cap = sizeof(logbuf);
-	emu.ops = ops;
-	emu.ops_cap = 4096;
-	eh_flash_emu_init(&fl, &emu, BS, BC, 512);
+	eh_flash_emu_attach(&fl, &emu, &emu_mem, 1);
 }
 
 static eh_err qopen(enum eh_queue_full_policy pol)

@@ -70,18 +70,11 @@ static eh_err f_sync(struct eh_flash *f)
 
 static const struct eh_flash_ops failing_ops = {f_read, f_prog, f_erase, f_sync, NULL};
 
+static const struct eh_flash_emu_mem emu_mem = EH_FLASH_EMU_MEM(dur, cur, logbuf, ops, BS, BC, 512);
+
 static void dev_blank(void)
 {
-	memset(&emu, 0, sizeof(emu));
-	memset(dur, 0, sizeof(dur));
-	emu.durable = dur;
-	emu.current = cur;
-	emu.size = SZ;
-	emu.log = logbuf;
-	emu.log_cap = sizeof(logbuf);
-	emu.ops = ops;
-	emu.ops_cap = 4096;
-	eh_flash_emu_init(&dev, &emu, BS, BC, 512);
+	eh_flash_emu_attach(&dev, &emu, &emu_mem, 1);
 	memset(&fl, 0, sizeof(fl));
 	fl.ops = &failing_ops;
 	fl.name = "failing";
