@@ -670,7 +670,10 @@ static int open_queue(void)
 	/* The newest records are read back from RAM: a window of the newest
 	 * segment's bytes, the segment size up to EH_MAIN_QUEUE_CACHE. Taken
 	 * once here, kept until exit; pages become resident as they are
-	 * written. Without it (no memory) the queue reads the device. */
+	 * written. Without it (no memory) the queue reads the device. Its
+	 * size comes from the device's geometry, known only now, so it is the
+	 * daemon's one heap call, made before the loop runs (STYLE: no
+	 * allocation after init; tests/style/heap-allowlist.txt). */
 	qc.cache_bytes =
 	    D.flash.block_size < EH_MAIN_QUEUE_CACHE ? D.flash.block_size : EH_MAIN_QUEUE_CACHE;
 	qc.cache = malloc(qc.cache_bytes);
